@@ -1,0 +1,72 @@
+# bento-ts: the seed guide's Makefile targets, for a TypeScript model server.
+# `make serve` then `make serve-test-predict` on a fresh clone; `make test` runs every test.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PORT ?= 3000
+HOST ?= 0.0.0.0
+SERVICE ?= .
+IMAGE ?= services/vision-classifier/samples/test_image.jpg
+RUN_DIR := .bento
+PID_FILE := $(RUN_DIR)/serve.pid
+LOG_FILE := $(RUN_DIR)/serve.log
+PYTHON_TORCH ?= /usr/bin/python3
+
+# Model selection and serving variables given on the command line (make serve MODEL_RUN_ID=...) reach the server.
+PASS_VARS := MODEL_URI MODEL_RUN_ID MODEL_NAME MODEL_VERSION MODEL_ARTIFACT_PATH MLFLOW_TRACKING_URI \
+             MAX_BATCH_IMAGES BENTO_RUNNER_WORKERS BENTO_RUNNER_THREADS BENTO_LOG_LEVEL
+SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
+
+export ONNXRUNTIME_NODE_INSTALL := skip
+
+.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict test bench train samples clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
+
+node_modules/.package-lock.json: package.json framework/package.json plugins/*/package.json services/*/package.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json ## Install dependencies (npm workspaces; ONNX Runtime's CUDA download skipped)
+
+build: install ## Compile every package with tsc
+	npx tsc -b
+
+serve: build ## Start the server in the background (MODEL_URI / MODEL_RUN_ID / MODEL_NAME [MODEL_VERSION] / PORT)
+	@mkdir -p $(RUN_DIR)
+	@if [ -f $(PID_FILE) ] && kill -0 $$(cat $(PID_FILE)) 2>/dev/null; then \
+	  echo "Server already running (pid $$(cat $(PID_FILE))); make serve-stop first."; exit 1; fi
+	@$(SERVE_ENV) nohup node framework/bin/bento.js serve $(SERVICE) --port $(PORT) --host $(HOST) > $(LOG_FILE) 2>&1 & echo $$! > $(PID_FILE)
+	@for i in $$(seq 1 120); do \
+	  if grep -q "server started" $(LOG_FILE) 2>/dev/null; then sed -n '/server started/,/Health/p' $(LOG_FILE); echo "Logs: make serve-logs   Stop: make serve-stop"; exit 0; fi; \
+	  if ! kill -0 $$(cat $(PID_FILE)) 2>/dev/null; then echo "Server failed to start:"; cat $(LOG_FILE); rm -f $(PID_FILE); exit 1; fi; \
+	  sleep 0.5; done; echo "Server did not become ready in 60 s; see $(LOG_FILE)"; exit 1
+
+serve-stop: ## Stop the background server
+	@if [ -f $(PID_FILE) ] && kill -0 $$(cat $(PID_FILE)) 2>/dev/null; then \
+	  kill $$(cat $(PID_FILE)); for i in $$(seq 1 50); do kill -0 $$(cat $(PID_FILE)) 2>/dev/null || break; sleep 0.2; done; \
+	  echo "Server stopped."; else echo "No server running."; fi; rm -f $(PID_FILE)
+
+serve-logs: ## Show the server log (follow with: tail -f .bento/serve.log)
+	@cat $(LOG_FILE) 2>/dev/null || echo "No log yet: make serve first."
+
+serve-test: ## Call /health and /get_model_info on the running server
+	curl -fsS http://localhost:$(PORT)/health | python3 -m json.tool
+	curl -fsS http://localhost:$(PORT)/get_model_info | python3 -m json.tool
+
+serve-test-predict: ## Classify a sample image (IMAGE=path for another)
+	curl -fsS -X POST http://localhost:$(PORT)/predict_image -F "image=@$(IMAGE)" | python3 -m json.tool
+
+test: build ## Run every test (unit and integration, real server on ephemeral ports)
+	node scripts/run-tests.mjs
+
+bench: build ## Measure /predict_image throughput (autocannon) and write bench/results/
+	node bench/run.mjs
+
+train: ## Retrain the bundled Fashion-MNIST classifier (needs python3-torch, dataset-fashion-mnist)
+	$(PYTHON_TORCH) services/vision-classifier/training/train.py
+
+clean: ## Remove build output
+	npx tsc -b --clean; rm -rf $(RUN_DIR)

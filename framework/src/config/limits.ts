@@ -1,0 +1,47 @@
+import { ConfigError } from '../errors.js';
+
+/** Bounds on what one request may make the server do. All configurable; all enforced before work is done. */
+export interface Limits {
+  /** Largest request body, in bytes (413 above it). */
+  maxBodyBytes: number;
+  /** Largest decoded image, in pixels (width × height × frames); checked from the header, before decoding. */
+  maxImagePixels: number;
+  /** Files in one multipart request. */
+  maxFiles: number;
+  /** Non-file fields in one multipart request. */
+  maxFields: number;
+  /** Largest request header block, in bytes. */
+  maxHeaderBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBodyBytes: 20 * 1024 * 1024,
+  maxImagePixels: 25_000_000,
+  maxFiles: 8,
+  maxFields: 16,
+  maxHeaderBytes: 16 * 1024,
+};
+
+/** Environment variables that override each limit. */
+export const LIMIT_ENV: Record<keyof Limits, string> = {
+  maxBodyBytes: 'BENTO_MAX_BODY_BYTES',
+  maxImagePixels: 'BENTO_MAX_IMAGE_PIXELS',
+  maxFiles: 'BENTO_MAX_FILES',
+  maxFields: 'BENTO_MAX_FIELDS',
+  maxHeaderBytes: 'BENTO_MAX_HEADER_BYTES',
+};
+
+/** Reads a positive integer from the environment, or returns the fallback when unset. */
+export function envInt(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>, base: Limits = DEFAULT_LIMITS): Limits {
+  const out = { ...base };
+  for (const key of Object.keys(LIMIT_ENV) as Array<keyof Limits>) out[key] = envInt(env, LIMIT_ENV[key], base[key]);
+  return out;
+}

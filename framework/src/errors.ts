@@ -1,0 +1,79 @@
+/**
+ * Every error bento-ts raises on purpose, in one place. Each has a stable `code`
+ * (what clients and tests match on) and an HTTP `statusCode` (what the server
+ * answers when the error escapes a request). Anything that is not a BentoError
+ * is a bug and answers 500 with a generic message.
+ */
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export class BentoError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  /** Seconds a client should wait before retrying (sets `Retry-After`). */
+  readonly retryAfter?: number;
+
+  constructor(code: string, message: string, statusCode = 500, options?: { cause?: unknown; retryAfter?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.statusCode = statusCode;
+    this.retryAfter = options?.retryAfter;
+  }
+
+  toJSON(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+type ErrorClass = new (message: string, options?: { cause?: unknown; retryAfter?: number }) => BentoError;
+
+function coded(code: string, statusCode: number): ErrorClass {
+  const cls = class extends BentoError {
+    static readonly code = code;
+    constructor(message: string, options?: { cause?: unknown; retryAfter?: number }) {
+      super(code, message, statusCode, options);
+    }
+  };
+  Object.defineProperty(cls, 'name', { value: code.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error' });
+  return cls;
+}
+
+// ---- request errors (4xx): the client can fix these ----
+export const InvalidInputError = coded('INVALID_INPUT', 400);
+export const InvalidJsonError = coded('INVALID_JSON', 400);
+export const MissingFieldError = coded('MISSING_FIELD', 400);
+export const InvalidImageError = coded('INVALID_IMAGE', 400);
+export const InvalidTensorError = coded('INVALID_TENSOR', 400);
+export const NotFoundError = coded('NOT_FOUND', 404);
+export const MethodNotAllowedError = coded('METHOD_NOT_ALLOWED', 405);
+export const PayloadTooLargeError = coded('PAYLOAD_TOO_LARGE', 413);
+export const TooManyItemsError = coded('TOO_MANY_ITEMS', 413);
+export const UnsupportedMediaTypeError = coded('UNSUPPORTED_MEDIA_TYPE', 415);
+export const UnsupportedImageFormatError = coded('UNSUPPORTED_IMAGE_FORMAT', 415);
+export const ImageTooLargeError = coded('IMAGE_TOO_LARGE', 413);
+export const HeadersTooLargeError = coded('HEADERS_TOO_LARGE', 431);
+export const TooManyRequestsError = coded('TOO_MANY_REQUESTS', 429);
+
+// ---- server-side errors (5xx) ----
+export const RequestTimeoutError = coded('TIMEOUT', 504);
+export const ServiceUnavailableError = coded('SERVICE_UNAVAILABLE', 503);
+export const InferenceError = coded('INFERENCE_FAILED', 500);
+export const RunnerCrashedError = coded('RUNNER_CRASHED', 503);
+export const InternalError = coded('INTERNAL', 500);
+
+// ---- start-up and configuration errors: raised before serving, reported by the CLI ----
+export const ConfigError = coded('CONFIG_ERROR', 500);
+export const PluginError = coded('PLUGIN_ERROR', 500);
+export const ServiceDefinitionError = coded('SERVICE_DEFINITION_ERROR', 500);
+export const ModelSourceNotFoundError = coded('MODEL_SOURCE_NOT_FOUND', 500);
+export const ModelNotFoundError = coded('MODEL_NOT_FOUND', 500);
+export const ModelFormatError = coded('MODEL_FORMAT_ERROR', 500);
+export const BackendNotFoundError = coded('BACKEND_NOT_FOUND', 500);
+export const ModelLoadError = coded('MODEL_LOAD_FAILED', 500);
+
+export function isBentoError(err: unknown): err is BentoError {
+  return err instanceof BentoError;
+}

@@ -1,0 +1,56 @@
+/**
+ * @bento-ts/framework: what a service author and a plugin author import.
+ * `import 'reflect-metadata'` happens here, so importing the framework first is enough.
+ */
+import 'reflect-metadata';
+
+// Service SDK
+export { service, type ServiceOptions, type TrafficOptions, type ServiceDefinition } from './sdk/decorators/service.js';
+export { api, type ApiOptions, type ApiDefinition, type HttpMethod } from './sdk/decorators/api.js';
+export { runnable, type RunnableOptions, type ModelSelector } from './sdk/decorators/runnable.js';
+export { method, type MethodOptions, type MethodDefinition } from './sdk/decorators/method.js';
+export { runner, runnerToken, type Runner } from './sdk/decorators/runner.js';
+export type { RequestContext } from './sdk/context.js';
+export { getApis, getMethods, getRunnableDefinition, getServiceDefinition } from './sdk/metadata.js';
+export { inject, injectable, singleton } from 'tsyringe';
+
+// IO types
+export { Image, type ImageOptions } from './io/image.js';
+export { NdArray, tensorFromJson, type TensorOptions, type DimSpec } from './io/tensor.js';
+export { JSONBody, type JSONOptions } from './io/json.js';
+export { File, type FileOptions } from './io/file.js';
+export { jsonOutput, type InputDescriptor, type OutputSpec, type RawInput, type FilePart, type JsonSchema } from './io/descriptor.js';
+
+// Tensors and images
+export * from './tensor/tensor.js';
+export { ImageInput, resizePixels, IMAGE_FORMATS, type Pixels, type PixelOptions } from './vision/image-input.js';
+export { preprocessSpecFor, pixelsToTensor, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from './vision/preprocess.js';
+
+// Models
+export { LoadedModel, type ModelInfo } from './runner/model-info.js';
+export { modelFromEnv, MODEL_ENV } from './models/model-selector.js';
+export { inspectModelPath, LABEL_FILES, type ModelDirInfo } from './models/model-dir.js';
+
+// Plugins
+export {
+  definePlugin,
+  type BentoPlugin,
+  type PluginRegistry,
+  type ModelSource,
+  type ModelSourceContext,
+  type ResolvedModel,
+  type ModelMetadata,
+  type Backend,
+  type BackendOptions,
+  type ModelSession,
+  type TensorSpec,
+  type Logger,
+} from './plugins/types.js';
+
+// Configuration and errors
+export { envInt, DEFAULT_LIMITS, type Limits } from './config/limits.js';
+export * from './errors.js';
+
+// Programmatic serving (what `bento serve` does)
+export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
+export { loadProject, type Project } from './config/project.js';

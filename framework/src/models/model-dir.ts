@@ -1,0 +1,119 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, extname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ModelFormatError, ModelNotFoundError } from '../errors.js';
+import type { ModelMetadata } from '../plugins/types.js';
+
+/** What a model directory (or file) holds, as far as the framework can tell from its files. */
+export interface ModelDirInfo {
+  /** Directory holding the model. */
+  path: string;
+  format: string;
+  /** Main file relative to `path`. */
+  file?: string;
+  metadata: ModelMetadata;
+  /** The parsed MLmodel file, when the directory is an MLflow model. */
+  mlmodel?: Record<string, unknown>;
+}
+
+/** Files whose lines (or JSON list) name the classes, looked for beside the model. */
+export const LABEL_FILES = ['labels.txt', 'classes.txt', 'labels.json', 'classes.json'];
+
+/** MLflow flavors whose files the framework can hand to a backend, keyed to our format names. */
+const SERVABLE_FLAVORS: Record<string, string> = { onnx: 'onnx', tfjs: 'tfjs' };
+
+const EXTENSION_FORMATS: Record<string, string> = { '.onnx': 'onnx' };
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readLabels(dir: string): Promise<string[] | undefined> {
+  for (const name of LABEL_FILES) {
+    const file = join(dir, name);
+    if (!(await exists(file))) continue;
+    const text = await readFile(file, 'utf8');
+    if (name.endsWith('.json')) {
+      const parsed: unknown = JSON.parse(text);
+      const list = Array.isArray(parsed) ? parsed : (parsed as { classes?: unknown }).classes;
+      if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) throw new ModelFormatError(`${file} must hold a JSON list of class names`);
+      return list as string[];
+    }
+    return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  }
+  return undefined;
+}
+
+async function readMlmodel(dir: string): Promise<Record<string, unknown> | undefined> {
+  const file = join(dir, 'MLmodel');
+  if (!(await exists(file))) return undefined;
+  try {
+    const parsed: unknown = parseYaml(await readFile(file, 'utf8'));
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not a mapping');
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new ModelFormatError(`${file} is not a valid MLmodel file: ${(err as Error).message}`);
+  }
+}
+
+function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): { format: string; file?: string } {
+  const flavors = (mlmodel.flavors ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [flavor, format] of Object.entries(SERVABLE_FLAVORS)) {
+    const conf = flavors[flavor];
+    if (conf) return { format, file: typeof conf.data === 'string' ? conf.data : typeof conf.model_dir === 'string' ? conf.model_dir : undefined };
+  }
+  const names = Object.keys(flavors).join(', ') || 'none';
+  if (flavors.pytorch) {
+    throw new ModelFormatError(
+      `the MLflow model at ${dir} is a PyTorch model (flavors: ${names}) and has no ONNX export; bento-ts serves models without Python. ` +
+        'Export it to ONNX and log it with mlflow.onnx.log_model(onnx.load("model.onnx"), "model"), ' +
+        'e.g. torch.onnx.export(model, example, "model.onnx", input_names=["input"], dynamic_axes={"input": {0: "batch"}}).',
+    );
+  }
+  throw new ModelFormatError(`the MLflow model at ${dir} has no flavor bento-ts can serve (flavors: ${names}; servable: ${Object.keys(SERVABLE_FLAVORS).join(', ')})`);
+}
+
+/**
+ * Inspects a model on disk: an MLflow model directory (its MLmodel file decides
+ * the format and carries metadata), a directory with one `.onnx` file, a TF.js
+ * `model.json` directory, or a single model file. Class names come from a labels
+ * file beside the model first, then from metadata.
+ */
+export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
+  let info;
+  try {
+    info = await stat(target);
+  } catch {
+    throw new ModelNotFoundError(`model path ${target} does not exist`);
+  }
+  let dir = target;
+  let format: string | undefined;
+  let file: string | undefined;
+  let metadata: ModelMetadata = {};
+  let mlmodel: Record<string, unknown> | undefined;
+  if (info.isFile()) {
+    dir = dirname(target);
+    file = basename(target);
+    format = EXTENSION_FORMATS[extname(target).toLowerCase()] ?? (basename(target) === 'model.json' ? 'tfjs' : undefined);
+    if (!format) throw new ModelFormatError(`cannot tell the format of model file ${target} (known: .onnx, model.json)`);
+  } else {
+    mlmodel = await readMlmodel(dir);
+    if (mlmodel) {
+      ({ format, file } = formatFromMlmodel(mlmodel, dir));
+      metadata = { ...((mlmodel.metadata ?? {}) as ModelMetadata) };
+    } else {
+      const entries = await readdir(dir);
+      const onnx = entries.filter((e) => e.toLowerCase().endsWith('.onnx'));
+      if (onnx.length === 1) [format, file] = ['onnx', onnx[0]];
+      else if (onnx.length > 1) throw new ModelFormatError(`${dir} holds several .onnx files (${onnx.join(', ')}); point MODEL_URI at one of them`);
+      else if (entries.includes('model.json')) [format, file] = ['tfjs', 'model.json'];
+      else throw new ModelFormatError(`${dir} holds no model bento-ts can serve (an MLmodel file, a .onnx file or a TF.js model.json)`);
+    }
+  }
+  const labels = await readLabels(dir);
+  if (labels) metadata.classes = labels;
+  return { path: dir, format, file, metadata, mlmodel };
+}

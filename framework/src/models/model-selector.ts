@@ -1,0 +1,37 @@
+import type { ModelSelector } from '../sdk/decorators/runnable.js';
+
+/** Environment variables that pick a model, in the order they are honoured (as in the seed guide). */
+export const MODEL_ENV = {
+  uri: 'MODEL_URI',
+  runId: 'MODEL_RUN_ID',
+  artifactPath: 'MODEL_ARTIFACT_PATH',
+  name: 'MODEL_NAME',
+  version: 'MODEL_VERSION',
+} as const;
+
+/**
+ * The seed's model selection: `MODEL_URI` as given; else `MODEL_RUN_ID` →
+ * `runs:/<id>/model` (`MODEL_ARTIFACT_PATH` changes `model`); else `MODEL_NAME`
+ * (+ `MODEL_VERSION`, default `latest`) → `models:/<name>/<version>`; else
+ * `fallback`. A version that is a registry stage (`Production`) or alias
+ * (`@champion`) is passed through as MLflow spells it.
+ */
+export function modelFromEnv(fallback: string): (env: Readonly<Record<string, string | undefined>>) => string {
+  return (env) => {
+    const uri = env[MODEL_ENV.uri]?.trim();
+    if (uri) return uri;
+    const runId = env[MODEL_ENV.runId]?.trim();
+    if (runId) return `runs:/${runId}/${env[MODEL_ENV.artifactPath]?.trim() || 'model'}`;
+    const name = env[MODEL_ENV.name]?.trim();
+    if (name) {
+      const version = env[MODEL_ENV.version]?.trim() || 'latest';
+      return version.startsWith('@') ? `models:/${name}${version}` : `models:/${name}/${version}`;
+    }
+    return fallback;
+  };
+}
+
+export function selectModelUri(selector: ModelSelector, env: Readonly<Record<string, string | undefined>>): string {
+  const uri = typeof selector === 'function' ? selector(env) : selector;
+  return uri;
+}

@@ -1,0 +1,135 @@
+/**
+ * The extension points of bento-ts. A plugin registers model sources (where
+ * models come from) and backends (what runs them); the framework picks a source
+ * by the model URI's scheme and a backend by the model's format.
+ *
+ * Plugins are loaded twice: once on the HTTP thread (model sources resolve
+ * models there) and once in every runner worker thread (backends load and run
+ * models there). `setup` must therefore be cheap and free of side effects other
+ * than registering.
+ */
+import type { DType, Tensor } from '../tensor/tensor.js';
+
+export interface Logger {
+  debug(msg: string, ...args: unknown[]): void;
+  info(msg: string, ...args: unknown[]): void;
+  warn(msg: string, ...args: unknown[]): void;
+  error(msg: string, ...args: unknown[]): void;
+}
+
+/** What the framework knows about a model beyond its weights. Every field is optional. */
+export interface ModelMetadata {
+  /** Class names in output order. */
+  classes?: string[];
+  /** `logits` (the server applies softmax) or `probabilities`; unset means "detect". */
+  output_kind?: 'logits' | 'probabilities';
+  /** How to turn an image into the model's input; see `PreprocessSpec` in the vision module. */
+  preprocessing?: Record<string, unknown>;
+  /** Training parameters (MLflow params are strings). */
+  params?: Record<string, string>;
+  /** Training metrics. */
+  metrics?: Record<string, number>;
+  [key: string]: unknown;
+}
+
+/** A model made available on local disk by a ModelSource. Must be structured-clonable: it is posted to workers. */
+export interface ResolvedModel {
+  /** The URI as the user gave it. */
+  uri: string;
+  /** The fully resolved URI (e.g. a registry alias turned into a version), when it differs. */
+  resolvedUri?: string;
+  /** Name of the ModelSource that resolved it. */
+  source: string;
+  /** Local directory holding the model's files. */
+  path: string;
+  /** Model format; selects the backend (e.g. `onnx`, `tfjs`). */
+  format: string;
+  /** Main model file, relative to `path`, when the format has one. */
+  file?: string;
+  name?: string;
+  version?: string;
+  runId?: string;
+  metadata: ModelMetadata;
+}
+
+export interface ModelSourceContext {
+  /** Directory relative paths are resolved against (the service project's root). */
+  cwd: string;
+  /** Directory a source may cache downloads in. */
+  cacheDir: string;
+  env: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+}
+
+/** Turns a model URI into a model on local disk. */
+export interface ModelSource {
+  name: string;
+  /**
+   * URI schemes handled, without the colon (`file`, `runs`, `models`, `s3`). The
+   * empty string claims plain filesystem paths (no scheme).
+   */
+  schemes: string[];
+  /**
+   * Called once per model at server start, on the HTTP thread, before any worker
+   * starts. May download; must return only once the files are complete on disk.
+   * Throw a BentoError (ModelNotFoundError, ModelFormatError...) for problems
+   * the user can act on.
+   */
+  resolve(uri: string, ctx: ModelSourceContext): Promise<ResolvedModel>;
+}
+
+export interface TensorSpec {
+  name: string;
+  dtype: DType | string;
+  /** Dimensions; a string or null is a free (symbolic) dimension such as the batch axis. */
+  shape: Array<number | string | null>;
+}
+
+export interface BackendOptions {
+  /** Threads the backend may use for one call (intra-op parallelism). */
+  threads: number;
+  /** Requested device (`cpu`, `cuda:0`...); a backend falls back to CPU and reports what it used. */
+  device: string;
+  logger: Logger;
+  /** Backend-specific options from the runnable config. */
+  extra: Record<string, unknown>;
+}
+
+/** A loaded model, owned by exactly one worker thread. */
+export interface ModelSession {
+  readonly inputs: TensorSpec[];
+  readonly outputs: TensorSpec[];
+  /** Device actually in use, reported truthfully (e.g. `cpu`). */
+  readonly device: string;
+  /** Backend name and version, for model info and metrics. */
+  readonly backend: string;
+  /** Runs the model. May block its (worker) thread; never called on the HTTP thread. */
+  run(feeds: Record<string, Tensor>, outputNames?: string[]): Promise<Record<string, Tensor>>;
+  dispose(): Promise<void>;
+}
+
+/** Loads models of some formats into sessions. */
+export interface Backend {
+  name: string;
+  /** Model formats this backend loads (`ResolvedModel.format`). */
+  formats: string[];
+  /** Called in a worker thread; each worker loads its own session. */
+  load(model: ResolvedModel, options: BackendOptions): Promise<ModelSession>;
+}
+
+export interface PluginRegistry {
+  addModelSource(source: ModelSource): void;
+  addBackend(backend: Backend): void;
+}
+
+export interface BentoPlugin {
+  /** Unique name, shown in errors and in model info. */
+  name: string;
+  /** Registers the plugin's pieces. Runs on the HTTP thread and in every worker. */
+  setup(registry: PluginRegistry): void | Promise<void>;
+}
+
+/** Identity helper that gives plugin authors type checking. */
+export function definePlugin(plugin: BentoPlugin): BentoPlugin {
+  return plugin;
+}

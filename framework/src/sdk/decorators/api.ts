@@ -1,0 +1,48 @@
+import { ServiceDefinitionError } from '../../errors.js';
+import type { InputDescriptor, OutputSpec } from '../../io/descriptor.js';
+import { APIS_KEY, appendOwn } from '../metadata.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface ApiOptions {
+  /** URL path; defaults to `/<methodName>`. */
+  route?: string;
+  /** Defaults to POST, or GET for an API without input. GET cannot take input. */
+  method?: HttpMethod;
+  /** How the request body becomes the method's first argument (`Image()`, `NdArray()`, `JSONBody()`, `File()`). */
+  input?: InputDescriptor<unknown>;
+  /** The response's JSON schema (documentation and OpenAPI). */
+  output?: OutputSpec;
+  summary?: string;
+  description?: string;
+}
+
+export interface ApiDefinition {
+  /** The method's name on the service class. */
+  name: string;
+  route: string;
+  method: HttpMethod;
+  input?: InputDescriptor<unknown>;
+  output?: OutputSpec;
+  summary?: string;
+  description?: string;
+}
+
+/**
+ * Exposes a service method as an HTTP endpoint. The method receives the decoded
+ * input and a RequestContext, and returns a JSON-serialisable value.
+ */
+export function api(options: ApiOptions = {}): MethodDecorator {
+  return (target, key, descriptor) => {
+    const name = String(key);
+    const where = `@api on ${target.constructor.name}.${name}`;
+    if (typeof descriptor.value !== 'function') throw new ServiceDefinitionError(`${where}: only methods can be APIs`);
+    if (name.startsWith('__')) throw new ServiceDefinitionError(`${where}: API method names cannot start with "__"`);
+    const route = options.route ?? `/${name}`;
+    if (!route.startsWith('/')) throw new ServiceDefinitionError(`${where}: route "${route}" must start with "/"`);
+    const method = options.method ?? (options.input ? 'POST' : 'GET');
+    if (method === 'GET' && options.input) throw new ServiceDefinitionError(`${where}: a GET API cannot take input`);
+    const definition: ApiDefinition = { name, route, method, input: options.input, output: options.output, summary: options.summary, description: options.description };
+    appendOwn(APIS_KEY, target.constructor, definition);
+  };
+}

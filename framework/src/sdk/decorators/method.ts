@@ -1,0 +1,46 @@
+import { ServiceDefinitionError } from '../../errors.js';
+import { METHODS_KEY, appendOwn } from '../metadata.js';
+
+export interface MethodOptions {
+  /** Whether calls may be merged into one call along `batchDim` (adaptive batching). Default false. */
+  batchable?: boolean;
+  /** Axis the batch is formed on: one number, or `[inputAxis, outputAxis]`. Default 0. */
+  batchDim?: number | [number, number];
+  /** Largest batch, counted in items along `batchDim`. Default 100 (as BentoML). */
+  maxBatchSize?: number;
+  /** Latency objective for a batched call, in milliseconds. Default 60 000 (as BentoML). */
+  maxLatencyMs?: number;
+}
+
+export interface MethodDefinition {
+  name: string;
+  batchable: boolean;
+  batchDim: [number, number];
+  maxBatchSize: number;
+  maxLatencyMs: number;
+}
+
+export const METHOD_DEFAULTS = { batchable: false, batchDim: 0, maxBatchSize: 100, maxLatencyMs: 60_000 } as const;
+
+/** Marks a Runnable method as callable from the service through its Runner. Runs in a worker thread. */
+export function method(options: MethodOptions = {}): MethodDecorator {
+  return (target, key, descriptor) => {
+    const name = String(key);
+    const where = `@method on ${target.constructor.name}.${name}`;
+    if (typeof descriptor.value !== 'function') throw new ServiceDefinitionError(`${where}: only methods can be runnable methods`);
+    const dim = options.batchDim ?? METHOD_DEFAULTS.batchDim;
+    const batchDim: [number, number] = Array.isArray(dim) ? [dim[0], dim[1]] : [dim, dim];
+    const maxBatchSize = options.maxBatchSize ?? METHOD_DEFAULTS.maxBatchSize;
+    const maxLatencyMs = options.maxLatencyMs ?? METHOD_DEFAULTS.maxLatencyMs;
+    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new ServiceDefinitionError(`${where}: maxBatchSize must be a positive integer`);
+    if (!(maxLatencyMs > 0)) throw new ServiceDefinitionError(`${where}: maxLatencyMs must be positive`);
+    if (!batchDim.every((d) => Number.isInteger(d) && d >= 0)) throw new ServiceDefinitionError(`${where}: batchDim must be non-negative integers`);
+    appendOwn<MethodDefinition>(METHODS_KEY, target.constructor, {
+      name,
+      batchable: options.batchable ?? METHOD_DEFAULTS.batchable,
+      batchDim,
+      maxBatchSize,
+      maxLatencyMs,
+    });
+  };
+}

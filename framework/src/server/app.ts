@@ -1,0 +1,96 @@
+import { createServer } from 'node:http';
+import fastifyMultipart from '@fastify/multipart';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { Limits } from '../config/limits.js';
+import type { ApiDefinition } from '../sdk/decorators/api.js';
+import type { ServiceDefinition } from '../sdk/decorators/service.js';
+import type { RequestContext } from '../sdk/context.js';
+import type { JSONDescriptor } from '../io/json.js';
+import { installErrorHandling, errorBody } from './error-handler.js';
+import { readInput } from './read-input.js';
+import { TrafficControl } from './traffic.js';
+
+export interface AppOptions {
+  service: object;
+  definition: ServiceDefinition;
+  apis: ApiDefinition[];
+  limits: Limits;
+  /** pino options, or false for no logs. */
+  logger: boolean | Record<string, unknown>;
+}
+
+type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
+
+
+function contextFor(req: FastifyRequest, signal: AbortSignal): RequestContext {
+  return { requestId: String(req.id), headers: req.headers, signal, log: req.log, responseHeaders: {} };
+}
+
+/** An AbortSignal that fires when the client closes the connection before the response. */
+function clientGoneSignal(req: FastifyRequest): AbortSignal {
+  const controller = new AbortController();
+  req.raw.once('close', () => {
+    if (!req.raw.complete || !req.raw.socket?.writable) controller.abort(new Error('client closed the connection'));
+  });
+  return controller.signal;
+}
+
+/** Builds the HTTP app of a service: one route per `@api`, JSON errors, limits and traffic control. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { limits, definition } = options;
+  let requestCounter = 0;
+  const app = Fastify({
+    logger: options.logger,
+    bodyLimit: limits.maxBodyBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => `${process.pid.toString(36)}-${(++requestCounter).toString(36)}`,
+    // Per-request lines come with the access log (observability work); until then only errors are logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    serverFactory: (handler) => createServer({ maxHeaderSize: limits.maxHeaderBytes }, handler),
+    clientErrorHandler: (err, socket) => {
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
+      const [status, code, text] = tooLarge ? [431, 'HEADERS_TOO_LARGE', 'Request Header Fields Too Large'] : [400, 'BAD_REQUEST', 'Bad Request'];
+      const body = JSON.stringify(errorBody(code, tooLarge ? `request headers exceed ${limits.maxHeaderBytes} bytes` : 'malformed HTTP request'));
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else socket.destroy();
+    },
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', String(req.id));
+  });
+
+  await app.register(fastifyMultipart, {
+    limits: { fileSize: limits.maxBodyBytes, files: limits.maxFiles, fields: limits.maxFields, parts: limits.maxFiles + limits.maxFields, headerPairs: 100 },
+  });
+  // Raw uploads (an image as the whole body) reach the input descriptor as bytes.
+  for (const type of [/^image\/[\w.+-]+$/, 'application/octet-stream']) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+  }
+
+  const traffic = new TrafficControl(definition.traffic.timeoutMs, definition.traffic.maxConcurrency);
+  const methodsByRoute = new Map<string, Set<string>>();
+  for (const api of options.apis) {
+    const fn = (options.service as Record<string, unknown>)[api.name] as ApiMethod;
+    const jsonSchema = (api.input as JSONDescriptor<unknown> | undefined)?.bodySchema;
+    methodsByRoute.set(api.route, (methodsByRoute.get(api.route) ?? new Set()).add(api.method));
+    app.route({
+      method: api.method,
+      url: api.route,
+      schema: jsonSchema ? { body: jsonSchema } : undefined,
+      handler: async (req, reply) =>
+        traffic.run(async (signal) => {
+          const input = api.input ? await api.input.decode(await readInput(req), limits) : undefined;
+          const ctx = contextFor(req, signal);
+          const result = await fn.call(options.service, input, ctx);
+          reply.headers(ctx.responseHeaders);
+          if (ctx.status) reply.code(ctx.status);
+          return result;
+        }, clientGoneSignal(req)),
+    });
+  }
+  installErrorHandling(app, methodsByRoute);
+  return app;
+}

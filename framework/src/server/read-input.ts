@@ -1,0 +1,32 @@
+import type { FastifyRequest } from 'fastify';
+import type { FilePart, RawInput } from '../io/descriptor.js';
+
+/**
+ * Turns a request into the RawInput an input descriptor decodes. Multipart
+ * bodies are read completely here, part by part, within the multipart limits
+ * the server was configured with (too many parts or too large a file fail
+ * before anything is buffered past the limit).
+ */
+export async function readInput(req: FastifyRequest): Promise<RawInput> {
+  if (req.isMultipart()) {
+    const files: FilePart[] = [];
+    const fields: Record<string, string> = {};
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        files.push({ field: part.fieldname, filename: part.filename, contentType: part.mimetype, data: await part.toBuffer() });
+      } else {
+        fields[part.fieldname] = String(part.value);
+      }
+    }
+    return { kind: 'multipart', files, fields };
+  }
+  const body = req.body;
+  const contentType = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
+  if (Buffer.isBuffer(body)) return { kind: 'binary', contentType, data: body };
+  // fastify parses text/plain into a string: keep it as the bytes it was, so only JSON counts as JSON.
+  if (typeof body === 'string' && contentType !== 'application/json') return { kind: 'binary', contentType, data: Buffer.from(body) };
+  if (body === undefined || body === null) {
+    return req.headers['content-type'] === undefined ? { kind: 'none' } : { kind: 'json', value: body };
+  }
+  return { kind: 'json', value: body };
+}

@@ -1,0 +1,140 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
+import { container } from 'tsyringe';
+import { type Limits, envInt, limitsFromEnv } from '../config/limits.js';
+import type { Project } from '../config/project.js';
+import { ModelLoadError, ServiceDefinitionError } from '../errors.js';
+import { consoleLogger } from '../logging/console-logger.js';
+import { selectModelUri } from '../models/model-selector.js';
+import { findPlugins, loadPlugins } from '../plugins/loader.js';
+import type { Registry } from '../plugins/registry.js';
+import type { Logger, ResolvedModel } from '../plugins/types.js';
+import { createRunner } from '../runner/runner-proxy.js';
+import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
+import { runnerToken } from '../sdk/decorators/runner.js';
+import { type ApiDefinition } from '../sdk/decorators/api.js';
+import { type ServiceDefinition } from '../sdk/decorators/service.js';
+import { type Constructor, getApis, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
+import { buildApp } from './app.js';
+import { importService } from './service-loader.js';
+
+export interface ServeOptions {
+  project: Project;
+  port?: number;
+  host?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Runner worker threads per runnable; overrides the runnable's config. */
+  runnerWorkers?: number;
+  limits?: Partial<Limits>;
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  port: number;
+  definition: ServiceDefinition;
+  apis: ApiDefinition[];
+  runners: RunnerPool[];
+  close(): Promise<void>;
+}
+
+async function resolveModel(registry: Registry, uri: string, project: Project, env: ServeOptions['env'] & object, logger: Logger): Promise<ResolvedModel> {
+  const source = registry.sourceFor(uri);
+  const model = await source.resolve(uri, { cwd: project.serviceDir, cacheDir: join(project.root, '.bento', 'cache'), env, logger });
+  if (!model?.path || !model.format) throw new ModelLoadError(`model source "${source.name}" returned no path or format for ${uri}`);
+  return model;
+}
+
+async function startRunner(
+  runnable: Constructor,
+  ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins> },
+): Promise<RunnerPool> {
+  const def = getRunnableDefinition(runnable);
+  if (!def) throw new ServiceDefinitionError(`${runnable.name} is injected with @runner() but is not decorated with @runnable()`);
+  const uri = selectModelUri(def.model, ctx.env);
+  ctx.logger.info(`runner "${def.name}": resolving model ${uri}`);
+  const model = await resolveModel(ctx.registry, uri, ctx.project, ctx.env, ctx.logger);
+  const workers = resolveWorkerCount(def.workers, ctx.workersOverride ?? (ctx.env.BENTO_RUNNER_WORKERS ? envInt(ctx.env, 'BENTO_RUNNER_WORKERS', 1) : undefined));
+  const threads = envInt(ctx.env, 'BENTO_RUNNER_THREADS', def.threadsPerWorker ?? 1);
+  const pool = await RunnerPool.start(
+    def.name,
+    {
+      plugins: ctx.pluginRefs,
+      serviceModule: ctx.serviceModule,
+      serviceExport: ctx.serviceExport,
+      runnable: def.name,
+      model,
+      backend: def.backend,
+      device: def.device ?? 'cpu',
+      threads,
+      backendOptions: def.backendOptions ?? {},
+    },
+    { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
+  );
+  ctx.logger.info(`runner "${def.name}": ${workers} worker(s) loaded ${pool.model.format} model ${pool.model.resolvedUri ?? uri} on ${pool.model.device} (${pool.model.backend})`);
+  return pool;
+}
+
+/**
+ * Starts a service: loads plugins, resolves and loads its models in runner
+ * workers, builds the service through DI and listens. Resolves once every model
+ * is loaded and the port is open, so a listening server is a ready server.
+ */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const env = options.env ?? process.env;
+  const logger = consoleLogger('bento');
+  const { project } = options;
+  sharp.cache(false);
+  sharp.concurrency(1);
+  const pluginRefs = findPlugins(project.plugins, project.serviceDir);
+  const registry = await loadPlugins(pluginRefs);
+  const svc = await importService(project.serviceModule);
+  const definition = getServiceDefinition(svc.cls)!;
+  const apis = getApis(svc.cls);
+
+  const runners: RunnerPool[] = [];
+  const scope = container.createChildContainer();
+  try {
+    for (const runnable of definition.runnables) {
+      const pool = await startRunner(runnable, {
+        project,
+        registry,
+        env,
+        logger,
+        serviceModule: svc.moduleUrl,
+        serviceExport: svc.exportName,
+        workersOverride: options.runnerWorkers,
+        pluginRefs,
+      });
+      runners.push(pool);
+      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool));
+    }
+    const service = scope.resolve(svc.cls) as object;
+    const limits = { ...limitsFromEnv(env), ...options.limits };
+    const app = await buildApp({ service, definition, apis, limits, logger: options.logger ?? { level: env.BENTO_LOG_LEVEL ?? 'info' } });
+    const host = options.host ?? '0.0.0.0';
+    await app.listen({ port: options.port ?? 3000, host });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
+    const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    return {
+      app,
+      url: `http://${shownHost}:${port}`,
+      port,
+      definition,
+      apis,
+      runners,
+      async close() {
+        await app.close();
+        await Promise.all(runners.map((r) => r.close()));
+        scope.dispose();
+      },
+    };
+  } catch (err) {
+    await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
+    throw err;
+  }
+}

@@ -1,0 +1,146 @@
+import { decode as decodeBmp } from 'bmp-ts';
+import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import { ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
+
+/** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
+export const IMAGE_FORMATS = ['jpeg', 'png', 'bmp', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg'] as const;
+export const IMAGE_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/bmp', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/svg+xml'];
+
+export type ResizeFit = 'fill' | 'cover' | 'contain';
+export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+
+export interface PixelOptions {
+  width: number;
+  height: number;
+  /** 1 (grey) or 3 (RGB). Colour images become grey by luminance; grey ones are replicated. Alpha is dropped. */
+  channels: 1 | 3;
+  fit?: ResizeFit;
+  kernel?: ResizeKernel;
+}
+
+/** Interleaved 8-bit pixels, row-major, `channels` values per pixel. */
+export interface Pixels {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+function isBmp(data: Buffer): boolean {
+  return data.length >= 2 && data[0] === 0x42 && data[1] === 0x4d;
+}
+
+const BMP_HEADER_BYTES = 26;
+
+/** Width and height from a BMP header, without decoding; height is negative for top-down files. */
+function bmpDimensions(data: Buffer): { width: number; height: number } {
+  if (data.length < BMP_HEADER_BYTES + 4) throw new InvalidImageError('BMP file is truncated: its header is incomplete');
+  const headerSize = data.readUInt32LE(14);
+  if (headerSize === 12) return { width: data.readUInt16LE(18), height: data.readUInt16LE(20) };
+  return { width: data.readInt32LE(18), height: Math.abs(data.readInt32LE(22)) };
+}
+
+/**
+ * An uploaded image, checked but not yet decoded: its header has been read, its
+ * format is supported and its size is within limits. Decoding happens once, at
+ * the size the model needs.
+ */
+export class ImageInput {
+  private constructor(
+    readonly data: Buffer,
+    readonly format: string,
+    readonly width: number,
+    readonly height: number,
+    readonly channels: number,
+    readonly hasAlpha: boolean,
+    readonly frames: number,
+    private readonly maxPixels: number,
+  ) {}
+
+  /** Reads the header of `data` and refuses what cannot or should not be decoded. */
+  static async probe(data: Buffer, maxPixels: number): Promise<ImageInput> {
+    if (data.length === 0) throw new InvalidImageError('the image is empty (0 bytes)');
+    if (isBmp(data)) {
+      const { width, height } = bmpDimensions(data);
+      ImageInput.checkSize(width, height, 1, maxPixels);
+      return new ImageInput(data, 'bmp', width, height, 3, false, 1, maxPixels);
+    }
+    let meta: Metadata;
+    try {
+      meta = await sharp(data, { limitInputPixels: false }).metadata();
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/unsupported image format/i.test(message)) {
+        throw new UnsupportedImageFormatError(`the data is not an image in a supported format (${IMAGE_FORMATS.join(', ')})`);
+      }
+      throw new InvalidImageError(`the image cannot be read: ${message}`);
+    }
+    const format = meta.format === 'heif' && meta.compression === 'av1' ? 'avif' : String(meta.format);
+    if (!(IMAGE_FORMATS as readonly string[]).includes(format)) {
+      throw new UnsupportedImageFormatError(`${format} images are not supported; send ${IMAGE_FORMATS.join(', ')}`);
+    }
+    const width = meta.width ?? 0;
+    const height = meta.pageHeight ?? meta.height ?? 0;
+    ImageInput.checkSize(width, height, 1, maxPixels);
+    return new ImageInput(data, format, width, height, meta.channels ?? 3, meta.hasAlpha ?? false, meta.pages ?? 1, maxPixels);
+  }
+
+  private static checkSize(width: number, height: number, frames: number, maxPixels: number): void {
+    if (!(width > 0 && height > 0)) throw new InvalidImageError(`the image declares an invalid size ${width}x${height}`);
+    if (width * height * frames > maxPixels) {
+      throw new ImageTooLargeError(`the image is ${width}x${height} pixels, more than the limit of ${maxPixels} pixels`);
+    }
+  }
+
+  /** Decodes the first frame, resizes it and converts it to `channels` 8-bit channels. */
+  async toPixels(options: PixelOptions): Promise<Pixels> {
+    try {
+      const { data, info } = await this.pipeline()
+        .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
+        .removeAlpha()
+        .toColourspace(options.channels === 1 ? 'b-w' : 'srgb')
+        .raw({ depth: 'uchar' })
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== options.channels) throw new Error(`decoder produced ${info.channels} channels, expected ${options.channels}`);
+      return { data, width: info.width, height: info.height, channels: info.channels };
+    } catch (err) {
+      if (err instanceof InvalidImageError) throw err;
+      throw new InvalidImageError(`the ${this.format} image cannot be decoded: ${(err as Error).message}`);
+    }
+  }
+
+  private pipeline(): Sharp {
+    const options: SharpOptions = { failOn: 'error', limitInputPixels: this.maxPixels, pages: 1 };
+    if (this.format !== 'bmp') return sharp(this.data, options);
+    let bmp: ReturnType<typeof decodeBmp>;
+    try {
+      // bmp-ts writes ABGR consistently only in its default mode (its toRGBA option is ignored for palette images).
+      bmp = decodeBmp(this.data);
+    } catch (err) {
+      throw new InvalidImageError(`the BMP image cannot be decoded: ${(err as Error).message}`);
+    }
+    const width = bmp.width;
+    const height = Math.abs(bmp.height);
+    if (!(width > 0) || bmp.data.length < width * height * 4) throw new InvalidImageError('the BMP image is truncated or malformed');
+    const rgb = Buffer.allocUnsafe(width * height * 3);
+    for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
+      rgb[j] = bmp.data[i + 3]!;
+      rgb[j + 1] = bmp.data[i + 2]!;
+      rgb[j + 2] = bmp.data[i + 1]!;
+    }
+    return sharp(rgb, { raw: { width, height, channels: 3 } });
+  }
+}
+
+/** Wraps raw interleaved pixels (e.g. from a JSON tensor) so they go through the same resize path as files. */
+export async function resizePixels(pixels: Pixels, options: PixelOptions): Promise<Pixels> {
+  if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels) return pixels;
+  const channels = pixels.channels as 1 | 2 | 3 | 4;
+  const { data, info } = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } })
+    .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
+    .removeAlpha()
+    .toColourspace(options.channels === 1 ? 'b-w' : 'srgb')
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}

@@ -1,0 +1,142 @@
+import { ConfigError } from '../errors.js';
+import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
+import { type Tensor, allocate } from '../tensor/tensor.js';
+import type { Pixels, ResizeFit, ResizeKernel } from './image-input.js';
+
+/** How an image becomes a model input. Derived from the model; every field can be overridden. */
+export interface PreprocessSpec {
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  layout: 'NCHW' | 'NHWC';
+  dtype: 'float32' | 'uint8';
+  /** Pixels are divided by this before normalisation (255 maps 0..255 to 0..1). */
+  scale: number;
+  mean: number[];
+  std: number[];
+  fit: ResizeFit;
+  kernel: ResizeKernel;
+}
+
+/** torchvision's ImageNet statistics: the usual choice when a model says nothing. */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
+export const IMAGENET_STD = [0.229, 0.224, 0.225];
+const DEFAULT_SIZE = 224;
+
+/** Environment variables overriding the normalisation (comma-separated numbers). */
+export const PREPROCESS_ENV = { mean: 'MODEL_MEAN', std: 'MODEL_STD' } as const;
+
+function isFixed(dim: number | string | null | undefined): dim is number {
+  return typeof dim === 'number' && dim > 0;
+}
+
+function numberList(value: unknown, what: string): number[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const list = typeof value === 'string' ? value.split(',').map((s) => Number(s.trim())) : value;
+  if (!Array.isArray(list) || list.length === 0 || !list.every((n) => typeof n === 'number' && Number.isFinite(n))) {
+    throw new ConfigError(`${what} must be a list of numbers, got ${JSON.stringify(value)}`);
+  }
+  return list as number[];
+}
+
+function perChannel(values: number[], channels: number, what: string): number[] {
+  if (values.length === channels) return values;
+  if (values.length === 1) return Array(channels).fill(values[0]) as number[];
+  if (channels === 1 && values.length === 3) return [values.reduce((a, b) => a + b, 0) / 3];
+  throw new ConfigError(`${what} has ${values.length} values; the model takes ${channels} channels`);
+}
+
+/**
+ * Works out the preprocessing of an image model: layout, size and channels from
+ * its input tensor, the rest from its metadata's `preprocessing` block, then
+ * from the environment (`MODEL_MEAN`, `MODEL_STD`).
+ */
+export function preprocessSpecFor(
+  input: TensorSpec,
+  metadata: ModelMetadata,
+  env: Readonly<Record<string, string | undefined>> = {},
+): PreprocessSpec {
+  const pre = (metadata.preprocessing ?? {}) as Record<string, unknown>;
+  const shape = input.shape;
+  if (shape.length !== 4) {
+    throw new ConfigError(`model input "${input.name}" has rank ${shape.length}; an image model takes a rank-4 tensor (NCHW or NHWC)`);
+  }
+  let layout: 'NCHW' | 'NHWC';
+  if (pre.layout === 'NCHW' || pre.layout === 'NHWC') layout = pre.layout;
+  else if (shape[1] === 1 || shape[1] === 3) layout = 'NCHW';
+  else if (shape[3] === 1 || shape[3] === 3) layout = 'NHWC';
+  else throw new ConfigError(`cannot tell the layout of model input "${input.name}" [${shape.join(', ')}]; set preprocessing.layout in its metadata`);
+  const [hDim, wDim, cDim] = layout === 'NCHW' ? [shape[2], shape[3], shape[1]] : [shape[1], shape[2], shape[3]];
+  const size = numberList(pre.input_size, 'preprocessing.input_size');
+  const height = isFixed(hDim) ? hDim : (size?.[0] ?? DEFAULT_SIZE);
+  const width = isFixed(wDim) ? wDim : (size?.[1] ?? size?.[0] ?? DEFAULT_SIZE);
+  const channels = (isFixed(cDim) ? cDim : Number(pre.channels ?? 3)) as 1 | 3;
+  if (channels !== 1 && channels !== 3) throw new ConfigError(`model input "${input.name}" has ${channels} channels; image models take 1 or 3`);
+  const dtype = input.dtype === 'uint8' ? 'uint8' : 'float32';
+  if (dtype === 'float32' && input.dtype !== 'float32') {
+    throw new ConfigError(`model input "${input.name}" is ${input.dtype}; image preprocessing produces float32 or uint8`);
+  }
+  const mean = numberList(env[PREPROCESS_ENV.mean], PREPROCESS_ENV.mean) ?? numberList(pre.mean, 'preprocessing.mean') ?? IMAGENET_MEAN;
+  const std = numberList(env[PREPROCESS_ENV.std], PREPROCESS_ENV.std) ?? numberList(pre.std, 'preprocessing.std') ?? IMAGENET_STD;
+  if (std.some((s) => s === 0)) throw new ConfigError('preprocessing std values must be non-zero');
+  const scale = pre.scale === undefined ? 255 : Number(pre.scale);
+  if (!(scale > 0)) throw new ConfigError(`preprocessing.scale must be positive, got ${JSON.stringify(pre.scale)}`);
+  const fit = (['fill', 'cover', 'contain'] as const).find((f) => f === pre.fit) ?? 'fill';
+  const kernel = pre.resize === 'nearest' ? 'nearest' : pre.resize === 'bicubic' || pre.resize === 'cubic' ? 'cubic' : pre.resize === 'lanczos' ? 'lanczos3' : 'linear';
+  return {
+    width,
+    height,
+    channels,
+    layout,
+    dtype,
+    scale,
+    mean: perChannel(mean, channels, 'mean'),
+    std: perChannel(std, channels, 'std'),
+    fit,
+    kernel,
+  };
+}
+
+/**
+ * Packs images (already at the spec's size and channels) into one batch tensor,
+ * normalising on the way: `(pixel / scale - mean) / std`, fused into one multiply-add.
+ */
+export function pixelsToTensor(images: Pixels[], spec: PreprocessSpec): Tensor {
+  const { width, height, channels, layout } = spec;
+  const shape = layout === 'NCHW' ? [images.length, channels, height, width] : [images.length, height, width, channels];
+  const plane = width * height;
+  if (spec.dtype === 'uint8') {
+    const out = allocate('uint8', shape);
+    images.forEach((img, b) => {
+      checkPixels(img, spec);
+      if (layout === 'NHWC') out.data.set(img.data, b * plane * channels);
+      else for (let i = 0; i < plane; i++) for (let c = 0; c < channels; c++) out.data[b * plane * channels + c * plane + i] = img.data[i * channels + c]!;
+    });
+    return out;
+  }
+  const out = allocate('float32', shape);
+  const mul = spec.std.map((s) => 1 / (spec.scale * s));
+  const add = spec.mean.map((m, c) => -m / spec.std[c]!);
+  images.forEach((img, b) => {
+    checkPixels(img, spec);
+    const src = img.data;
+    const base = b * plane * channels;
+    for (let c = 0; c < channels; c++) {
+      const k = mul[c]!;
+      const a = add[c]!;
+      if (layout === 'NCHW') {
+        const dst = base + c * plane;
+        for (let i = 0; i < plane; i++) out.data[dst + i] = src[i * channels + c]! * k + a;
+      } else {
+        for (let i = 0; i < plane; i++) out.data[base + i * channels + c] = src[i * channels + c]! * k + a;
+      }
+    }
+  });
+  return out;
+}
+
+function checkPixels(img: Pixels, spec: PreprocessSpec): void {
+  if (img.width !== spec.width || img.height !== spec.height || img.channels !== spec.channels) {
+    throw new RangeError(`image is ${img.width}x${img.height}x${img.channels}, the model needs ${spec.width}x${spec.height}x${spec.channels}`);
+  }
+}

@@ -1,0 +1,21 @@
+// Runs every compiled test file with node's test runner. Node 20's `node --test`
+// neither finds .js files under dist/ by itself nor expands globs, so list them here.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const roots = ['framework', 'plugins', 'services'];
+const files = [];
+function walk(dir) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path);
+    else if (/\/dist\/test\/.*\.test\.js$/.test(path)) files.push(path);
+  }
+}
+for (const root of roots) walk(root);
+files.sort();
+const extra = process.argv.slice(2);
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { REPO_ROOT } from './helpers.js';
+
+const BENTO = join(REPO_ROOT, 'framework', 'bin', 'bento.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bento` until it exits, or until `until` matches its stdout (then stops it with SIGTERM). */
+function bento(args: string[], env: Record<string, string> = {}, until?: RegExp, onReady?: (stdout: string) => Promise<void>): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BENTO, ...args], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (until?.test(stdout)) {
+        until = undefined;
+        (onReady ?? (async () => undefined))(stdout).then(() => child.kill('SIGTERM'), (err: unknown) => { child.kill('SIGKILL'); reject(err); });
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('bento serve', () => {
+  it('serves the repository\'s bento.yaml, prints the seed\'s banner and stops cleanly on SIGTERM', async () => {
+    const run = await bento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], {}, /Health: GET (\S+)/, async (stdout) => {
+      const health = /Health: GET (\S+)/.exec(stdout)![1]!;
+      const res = await fetch(health);
+      assert.deepEqual(await res.json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /server started!\n\nAPI Endpoints:\n {2}- Predict Image: POST http:\/\/127\.0\.0\.1:\d+\/predict_image\n {2}- Predict Batch: POST .*\/predict_batch\n {2}- Model Info: GET .*\/get_model_info\n {2}- Health: GET .*\/health/);
+  });
+
+  it('fails with a clear message naming the missing plugin for MODEL_RUN_ID', async () => {
+    const run = await bento(['serve', '.', '--port', '0'], { MODEL_RUN_ID: 'abc123def456' });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /MODEL_SOURCE_NOT_FOUND/);
+    assert.match(run.stderr, /runs:\/abc123def456\/model/);
+    assert.match(run.stderr, /@bento-ts\/plugin-mlflow/);
+  });
+
+  it('fails with a clear message for a model path that does not exist', async () => {
+    const run = await bento(['serve', '.', '--port', '0'], { MODEL_URI: './no/such/model.onnx' });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /MODEL_NOT_FOUND.*no\/such\/model\.onnx does not exist/);
+  });
+
+  it('rejects an invalid port with usage help', async () => {
+    const run = await bento(['serve', '--port', 'eighty']);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /port is an integer/);
+  });
+});
