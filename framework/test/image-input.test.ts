@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encode as encodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
@@ -88,6 +91,23 @@ describe('ImageInput', () => {
     const image = await ImageInput.probe(anim, LIMIT);
     assert.equal(image.format, 'gif');
     assert.equal((await image.toPixels(TARGET)).data.length, 192);
+  });
+
+  it('renders SVG, and never fetches or reads what an SVG links to', async () => {
+    const plain = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><rect width="20" height="10" fill="rgb(200,20,10)"/></svg>');
+    const image = await ImageInput.probe(plain, LIMIT);
+    assert.equal(image.format, 'svg');
+    assertColour((await image.toPixels(TARGET)).data, [200, 20, 10], 2);
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+    const dir = mkdtempSync(join(tmpdir(), 'bento-svg-'));
+    writeFileSync(join(dir, 'white.png'), png);
+    for (const href of [`file://${join(dir, 'white.png')}`, join(dir, 'white.png'), 'http://127.0.0.1:9/x.png']) {
+      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image xlink:href="${href}" width="8" height="8"/></svg>`);
+      const px = await (await ImageInput.probe(svg, LIMIT)).toPixels(TARGET);
+      assert.ok(px.data.every((v) => v === 0), `${href} was loaded`);
+    }
+    const xxe = Buffer.from('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><text>&x;</text></svg>');
+    await assert.rejects(async () => (await ImageInput.probe(xxe, LIMIT)).toPixels(TARGET), InvalidImageError);
   });
 
   it('refuses an empty file, text, HTML and a truncated JPEG with 4xx errors', async () => {

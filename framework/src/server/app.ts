@@ -47,6 +47,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Per-request lines come with the access log (observability work); until then only errors are logged.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Validate what clients send as they sent it: no silent coercion, no silently dropped properties.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     serverFactory: (handler) => createServer({ maxHeaderSize: limits.maxHeaderBytes }, handler),
     clientErrorHandler: (err, socket) => {
       const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';

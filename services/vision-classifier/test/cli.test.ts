@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT } from './helpers.js';
@@ -13,9 +15,9 @@ interface Run {
 }
 
 /** Runs `bento` until it exits, or until `until` matches its stdout (then stops it with SIGTERM). */
-function bento(args: string[], env: Record<string, string> = {}, until?: RegExp, onReady?: (stdout: string) => Promise<void>): Promise<Run> {
+function bento(args: string[], env: Record<string, string> = {}, until?: RegExp, onReady?: (stdout: string) => Promise<void>, cwd = REPO_ROOT): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENTO, ...args], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
+    const child = spawn(process.execPath, [BENTO, ...args], { cwd, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
@@ -43,6 +45,24 @@ describe('bento serve', () => {
     });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /server started!\n\nAPI Endpoints:\n {2}- Predict Image: POST http:\/\/127\.0\.0\.1:\d+\/predict_image\n {2}- Predict Batch: POST .*\/predict_batch\n {2}- Model Info: GET .*\/get_model_info\n {2}- Health: GET .*\/health/);
+  });
+
+  it('serves a service.ts file directly (compiled with tsc when stale)', async () => {
+    const run = await bento(['serve', 'services/vision-classifier/src/service.ts', '--port', '0', '--host', '127.0.0.1'], {}, /Health: GET (\S+)/, async (stdout) => {
+      const res = await fetch(/Health: GET (\S+)/.exec(stdout)![1]!);
+      assert.equal(res.status, 200);
+    });
+    assert.equal(run.code, 0, run.stderr);
+  });
+
+  it('reads a .env file in the working directory, the environment winning over it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bento-env-'));
+    writeFileSync(join(dir, '.env'), 'MODEL_RUN_ID=from-dotenv\nMODEL_NAME=ignored\n');
+    const run = await bento(['serve', REPO_ROOT, '--port', '0'], {}, undefined, undefined, dir);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /runs:\/from-dotenv\/model/);
+    const overridden = await bento(['serve', REPO_ROOT, '--port', '0'], { MODEL_RUN_ID: 'from-env' }, undefined, undefined, dir);
+    assert.match(overridden.stderr, /runs:\/from-env\/model/);
   });
 
   it('fails with a clear message naming the missing plugin for MODEL_RUN_ID', async () => {

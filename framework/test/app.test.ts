@@ -1,0 +1,145 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, getApis, getServiceDefinition, service } from '../src/index.js';
+import { buildApp } from '../src/server/app.js';
+
+@service({ name: 'app_test', traffic: { timeoutMs: 300, maxConcurrency: 2 } })
+class AppTestService {
+  @api({ input: JSONBody({ schema: { type: 'object', required: ['a'], properties: { a: { type: 'integer' } }, additionalProperties: false } }) })
+  async add(body: { a: number }, ctx: RequestContext) {
+    ctx.responseHeaders['x-sum'] = String(body.a + 1);
+    return { sum: body.a + 1, requestId: ctx.requestId };
+  }
+
+  @api({ input: File() })
+  async size(file: FilePart) {
+    return { bytes: file.data.length, name: file.filename ?? null, type: file.contentType };
+  }
+
+  @api({ input: JSONBody() })
+  async created(_body: unknown, ctx: RequestContext) {
+    ctx.status = 201;
+    return { ok: true };
+  }
+
+  @api()
+  async slow(_: undefined, ctx: RequestContext) {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return { aborted: ctx.signal.aborted };
+  }
+
+  @api()
+  async hold() {
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return { ok: true };
+  }
+
+  @api()
+  async bug() {
+    throw new TypeError('secret internals at /srv/app.js:12');
+  }
+
+  @api()
+  async refuse() {
+    throw new InvalidInputError('the service said no');
+  }
+}
+
+let app: FastifyInstance;
+let url: string;
+
+before(async () => {
+  app = await buildApp({
+    service: new AppTestService(),
+    definition: getServiceDefinition(AppTestService)!,
+    apis: getApis(AppTestService),
+    limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 4096 },
+    logger: false,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+});
+after(async () => app?.close());
+
+const post = (path: string, body: string, type = 'application/json', headers: Record<string, string> = {}) =>
+  fetch(url + path, { method: 'POST', headers: { 'content-type': type, ...headers }, body });
+
+async function error(res: Response, status: number, code: string) {
+  assert.equal(res.status, status);
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, code);
+  return body.error.message;
+}
+
+describe('JSON input', () => {
+  it('validates against the schema and passes the body, context headers and request id', async () => {
+    const res = await post('/add', '{"a": 41}', 'application/json', { 'x-request-id': 'req-7' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-sum'), '42');
+    assert.deepEqual(await res.json(), { sum: 42, requestId: 'req-7' });
+  });
+
+  it('answers schema violations with 400 INVALID_INPUT', async () => {
+    assert.match(await error(await post('/add', '{"a": "x"}'), 400, 'INVALID_INPUT'), /integer/);
+    await error(await post('/add', '{"b": 1}'), 400, 'INVALID_INPUT');
+    await error(await post('/add', '{"a": 1, "extra": 2}'), 400, 'INVALID_INPUT');
+  });
+
+  it('lets a method set the status', async () => {
+    assert.equal((await post('/created', '{}')).status, 201);
+  });
+});
+
+describe('File input', () => {
+  it('takes a multipart file or a raw octet-stream body', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([Buffer.from('hello')], { type: 'text/plain' }), 'h.txt');
+    assert.deepEqual(await (await fetch(`${url}/size`, { method: 'POST', body: form })).json(), { bytes: 5, name: 'h.txt', type: 'text/plain' });
+    const raw = await post('/size', 'abc', 'application/octet-stream');
+    assert.deepEqual(await raw.json(), { bytes: 3, name: null, type: 'application/octet-stream' });
+  });
+});
+
+describe('traffic control', () => {
+  it('answers 504 TIMEOUT when the method overruns traffic.timeoutMs, and aborts its signal', async () => {
+    const started = Date.now();
+    await error(await fetch(`${url}/slow`), 504, 'TIMEOUT');
+    assert.ok(Date.now() - started < 1500);
+  });
+
+  it('refuses requests beyond maxConcurrency with 429 and Retry-After', async () => {
+    const responses = await Promise.all([1, 2, 3, 4].map(() => fetch(`${url}/hold`)));
+    const statuses = responses.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 200, 429, 429]);
+    const refused = responses.find((r) => r.status === 429)!;
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'TOO_MANY_REQUESTS');
+    await Promise.all(responses.filter((r) => r !== refused).map((r) => r.body?.cancel()));
+  });
+});
+
+describe('errors', () => {
+  it('hides unexpected errors behind a generic 500 without internals', async () => {
+    const res = await fetch(`${url}/bug`);
+    const text = await res.text();
+    assert.equal(res.status, 500);
+    assert.equal(JSON.parse(text).error.code, 'INTERNAL');
+    assert.doesNotMatch(text, /secret|srv|TypeError/);
+  });
+
+  it('passes a BentoError raised by the service through with its status and code', async () => {
+    assert.equal(await error(await fetch(`${url}/refuse`), 400, 'INVALID_INPUT'), 'the service said no');
+  });
+
+  it('answers oversized headers with a JSON 431', async () => {
+    const res = await fetch(`${url}/refuse`, { headers: { 'x-big': 'y'.repeat(8000) } });
+    await error(res, 431, 'HEADERS_TOO_LARGE');
+  });
+
+  it('answers unknown routes and methods with JSON 404 / 405', async () => {
+    await error(await fetch(`${url}/missing`), 404, 'NOT_FOUND');
+    await error(await post('/bug', '{}'), 405, 'METHOD_NOT_ALLOWED');
+  });
+});
