@@ -133,8 +133,8 @@ describe('@api', () => {
 describe('@runnable and @method', () => {
   it('records batching config with BentoML defaults', () => {
     assert.deepEqual(getMethods(EchoRunnable), [
-      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20 },
-      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000 },
+      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20, maxQueueSize: 1024, preferredBatchSizes: undefined },
+      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000, maxQueueSize: 1024, preferredBatchSizes: undefined },
     ]);
     assert.equal(getRunnableDefinition(EchoRunnable)?.name, 'echorunnable');
   });
@@ -151,6 +151,8 @@ describe('@runnable and @method', () => {
   it('refuses invalid batch settings', () => {
     assert.throws(() => method({ maxBatchSize: 0 })({}, 'm', { value: () => 1 }), /maxBatchSize/);
     assert.throws(() => method({ batchDim: -1 })({}, 'm', { value: () => 1 }), /batchDim/);
+    assert.throws(() => method({ maxBatchSize: 8, preferredBatchSizes: [4, 16] })({}, 'm', { value: () => 1 }), /preferredBatchSizes/);
+    assert.throws(() => method({ maxQueueSize: 0 })({}, 'm', { value: () => 1 }), /maxQueueSize/);
   });
 });
 

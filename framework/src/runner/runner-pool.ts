@@ -3,6 +3,7 @@ import { Piscina } from 'piscina';
 import { BentoError, RunnerCrashedError, ServiceUnavailableError } from '../errors.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { isTensor, transferablesOf, type Tensor } from '../tensor/tensor.js';
+import type { Dispatcher } from './dispatcher.js';
 import type { ModelInfo } from './model-info.js';
 import { INFO_METHOD, type InfoResponse, type TaskResponse, type WorkerBootstrap } from './protocol.js';
 
@@ -29,6 +30,9 @@ function fromSerialized(error: { code: string; message: string; statusCode: numb
  * replaced by the pool; the call it was running fails with RUNNER_CRASHED.
  */
 export class RunnerPool {
+  /** Adaptive-batching dispatchers of this runner's batchable methods, by method name. */
+  readonly dispatchers = new Map<string, Dispatcher>();
+
   private constructor(
     readonly name: string,
     private readonly pool: Piscina,

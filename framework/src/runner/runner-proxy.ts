@@ -1,18 +1,38 @@
 import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
 import { type Constructor, getMethods } from '../sdk/metadata.js';
+import { Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 
 /**
  * Builds the object a service receives for `@runner(Cls)`: one async function
- * per `@method` of the Runnable, each forwarding to the pool. Adaptive batching
- * of `batchable` methods hooks in here (one dispatcher per method).
+ * per `@method` of the Runnable. Batchable methods go through their own
+ * Dispatcher (adaptive batching), the others straight to the pool.
  */
 export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool): Runner<T> {
-  const methods = getMethods(runnable);
   const target: Record<string, unknown> = {};
-  for (const m of methods) {
-    target[m.name] = (...args: unknown[]) => pool.call(m.name, args);
+  for (const m of getMethods(runnable)) {
+    if (m.batchable) {
+      const dispatcher = new Dispatcher(
+        {
+          name: `${pool.name}.${m.name}`,
+          maxBatchSize: m.maxBatchSize,
+          maxLatencyMs: m.maxLatencyMs,
+          maxQueueSize: m.maxQueueSize,
+          preferredBatchSizes: m.preferredBatchSizes,
+          batchDim: m.batchDim,
+          concurrency: pool.workers,
+        },
+        (batch) => pool.call(m.name, [batch]),
+      );
+      pool.dispatchers.set(m.name, dispatcher);
+      target[m.name] = (...args: unknown[]) => {
+        if (args.length !== 1) return Promise.reject(new ServiceDefinitionError(`${pool.name}.${m.name} is batchable: it takes exactly one tensor`));
+        return dispatcher.submit(args[0]);
+      };
+    } else {
+      target[m.name] = (...args: unknown[]) => pool.call(m.name, args);
+    }
   }
   Object.defineProperty(target, 'runnerName', { value: pool.name, enumerable: true });
   Object.defineProperty(target, 'model', { value: pool.model, enumerable: true });

@@ -97,13 +97,18 @@ describe('POST /predict_image', () => {
     assert.equal(((await raw.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
   });
 
-  it('answers concurrent requests each with its own result', async () => {
+  it('answers concurrent requests each with its own result, batching them in the runner', async () => {
+    const before = server.runners[0]!.dispatchers.get('classify')!.stats();
     const files = ['ankle_boot.png', 'trouser.jpg', 'bag.bmp'];
     const want = ['Ankle boot', 'Trouser', 'Bag'];
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) => postImage(sample(files[i % 3]!), files[i % 3]!, 'application/octet-stream').then((r) => r.json() as Promise<{ predicted_class: string }>)),
     );
     results.forEach((r, i) => assert.equal(r.predicted_class, want[i % 3]));
+    const after = server.runners[0]!.dispatchers.get('classify')!.stats();
+    assert.equal(after.items - before.items, 30);
+    assert.ok(after.batches - before.batches < 30, `30 requests ran in ${after.batches - before.batches} batches`);
+    assert.ok(Object.keys(after.batchSizes).some((size) => Number(size) > 1));
   });
 
   describe('refuses bad input with a JSON 4xx', () => {

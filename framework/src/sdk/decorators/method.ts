@@ -10,6 +10,10 @@ export interface MethodOptions {
   maxBatchSize?: number;
   /** Latency objective for a batched call, in milliseconds. Default 60 000 (as BentoML). */
   maxLatencyMs?: number;
+  /** Items that may wait for a batch; more are refused with 503. Default max(1024, 4 × maxBatchSize). */
+  maxQueueSize?: number;
+  /** Batch sizes the model runs best at (e.g. [1, 8, 32]); batches are cut to the largest that fits. */
+  preferredBatchSizes?: number[];
 }
 
 export interface MethodDefinition {
@@ -18,6 +22,8 @@ export interface MethodDefinition {
   batchDim: [number, number];
   maxBatchSize: number;
   maxLatencyMs: number;
+  maxQueueSize: number;
+  preferredBatchSizes?: number[];
 }
 
 export const METHOD_DEFAULTS = { batchable: false, batchDim: 0, maxBatchSize: 100, maxLatencyMs: 60_000 } as const;
@@ -35,12 +41,20 @@ export function method(options: MethodOptions = {}): MethodDecorator {
     if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new ServiceDefinitionError(`${where}: maxBatchSize must be a positive integer`);
     if (!(maxLatencyMs > 0)) throw new ServiceDefinitionError(`${where}: maxLatencyMs must be positive`);
     if (!batchDim.every((d) => Number.isInteger(d) && d >= 0)) throw new ServiceDefinitionError(`${where}: batchDim must be non-negative integers`);
+    const maxQueueSize = options.maxQueueSize ?? Math.max(1024, 4 * maxBatchSize);
+    if (!Number.isInteger(maxQueueSize) || maxQueueSize < 1) throw new ServiceDefinitionError(`${where}: maxQueueSize must be a positive integer`);
+    const preferred = options.preferredBatchSizes;
+    if (preferred && !preferred.every((n) => Number.isInteger(n) && n >= 1 && n <= maxBatchSize)) {
+      throw new ServiceDefinitionError(`${where}: preferredBatchSizes must be integers from 1 to maxBatchSize (${maxBatchSize})`);
+    }
     appendOwn<MethodDefinition>(METHODS_KEY, target.constructor, {
       name,
       batchable: options.batchable ?? METHOD_DEFAULTS.batchable,
       batchDim,
       maxBatchSize,
       maxLatencyMs,
+      maxQueueSize,
+      preferredBatchSizes: preferred ? [...preferred] : undefined,
     });
   };
 }

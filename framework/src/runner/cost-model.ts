@@ -1,0 +1,56 @@
+/**
+ * Estimates how long a batch of n items takes, as BentoML's dispatcher does:
+ * duration ≈ a·n + b, fitted by least squares over the most recent batches.
+ */
+export class CostModel {
+  private readonly samples: Array<[number, number]> = [];
+  private a = 0;
+  private b = 0;
+
+  constructor(private readonly window = 64) {}
+
+  get fitted(): boolean {
+    return this.samples.length > 0;
+  }
+
+  record(items: number, durationMs: number): void {
+    this.samples.push([items, durationMs]);
+    if (this.samples.length > this.window) this.samples.shift();
+    this.fit();
+  }
+
+  /** Expected duration of a batch of `items`, in ms (0 before any batch ran). */
+  estimate(items: number): number {
+    return Math.max(0, this.a * items + this.b);
+  }
+
+  get coefficients(): { a: number; b: number } {
+    return { a: this.a, b: this.b };
+  }
+
+  private fit(): void {
+    const n = this.samples.length;
+    let sx = 0;
+    let sy = 0;
+    for (const [x, y] of this.samples) {
+      sx += x;
+      sy += y;
+    }
+    const mx = sx / n;
+    const my = sy / n;
+    let sxx = 0;
+    let sxy = 0;
+    for (const [x, y] of this.samples) {
+      sxx += (x - mx) * (x - mx);
+      sxy += (x - mx) * (y - my);
+    }
+    if (sxx === 0) {
+      // All batches had the same size: attribute the cost per item, the pessimistic reading for larger batches.
+      this.a = my / Math.max(mx, 1);
+      this.b = 0;
+      return;
+    }
+    this.a = Math.max(0, sxy / sxx);
+    this.b = Math.max(0, my - this.a * mx);
+  }
+}

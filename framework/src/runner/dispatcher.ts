@@ -1,0 +1,224 @@
+import { BentoError, InferenceError, ServiceUnavailableError } from '../errors.js';
+import { concat, split } from '../tensor/concat.js';
+import { type Tensor, isTensor } from '../tensor/tensor.js';
+import { CostModel } from './cost-model.js';
+
+/** Time source and timers; injected so tests can drive the dispatcher deterministically. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => performance.now() };
+
+export interface DispatcherOptions {
+  /** For error messages: `runner.method`. */
+  name: string;
+  /** Largest batch, in items along the input batch axis. */
+  maxBatchSize: number;
+  /** Latency objective per request, from arrival to result, in ms. */
+  maxLatencyMs: number;
+  /** Items that may wait; beyond it requests are refused at once. */
+  maxQueueSize: number;
+  /** [input axis, output axis] the batch is formed and split on. */
+  batchDim: [number, number];
+  /** Batches run at the same time (the runner's worker count). */
+  concurrency: number;
+  /** Batch sizes the model runs best at; a batch is cut down to the largest that fits, when one does. */
+  preferredBatchSizes?: number[];
+  clock?: Clock;
+}
+
+export interface DispatcherStats {
+  batches: number;
+  items: number;
+  /** Histogram: batch size → number of batches. */
+  batchSizes: Record<number, number>;
+  queuedItems: number;
+  inFlight: number;
+  rejectedQueueFull: number;
+  rejectedLatency: number;
+  cost: { a: number; b: number };
+}
+
+interface Pending {
+  input: Tensor;
+  rows: number;
+  /** Rows handed to batches so far. */
+  taken: number;
+  /** Result pieces by starting row. */
+  parts: Array<{ start: number; tensor: Tensor }>;
+  done: number;
+  arrivedAt: number;
+  settled: boolean;
+  resolve(value: Tensor): void;
+  reject(err: unknown): void;
+}
+
+interface Segment {
+  request: Pending;
+  start: number;
+  count: number;
+}
+
+/**
+ * Adaptive batching for one batchable method. Calls join one queue; whenever
+ * a worker is free, the queue's head (up to maxBatchSize items, splitting a
+ * large request across batches) runs as one tensor, and each caller gets its
+ * own rows back. Under load the queue fills while workers are busy, so batches
+ * grow with load without any fixed wait; at light load a lone request runs at
+ * once. A request that cannot finish within maxLatencyMs, by the fitted cost
+ * model, is refused with 503 instead of being queued.
+ */
+export class Dispatcher {
+  private readonly queue: Pending[] = [];
+  private queuedItems = 0;
+  private inFlight = 0;
+  private readonly cost = new CostModel();
+  private readonly clock: Clock;
+  private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0 };
+  private readonly sizes: Record<number, number> = {};
+
+  constructor(
+    private readonly options: DispatcherOptions,
+    private readonly runBatch: (batch: Tensor) => Promise<unknown>,
+  ) {
+    this.clock = options.clock ?? systemClock;
+  }
+
+  stats(): DispatcherStats {
+    return { ...this.counters, batchSizes: { ...this.sizes }, queuedItems: this.queuedItems, inFlight: this.inFlight, cost: this.cost.coefficients };
+  }
+
+  submit(input: unknown): Promise<Tensor> {
+    const { name, batchDim, maxQueueSize } = this.options;
+    if (!isTensor(input)) return Promise.reject(new InferenceError(`${name} is batchable: call it with one tensor`));
+    const rows = input.shape[batchDim[0]];
+    if (!rows || rows < 1) return Promise.reject(new InferenceError(`${name}: the input has no items along axis ${batchDim[0]}`));
+    // An empty queue takes any request (its size is bounded by the body limit); otherwise the queue is bounded.
+    if (this.queuedItems > 0 && this.queuedItems + rows > maxQueueSize) {
+      this.counters.rejectedQueueFull++;
+      return Promise.reject(new ServiceUnavailableError(`${name} is overloaded: its queue holds ${this.queuedItems} items (limit ${maxQueueSize})`, { retryAfter: 1 }));
+    }
+    const expected = this.expectedLatency(rows);
+    if (expected > this.options.maxLatencyMs) {
+      this.counters.rejectedLatency++;
+      return Promise.reject(
+        new ServiceUnavailableError(
+          `${name} cannot answer within its latency objective of ${this.options.maxLatencyMs} ms (about ${Math.round(expected)} ms expected with ${this.queuedItems} items queued)`,
+          { retryAfter: Math.max(1, Math.ceil(expected / 1000)) },
+        ),
+      );
+    }
+    return new Promise<Tensor>((resolve, reject) => {
+      this.queue.push({ input, rows, taken: 0, parts: [], done: 0, arrivedAt: this.clock.now(), settled: false, resolve, reject });
+      this.queuedItems += rows;
+      this.pump();
+    });
+  }
+
+  /** Time until a request of `rows` items, joining now, would have its result. */
+  private expectedLatency(rows: number): number {
+    if (!this.cost.fitted) return 0;
+    const { maxBatchSize, concurrency } = this.options;
+    const ahead = this.queuedItems + rows;
+    const rounds = Math.ceil(ahead / (maxBatchSize * concurrency));
+    const busy = this.inFlight >= concurrency ? this.cost.estimate(maxBatchSize) / 2 : 0;
+    return busy + rounds * this.cost.estimate(Math.min(maxBatchSize, ahead));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.concurrency && this.queuedItems > 0) {
+      this.dispatch(this.takeBatch());
+    }
+  }
+
+  private batchSize(): number {
+    const { maxBatchSize, preferredBatchSizes } = this.options;
+    const available = Math.min(this.queuedItems, maxBatchSize);
+    const preferred = preferredBatchSizes?.filter((s) => s <= available).sort((a, b) => b - a)[0];
+    return preferred ?? available;
+  }
+
+  private takeBatch(): Segment[] {
+    let room = this.batchSize();
+    const segments: Segment[] = [];
+    while (room > 0 && this.queue.length > 0) {
+      const request = this.queue[0]!;
+      const count = Math.min(room, request.rows - request.taken);
+      segments.push({ request, start: request.taken, count });
+      request.taken += count;
+      room -= count;
+      this.queuedItems -= count;
+      if (request.taken === request.rows) this.queue.shift();
+    }
+    return segments;
+  }
+
+  private batchInput(segments: Segment[]): Tensor {
+    const axis = this.options.batchDim[0];
+    const pieces = segments.map(({ request, start, count }) => {
+      if (start === 0 && count === request.rows) return request.input;
+      return split(request.input, axis, [start, count, request.rows - start - count])[1]!;
+    });
+    return concat(pieces, axis);
+  }
+
+  private dispatch(segments: Segment[]): void {
+    const items = segments.reduce((n, s) => n + s.count, 0);
+    this.inFlight++;
+    this.counters.batches++;
+    this.counters.items += items;
+    this.sizes[items] = (this.sizes[items] ?? 0) + 1;
+    const started = this.clock.now();
+    let batch: Tensor;
+    try {
+      batch = this.batchInput(segments);
+    } catch (err) {
+      this.finish(segments, items, started, err);
+      return;
+    }
+    this.runBatch(batch).then(
+      (output) => this.finish(segments, items, started, undefined, output),
+      (err: unknown) => this.finish(segments, items, started, err),
+    );
+  }
+
+  private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown): void {
+    this.inFlight--;
+    if (error === undefined) this.cost.record(items, this.clock.now() - started);
+    let pieces: Tensor[] | undefined;
+    if (error === undefined) {
+      const axis = this.options.batchDim[1];
+      if (!isTensor(output) || output.shape[axis] !== items) {
+        const got = isTensor(output) ? `shape [${output.shape.join(', ')}]` : typeof output;
+        error = new InferenceError(`${this.options.name} returned ${got} for a batch of ${items}; a batchable method must return one tensor with ${items} items along axis ${axis}`);
+      } else {
+        pieces = split(output, axis, segments.map((s) => s.count));
+      }
+    }
+    segments.forEach((segment, i) => {
+      const { request } = segment;
+      if (request.settled) return;
+      if (!pieces) return this.fail(request, error);
+      request.parts.push({ start: segment.start, tensor: pieces[i]! });
+      request.done += segment.count;
+      if (request.done === request.rows) {
+        request.settled = true;
+        const parts = request.parts.sort((x, y) => x.start - y.start).map((p) => p.tensor);
+        request.resolve(parts.length === 1 ? parts[0]! : concat(parts, this.options.batchDim[1]));
+      }
+    });
+    this.pump();
+  }
+
+  private fail(request: Pending, error: unknown): void {
+    request.settled = true;
+    // Rows of this request still waiting would only be wasted work.
+    const index = this.queue.indexOf(request);
+    if (index >= 0) {
+      this.queue.splice(index, 1);
+      this.queuedItems -= request.rows - request.taken;
+    }
+    request.reject(error instanceof BentoError ? error : new InferenceError(`${this.options.name} failed: ${(error as Error)?.message ?? error}`));
+  }
+}
