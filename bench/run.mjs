@@ -1,112 +1,159 @@
-// make bench: throughput and latency of the example service under concurrent clients,
-// with baselines measured in the same run on the same machine:
-//   - "ort-direct": the same model run by onnxruntime-node in a plain loop (batch 1, one thread),
-//     the ceiling for one worker without HTTP, decoding or preprocessing;
-//   - "health": GET /health on the same server, the HTTP floor.
-// Results go to bench/results/latest.json and a table on stdout.
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+// make bench: what bento-ts serves, as fractions of ceilings measured in the same run on the same machine.
+//
+//   raw ceiling   onnxruntime-node in-process, same model, best batch size, same thread count (lib/ort-ceiling.mjs)
+//   HTTP ceiling  a minimal fastify route taking the same multipart upload and answering fixed JSON (lib/http-ceiling.mjs)
+//   bento-ts      /predict_image at c = 1, 8, 64 for the bundled classifier (sample PNG) and ResNet-18 at 224×224
+//                 (random weights, bench/models/make_resnet18.py; JPEG), and /predict_batch with 32 images.
+//
+// Load comes from autocannon in a child process, on loopback, bounded in time. The server runs in this
+// process so the batch sizes come from the framework's own dispatcher counters.
+// Output: a Markdown table on stdout, bench/results/latest.json and bench/results/latest.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { loadProject, startServer } from '@bento-ts/framework';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DURATION = Number(process.env.BENCH_DURATION ?? 15);
-const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '8,64').split(',').map(Number);
-const IMAGE = process.env.BENCH_IMAGE ?? `${ROOT}services/vision-classifier/samples/test_image.jpg`;
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONCURRENCY = (process.env.BENCH_CONNECTIONS ?? '1,8,64').split(',').map(Number);
+const SKIP_RESNET = process.env.BENCH_SKIP_RESNET === '1';
+const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
+const SAMPLES = join(ROOT, 'services', 'vision-classifier', 'samples');
+const BUNDLED_MODEL = join(ROOT, 'services', 'vision-classifier', 'model', 'model.onnx');
+const RESNET_DIR = join(ROOT, 'bench', 'models', 'resnet18');
+const work = join(tmpdir(), `bento-bench-${process.pid}`);
+mkdirSync(work, { recursive: true });
 
-function multipartBody(file, field = 'image') {
-  const boundary = '----bentobench' + Date.now().toString(16);
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="image.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`);
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  return { body: Buffer.concat([head, readFileSync(file), tail]), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
-function startServer() {
+function child(args, options = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${ROOT}framework/bin/bento.js`, 'serve', ROOT, '--port', '0', '--host', '127.0.0.1'], {
-      env: { ...process.env, BENTO_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], ...options });
     let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /Health: GET (http:\/\/[^/]+)\/health/.exec(out);
-      if (m) resolve({ child, url: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited with ${code}`))));
   });
 }
 
-function load(opts) {
-  return new Promise((resolve, reject) => {
-    autocannon({ duration: DURATION, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
-  });
+function multipartFile(file, type) {
+  const boundary = '----bentobench';
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image"\r\nContent-Type: ${type}\r\n\r\n`),
+    readFileSync(file),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const path = join(work, `${file.split('/').pop()}.multipart`);
+  writeFileSync(path, body);
+  return { path, contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-function summarize(name, connections, r) {
+async function load(url, { connections, body, contentType, duration = DURATION }) {
+  const args = [AUTOCANNON, '-j', '-c', String(connections), '-d', String(duration), '-m', 'POST', '-H', `content-type=${contentType}`, '-i', body, url];
+  const r = JSON.parse(await child(args));
   return {
-    name,
-    connections,
-    requests_per_sec: Math.round(r.requests.average * 10) / 10,
-    latency_p50_ms: r.latency.p50,
-    latency_p99_ms: r.latency.p99,
+    requests_per_sec: Math.round(r.requests.average),
+    p50_ms: r.latency.p50,
+    p90_ms: r.latency.p90,
+    p99_ms: r.latency.p99,
     non_2xx: r.non2xx,
     errors: r.errors + r.timeouts,
-    total: r.requests.total,
   };
 }
 
-/** The model alone: onnxruntime-node in a loop, batch 1, in a child process (one thread, as one runner worker). */
-function ortDirect() {
-  const script = `
-    import ort from 'onnxruntime-node';
-    const s = await ort.InferenceSession.create(process.argv[1], { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    const x = new ort.Tensor('float32', new Float32Array(3 * 32 * 32).fill(0.1), [1, 3, 32, 32]);
-    for (let i = 0; i < 200; i++) await s.run({ input: x });
-    const t0 = performance.now(); let n = 0;
-    while (performance.now() - t0 < ${Math.min(DURATION, 10)} * 1000) { await s.run({ input: x }); n++; }
-    console.log(JSON.stringify({ per_sec: n / ((performance.now() - t0) / 1000) }));`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script, `${ROOT}services/vision-classifier/model/model.onnx`], {
-      cwd: `${ROOT}plugins/onnx`,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out).per_sec) : reject(new Error(`ort-direct exited with ${code}`))));
-  });
+async function ortCeiling(model, shape, sizes) {
+  const out = JSON.parse(await child([join(ROOT, 'bench', 'lib', 'ort-ceiling.mjs'), model, shape, sizes.join(','), '3', '1'], { cwd: ROOT }));
+  const best = Object.entries(out).sort((a, b) => b[1].items_per_sec - a[1].items_per_sec)[0];
+  return { per_batch_size: out, best_batch_size: Number(best[0]), items_per_sec: Math.round(best[1].items_per_sec) };
 }
 
-const ortPerSec = await ortDirect();
-const { child, url } = await startServer();
-const results = [];
-try {
-  const { body, contentType } = multipartBody(IMAGE);
-  const predict = { url: `${url}/predict_image`, method: 'POST', headers: { 'content-type': contentType }, body };
-  await load({ ...predict, connections: 8, duration: 3 }); // warm-up
-  for (const c of CONNECTIONS) {
-    results.push(summarize('health', c, await load({ url: `${url}/health`, connections: c })));
-    results.push(summarize('predict_image', c, await load({ ...predict, connections: c })));
+async function httpCeiling(upload) {
+  const server = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'http-ceiling.mjs')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(String(d).trim())));
+  try {
+    await load(`${url}/predict_image`, { connections: 8, body: upload.path, contentType: upload.contentType, duration: 2 });
+    return await load(`${url}/predict_image`, { connections: 64, body: upload.path, contentType: upload.contentType });
+  } finally {
+    server.kill();
   }
-} finally {
-  child.kill('SIGTERM');
+}
+
+/** Serves the repository's service in this process and measures it; batch sizes from the dispatcher's counters. */
+async function serve(env, runs) {
+  const server = await startServer({ project: loadProject(ROOT), port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, logger: false });
+  const dispatcher = server.runners[0].dispatchers.get('classify');
+  const rows = [];
+  try {
+    for (const run of runs) {
+      if (run.warmup !== false) await load(`${server.url}${run.path}`, { ...run, connections: Math.min(run.connections, 8), duration: 2 });
+      const before = dispatcher.stats();
+      const result = await load(`${server.url}${run.path}`, run);
+      const after = dispatcher.stats();
+      const batches = after.batches - before.batches;
+      rows.push({ ...run.label, concurrency: run.connections, ...result, mean_batch_size: batches ? Math.round(((after.items - before.items) / batches) * 10) / 10 : 0 });
+    }
+  } finally {
+    await server.close();
+  }
+  return rows;
+}
+
+const pct = (x) => `${Math.round(x * 1000) / 10}%`;
+
+// ---- inputs ----
+const png = multipartFile(join(SAMPLES, 'ankle_boot.png'), 'image/png');
+const jpeg224 = join(work, 'photo224.jpg');
+writeFileSync(jpeg224, await sharp(join(SAMPLES, 'sneaker_rgb.png')).resize(224, 224).jpeg({ quality: 90 }).toBuffer());
+const jpeg = multipartFile(jpeg224, 'image/jpeg');
+const batchBody = join(work, 'batch32.json');
+const four = JSON.parse(readFileSync(join(SAMPLES, 'batch_4.json'), 'utf8')).input;
+writeFileSync(batchBody, JSON.stringify({ input: Array.from({ length: 32 }, (_, i) => four[i % 4]) }));
+
+if (!SKIP_RESNET && !existsSync(join(RESNET_DIR, 'model.onnx'))) {
+  const made = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'models', 'make_resnet18.py')], { stdio: 'inherit' });
+  if (made.status !== 0) throw new Error('could not make the ResNet-18 model (needs /usr/bin/python3 with python3-torch and python3-torchvision); BENCH_SKIP_RESNET=1 skips it');
+}
+
+// ---- ceilings ----
+console.error('measuring ceilings…');
+const rawBundled = await ortCeiling(BUNDLED_MODEL, '3x32x32', [1, 8, 32, 64]);
+const rawResnet = SKIP_RESNET ? undefined : await ortCeiling(join(RESNET_DIR, 'model.onnx'), '3x224x224', [1, 4, 16]);
+const http = await httpCeiling(png);
+
+// ---- bento-ts ----
+console.error('measuring bento-ts…');
+const bundledRuns = CONCURRENCY.map((c) => ({ label: { model: 'bundled', route: '/predict_image', input: 'PNG 28×28' }, path: '/predict_image', connections: c, body: png.path, contentType: png.contentType }));
+bundledRuns.push({ label: { model: 'bundled', route: '/predict_batch', input: '32 images 32×32 JSON' }, path: '/predict_batch', connections: 8, body: batchBody, contentType: 'application/json' });
+const rows = await serve({}, bundledRuns);
+if (!SKIP_RESNET) {
+  const resnetRuns = CONCURRENCY.map((c) => ({ label: { model: 'resnet18', route: '/predict_image', input: 'JPEG 224×224' }, path: '/predict_image', connections: c, body: jpeg.path, contentType: jpeg.contentType }));
+  rows.push(...(await serve({ MODEL_URI: RESNET_DIR, BENTO_MAX_BATCH_SIZE: '16', BENTO_MAX_LATENCY_MS: '10000' }, resnetRuns)));
+}
+
+for (const row of rows) {
+  const raw = row.model === 'bundled' ? rawBundled : rawResnet;
+  const items = row.route === '/predict_batch' ? row.requests_per_sec * 32 : row.requests_per_sec;
+  row.fraction_of_raw_ceiling = Math.round((items / raw.items_per_sec) * 1000) / 1000;
+  if (row.model === 'bundled' && row.route === '/predict_image') row.fraction_of_http_ceiling = Math.round((row.requests_per_sec / http.requests_per_sec) * 1000) / 1000;
 }
 
 const report = {
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
   duration_s: DURATION,
-  image: IMAGE.replace(ROOT, ''),
-  baseline_ort_direct_per_sec: Math.round(ortPerSec),
-  results: results.map((r) => ({
-    ...r,
-    ratio_to_ort_direct: r.name === 'predict_image' ? Math.round((r.requests_per_sec / ortPerSec) * 1000) / 1000 : undefined,
-    ratio_to_health: r.name === 'predict_image' ? Math.round((r.requests_per_sec / results.find((h) => h.name === 'health' && h.connections === r.connections).requests_per_sec) * 1000) / 1000 : undefined,
-  })),
+  ceilings: { raw_bundled: rawBundled, raw_resnet18: rawResnet, http_multipart_c64: http },
+  results: rows,
 };
-mkdirSync(`${ROOT}bench/results`, { recursive: true });
-writeFileSync(`${ROOT}bench/results/latest.json`, JSON.stringify(report, null, 2) + '\n');
-console.log(`\nbaseline ort-direct (model alone, batch 1, 1 thread): ${report.baseline_ort_direct_per_sec} inferences/s`);
-console.table(report.results);
-console.log('written to bench/results/latest.json');
+const md = [
+  `Ceilings: raw bundled model ${rawBundled.items_per_sec} items/s (batch ${rawBundled.best_batch_size}, 1 thread)` +
+    (rawResnet ? `; raw ResNet-18 ${rawResnet.items_per_sec} items/s (batch ${rawResnet.best_batch_size})` : '') +
+    `; HTTP multipart route ${http.requests_per_sec} req/s at c=64 (p99 ${http.p99_ms} ms).`,
+  '',
+  '| model | route | input | c | req/s | p50 ms | p90 ms | p99 ms | mean batch | of raw ceiling | of HTTP ceiling | non-2xx |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.model} | ${r.route} | ${r.input} | ${r.concurrency} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.mean_batch_size} | ${pct(r.fraction_of_raw_ceiling)} | ${r.fraction_of_http_ceiling === undefined ? '' : pct(r.fraction_of_http_ceiling)} | ${r.non_2xx + r.errors} |`),
+].join('\n');
+mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');
+writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), md + '\n');
+console.log(md);

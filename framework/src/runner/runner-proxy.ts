@@ -9,9 +9,16 @@ import type { RunnerPool } from './runner-pool.js';
  * per `@method` of the Runnable. Batchable methods go through their own
  * Dispatcher (adaptive batching), the others straight to the pool.
  */
-export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool): Runner<T> {
+/** Deployment-time overrides of every batchable method's config (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`). */
+export interface BatchingOverrides {
+  maxBatchSize?: number;
+  maxLatencyMs?: number;
+}
+
+export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool, overrides: BatchingOverrides = {}): Runner<T> {
   const target: Record<string, unknown> = {};
-  for (const m of getMethods(runnable)) {
+  for (const declared of getMethods(runnable)) {
+    const m = { ...declared, ...overrides };
     if (m.batchable) {
       const dispatcher = new Dispatcher(
         {

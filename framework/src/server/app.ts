@@ -72,25 +72,33 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => done(null, body));
   }
 
-  const traffic = new TrafficControl(definition.traffic.timeoutMs, definition.traffic.maxConcurrency);
+  const shared = new TrafficControl(definition.traffic.timeoutMs, definition.traffic.maxConcurrency);
+  const trafficFor = (api: ApiDefinition): TrafficControl | undefined => {
+    if (api.traffic === false) return undefined;
+    if (!api.traffic) return shared;
+    return new TrafficControl(api.traffic.timeoutMs ?? definition.traffic.timeoutMs, api.traffic.maxConcurrency);
+  };
   const methodsByRoute = new Map<string, Set<string>>();
   for (const api of options.apis) {
     const fn = (options.service as Record<string, unknown>)[api.name] as ApiMethod;
     const jsonSchema = (api.input as JSONDescriptor<unknown> | undefined)?.bodySchema;
     methodsByRoute.set(api.route, (methodsByRoute.get(api.route) ?? new Set()).add(api.method));
+    const traffic = trafficFor(api);
     app.route({
       method: api.method,
       url: api.route,
       schema: jsonSchema ? { body: jsonSchema } : undefined,
-      handler: async (req, reply) =>
-        traffic.run(async (signal) => {
+      handler: async (req, reply) => {
+        const work = async (signal: AbortSignal) => {
           const input = api.input ? await api.input.decode(await readInput(req), limits) : undefined;
           const ctx = contextFor(req, signal);
           const result = await fn.call(options.service, input, ctx);
           reply.headers(ctx.responseHeaders);
           if (ctx.status) reply.code(ctx.status);
           return result;
-        }, clientGoneSignal(req)),
+        };
+        return traffic ? traffic.run(work, clientGoneSignal(req)) : work(new AbortController().signal);
+      },
     });
   }
   installErrorHandling(app, methodsByRoute);

@@ -11,7 +11,7 @@ import { selectModelUri } from '../models/model-selector.js';
 import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger, ResolvedModel } from '../plugins/types.js';
-import { createRunner } from '../runner/runner-proxy.js';
+import { type BatchingOverrides, createRunner } from '../runner/runner-proxy.js';
 import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
 import { runnerToken } from '../sdk/decorators/runner.js';
 import { type ApiDefinition } from '../sdk/decorators/api.js';
@@ -78,6 +78,13 @@ async function startRunner(
   return pool;
 }
 
+function batchingOverrides(env: Readonly<Record<string, string | undefined>>): BatchingOverrides {
+  const overrides: BatchingOverrides = {};
+  if (env.BENTO_MAX_BATCH_SIZE) overrides.maxBatchSize = envInt(env, 'BENTO_MAX_BATCH_SIZE', 1);
+  if (env.BENTO_MAX_LATENCY_MS) overrides.maxLatencyMs = envInt(env, 'BENTO_MAX_LATENCY_MS', 1);
+  return overrides;
+}
+
 /**
  * Starts a service: loads plugins, resolves and loads its models in runner
  * workers, builds the service through DI and listens. Resolves once every model
@@ -110,7 +117,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         pluginRefs,
       });
       runners.push(pool);
-      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool));
+      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool, batchingOverrides(env)));
     }
     const service = scope.resolve(svc.cls) as object;
     const limits = { ...limitsFromEnv(env), ...options.limits };

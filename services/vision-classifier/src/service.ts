@@ -113,7 +113,7 @@ export class VisionClassifierService {
     };
   }
 
-  @api({ summary: 'Health' })
+  @api({ summary: 'Health', traffic: false })
   async health() {
     return { status: 'healthy', service: 'mlflow_vision_classifier' };
   }

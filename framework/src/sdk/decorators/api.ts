@@ -1,5 +1,6 @@
 import { ServiceDefinitionError } from '../../errors.js';
 import type { InputDescriptor, OutputSpec } from '../../io/descriptor.js';
+import type { TrafficOptions } from './service.js';
 import { APIS_KEY, appendOwn } from '../metadata.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -15,6 +16,11 @@ export interface ApiOptions {
   output?: OutputSpec;
   summary?: string;
   description?: string;
+  /**
+   * Overrides the service's traffic limits for this API (its own concurrency counter), or `false`
+   * for none at all: what health checks want, so they answer even when the service is saturated.
+   */
+  traffic?: TrafficOptions | false;
 }
 
 export interface ApiDefinition {
@@ -26,6 +32,7 @@ export interface ApiDefinition {
   output?: OutputSpec;
   summary?: string;
   description?: string;
+  traffic?: TrafficOptions | false;
 }
 
 /**
@@ -42,7 +49,22 @@ export function api(options: ApiOptions = {}): MethodDecorator {
     if (!route.startsWith('/')) throw new ServiceDefinitionError(`${where}: route "${route}" must start with "/"`);
     const method = options.method ?? (options.input ? 'POST' : 'GET');
     if (method === 'GET' && options.input) throw new ServiceDefinitionError(`${where}: a GET API cannot take input`);
-    const definition: ApiDefinition = { name, route, method, input: options.input, output: options.output, summary: options.summary, description: options.description };
+    if (options.traffic) {
+      for (const key of ['timeoutMs', 'maxConcurrency'] as const) {
+        const v = options.traffic[key];
+        if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new ServiceDefinitionError(`${where}: traffic.${key} must be a positive number`);
+      }
+    }
+    const definition: ApiDefinition = {
+      name,
+      route,
+      method,
+      input: options.input,
+      output: options.output,
+      summary: options.summary,
+      description: options.description,
+      traffic: options.traffic,
+    };
     appendOwn(APIS_KEY, target.constructor, definition);
   };
 }

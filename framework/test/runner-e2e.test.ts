@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type RunningServer, startServer } from '../src/index.js';
+
+// A real service and plugin (fixtures/echo-*.ts), served end to end: worker threads, dispatcher, HTTP.
+const serviceModule = fileURLToPath(new URL('./fixtures/echo-service.js', import.meta.url));
+const plugin = fileURLToPath(new URL('./fixtures/echo-plugin.js', import.meta.url));
+
+function serve(env: Record<string, string>): Promise<RunningServer> {
+  const dir = dirname(serviceModule);
+  return startServer({
+    project: { root: dir, serviceDir: dir, serviceModule, plugins: [plugin], config: {} },
+    port: 0,
+    host: '127.0.0.1',
+    env: { ...process.env, ...env },
+    logger: false,
+  });
+}
+
+const post = (url: string, x: number[][]) => fetch(`${url}/double`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x }) });
+
+describe('runner pool and batching, end to end', () => {
+  let server: RunningServer;
+  before(async () => {
+    server = await serve({ ECHO_MODEL: 'echo:20' });
+  });
+  after(async () => server?.close());
+
+  it('batches concurrent requests and gives each caller its own rows', async () => {
+    const dispatcher = server.runners[0]!.dispatchers.get('double')!;
+    const before = dispatcher.stats();
+    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => post(server.url, [[i, i + 0.5]]).then((r) => r.json())));
+    responses.forEach((r, i) => assert.deepEqual(r, [2 * i, 2 * i + 1]));
+    const after = dispatcher.stats();
+    assert.equal(after.items - before.items, 12);
+    assert.ok(after.batches - before.batches <= 4, `12 requests in ${after.batches - before.batches} batches`);
+  });
+
+  it('confines a failing batch to its callers and keeps serving', async () => {
+    const res = await post(server.url, [[-1, 0]]);
+    assert.equal(res.status, 500);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'INFERENCE_FAILED');
+    assert.match(body.error.message, /poisoned input/);
+    assert.deepEqual(await (await post(server.url, [[1, 2]])).json(), [2, 4]);
+  });
+
+  it('replaces a crashed worker; only the crashed call fails, with RUNNER_CRASHED', async () => {
+    const before = ((await (await fetch(`${server.url}/worker`)).json()) as { threadId: number }).threadId;
+    const res = await fetch(`${server.url}/crash`, { method: 'POST' });
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'RUNNER_CRASHED');
+    // The pool starts a new worker, which loads the model again, then serves.
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      const r = await post(server.url, [[3, 4]]);
+      ok = r.status === 200 && JSON.stringify(await r.json()) === '[6,8]';
+      if (!ok) await new Promise((done) => setTimeout(done, 100));
+    }
+    assert.ok(ok, 'served again after the crash');
+    const afterId = ((await (await fetch(`${server.url}/worker`)).json()) as { threadId: number }).threadId;
+    assert.notEqual(afterId, before);
+  });
+});
+
+describe('overload', () => {
+  it('sheds load past the latency objective with 503 + Retry-After, keeps health answering, and recovers', async () => {
+    // 40 ms per batch of up to 8 against a 150 ms objective: a burst of 64 cannot all make it.
+    const server = await serve({ ECHO_MODEL: 'echo:40' });
+    try {
+      await post(server.url, [[0, 0]]);
+      await post(server.url, [[0, 0]]);
+      const burst = Array.from({ length: 64 }, (_, i) => post(server.url, [[i, i]]));
+      const health = await fetch(`${server.url}/health`);
+      assert.equal(health.status, 200);
+      const responses = await Promise.all(burst);
+      const statuses = responses.map((r) => r.status);
+      const shed = responses.filter((r) => r.status === 503);
+      assert.ok(statuses.includes(200), 'some requests served');
+      assert.ok(shed.length > 0, 'some requests shed');
+      assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses ${[...new Set(statuses)]}`);
+      const body = (await shed[0]!.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, 'SERVICE_UNAVAILABLE');
+      assert.match(body.error.message, /latency objective of 150 ms/);
+      assert.ok(Number(shed[0]!.headers.get('retry-after')) >= 1);
+      assert.ok(server.runners[0]!.dispatchers.get('double')!.stats().rejectedLatency > 0);
+      await Promise.all(responses.filter((r) => r.status === 200).map((r) => r.body?.cancel()));
+      await Promise.all(shed.slice(1).map((r) => r.body?.cancel()));
+      // Back to full service once the burst is gone.
+      assert.deepEqual(await (await post(server.url, [[5, 6]])).json(), [10, 12]);
+    } finally {
+      await server.close();
+    }
+  });
+});
