@@ -20,7 +20,6 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONCURRENCY = (process.env.BENCH_CONNECTIONS ?? '1,8,64').split(',').map(Number);
 const SKIP_RESNET = process.env.BENCH_SKIP_RESNET === '1';
-const AUTOCANNON = join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
 const SAMPLES = join(ROOT, 'services', 'vision-classifier', 'samples');
 const BUNDLED_MODEL = join(ROOT, 'services', 'vision-classifier', 'model', 'model.onnx');
 const RESNET_DIR = join(ROOT, 'bench', 'models', 'resnet18');
@@ -49,8 +48,7 @@ function multipartFile(file, type) {
 }
 
 async function load(url, { connections, body, contentType, duration = DURATION }) {
-  const args = [AUTOCANNON, '-j', '-c', String(connections), '-d', String(duration), '-m', 'POST', '-H', `content-type=${contentType}`, '-i', body, url];
-  const r = JSON.parse(await child(args));
+  const r = JSON.parse(await child([join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(connections), String(duration), contentType, body]));
   return {
     requests_per_sec: Math.round(r.requests.average),
     p50_ms: r.latency.p50,

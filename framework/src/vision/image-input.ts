@@ -1,10 +1,20 @@
 import { decode as decodeBmp } from 'bmp-ts';
+import { imageSize } from 'image-size';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
+import { type RawImage, decodeSmall } from './js-decode.js';
+import { resizeBilinear, toChannels } from './resample.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'bmp', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg'] as const;
 export const IMAGE_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/bmp', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/svg+xml'];
+
+/**
+ * PNG and JPEG images up to this many pixels are decoded and resized in JavaScript on the HTTP thread
+ * (tens of microseconds, PIL's bilinear filter); larger ones, and every other format, go to sharp's
+ * thread pool. `BENTO_JS_DECODE_MAX_PIXELS` changes it (0 sends everything to sharp).
+ */
+export const JS_DECODE_MAX_PIXELS = Number(process.env.BENTO_JS_DECODE_MAX_PIXELS ?? 96 * 96);
 
 export type ResizeFit = 'fill' | 'cover' | 'contain';
 export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
@@ -25,6 +35,30 @@ export interface Pixels {
   height: number;
   channels: number;
 }
+
+/**
+ * image-size's type names → ours; null for formats it recognises that cannot be decoded here. Types not
+ * listed (heif, svg) go through sharp's own header reader, which tells AVIF from HEVC and reads SVG sizes.
+ */
+const HEADER_FORMATS: Record<string, string | null> = {
+  png: 'png',
+  jpg: 'jpeg',
+  gif: 'gif',
+  webp: 'webp',
+  tiff: 'tiff',
+  ico: null,
+  cur: null,
+  psd: null,
+  icns: null,
+  dds: null,
+  ktx: null,
+  pnm: null,
+  tga: null,
+  j2c: null,
+  jp2: null,
+  jxl: null,
+  'jxl-stream': null,
+};
 
 function isBmp(data: Buffer): boolean {
   return data.length >= 2 && data[0] === 0x42 && data[1] === 0x4d;
@@ -65,6 +99,8 @@ export class ImageInput {
       ImageInput.checkSize(width, height, 1, maxPixels);
       return new ImageInput(data, 'bmp', width, height, 3, false, 1, maxPixels);
     }
+    const fast = ImageInput.fromHeader(data, maxPixels);
+    if (fast) return fast;
     let meta: Metadata;
     try {
       meta = await sharp(data, { limitInputPixels: false }).metadata();
@@ -85,6 +121,24 @@ export class ImageInput {
     return new ImageInput(data, format, width, height, meta.channels ?? 3, meta.hasAlpha ?? false, meta.pages ?? 1, maxPixels);
   }
 
+  /**
+   * Reads dimensions from the header in JavaScript: for the common formats this avoids a round trip
+   * through sharp's thread pool just to learn the size. Returns undefined when sharp should look instead.
+   */
+  private static fromHeader(data: Buffer, maxPixels: number): ImageInput | undefined {
+    let header: ReturnType<typeof imageSize>;
+    try {
+      header = imageSize(data);
+    } catch {
+      return undefined;
+    }
+    const format = HEADER_FORMATS[header.type ?? ''];
+    if (format === undefined) return undefined;
+    if (format === null) throw new UnsupportedImageFormatError(`${header.type} images are not supported; send ${IMAGE_FORMATS.join(', ')}`);
+    ImageInput.checkSize(header.width, header.height, 1, maxPixels);
+    return new ImageInput(data, format, header.width, header.height, 3, false, header.images?.length ?? 1, maxPixels);
+  }
+
   private static checkSize(width: number, height: number, frames: number, maxPixels: number): void {
     if (!(width > 0 && height > 0)) throw new InvalidImageError(`the image declares an invalid size ${width}x${height}`);
     if (width * height * frames > maxPixels) {
@@ -94,6 +148,10 @@ export class ImageInput {
 
   /** Decodes the first frame, resizes it and converts it to `channels` 8-bit channels. */
   async toPixels(options: PixelOptions): Promise<Pixels> {
+    if (this.width * this.height <= JS_DECODE_MAX_PIXELS && jsResizable(options)) {
+      const raw = decodeSmall(this.data, this.format);
+      if (raw) return fitInJs(raw, options);
+    }
     try {
       const { data, info } = await this.pipeline()
         .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
@@ -132,9 +190,29 @@ export class ImageInput {
   }
 }
 
+/** Whether the JavaScript path gives what `options` ask for (a plain stretch with the bilinear filter). */
+function jsResizable(options: PixelOptions): boolean {
+  return (options.fit ?? 'fill') === 'fill' && (options.kernel ?? 'linear') === 'linear';
+}
+
+/** Resizes and converts decoded pixels in JavaScript, dropping channels before resizing and adding them after. */
+function fitInJs(raw: RawImage, options: PixelOptions): Pixels {
+  const { width, height, channels } = options;
+  let data = raw.data;
+  let have = raw.channels;
+  if (have > channels) {
+    data = toChannels(data, raw.width * raw.height, have, channels);
+    have = channels;
+  }
+  data = resizeBilinear(data, raw.width, raw.height, have, width, height);
+  if (have !== channels) data = toChannels(data, width * height, have, channels);
+  return { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height, channels };
+}
+
 /** Wraps raw interleaved pixels (e.g. from a JSON tensor) so they go through the same resize path as files. */
 export async function resizePixels(pixels: Pixels, options: PixelOptions): Promise<Pixels> {
   if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels) return pixels;
+  if (pixels.width * pixels.height <= JS_DECODE_MAX_PIXELS && jsResizable(options)) return fitInJs(pixels, options);
   const channels = pixels.channels as 1 | 2 | 3 | 4;
   const { data, info } = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } })
     .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })

@@ -78,9 +78,8 @@ describe('POST /predict_image', () => {
       const sum = Object.values(body.probabilities).reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-5);
       assert.equal(body.confidence, body.probabilities[CLASSES[s.label]!]);
-      // Same weights; PyTorch's reference decoded and resized with PIL, the server with libvips, so small
-      // resampling differences remain (the exact-input parity check is the /predict_batch test).
-      CLASSES.forEach((c, i) => assert.ok(Math.abs(body.probabilities[c]! - s.probabilities[i]!) < 0.05, `${c}: ${body.probabilities[c]} vs ${s.probabilities[i]}`));
+      // Same weights and PIL's bilinear resize (small images are resized in JavaScript with PIL's filter).
+      CLASSES.forEach((c, i) => assert.ok(Math.abs(body.probabilities[c]! - s.probabilities[i]!) < 0.002, `${c}: ${body.probabilities[c]} vs ${s.probabilities[i]}`));
     });
   }
 

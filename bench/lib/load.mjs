@@ -1,0 +1,16 @@
+// Runs autocannon in its own process (so the load generator does not share the server's event loop) and
+// prints its result as JSON. Bodies are read as bytes: autocannon's CLI -i reads files as UTF-8 text,
+// which corrupts binary uploads.
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+
+const [url, connections, duration, contentType, bodyFile] = process.argv.slice(2);
+const result = await autocannon({
+  url,
+  method: 'POST',
+  connections: Number(connections),
+  duration: Number(duration),
+  headers: { 'content-type': contentType },
+  body: readFileSync(bodyFile),
+});
+console.log(JSON.stringify(result));
