@@ -15,7 +15,21 @@ interface Taps {
   maxTaps: number;
 }
 
+const tapCache = new Map<number, Taps>();
+
+/** Filter taps for one axis; the same few size pairs recur for a model, so they are kept. */
 function taps(inSize: number, outSize: number): Taps {
+  const key = inSize * 65536 + outSize;
+  let cached = tapCache.get(key);
+  if (!cached) {
+    if (tapCache.size > 256) tapCache.clear();
+    cached = computeTaps(inSize, outSize);
+    tapCache.set(key, cached);
+  }
+  return cached;
+}
+
+function computeTaps(inSize: number, outSize: number): Taps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // the triangle filter's support is 1, scaled when shrinking

@@ -13,7 +13,7 @@ export interface RunnableOptions {
   name?: string;
   /** The model this runnable serves; resolved by a model-source plugin, loaded by a backend plugin. */
   model: ModelSelector;
-  /** Worker threads, each with its own model session. Default 1; `BENTO_RUNNER_WORKERS` overrides. */
+  /** Worker threads, each with its own model session. Default: half the cores, at least 1; `BENTO_RUNNER_WORKERS` overrides. */
   workers?: number | 'cpu_count';
   /** Threads one inference call may use inside a worker. Default 1; `BENTO_RUNNER_THREADS` overrides. */
   threadsPerWorker?: number;
