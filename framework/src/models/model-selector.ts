@@ -1,4 +1,5 @@
-import type { ModelSelector } from '../sdk/decorators/runnable.js';
+import { isAbsolute, resolve } from 'node:path';
+import { schemeOf } from '../plugins/registry.js';
 
 /** Environment variables that pick a model, in the order they are honoured (as in the seed guide). */
 export const MODEL_ENV = {
@@ -13,13 +14,15 @@ export const MODEL_ENV = {
  * The seed's model selection: `MODEL_URI` as given; else `MODEL_RUN_ID` →
  * `runs:/<id>/model` (`MODEL_ARTIFACT_PATH` changes `model`); else `MODEL_NAME`
  * (+ `MODEL_VERSION`, default `latest`) → `models:/<name>/<version>`; else
- * `fallback`. A version that is a registry stage (`Production`) or alias
+ * `fallback` (relative to the service project). A relative `MODEL_URI` path is taken from the
+ * working directory. A version that is a registry stage (`Production`) or alias
  * (`@champion`) is passed through as MLflow spells it.
  */
 export function modelFromEnv(fallback: string): (env: Readonly<Record<string, string | undefined>>) => string {
   return (env) => {
     const uri = env[MODEL_ENV.uri]?.trim();
-    if (uri) return uri;
+    // A path typed on the command line means "from here", not from the service project.
+    if (uri) return schemeOf(uri) === '' && !isAbsolute(uri) ? resolve(process.cwd(), uri) : uri;
     const runId = env[MODEL_ENV.runId]?.trim();
     if (runId) return `runs:/${runId}/${env[MODEL_ENV.artifactPath]?.trim() || 'model'}`;
     const name = env[MODEL_ENV.name]?.trim();
@@ -31,7 +34,7 @@ export function modelFromEnv(fallback: string): (env: Readonly<Record<string, st
   };
 }
 
-export function selectModelUri(selector: ModelSelector, env: Readonly<Record<string, string | undefined>>): string {
+export function selectModelUri(selector: string | ((env: Readonly<Record<string, string | undefined>>) => string), env: Readonly<Record<string, string | undefined>>): string {
   const uri = typeof selector === 'function' ? selector(env) : selector;
   return uri;
 }
