@@ -62,8 +62,9 @@ serve-test-predict: ## Classify a sample image (IMAGE=path for another)
 test: build ## Run every test (unit and integration, real server on ephemeral ports)
 	node scripts/run-tests.mjs
 
-bench: build ## Measure /predict_image throughput (autocannon) and write bench/results/
+bench: build ## Ceilings vs served throughput/latency (autocannon), decode costs; writes bench/results/
 	node bench/run.mjs
+	node bench/decode.mjs
 
 train: ## Retrain the bundled Fashion-MNIST classifier (needs python3-torch, dataset-fashion-mnist)
 	$(PYTHON_TORCH) services/vision-classifier/training/train.py

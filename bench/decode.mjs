@@ -1,0 +1,50 @@
+// Where the microseconds of one /predict_image go before inference: probing and decoding + resizing an
+// upload to the bundled model's 32×32×3, by format and size, on the JavaScript path (pngjs / jpeg-js + PIL
+// bilinear, on the HTTP thread) and on sharp's path (libvips, thread pool). Sequential, one image at a
+// time: this is latency per image, not throughput. Prints a Markdown table; writes results/decode.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.env.BENCH_DECODE_SECONDS ?? 1);
+const target = { width: 32, height: 32, channels: 3 };
+
+async function image(format, size) {
+  const noise = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+  const s = sharp(noise, { raw: { width: size, height: size, channels: 3 } });
+  return format === 'png' ? s.png().toBuffer() : s.jpeg({ quality: 90 }).toBuffer();
+}
+
+async function perImage(fn) {
+  for (let i = 0; i < 20; i++) await fn();
+  let n = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < SECONDS * 1000) {
+    await fn();
+    n++;
+  }
+  return Math.round(((performance.now() - t0) / n) * 1000);
+}
+
+async function measure(jsMaxPixels, format, size, data) {
+  process.env.BENTO_JS_DECODE_MAX_PIXELS = String(jsMaxPixels);
+  // The threshold is read at import: load a fresh copy of the module for each setting.
+  const { ImageInput } = await import(`${ROOT}framework/dist/src/vision/image-input.js?max=${jsMaxPixels}`);
+  return perImage(async () => (await ImageInput.probe(data, 25_000_000)).toPixels(target));
+}
+
+const rows = [];
+for (const format of ['png', 'jpeg']) {
+  for (const size of [28, 64, 96, 224, 512]) {
+    const data = await image(format, size);
+    const js = await measure(1e9, format, size, data);
+    const native = await measure(0, format, size, data);
+    rows.push({ format, size: `${size}×${size}`, bytes: data.length, js_us: js, sharp_us: native });
+  }
+}
+mkdirSync(`${ROOT}bench/results`, { recursive: true });
+writeFileSync(`${ROOT}bench/results/decode.json`, JSON.stringify(rows, null, 2) + '\n');
+console.log('| format | size | bytes | JavaScript path µs | sharp path µs |\n|---|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.format} | ${r.size} | ${r.bytes} | ${r.js_us} | ${r.sharp_us} |`);
