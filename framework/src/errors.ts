@@ -37,7 +37,8 @@ function coded(code: string, statusCode: number): ErrorClass {
       super(code, message, statusCode, options);
     }
   };
-  Object.defineProperty(cls, 'name', { value: code.toLowerCase().replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error' });
+  const words = code.toLowerCase().replace(/_error$/, '');
+  Object.defineProperty(cls, 'name', { value: words.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error' });
   return cls;
 }
 

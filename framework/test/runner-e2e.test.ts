@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type RunningServer, startServer } from '../src/index.js';
+import { PluginError, type RunningServer, loadProject, startServer } from '../src/index.js';
 
 // A real service and plugin (fixtures/echo-*.ts), served end to end: worker threads, dispatcher, HTTP.
 const serviceModule = fileURLToPath(new URL('./fixtures/echo-service.js', import.meta.url));
@@ -93,5 +96,34 @@ describe('overload', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('bento.yaml plugins', () => {
+  function project(plugins: string, pluginFile?: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'bento-yaml-'));
+    writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
+    if (pluginFile) writeFileSync(join(dir, 'my-plugin.js'), pluginFile);
+    writeFileSync(join(dir, 'bento.yaml'), `service: ${JSON.stringify(serviceModule)}\nplugins: ${plugins}\n`);
+    return dir;
+  }
+
+  it('loads a plugin listed by a path relative to bento.yaml and serves with it', async () => {
+    const dir = project('[./my-plugin.js]', `export { default } from ${JSON.stringify(new URL('./fixtures/echo-plugin.js', import.meta.url).href)};\n`);
+    const server = await startServer({ project: loadProject(dir), port: 0, host: '127.0.0.1', logger: false });
+    try {
+      assert.deepEqual(await (await post(server.url, [[1, 1]])).json(), [2, 2]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stops at start, naming the plugin, when a listed plugin is missing or malformed', async () => {
+    await assert.rejects(startServer({ project: loadProject(project('[./nowhere.js]')), port: 0, logger: false }), (err: Error) => err instanceof PluginError && /"\.\/nowhere\.js" listed in bento\.yaml cannot be found/.test(err.message));
+    const malformed = project('[./my-plugin.js]', "export default { name: 'half' };\n");
+    await assert.rejects(startServer({ project: loadProject(malformed), port: 0, logger: false }), /my-plugin\.js does not export a plugin/);
+    const invalidYaml = mkdtempSync(join(tmpdir(), 'bento-yaml-'));
+    writeFileSync(join(invalidYaml, 'bento.yaml'), 'plugins: not-a-list\n');
+    assert.throws(() => loadProject(invalidYaml), /"plugins" must be a list/);
   });
 });

@@ -34,9 +34,11 @@ function resolveSpecifier(spec: string, fromDir: string): string | undefined {
 
 /**
  * Finds the modules of the built-in plugins that are installed and of the
- * plugins listed in bento.yaml. Listed plugins that cannot be found are an error.
+ * plugins listed in bento.yaml. Package names resolve from `fromDir` (the
+ * service project, where its node_modules are); paths from `pathsFrom` (the
+ * directory of bento.yaml). Listed plugins that cannot be found are an error.
  */
-export function findPlugins(listed: string[], fromDir: string): PluginRef[] {
+export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromDir): PluginRef[] {
   const refs: PluginRef[] = [];
   for (const spec of BUILTIN_PLUGINS) {
     if (listed.includes(spec)) continue;
@@ -44,10 +46,11 @@ export function findPlugins(listed: string[], fromDir: string): PluginRef[] {
     if (file) refs.push({ specifier: spec, file });
   }
   for (const spec of listed) {
-    const file = resolveSpecifier(spec, fromDir);
+    const base = isPathSpecifier(spec) ? pathsFrom : fromDir;
+    const file = resolveSpecifier(spec, base);
     if (!file) {
       throw new PluginError(
-        `plugin "${spec}" listed in bento.yaml cannot be found from ${fromDir}.` +
+        `plugin "${spec}" listed in bento.yaml cannot be found from ${base}.` +
           (isPathSpecifier(spec) ? ' Check the path (relative to bento.yaml).' : ` Run \`npm install ${spec}\`.`),
       );
     }

@@ -96,7 +96,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const { project } = options;
   sharp.cache(false);
   sharp.concurrency(1);
-  const pluginRefs = findPlugins(project.plugins, project.serviceDir);
+  const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root);
   const registry = await loadPlugins(pluginRefs);
   const svc = await importService(project.serviceModule);
   const definition = getServiceDefinition(svc.cls)!;
