@@ -11,7 +11,7 @@ interface Taps {
   /** Number of taps of each output position. */
   count: Int32Array;
   /** Weights, `maxTaps` per output position. */
-  weights: Float32Array;
+  weights: Float64Array;
   maxTaps: number;
 }
 
@@ -36,7 +36,7 @@ function computeTaps(inSize: number, outSize: number): Taps {
   const maxTaps = Math.ceil(support) * 2 + 1;
   const start = new Int32Array(outSize);
   const count = new Int32Array(outSize);
-  const weights = new Float32Array(outSize * maxTaps);
+  const weights = new Float64Array(outSize * maxTaps);
   for (let o = 0; o < outSize; o++) {
     const center = (o + 0.5) * scale;
     const lo = Math.max(0, Math.floor(center - support + 0.5));
@@ -59,28 +59,42 @@ export function resizeBilinear(src: Uint8Array, inW: number, inH: number, channe
   if (inW === outW && inH === outH) return src;
   const h = taps(inW, outW);
   const v = taps(inH, outH);
-  const mid = new Float32Array(outW * inH * channels);
+  // Hot loops: typed arrays in locals, offsets computed once per row (this runs on the HTTP thread).
+  const hStart = h.start;
+  const hCount = h.count;
+  const hWeights = h.weights;
+  const hMax = h.maxTaps;
+  const mid = new Float64Array(outW * inH * channels);
+  const inRow = inW * channels;
+  const midRow = outW * channels;
   for (let y = 0; y < inH; y++) {
+    const srcRow = y * inRow;
+    const dstRow = y * midRow;
     for (let x = 0; x < outW; x++) {
-      const s = h.start[x]!;
-      const n = h.count[x]!;
+      const first = srcRow + hStart[x]! * channels;
+      const n = hCount[x]!;
+      const wBase = x * hMax;
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < n; k++) acc += src[(y * inW + s + k) * channels + c]! * h.weights[x * h.maxTaps + k]!;
-        mid[(y * outW + x) * channels + c] = acc;
+        for (let k = 0, at = first + c; k < n; k++, at += channels) acc += src[at]! * hWeights[wBase + k]!;
+        mid[dstRow + x * channels + c] = acc;
       }
     }
   }
+  const vStart = v.start;
+  const vCount = v.count;
+  const vWeights = v.weights;
+  const vMax = v.maxTaps;
   const out = new Uint8Array(outW * outH * channels);
   for (let y = 0; y < outH; y++) {
-    const s = v.start[y]!;
-    const n = v.count[y]!;
-    for (let x = 0; x < outW; x++) {
-      for (let c = 0; c < channels; c++) {
-        let acc = 0;
-        for (let k = 0; k < n; k++) acc += mid[((s + k) * outW + x) * channels + c]! * v.weights[y * v.maxTaps + k]!;
-        out[(y * outW + x) * channels + c] = acc < 0 ? 0 : acc > 255 ? 255 : Math.round(acc);
-      }
+    const first = vStart[y]! * midRow;
+    const n = vCount[y]!;
+    const wBase = y * vMax;
+    const dstRow = y * midRow;
+    for (let i = 0; i < midRow; i++) {
+      let acc = 0;
+      for (let k = 0, at = first + i; k < n; k++, at += midRow) acc += mid[at]! * vWeights[wBase + k]!;
+      out[dstRow + i] = acc <= 0 ? 0 : acc >= 255 ? 255 : (acc + 0.5) | 0;
     }
   }
   return out;
