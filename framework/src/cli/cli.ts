@@ -40,11 +40,14 @@ program
   .argument('<dir>', 'directory to create')
   .option('--name <name>', 'service name (default: the directory name)')
   .option('--template <template>', 'template in templates/', 'service')
-  .addHelpText('after', '\nExample:\n  $ bento new services/my-classifier && cd services/my-classifier && npm install && npm run build')
+  .addHelpText('after', '\nExample:\n  $ bento new services/my-classifier && npm install && npx tsc -p services/my-classifier')
   .action(async (dir: string, opts: { name?: string; template: string }) => {
     const { renderTemplate } = await import('./new-command.js');
     const written = renderTemplate(dir, { ...opts, frameworkVersion: version });
-    process.stdout.write(`Created ${written.length} files in ${dir}. Next: put a model in ${dir}/model, then npm install && npm run build && npx bento serve ${dir}\n`);
+    process.stdout.write(
+      `Created ${written.length} files in ${dir}. Next: put a model in ${dir}/model, run npm install (at the workspace root, if any), ` +
+        `npx tsc -p ${dir}, then npx bento serve ${dir}\n`,
+    );
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
