@@ -59,6 +59,11 @@ async function load(url, { connections, body, contentType, duration = DURATION }
   };
 }
 
+/** Sequential single-client latency with sub-millisecond precision. */
+async function latency(url, upload) {
+  return JSON.parse(await child([join(ROOT, 'bench', 'lib', 'latency.mjs'), url, upload.contentType, upload.path]));
+}
+
 async function ortCeiling(model, shape, sizes) {
   const out = JSON.parse(await child([join(ROOT, 'bench', 'lib', 'ort-ceiling.mjs'), model, shape, sizes.join(','), '3', '1'], { cwd: ROOT }));
   const best = Object.entries(out).sort((a, b) => b[1].items_per_sec - a[1].items_per_sec)[0];
@@ -70,7 +75,8 @@ async function httpCeiling(upload) {
   const url = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(String(d).trim())));
   try {
     await load(`${url}/predict_image`, { connections: 8, body: upload.path, contentType: upload.contentType, duration: 2 });
-    return await load(`${url}/predict_image`, { connections: 64, body: upload.path, contentType: upload.contentType });
+    const result = await load(`${url}/predict_image`, { connections: 64, body: upload.path, contentType: upload.contentType });
+    return { ...result, c1_latency: await latency(`${url}/predict_image`, upload) };
   } finally {
     server.kill();
   }
@@ -82,6 +88,8 @@ async function serve(env, runs) {
   const dispatcher = server.runners[0].dispatchers.get('classify');
   const rows = [];
   try {
+    const first = runs.find((r) => r.path === '/predict_image');
+    if (first) rows.c1_latency = await latency(`${server.url}/predict_image`, { path: first.body, contentType: first.contentType });
     for (const run of runs) {
       if (run.warmup !== false) await load(`${server.url}${run.path}`, { ...run, connections: Math.min(run.connections, 8), duration: 2 });
       const before = dispatcher.stats();
@@ -97,6 +105,7 @@ async function serve(env, runs) {
 }
 
 const pct = (x) => `${Math.round(x * 1000) / 10}%`;
+const round3 = (x) => Math.round(x * 1000) / 1000;
 
 // ---- inputs ----
 const png = multipartFile(join(SAMPLES, 'ankle_boot.png'), 'image/png');
@@ -123,9 +132,21 @@ console.error('measuring bento-ts…');
 const bundledRuns = CONCURRENCY.map((c) => ({ label: { model: 'bundled', route: '/predict_image', input: 'PNG 28×28' }, path: '/predict_image', connections: c, body: png.path, contentType: png.contentType }));
 bundledRuns.push({ label: { model: 'bundled', route: '/predict_batch', input: '32 images 32×32 JSON' }, path: '/predict_batch', connections: 8, body: batchBody, contentType: 'application/json' });
 const rows = await serve({}, bundledRuns);
+const c1 = { bundled: rows.c1_latency };
 if (!SKIP_RESNET) {
   const resnetRuns = CONCURRENCY.map((c) => ({ label: { model: 'resnet18', route: '/predict_image', input: 'JPEG 224×224' }, path: '/predict_image', connections: c, body: jpeg.path, contentType: jpeg.contentType }));
-  rows.push(...(await serve({ MODEL_URI: RESNET_DIR, BENTO_MAX_BATCH_SIZE: '16', BENTO_MAX_LATENCY_MS: '10000' }, resnetRuns)));
+  const resnetRows = await serve({ MODEL_URI: RESNET_DIR, BENTO_MAX_BATCH_SIZE: '16', BENTO_MAX_LATENCY_MS: '10000' }, resnetRuns);
+  c1.resnet18 = resnetRows.c1_latency;
+  rows.push(...resnetRows);
+}
+// Added latency at c=1: a served request's p50 minus one raw batch-1 inference and minus the HTTP ceiling's own p50
+// (the client, the loopback and a minimal multipart route): what bento-ts adds on top of both.
+const rawBatch1 = (raw) => raw.per_batch_size[1].ms_per_batch;
+const addedLatency = {
+  bundled: { served_p50_ms: c1.bundled.p50_ms, raw_inference_ms: round3(rawBatch1(rawBundled)), http_ceiling_p50_ms: http.c1_latency.p50_ms, added_ms: round3(c1.bundled.p50_ms - rawBatch1(rawBundled) - http.c1_latency.p50_ms) },
+};
+if (c1.resnet18) {
+  addedLatency.resnet18 = { served_p50_ms: c1.resnet18.p50_ms, raw_inference_ms: round3(rawBatch1(rawResnet)), http_ceiling_p50_ms: http.c1_latency.p50_ms, added_ms: round3(c1.resnet18.p50_ms - rawBatch1(rawResnet) - http.c1_latency.p50_ms) };
 }
 
 for (const row of rows) {
@@ -140,12 +161,15 @@ const report = {
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
   duration_s: DURATION,
   ceilings: { raw_bundled: rawBundled, raw_resnet18: rawResnet, http_multipart_c64: http },
+  c1_added_latency: addedLatency,
   results: rows,
 };
 const md = [
   `Ceilings: raw bundled model ${rawBundled.items_per_sec} items/s (batch ${rawBundled.best_batch_size}, 1 thread)` +
     (rawResnet ? `; raw ResNet-18 ${rawResnet.items_per_sec} items/s (batch ${rawResnet.best_batch_size})` : '') +
     `; HTTP multipart route ${http.requests_per_sec} req/s at c=64 (p99 ${http.p99_ms} ms).`,
+  '',
+  ...Object.entries(addedLatency).map(([m, a]) => `c=1 added latency (${m}): p50 ${a.served_p50_ms} ms served − ${a.raw_inference_ms} ms raw inference − ${a.http_ceiling_p50_ms} ms HTTP ceiling = ${a.added_ms} ms.`),
   '',
   '| model | route | input | c | req/s | p50 ms | p90 ms | p99 ms | mean batch | of raw ceiling | of HTTP ceiling | non-2xx |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
