@@ -219,6 +219,33 @@ describe('POST /predict_batch', () => {
   });
 });
 
+describe('mutated uploads', () => {
+  it('answers 600 corrupted, truncated, padded and random uploads with 200 or a JSON 4xx, never a 5xx', async () => {
+    const files = ['ankle_boot.png', 'trouser.jpg', 'bag.bmp', 'sneaker_rgb.png', 'coat_rgba.png', 'test_image.jpg'].map(sample);
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const seen: Record<number, number> = {};
+    for (let i = 0; i < 600; i++) {
+      let data = Buffer.from(files[i % files.length]!);
+      const kind = rnd();
+      if (kind < 0.3) for (let k = 0; k < 1 + rnd() * 20; k++) data[Math.floor(rnd() * data.length)] = Math.floor(rnd() * 256);
+      else if (kind < 0.5) data = data.subarray(0, Math.floor(rnd() * data.length));
+      else if (kind < 0.7) for (let k = 0; k < 4; k++) data[Math.floor(rnd() * Math.min(64, data.length))] = Math.floor(rnd() * 256);
+      else if (kind < 0.8) data = Buffer.concat([data, Buffer.alloc(Math.floor(rnd() * 5000), Math.floor(rnd() * 256))]);
+      else data = Buffer.from(Array.from({ length: Math.floor(rnd() * 3000) }, () => Math.floor(rnd() * 256)));
+      const res = rnd() < 0.3
+        ? await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: data })
+        : await postImage(data, 'x', 'application/octet-stream');
+      const text = await res.text();
+      seen[res.status] = (seen[res.status] ?? 0) + 1;
+      assert.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `upload ${i}: ${res.status} ${text.slice(0, 200)}`);
+      if (res.status !== 200) assert.equal(typeof (JSON.parse(text) as ErrorResponse).error.code, 'string');
+    }
+    assert.ok(seen[200]! > 0 && seen[400]! > 0, JSON.stringify(seen));
+    assert.equal((await fetch(`${url}/health`)).status, 200);
+  });
+});
+
 describe('routing', () => {
   it('answers unknown routes with a JSON 404 and wrong methods with a JSON 405', async () => {
     await expectError(await fetch(`${url}/nope`), 404, 'NOT_FOUND');
