@@ -90,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       schema: jsonSchema ? { body: jsonSchema } : undefined,
       handler: async (req, reply) => {
         const work = async (signal: AbortSignal) => {
-          const input = api.input ? await api.input.decode(await readInput(req), limits) : undefined;
+          const input = api.input ? await api.input.decode(await readInput(req, limits.maxBodyBytes), limits) : undefined;
           const ctx = contextFor(req, signal);
           const result = await fn.call(options.service, input, ctx);
           reply.headers(ctx.responseHeaders);

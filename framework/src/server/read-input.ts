@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { PayloadTooLargeError } from '../errors.js';
 import type { FilePart, RawInput } from '../io/descriptor.js';
 
 /**
@@ -7,16 +8,22 @@ import type { FilePart, RawInput } from '../io/descriptor.js';
  * the server was configured with (too many parts or too large a file fail
  * before anything is buffered past the limit).
  */
-export async function readInput(req: FastifyRequest): Promise<RawInput> {
+export async function readInput(req: FastifyRequest, maxBodyBytes: number): Promise<RawInput> {
   if (req.isMultipart()) {
     const files: FilePart[] = [];
     const fields: Record<string, string> = {};
+    // The multipart limits bound each file; the body limit bounds them all together.
+    let total = 0;
     for await (const part of req.parts()) {
       if (part.type === 'file') {
-        files.push({ field: part.fieldname, filename: part.filename, contentType: part.mimetype, data: await part.toBuffer() });
+        const data = await part.toBuffer();
+        total += data.length;
+        files.push({ field: part.fieldname, filename: part.filename, contentType: part.mimetype, data });
       } else {
         fields[part.fieldname] = String(part.value);
+        total += fields[part.fieldname]!.length;
       }
+      if (total > maxBodyBytes) throw new PayloadTooLargeError(`the multipart body exceeds ${maxBodyBytes} bytes`);
     }
     return { kind: 'multipart', files, fields };
   }

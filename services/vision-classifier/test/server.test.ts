@@ -158,6 +158,11 @@ describe('POST /predict_image', () => {
       const raw = await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: big });
       await expectError(raw, 413, 'PAYLOAD_TOO_LARGE');
     });
+    it('several files that together exceed the body limit, as 413', async () => {
+      const form = new FormData();
+      for (let i = 0; i < 3; i++) form.append(`f${i}`, new Blob([Buffer.alloc(900 * 1024, i)], { type: 'image/png' }), `f${i}.png`);
+      await expectError(await fetch(`${url}/predict_image`, { method: 'POST', body: form }), 413, 'PAYLOAD_TOO_LARGE');
+    });
     it('too many files in one request', async () => {
       const form = new FormData();
       for (let i = 0; i < 12; i++) form.append(`f${i}`, new Blob([sample('ankle_boot.png')], { type: 'image/png' }), `f${i}.png`);
