@@ -153,14 +153,7 @@ export class ImageInput {
       if (raw) return fitInJs(raw, options);
     }
     try {
-      const { data, info } = await this.pipeline()
-        .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
-        .removeAlpha()
-        .toColourspace(options.channels === 1 ? 'b-w' : 'srgb')
-        .raw({ depth: 'uchar' })
-        .toBuffer({ resolveWithObject: true });
-      if (info.channels !== options.channels) throw new Error(`decoder produced ${info.channels} channels, expected ${options.channels}`);
-      return { data, width: info.width, height: info.height, channels: info.channels };
+      return await fitWithSharp(this.pipeline(), options);
     } catch (err) {
       if (err instanceof InvalidImageError) throw err;
       throw new InvalidImageError(`the ${this.format} image cannot be decoded: ${(err as Error).message}`);
@@ -214,11 +207,17 @@ export async function resizePixels(pixels: Pixels, options: PixelOptions): Promi
   if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels) return pixels;
   if (pixels.width * pixels.height <= JS_DECODE_MAX_PIXELS && jsResizable(options)) return fitInJs(pixels, options);
   const channels = pixels.channels as 1 | 2 | 3 | 4;
-  const { data, info } = await sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } })
+  return fitWithSharp(sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } }), options);
+}
+
+/** Resizes and converts with libvips, off the event loop: the path for large images and other formats. */
+async function fitWithSharp(image: Sharp, options: PixelOptions): Promise<Pixels> {
+  const { data, info } = await image
     .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
     .removeAlpha()
     .toColourspace(options.channels === 1 ? 'b-w' : 'srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
+  if (info.channels !== options.channels) throw new Error(`decoder produced ${info.channels} channels, expected ${options.channels}`);
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
