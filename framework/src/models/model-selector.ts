@@ -1,5 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { schemeOf } from '../plugins/registry.js';
+import type { ModelSelector } from '../sdk/decorators/runnable.js';
 
 /** Environment variables that pick a model, in the order they are honoured (as in the seed guide). */
 export const MODEL_ENV = {
@@ -34,7 +35,6 @@ export function modelFromEnv(fallback: string): (env: Readonly<Record<string, st
   };
 }
 
-export function selectModelUri(selector: string | ((env: Readonly<Record<string, string | undefined>>) => string), env: Readonly<Record<string, string | undefined>>): string {
-  const uri = typeof selector === 'function' ? selector(env) : selector;
-  return uri;
+export function selectModelUri(selector: ModelSelector, env: Readonly<Record<string, string | undefined>>): string {
+  return typeof selector === 'function' ? selector(env) : selector;
 }

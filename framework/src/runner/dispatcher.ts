@@ -1,9 +1,9 @@
 import { BentoError, InferenceError, ServiceUnavailableError } from '../errors.js';
-import { concat, split } from '../tensor/concat.js';
+import { concat, slice, split } from '../tensor/concat.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
 import { CostModel } from './cost-model.js';
 
-/** Time source and timers; injected so tests can drive the dispatcher deterministically. */
+/** Time source; injected so tests can drive the cost model deterministically. */
 export interface Clock {
   now(): number;
 }
@@ -48,7 +48,6 @@ interface Pending {
   /** Result pieces by starting row. */
   parts: Array<{ start: number; tensor: Tensor }>;
   done: number;
-  arrivedAt: number;
   settled: boolean;
   resolve(value: Tensor): void;
   reject(err: unknown): void;
@@ -77,12 +76,15 @@ export class Dispatcher {
   private readonly clock: Clock;
   private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0 };
   private readonly sizes: Record<number, number> = {};
+  /** preferredBatchSizes, largest first. */
+  private readonly preferred: number[];
 
   constructor(
     private readonly options: DispatcherOptions,
     private readonly runBatch: (batch: Tensor) => Promise<unknown>,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.preferred = [...(options.preferredBatchSizes ?? [])].sort((a, b) => b - a);
   }
 
   stats(): DispatcherStats {
@@ -110,7 +112,7 @@ export class Dispatcher {
       );
     }
     return new Promise<Tensor>((resolve, reject) => {
-      this.queue.push({ input, rows, taken: 0, parts: [], done: 0, arrivedAt: this.clock.now(), settled: false, resolve, reject });
+      this.queue.push({ input, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
       this.queuedItems += rows;
       this.pump();
     });
@@ -133,10 +135,8 @@ export class Dispatcher {
   }
 
   private batchSize(): number {
-    const { maxBatchSize, preferredBatchSizes } = this.options;
-    const available = Math.min(this.queuedItems, maxBatchSize);
-    const preferred = preferredBatchSizes?.filter((s) => s <= available).sort((a, b) => b - a)[0];
-    return preferred ?? available;
+    const available = Math.min(this.queuedItems, this.options.maxBatchSize);
+    return this.preferred.find((s) => s <= available) ?? available;
   }
 
   private takeBatch(): Segment[] {
@@ -156,11 +156,7 @@ export class Dispatcher {
 
   private batchInput(segments: Segment[]): Tensor {
     const axis = this.options.batchDim[0];
-    const pieces = segments.map(({ request, start, count }) => {
-      if (start === 0 && count === request.rows) return request.input;
-      return split(request.input, axis, [start, count, request.rows - start - count])[1]!;
-    });
-    return concat(pieces, axis);
+    return concat(segments.map(({ request, start, count }) => slice(request.input, axis, start, count)), axis);
   }
 
   private dispatch(segments: Segment[]): void {

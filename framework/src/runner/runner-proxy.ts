@@ -4,17 +4,17 @@ import { type Constructor, getMethods } from '../sdk/metadata.js';
 import { Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 
-/**
- * Builds the object a service receives for `@runner(Cls)`: one async function
- * per `@method` of the Runnable. Batchable methods go through their own
- * Dispatcher (adaptive batching), the others straight to the pool.
- */
 /** Deployment-time overrides of every batchable method's config (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`). */
 export interface BatchingOverrides {
   maxBatchSize?: number;
   maxLatencyMs?: number;
 }
 
+/**
+ * Builds the object a service receives for `@runner(Cls)`: one async function
+ * per `@method` of the Runnable. Batchable methods go through their own
+ * Dispatcher (adaptive batching), the others straight to the pool.
+ */
 export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool, overrides: BatchingOverrides = {}): Runner<T> {
   const target: Record<string, unknown> = {};
   for (const declared of getMethods(runnable)) {

@@ -20,8 +20,9 @@ export async function readInput(req: FastifyRequest, maxBodyBytes: number): Prom
         total += data.length;
         files.push({ field: part.fieldname, filename: part.filename, contentType: part.mimetype, data });
       } else {
-        fields[part.fieldname] = String(part.value);
-        total += fields[part.fieldname]!.length;
+        const value = String(part.value);
+        fields[part.fieldname] = value;
+        total += Buffer.byteLength(value);
       }
       if (total > maxBodyBytes) throw new PayloadTooLargeError(`the multipart body exceeds ${maxBodyBytes} bytes`);
     }

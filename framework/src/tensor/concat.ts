@@ -1,5 +1,17 @@
 import { type DType, type Tensor, allocate, sizeOf } from './tensor.js';
 
+type Elements = { subarray(begin: number, end: number): ArrayLike<number | bigint>; set(src: ArrayLike<number | bigint>, at: number): void };
+
+/**
+ * Copies `outer` blocks of `block` elements from `src` (rows of `srcRow`, starting at `srcAt`) to `dst`
+ * (rows of `dstRow`, starting at `dstAt`): the one loop behind concat and slice along any axis.
+ */
+function copyBlocks(src: Tensor['data'], srcRow: number, srcAt: number, dst: Tensor['data'], dstRow: number, dstAt: number, block: number, outer: number): void {
+  const from = src as unknown as Elements;
+  const to = dst as unknown as Elements;
+  for (let o = 0; o < outer; o++) to.set(from.subarray(o * srcRow + srcAt, o * srcRow + srcAt + block), o * dstRow + dstAt);
+}
+
 /** Joins tensors along `axis`; all other dimensions and the dtype must match. */
 export function concat<D extends DType>(parts: Tensor<D>[], axis: number): Tensor<D> {
   const first = parts[0];
@@ -22,38 +34,34 @@ export function concat<D extends DType>(parts: Tensor<D>[], axis: number): Tenso
   let offset = 0;
   for (const p of parts) {
     const block = p.shape[axis]! * inner;
-    const data = p.data as unknown as { subarray(a: number, b: number): ArrayLike<number | bigint> };
-    for (let o = 0; o < outer; o++) {
-      (out.data as unknown as { set(src: ArrayLike<number | bigint>, at: number): void }).set(data.subarray(o * block, (o + 1) * block), o * outRow + offset);
-    }
+    copyBlocks(p.data, block, 0, out.data, outRow, offset, block, outer);
     offset += block;
   }
   return out;
 }
 
-/** Cuts `t` along `axis` into consecutive pieces of the given sizes (copies unless the axis is 0). */
+/** Items `[start, start + count)` of `t` along `axis`: a view for axis 0 (or the tensor itself when whole), else a copy. */
+export function slice<D extends DType>(t: Tensor<D>, axis: number, start: number, count: number): Tensor<D> {
+  const size = t.shape[axis]!;
+  if (start < 0 || count < 0 || start + count > size) throw new RangeError(`cannot take ${start}..${start + count} of axis ${axis} (size ${size})`);
+  if (start === 0 && count === size) return t;
+  const shape = [...t.shape];
+  shape[axis] = count;
+  const inner = sizeOf(t.shape.slice(axis + 1));
+  if (axis === 0) return { dtype: t.dtype, shape, data: t.data.subarray(start * inner, (start + count) * inner) as Tensor<D>['data'] };
+  const piece = allocate(t.dtype, shape);
+  copyBlocks(t.data, size * inner, start * inner, piece.data, count * inner, 0, count * inner, sizeOf(t.shape.slice(0, axis)));
+  return piece;
+}
+
+/** Cuts `t` along `axis` into consecutive pieces of the given sizes (views along axis 0, copies otherwise). */
 export function split<D extends DType>(t: Tensor<D>, axis: number, sizes: number[]): Tensor<D>[] {
   const total = sizes.reduce((a, b) => a + b, 0);
   if (t.shape[axis] !== total) throw new RangeError(`cannot split axis ${axis} of size ${t.shape[axis]} into ${sizes.join('+')}`);
-  const outer = sizeOf(t.shape.slice(0, axis));
-  const inner = sizeOf(t.shape.slice(axis + 1));
-  const row = total * inner;
-  const pieces: Tensor<D>[] = [];
   let start = 0;
-  for (const n of sizes) {
-    const shape = [...t.shape];
-    shape[axis] = n;
-    if (axis === 0) {
-      pieces.push({ dtype: t.dtype, shape, data: t.data.subarray(start * inner, (start + n) * inner) as Tensor<D>['data'] });
-    } else {
-      const piece = allocate(t.dtype, shape);
-      const data = t.data as unknown as { subarray(a: number, b: number): ArrayLike<number | bigint> };
-      for (let o = 0; o < outer; o++) {
-        (piece.data as unknown as { set(src: ArrayLike<number | bigint>, at: number): void }).set(data.subarray(o * row + start * inner, o * row + (start + n) * inner), o * n * inner);
-      }
-      pieces.push(piece);
-    }
+  return sizes.map((n) => {
+    const piece = slice(t, axis, start, n);
     start += n;
-  }
-  return pieces;
+    return piece;
+  });
 }

@@ -148,7 +148,7 @@ export class ImageInput {
 
   /** Decodes the first frame, resizes it and converts it to `channels` 8-bit channels. */
   async toPixels(options: PixelOptions): Promise<Pixels> {
-    if (this.width * this.height <= JS_DECODE_MAX_PIXELS && jsResizable(options)) {
+    if (onJsPath(this.width, this.height, options)) {
       const raw = decodeSmall(this.data, this.format);
       if (raw) return fitInJs(raw, options);
     }
@@ -183,9 +183,9 @@ export class ImageInput {
   }
 }
 
-/** Whether the JavaScript path gives what `options` ask for (a plain stretch with the bilinear filter). */
-function jsResizable(options: PixelOptions): boolean {
-  return (options.fit ?? 'fill') === 'fill' && (options.kernel ?? 'linear') === 'linear';
+/** Whether an image this size goes the JavaScript way: small enough, and a plain stretch with the bilinear filter. */
+function onJsPath(width: number, height: number, options: PixelOptions): boolean {
+  return width * height <= JS_DECODE_MAX_PIXELS && (options.fit ?? 'fill') === 'fill' && (options.kernel ?? 'linear') === 'linear';
 }
 
 /** Resizes and converts decoded pixels in JavaScript, dropping channels before resizing and adding them after. */
@@ -205,7 +205,7 @@ function fitInJs(raw: RawImage, options: PixelOptions): Pixels {
 /** Wraps raw interleaved pixels (e.g. from a JSON tensor) so they go through the same resize path as files. */
 export async function resizePixels(pixels: Pixels, options: PixelOptions): Promise<Pixels> {
   if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels) return pixels;
-  if (pixels.width * pixels.height <= JS_DECODE_MAX_PIXELS && jsResizable(options)) return fitInJs(pixels, options);
+  if (onJsPath(pixels.width, pixels.height, options)) return fitInJs(pixels, options);
   const channels = pixels.channels as 1 | 2 | 3 | 4;
   return fitWithSharp(sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } }), options);
 }
