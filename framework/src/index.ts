@@ -23,8 +23,10 @@ export { jsonOutput, type InputDescriptor, type OutputSpec, type RawInput, type 
 
 // Tensors and images
 export * from './tensor/tensor.js';
+export { deferred, isDeferred, materialize, type DeferredTensor, type TensorInput } from './tensor/deferred.js';
+export { concat, slice, split } from './tensor/concat.js';
 export { ImageInput, resizePixels, IMAGE_FORMATS, type Pixels, type PixelOptions } from './vision/image-input.js';
-export { preprocessSpecFor, pixelsToTensor, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from './vision/preprocess.js';
+export { preprocessSpecFor, pixelsToTensor, deferPixels, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from './vision/preprocess.js';
 
 // Models
 export { LoadedModel, type ModelInfo } from './runner/model-info.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type BentoError, InferenceError, type Tensor, allocate } from '../src/index.js';
+import { type BentoError, type DeferredTensor, InferenceError, type Tensor, allocate, deferred } from '../src/index.js';
 import { Dispatcher, type DispatcherOptions } from '../src/runner/dispatcher.js';
 
 /** A model stand-in: records each batch it is given and finishes it when the test says so. */
@@ -18,7 +18,16 @@ class FakeModel {
 
 class FakeClock {
   t = 0;
+  timers: Array<{ at: number; fn: () => void }> = [];
   now = () => this.t;
+  schedule = (fn: () => void, ms: number) => void this.timers.push({ at: this.t + ms, fn });
+  /** Moves time on by `ms`, firing the timers that fall due. */
+  advance(ms: number) {
+    this.t += ms;
+    const due = this.timers.filter((x) => x.at <= this.t + 1e-9);
+    this.timers = this.timers.filter((x) => x.at > this.t + 1e-9);
+    for (const timer of due) timer.fn();
+  }
 }
 
 const rows = (...values: number[]): Tensor => ({ dtype: 'float32', shape: [values.length, 1], data: Float32Array.from(values) });
@@ -186,6 +195,109 @@ describe('Dispatcher', () => {
     model.answer(1);
     assert.deepEqual([...(await a).data], [10, 20]);
     assert.deepEqual([...(await b).data], [30]);
+  });
+
+  describe('holding a partial batch for more work', () => {
+    /**
+     * Teaches the cost model d(n) = 0.2·n + 8 ms (10 items in 10 ms, 2 in 8.4 ms) with arrivals
+     * about 5 ms apart per item, and leaves the clock at t = 19 with the worker free.
+     */
+    async function taught(overrides: Partial<DispatcherOptions> = {}) {
+      const made = make({ maxBatchSize: 16, ...overrides });
+      const { model, clock, dispatcher } = made;
+      const ten = dispatcher.submit(rows(...Array.from({ length: 10 }, (_, i) => i)));
+      clock.t = 10;
+      model.answer(0);
+      await ten;
+      const two = dispatcher.submit(rows(1, 2));
+      clock.t = 18.4;
+      model.answer(1);
+      await two;
+      clock.t = 19;
+      const { a, b } = dispatcher.stats().cost;
+      assert.ok(Math.abs(a - 0.2) < 1e-9 && Math.abs(b - 8) < 1e-9, `cost model a=${a} b=${b}`);
+      return made;
+    }
+
+    it('holds while items arrive faster than the per-batch cost they save, and runs the batch once it is full', async () => {
+      const { model, clock, dispatcher } = await taught();
+      const first = dispatcher.submit(rows(1));
+      assert.equal(model.batches.length, 2, 'the lone request is held: the next is expected in about 5.8 ms, sooner than the 8 ms a batch costs');
+      clock.t += 0.5;
+      const second = dispatcher.submit(rows(2, 3));
+      assert.equal(model.batches.length, 2, 'still partial: held');
+      const rest = dispatcher.submit(rows(...Array.from({ length: 13 }, (_, i) => i + 4)));
+      assert.equal(model.batches.length, 3, 'a full batch runs at once');
+      assert.equal(model.batches[2]!.input.shape[0], 16);
+      model.answer(2);
+      assert.deepEqual([...(await first).data, ...(await second).data, (await rest).data[0]], [10, 20, 30, 40]);
+      assert.equal(dispatcher.stats().holds, 1);
+    });
+
+    it('holds a request no longer than the per-batch cost (b)', async () => {
+      const { model, clock, dispatcher } = await taught();
+      const lone = dispatcher.submit(rows(7));
+      clock.advance(5.8);
+      assert.equal(model.batches.length, 2, 'still within its 8 ms budget');
+      clock.advance(2.2);
+      assert.equal(model.batches.length, 3, 'dispatched once it has waited b = 8 ms');
+      model.answer(2);
+      assert.deepEqual([...(await lone).data], [70]);
+    });
+
+    it('does not hold at light load, when the next item is expected later than b', async () => {
+      const { model, clock, dispatcher } = await taught();
+      clock.t = 60;
+      const lone = dispatcher.submit(rows(7));
+      assert.equal(model.batches.length, 3, 'dispatched at once');
+      assert.equal(dispatcher.stats().holds, 0);
+      model.answer(2);
+      await lone;
+    });
+
+    it('holds only as long as the oldest request still meets maxLatencyMs', async () => {
+      const { model, clock, dispatcher } = await taught({ maxLatencyMs: 12 });
+      const lone = dispatcher.submit(rows(7));
+      clock.advance(3.5);
+      assert.equal(model.batches.length, 2);
+      // 12 ms objective − 8.4 ms for a batch of two leaves 3.6 ms to wait.
+      clock.advance(0.1);
+      assert.equal(model.batches.length, 3);
+      model.answer(2);
+      await lone;
+    });
+  });
+
+  it('has deferred inputs write themselves straight into the batch buffer, and a split one only once', async () => {
+    const { model, dispatcher } = make();
+    const writes: Array<{ target: ArrayLike<number>; offset: number }> = [];
+    const lazy = (...values: number[]): DeferredTensor<'float32'> =>
+      deferred('float32', [values.length, 1], (target, offset) => {
+        writes.push({ target, offset });
+        target.set(values, offset);
+      });
+    const blocker = dispatcher.submit(rows(0));
+    const results = [dispatcher.submit(lazy(1, 2)), dispatcher.submit(rows(3)), dispatcher.submit(lazy(4, 5, 6))];
+    model.answer(0);
+    await blocker;
+    await flush();
+    const batch = model.batches[1]!.input;
+    assert.deepEqual([...batch.data], [1, 2, 3, 4]);
+    assert.equal(writes.length, 2);
+    assert.deepEqual(
+      writes.map((w) => [w.target === batch.data, w.offset]),
+      [
+        [false, 0],
+        [true, 0],
+      ],
+      'the split request is written into a buffer of its own, then the whole one straight into the batch at 0',
+    );
+    model.answer(1);
+    await flush();
+    assert.deepEqual([...model.batches[2]!.input.data], [5, 6]);
+    assert.equal(writes.length, 2, 'the split request was not written again');
+    model.answer(2);
+    assert.deepEqual((await Promise.all(results)).map((t) => [...t.data]), [[10, 20], [30], [40, 50, 60]]);
   });
 
   it('refuses calls that are not one tensor', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, IMAGENET_MEAN, pixelsToTensor, preprocessSpecFor } from '../src/index.js';
+import { ConfigError, IMAGENET_MEAN, deferPixels, pixelsToTensor, preprocessSpecFor } from '../src/index.js';
 
 const nchw = { name: 'input', dtype: 'float32', shape: ['batch', 3, 32, 32] };
 
@@ -56,8 +56,18 @@ describe('pixelsToTensor', () => {
     assert.deepEqual([...t.data], [9, 8, 7]);
   });
 
-  it('refuses pixels of the wrong size', () => {
+  it('refuses pixels of the wrong size when deferred too, before anything is written', () => {
     const spec = preprocessSpecFor(nchw, {});
     assert.throws(() => pixelsToTensor([{ data: Buffer.alloc(3), width: 1, height: 1, channels: 3 }], spec), /the model needs 32x32x3/);
+    assert.throws(() => deferPixels([{ data: Buffer.alloc(3), width: 1, height: 1, channels: 3 }], spec), /the model needs 32x32x3/);
+  });
+
+  it('writes deferred pixels at any offset of a larger batch buffer, as pixelsToTensor would', () => {
+    const spec = preprocessSpecFor({ name: 'x', dtype: 'float32', shape: [null, 3, 1, 2] }, { preprocessing: { mean: [0.5, 0, 0], std: [0.5, 1, 1] } });
+    const img = { data: Buffer.from([255, 0, 51, 0, 255, 102]), width: 2, height: 1, channels: 3 };
+    const batch = new Float32Array(12).fill(-7);
+    deferPixels([img], spec).writeInto(batch, 6);
+    assert.deepEqual([...batch.subarray(0, 6)], Array(6).fill(-7), 'nothing before its offset is touched');
+    assert.deepEqual([...batch.subarray(6)], [...pixelsToTensor([img], spec).data]);
   });
 });

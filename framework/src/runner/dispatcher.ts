@@ -1,14 +1,23 @@
 import { BentoError, InferenceError, ServiceUnavailableError } from '../errors.js';
 import { concat, slice, split } from '../tensor/concat.js';
+import { type TensorInput, isTensorInput, materialize } from '../tensor/deferred.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
+import { ArrivalRate } from './arrival-rate.js';
 import { CostModel } from './cost-model.js';
 
-/** Time source; injected so tests can drive the cost model deterministically. */
+/** Time source and timer; injected so tests drive the cost model and batch holding deterministically. */
 export interface Clock {
   now(): number;
+  /** Calls `fn` after `ms`; the timer must not keep the process alive. */
+  schedule(fn: () => void, ms: number): void;
 }
 
-export const systemClock: Clock = { now: () => performance.now() };
+const TIMER_RESOLUTION_MS = 1;
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  schedule: (fn, ms) => void setTimeout(fn, ms).unref(),
+};
 
 export interface DispatcherOptions {
   /** For error messages: `runner.method`. */
@@ -37,11 +46,16 @@ export interface DispatcherStats {
   inFlight: number;
   rejectedQueueFull: number;
   rejectedLatency: number;
+  /** Times a partial batch was held for more work instead of dispatched at once. */
+  holds: number;
   cost: { a: number; b: number };
+  /** Expected ms between arriving items (undefined until known). */
+  arrivalGapMs: number | undefined;
 }
 
 interface Pending {
-  input: Tensor;
+  input: TensorInput;
+  arrivedAt: number;
   rows: number;
   /** Rows handed to batches so far. */
   taken: number;
@@ -64,17 +78,23 @@ interface Segment {
  * a worker is free, the queue's head (up to maxBatchSize items, splitting a
  * large request across batches) runs as one tensor, and each caller gets its
  * own rows back. Under load the queue fills while workers are busy, so batches
- * grow with load without any fixed wait; at light load a lone request runs at
- * once. A request that cannot finish within maxLatencyMs, by the fitted cost
- * model, is refused with 503 instead of being queued.
+ * grow with load. With a worker free and a partial batch queued, the batch is
+ * held for more work only while that pays: the next item is expected sooner
+ * than the fixed per-batch cost it would save (b of the a·n + b model), the
+ * oldest item has not yet waited that long, and it would still finish within
+ * maxLatencyMs. At light load (gaps longer than b) a lone request runs at once.
+ * A request that cannot finish within maxLatencyMs, by the fitted cost model,
+ * is refused with 503 instead of being queued.
  */
 export class Dispatcher {
   private readonly queue: Pending[] = [];
   private queuedItems = 0;
   private inFlight = 0;
   private readonly cost = new CostModel();
+  private readonly arrivals = new ArrivalRate();
   private readonly clock: Clock;
-  private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0 };
+  private holding = false;
+  private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0, holds: 0 };
   private readonly sizes: Record<number, number> = {};
   /** preferredBatchSizes, largest first. */
   private readonly preferred: number[];
@@ -88,12 +108,19 @@ export class Dispatcher {
   }
 
   stats(): DispatcherStats {
-    return { ...this.counters, batchSizes: { ...this.sizes }, queuedItems: this.queuedItems, inFlight: this.inFlight, cost: this.cost.coefficients };
+    return {
+      ...this.counters,
+      batchSizes: { ...this.sizes },
+      queuedItems: this.queuedItems,
+      inFlight: this.inFlight,
+      cost: this.cost.coefficients,
+      arrivalGapMs: this.arrivals.gap,
+    };
   }
 
   submit(input: unknown): Promise<Tensor> {
     const { name, batchDim, maxQueueSize } = this.options;
-    if (!isTensor(input)) return Promise.reject(new InferenceError(`${name} is batchable: call it with one tensor`));
+    if (!isTensorInput(input)) return Promise.reject(new InferenceError(`${name} is batchable: call it with one tensor`));
     const rows = input.shape[batchDim[0]];
     if (!rows || rows < 1) return Promise.reject(new InferenceError(`${name}: the input has no items along axis ${batchDim[0]}`));
     // An empty queue takes any request (its size is bounded by the body limit); otherwise the queue is bounded.
@@ -111,8 +138,10 @@ export class Dispatcher {
         ),
       );
     }
+    const now = this.clock.now();
+    this.arrivals.record(now, rows);
     return new Promise<Tensor>((resolve, reject) => {
-      this.queue.push({ input, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
+      this.queue.push({ input, arrivedAt: now, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
       this.queuedItems += rows;
       this.pump();
     });
@@ -130,8 +159,32 @@ export class Dispatcher {
 
   private pump(): void {
     while (this.inFlight < this.options.concurrency && this.queuedItems > 0) {
+      const hold = this.holdTime();
+      if (hold > 0) return this.holdFor(hold);
       this.dispatch(this.takeBatch());
     }
+  }
+
+  /** How long to hold the queued partial batch for more work (0: dispatch now). */
+  private holdTime(): number {
+    const gap = this.arrivals.gap;
+    if (this.queuedItems >= this.options.maxBatchSize || !this.cost.fitted || gap === undefined) return 0;
+    const saving = this.cost.coefficients.b;
+    if (gap >= saving) return 0;
+    const age = this.clock.now() - this.queue[0]!.arrivedAt;
+    const budget = Math.min(saving, this.options.maxLatencyMs - this.cost.estimate(this.queuedItems + 1)) - age;
+    // Timers cannot wait less than 1 ms: a shorter hold would overshoot its budget.
+    return budget >= TIMER_RESOLUTION_MS ? Math.min(Math.max(gap, TIMER_RESOLUTION_MS), budget) : 0;
+  }
+
+  private holdFor(ms: number): void {
+    if (this.holding) return;
+    this.holding = true;
+    this.counters.holds++;
+    this.clock.schedule(() => {
+      this.holding = false;
+      this.pump();
+    }, ms);
   }
 
   private batchSize(): number {
@@ -154,9 +207,18 @@ export class Dispatcher {
     return segments;
   }
 
+  /** One tensor of the segments' rows; whole deferred requests are written straight into it. */
   private batchInput(segments: Segment[]): Tensor {
     const axis = this.options.batchDim[0];
-    return concat(segments.map(({ request, start, count }) => slice(request.input, axis, start, count)), axis);
+    return concat(
+      segments.map(({ request, start, count }) => {
+        if (start === 0 && count === request.rows) return request.input;
+        // A request split across batches is written once, into a buffer of its own, then sliced.
+        request.input = materialize(request.input);
+        return slice(request.input, axis, start, count);
+      }),
+      axis,
+    );
   }
 
   private dispatch(segments: Segment[]): void {

@@ -1,6 +1,7 @@
 import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
 import { type Constructor, getMethods } from '../sdk/metadata.js';
+import { isDeferred, materialize } from '../tensor/deferred.js';
 import { Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 
@@ -38,7 +39,8 @@ export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool, over
         return dispatcher.submit(args[0]);
       };
     } else {
-      target[m.name] = (...args: unknown[]) => pool.call(m.name, args);
+      // Only real buffers cross into a worker.
+      target[m.name] = (...args: unknown[]) => pool.call(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
     }
   }
   Object.defineProperty(target, 'runnerName', { value: pool.name, enumerable: true });

@@ -1,3 +1,4 @@
+import { type TensorInput, isDeferred, materialize } from './deferred.js';
 import { type DType, type Tensor, allocate, sizeOf } from './tensor.js';
 
 type Elements = { subarray(begin: number, end: number): ArrayLike<number | bigint>; set(src: ArrayLike<number | bigint>, at: number): void };
@@ -12,11 +13,14 @@ function copyBlocks(src: Tensor['data'], srcRow: number, srcAt: number, dst: Ten
   for (let o = 0; o < outer; o++) to.set(from.subarray(o * srcRow + srcAt, o * srcRow + srcAt + block), o * dstRow + dstAt);
 }
 
-/** Joins tensors along `axis`; all other dimensions and the dtype must match. */
-export function concat<D extends DType>(parts: Tensor<D>[], axis: number): Tensor<D> {
+/**
+ * Joins tensors along `axis`; all other dimensions and the dtype must match.
+ * Deferred parts are written straight into the result along axis 0.
+ */
+export function concat<D extends DType>(parts: TensorInput<D>[], axis: number): Tensor<D> {
   const first = parts[0];
   if (!first) throw new RangeError('concat needs at least one tensor');
-  if (parts.length === 1) return first;
+  if (parts.length === 1) return materialize(first);
   const rank = first.shape.length;
   if (axis < 0 || axis >= rank) throw new RangeError(`axis ${axis} is out of range for rank ${rank}`);
   for (const p of parts) {
@@ -34,7 +38,9 @@ export function concat<D extends DType>(parts: Tensor<D>[], axis: number): Tenso
   let offset = 0;
   for (const p of parts) {
     const block = p.shape[axis]! * inner;
-    copyBlocks(p.data, block, 0, out.data, outRow, offset, block, outer);
+    // Along axis 0 a part is one contiguous block, which a deferred part can write itself.
+    if (isDeferred(p) && outer === 1) p.writeInto(out.data, offset);
+    else copyBlocks(materialize(p).data, block, 0, out.data, outRow, offset, block, outer);
     offset += block;
   }
   return out;

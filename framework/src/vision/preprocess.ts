@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
-import { type Tensor, allocate } from '../tensor/tensor.js';
+import { type DeferredTensor, deferred, materialize } from '../tensor/deferred.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { Pixels, ResizeFit, ResizeKernel } from './image-input.js';
 
 /** How an image becomes a model input. Derived from the model; every field can be overridden. */
@@ -98,41 +99,48 @@ export function preprocessSpecFor(
 }
 
 /**
- * Packs images (already at the spec's size and channels) into one batch tensor,
- * normalising on the way: `(pixel / scale - mean) / std`, fused into one multiply-add.
+ * Images (already at the spec's size and channels) as one batch tensor, not yet
+ * written: the dispatcher writes it straight into its batch buffer, normalising
+ * on the way: `(pixel / scale - mean) / std`, fused into one multiply-add.
  */
-export function pixelsToTensor(images: Pixels[], spec: PreprocessSpec): Tensor {
+export function deferPixels(images: Pixels[], spec: PreprocessSpec): DeferredTensor<'float32' | 'uint8'> {
+  for (const img of images) checkPixels(img, spec);
   const { width, height, channels, layout } = spec;
   const shape = layout === 'NCHW' ? [images.length, channels, height, width] : [images.length, height, width, channels];
   const plane = width * height;
+  const size = plane * channels;
   if (spec.dtype === 'uint8') {
-    const out = allocate('uint8', shape);
-    images.forEach((img, b) => {
-      checkPixels(img, spec);
-      if (layout === 'NHWC') out.data.set(img.data, b * plane * channels);
-      else for (let i = 0; i < plane; i++) for (let c = 0; c < channels; c++) out.data[b * plane * channels + c * plane + i] = img.data[i * channels + c]!;
-    });
-    return out;
+    return deferred('uint8', shape, (out, offset) => {
+      images.forEach((img, b) => {
+        const base = offset + b * size;
+        if (layout === 'NHWC') out.set(img.data, base);
+        else for (let i = 0; i < plane; i++) for (let c = 0; c < channels; c++) out[base + c * plane + i] = img.data[i * channels + c]!;
+      });
+    }) as DeferredTensor<'float32' | 'uint8'>;
   }
-  const out = allocate('float32', shape);
   const mul = spec.std.map((s) => 1 / (spec.scale * s));
   const add = spec.mean.map((m, c) => -m / spec.std[c]!);
-  images.forEach((img, b) => {
-    checkPixels(img, spec);
-    const src = img.data;
-    const base = b * plane * channels;
-    for (let c = 0; c < channels; c++) {
-      const k = mul[c]!;
-      const a = add[c]!;
-      if (layout === 'NCHW') {
-        const dst = base + c * plane;
-        for (let i = 0; i < plane; i++) out.data[dst + i] = src[i * channels + c]! * k + a;
-      } else {
-        for (let i = 0; i < plane; i++) out.data[base + i * channels + c] = src[i * channels + c]! * k + a;
+  return deferred('float32', shape, (out, offset) => {
+    images.forEach((img, b) => {
+      const src = img.data;
+      const base = offset + b * size;
+      for (let c = 0; c < channels; c++) {
+        const k = mul[c]!;
+        const a = add[c]!;
+        if (layout === 'NCHW') {
+          const dst = base + c * plane;
+          for (let i = 0; i < plane; i++) out[dst + i] = src[i * channels + c]! * k + a;
+        } else {
+          for (let i = 0; i < plane; i++) out[base + i * channels + c] = src[i * channels + c]! * k + a;
+        }
       }
-    }
-  });
-  return out;
+    });
+  }) as DeferredTensor<'float32' | 'uint8'>;
+}
+
+/** The same, written at once into a tensor of its own. */
+export function pixelsToTensor(images: Pixels[], spec: PreprocessSpec): Tensor {
+  return materialize(deferPixels(images, spec));
 }
 
 function checkPixels(img: Pixels, spec: PreprocessSpec): void {

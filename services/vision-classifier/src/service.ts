@@ -19,7 +19,7 @@ import {
   jsonOutput,
   method,
   modelFromEnv,
-  pixelsToTensor,
+  deferPixels,
   preprocessSpecFor,
   resizePixels,
   runnable,
@@ -59,7 +59,7 @@ export class VisionClassifierService {
   }
 
   private async predict(images: Pixels[]): Promise<Prediction[]> {
-    const output = await this.model.classify(pixelsToTensor(images, this.spec));
+    const output = await this.model.classify(deferPixels(images, this.spec));
     return toPredictions(output, this.classes, this.model.model.metadata.output_kind);
   }
 

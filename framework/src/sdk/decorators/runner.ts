@@ -3,13 +3,18 @@ import 'reflect-metadata';
 import { inject } from 'tsyringe';
 import { ServiceDefinitionError } from '../../errors.js';
 import type { ModelInfo } from '../../runner/model-info.js';
+import type { DeferredTensor } from '../../tensor/deferred.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { type Constructor, RUNNER_PARAMS_KEY, type RunnerParam } from '../metadata.js';
 
 type AnyFn = (...args: never[]) => unknown;
 
+/** A Tensor parameter also takes a DeferredTensor, written straight into the batch (or materialized for a worker). */
+type RunnerArgs<A extends unknown[]> = { [I in keyof A]: A[I] extends Tensor<infer D> ? A[I] | DeferredTensor<D> : A[I] };
+
 /** The service-side handle of a Runnable: the same methods, each running in a worker thread and returning a Promise. */
 export type Runner<T> = {
-  readonly [K in keyof T as T[K] extends AnyFn ? K : never]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+  readonly [K in keyof T as T[K] extends AnyFn ? K : never]: T[K] extends (...args: infer A) => infer R ? (...args: RunnerArgs<A>) => Promise<Awaited<R>> : never;
 } & {
   /** Runner name. */
   readonly runnerName: string;
