@@ -14,13 +14,21 @@ LOG_FILE := $(RUN_DIR)/serve.log
 PYTHON_TORCH ?= /usr/bin/python3
 
 # Model selection and serving variables given on the command line (make serve MODEL_RUN_ID=...) reach the server.
-PASS_VARS := MODEL_URI MODEL_RUN_ID MODEL_NAME MODEL_VERSION MODEL_ARTIFACT_PATH MLFLOW_TRACKING_URI \
+PASS_VARS := MODEL_URI MODEL_RUN_ID MODEL_NAME MODEL_VERSION MODEL_ARTIFACT_PATH MLFLOW_TRACKING_URI MLFLOW_REGISTRY_URI \
+             MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD MLFLOW_TRACKING_TOKEN MLFLOW_TRACKING_INSECURE_TLS \
+             MLFLOW_S3_ENDPOINT_URL MLFLOW_S3_IGNORE_TLS AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION BENTO_HOME \
              MAX_BATCH_IMAGES BENTO_RUNNER_WORKERS BENTO_RUNNER_THREADS BENTO_LOG_LEVEL
 SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict test bench train samples clean
+.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict test bench train samples clean \
+        stack-install start stop logs mlflow-ui train-bundled
+
+# The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
+STACK ?= basic
+MLFLOW_PORT ?= 5001
+STACK_ENV := MLFLOW_PORT=$(MLFLOW_PORT) $(if $(STACK_DIR),STACK_DIR='$(STACK_DIR)')
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -59,14 +67,35 @@ serve-test: ## Call /health and /get_model_info on the running server
 serve-test-predict: ## Classify a sample image (IMAGE=path for another)
 	curl -fsS -X POST http://localhost:$(PORT)/predict_image -F "image=@$(IMAGE)" | python3 -m json.tool
 
-test: build ## Run every test (unit and integration, real server on ephemeral ports)
+test: build stack-install ## Run every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
 	node scripts/run-tests.mjs
+
+stack-install: ## Install the MLflow stack's pieces if missing (PostgreSQL, .venv with MLflow, MinIO)
+	@infra/install.sh
+
+start: stack-install ## Start MLflow on :5001 (STACK=full adds PostgreSQL and MinIO: the seed's architecture)
+	@$(STACK_ENV) infra/stack.sh start $(STACK)
+
+stop: ## Stop what make start started
+	@$(STACK_ENV) infra/stack.sh stop
+
+logs: ## Show the MLflow (and PostgreSQL, MinIO) logs
+	@$(STACK_ENV) infra/stack.sh logs
+
+mlflow-ui: ## Print the MLflow UI address
+	@$(STACK_ENV) infra/stack.sh status
+	@echo "MLflow UI: http://localhost:$(MLFLOW_PORT)"
 
 bench: build ## Ceilings vs served throughput/latency (autocannon), decode costs; writes bench/results/
 	node bench/run.mjs
 	node bench/decode.mjs
 
-train: ## Retrain the bundled Fashion-MNIST classifier (needs python3-torch, dataset-fashion-mnist)
+train: stack-install ## Train the seed's model, log it to MLflow, register vision-model @champion (EPOCHS, QUICK=1, DATASET=cifar10 DATA_DIR=...)
+	$(if $(MLFLOW_TRACKING_URI),MLFLOW_TRACKING_URI='$(MLFLOW_TRACKING_URI)') .venv/bin/python services/vision-classifier/training/train_mlflow.py \
+	  $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(QUICK),--quick) $(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_DIR),--data-dir '$(DATA_DIR)') \
+	  $(if $(MODEL_NAME),--model-name '$(MODEL_NAME)')
+
+train-bundled: ## Retrain the bundled Fashion-MNIST classifier in services/vision-classifier/model (no MLflow)
 	$(PYTHON_TORCH) services/vision-classifier/training/train.py
 
 clean: ## Remove build output

@@ -96,7 +96,14 @@ async function serve(env, runs) {
       const result = await load(`${server.url}${run.path}`, run);
       const after = dispatcher.stats();
       const batches = after.batches - before.batches;
-      rows.push({ ...run.label, concurrency: run.connections, ...result, mean_batch_size: batches ? Math.round(((after.items - before.items) / batches) * 10) / 10 : 0 });
+      rows.push({
+        ...run.label,
+        concurrency: run.connections,
+        ...result,
+        mean_batch_size: batches ? Math.round(((after.items - before.items) / batches) * 10) / 10 : 0,
+        // Batches the dispatcher held back for more work (its cost model said the next item was close).
+        held_batches: batches ? Math.round(((after.holds - before.holds) / batches) * 1000) / 1000 : 0,
+      });
     }
   } finally {
     await server.close();
@@ -171,9 +178,9 @@ const md = [
   '',
   ...Object.entries(addedLatency).map(([m, a]) => `c=1 added latency (${m}): p50 ${a.served_p50_ms} ms served − ${a.raw_inference_ms} ms raw inference − ${a.http_ceiling_p50_ms} ms HTTP ceiling = ${a.added_ms} ms.`),
   '',
-  '| model | route | input | c | req/s | p50 ms | p90 ms | p99 ms | mean batch | of raw ceiling | of HTTP ceiling | non-2xx |',
+  '| model | route | input | c | req/s | p50 ms | p90 ms | p99 ms | mean batch | held | of raw ceiling | of HTTP ceiling | non-2xx |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.model} | ${r.route} | ${r.input} | ${r.concurrency} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.mean_batch_size} | ${pct(r.fraction_of_raw_ceiling)} | ${r.fraction_of_http_ceiling === undefined ? '' : pct(r.fraction_of_http_ceiling)} | ${r.non_2xx + r.errors} |`),
+  ...rows.map((r) => `| ${r.model} | ${r.route} | ${r.input} | ${r.concurrency} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.mean_batch_size} | ${pct(r.held_batches)} | ${pct(r.fraction_of_raw_ceiling)} | ${r.fraction_of_http_ceiling === undefined ? '' : pct(r.fraction_of_http_ceiling)} | ${r.non_2xx + r.errors} |`),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');

@@ -74,6 +74,12 @@ export const ModelNotFoundError = coded('MODEL_NOT_FOUND', 500);
 export const ModelFormatError = coded('MODEL_FORMAT_ERROR', 500);
 export const BackendNotFoundError = coded('BACKEND_NOT_FOUND', 500);
 export const ModelLoadError = coded('MODEL_LOAD_FAILED', 500);
+/** A model source (e.g. an MLflow server) could not be reached or answered with a server error. */
+export const ModelSourceUnavailableError = coded('MODEL_SOURCE_UNAVAILABLE', 503);
+/** A model source refused our credentials (401/403). */
+export const ModelSourceAuthError = coded('MODEL_SOURCE_UNAUTHORIZED', 500);
+/** The local model store is damaged or cannot be written. */
+export const ModelStoreError = coded('MODEL_STORE_ERROR', 500);
 
 export function isBentoError(err: unknown): err is BentoError {
   return err instanceof BentoError;

@@ -36,7 +36,10 @@ const flush = () => new Promise((r) => setImmediate(r));
 function make(overrides: Partial<DispatcherOptions> = {}) {
   const model = new FakeModel();
   const clock = new FakeClock();
-  const dispatcher = new Dispatcher({ name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, clock, ...overrides }, model.run);
+  const dispatcher = new Dispatcher(
+    { name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 0, clock, ...overrides },
+    (t) => model.run(t).then((output) => ({ output })),
+  );
   return { model, clock, dispatcher };
 }
 
@@ -298,6 +301,22 @@ describe('Dispatcher', () => {
     assert.equal(writes.length, 2, 'the split request was not written again');
     model.answer(2);
     assert.deepEqual((await Promise.all(results)).map((t) => [...t.data]), [[10, 20], [30], [40, 50, 60]]);
+  });
+
+  it('leaves the warm-up batches out of its cost model, and prefers the time the runner measured', async () => {
+    const model = new FakeModel();
+    const clock = new FakeClock();
+    const dispatcher = new Dispatcher({ name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 2, clock }, (t) =>
+      model.run(t).then((output) => ({ output, costMs: 5 * t.shape[0]! })),
+    );
+    for (let i = 0; i < 3; i++) {
+      const p = dispatcher.submit(rows(...Array.from({ length: i + 1 }, () => 1)));
+      clock.t += 1000; // the round trip, with event-loop delays, is not the model's cost
+      model.answer(i);
+      await p;
+      if (i < 2) assert.deepEqual(dispatcher.stats().cost, { a: 0, b: 0 }, `batch ${i + 1} is warm-up`);
+    }
+    assert.deepEqual(dispatcher.stats().cost, { a: 5, b: 0 }, 'fitted from the third batch, with the runner-measured 15 ms for 3 items');
   });
 
   it('refuses calls that are not one tensor', async () => {

@@ -17,4 +17,6 @@ describe('modelFromEnv (the seed guide\'s variables)', () => {
   it('maps MODEL_NAME + MODEL_VERSION', () => assert.equal(select({ MODEL_NAME: 'vision-model', MODEL_VERSION: '2' }), 'models:/vision-model/2'));
   it('spells an alias version as MLflow does', () => assert.equal(select({ MODEL_NAME: 'm', MODEL_VERSION: '@champion' }), 'models:/m@champion'));
   it('ignores blank values', () => assert.equal(select({ MODEL_URI: ' ', MODEL_RUN_ID: '' }), './model'));
+  it('fails as the seed does when the service has no fallback model and none is chosen', () =>
+    assert.throws(() => modelFromEnv()({ MODEL_VERSION: '3' }), (err: Error & { code?: string }) => err.code === 'CONFIG_ERROR' && /^Either MODEL_RUN_ID or MODEL_NAME must be set/.test(err.message)));
 });

@@ -50,6 +50,35 @@ program
     );
   });
 
+const models = program.command('models').description('Manage the local model store (BENTO_HOME, default ~/bento)');
+
+models
+  .command('pull')
+  .description('Download a model into the store (MLflow URIs need @bento-ts/plugin-mlflow)')
+  .argument('<uri>', 'model URI: models:/<name>/<version>, models:/<name>@<alias>, runs:/<run_id>/model, models:/<model_id>...')
+  .option('--project <dir>', 'project whose plugins resolve the URI', '.')
+  .addHelpText('after', '\nExamples:\n  $ bento models pull models:/vision-model/1\n  $ MLFLOW_TRACKING_URI=http://mlflow:5001 bento models pull models:/vision-model@champion')
+  .action(async (uri: string, opts: { project: string }) => (await import('./models-command.js')).pullCommand(uri, opts));
+
+models
+  .command('list')
+  .description('List stored models')
+  .option('--json', 'print the manifests as JSON')
+  .action(async (opts: { json?: boolean }) => (await import('./models-command.js')).listCommand(opts));
+
+models
+  .command('get')
+  .description('Show a stored model (name:version, or name for its newest)')
+  .argument('<tag>')
+  .option('-o, --output <format>', 'json, or path (its directory)', 'json')
+  .action(async (tag: string, opts: { output: string }) => (await import('./models-command.js')).getCommand(tag, opts));
+
+models
+  .command('delete')
+  .description('Delete a stored model')
+  .argument('<tag>')
+  .action(async (tag: string) => (await import('./models-command.js')).deleteCommand(tag));
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof BentoError) {
     process.stderr.write(`Error [${err.code}]: ${err.message}\n`);

@@ -3,6 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ModelFormatError, ModelNotFoundError } from '../errors.js';
 import type { ModelMetadata } from '../plugins/types.js';
+import { signatureOf } from './signature.js';
 
 /** What a model directory (or file) holds, as far as the framework can tell from its files. */
 export interface ModelDirInfo {
@@ -104,6 +105,8 @@ export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
     if (mlmodel) {
       ({ format, file } = formatFromMlmodel(mlmodel, dir));
       metadata = { ...((mlmodel.metadata ?? {}) as ModelMetadata) };
+      const signature = signatureOf(mlmodel);
+      if (signature) metadata.signature = signature;
     } else {
       const entries = await readdir(dir);
       const onnx = entries.filter((e) => e.toLowerCase().endsWith('.onnx'));

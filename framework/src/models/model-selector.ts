@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
 import { schemeOf } from '../plugins/registry.js';
 import type { ModelSelector } from '../sdk/decorators/runnable.js';
 
@@ -15,11 +16,13 @@ export const MODEL_ENV = {
  * The seed's model selection: `MODEL_URI` as given; else `MODEL_RUN_ID` →
  * `runs:/<id>/model` (`MODEL_ARTIFACT_PATH` changes `model`); else `MODEL_NAME`
  * (+ `MODEL_VERSION`, default `latest`) → `models:/<name>/<version>`; else
- * `fallback` (relative to the service project). A relative `MODEL_URI` path is taken from the
- * working directory. A version that is a registry stage (`Production`) or alias
- * (`@champion`) is passed through as MLflow spells it.
+ * `fallback` (relative to the service project); without one, start-up fails
+ * with the seed's `Either MODEL_RUN_ID or MODEL_NAME must be set`. A relative
+ * `MODEL_URI` path is taken from the working directory. A version that is a
+ * registry stage (`Production`) or alias (`@champion`) is passed through as
+ * MLflow spells it.
  */
-export function modelFromEnv(fallback: string): (env: Readonly<Record<string, string | undefined>>) => string {
+export function modelFromEnv(fallback?: string): (env: Readonly<Record<string, string | undefined>>) => string {
   return (env) => {
     const uri = env[MODEL_ENV.uri]?.trim();
     // A path typed on the command line means "from here", not from the service project.
@@ -30,6 +33,9 @@ export function modelFromEnv(fallback: string): (env: Readonly<Record<string, st
     if (name) {
       const version = env[MODEL_ENV.version]?.trim() || 'latest';
       return version.startsWith('@') ? `models:/${name}${version}` : `models:/${name}/${version}`;
+    }
+    if (fallback === undefined) {
+      throw new ConfigError(`Either ${MODEL_ENV.runId} or ${MODEL_ENV.name} must be set (or ${MODEL_ENV.uri}, a model path or URI)`);
     }
     return fallback;
   };

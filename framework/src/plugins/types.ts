@@ -8,6 +8,7 @@
  * models there). `setup` must therefore be cheap and free of side effects other
  * than registering.
  */
+import type { ModelStore } from '../store/model-store.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
 
 export interface Logger {
@@ -57,6 +58,13 @@ export interface ModelSourceContext {
   cwd: string;
   /** Directory a source may cache downloads in. */
   cacheDir: string;
+  /**
+   * The local model store (`BENTO_HOME`). Sources that download keep models
+   * here, so that each is fetched once and a server restarts without its source.
+   */
+  store: ModelStore;
+  /** Whether to draw download progress (stderr is a terminal). */
+  progress: boolean;
   env: Readonly<Record<string, string | undefined>>;
   logger: Logger;
 }

@@ -1,19 +1,29 @@
 /**
  * Estimates how long a batch of n items takes, as BentoML's dispatcher does:
  * duration ≈ a·n + b, fitted by least squares over the most recent batches.
+ * The first batches are left out: they pay for the backend's warm-up (ONNX
+ * Runtime's first runs take many times longer), which would inflate b.
  */
 export class CostModel {
   private readonly samples: Array<[number, number]> = [];
+  private skipped = 0;
   private a = 0;
   private b = 0;
 
-  constructor(private readonly window = 64) {}
+  constructor(
+    private readonly window = 64,
+    private readonly warmup = 2,
+  ) {}
 
   get fitted(): boolean {
     return this.samples.length > 0;
   }
 
   record(items: number, durationMs: number): void {
+    if (this.skipped < this.warmup) {
+      this.skipped++;
+      return;
+    }
     this.samples.push([items, durationMs]);
     if (this.samples.length > this.window) this.samples.shift();
     this.fit();

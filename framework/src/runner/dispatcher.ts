@@ -34,7 +34,15 @@ export interface DispatcherOptions {
   concurrency: number;
   /** Batch sizes the model runs best at; a batch is cut down to the largest that fits, when one does. */
   preferredBatchSizes?: number[];
+  /** First batches left out of the cost model (backend warm-up); default 2, as BentoML. */
+  warmupBatches?: number;
   clock?: Clock;
+}
+
+/** A batch's output, and how long the model took on it when the runner measured that (else the round trip counts). */
+export interface BatchResult {
+  output: unknown;
+  costMs?: number;
 }
 
 export interface DispatcherStats {
@@ -90,7 +98,7 @@ export class Dispatcher {
   private readonly queue: Pending[] = [];
   private queuedItems = 0;
   private inFlight = 0;
-  private readonly cost = new CostModel();
+  private readonly cost: CostModel;
   private readonly arrivals = new ArrivalRate();
   private readonly clock: Clock;
   private holding = false;
@@ -101,9 +109,10 @@ export class Dispatcher {
 
   constructor(
     private readonly options: DispatcherOptions,
-    private readonly runBatch: (batch: Tensor) => Promise<unknown>,
+    private readonly runBatch: (batch: Tensor) => Promise<BatchResult>,
   ) {
     this.clock = options.clock ?? systemClock;
+    this.cost = new CostModel(64, options.warmupBatches ?? 2);
     this.preferred = [...(options.preferredBatchSizes ?? [])].sort((a, b) => b - a);
   }
 
@@ -236,14 +245,15 @@ export class Dispatcher {
       return;
     }
     this.runBatch(batch).then(
-      (output) => this.finish(segments, items, started, undefined, output),
+      ({ output, costMs }) => this.finish(segments, items, started, undefined, output, costMs),
       (err: unknown) => this.finish(segments, items, started, err),
     );
   }
 
-  private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown): void {
+  private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown, costMs?: number): void {
     this.inFlight--;
-    if (error === undefined) this.cost.record(items, this.clock.now() - started);
+    // The model's own time when the runner reports it: the round trip also holds event-loop delays batching does not save.
+    if (error === undefined) this.cost.record(items, costMs ?? this.clock.now() - started);
     let pieces: Tensor[] | undefined;
     if (error === undefined) {
       const axis = this.options.batchDim[1];

@@ -32,6 +32,7 @@ export interface SerializedError {
   statusCode: number;
 }
 
-export type TaskResponse = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+/** `elapsedMs`: how long the method ran in the worker (compute only, no queueing or hand-off). */
+export type TaskResponse = { ok: true; value: unknown; elapsedMs?: number } | { ok: false; error: SerializedError };
 
 export type InfoResponse = { ok: true; value: ModelInfo } | { ok: false; error: SerializedError };

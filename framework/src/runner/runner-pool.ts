@@ -77,6 +77,11 @@ export class RunnerPool {
   }
 
   async call(method: string, args: unknown[]): Promise<unknown> {
+    return (await this.callTimed(method, args)).value;
+  }
+
+  /** `call`, with how long the method itself ran in its worker. */
+  async callTimed(method: string, args: unknown[]): Promise<{ value: unknown; elapsedMs?: number }> {
     const tensors = args.filter(isTensor) as Tensor[];
     let response: TaskResponse;
     try {
@@ -92,7 +97,7 @@ export class RunnerPool {
       throw new RunnerCrashedError(`runner "${this.name}" worker stopped while handling the call: ${message}`, { cause: err });
     }
     if (!response.ok) throw fromSerialized(response.error);
-    return response.value;
+    return { value: response.value, elapsedMs: response.elapsedMs };
   }
 
   async close(): Promise<void> {

@@ -31,7 +31,10 @@ export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool, over
           batchDim: m.batchDim,
           concurrency: pool.workers,
         },
-        (batch) => pool.call(m.name, [batch]),
+        async (batch) => {
+          const { value, elapsedMs } = await pool.callTimed(m.name, [batch]);
+          return { output: value, costMs: elapsedMs };
+        },
       );
       pool.dispatchers.set(m.name, dispatcher);
       target[m.name] = (...args: unknown[]) => {

@@ -11,6 +11,7 @@ import { loadPlugins } from '../plugins/loader.js';
 import { type Constructor, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
 import { isTensor, transferablesOf, type Tensor } from '../tensor/tensor.js';
 import { consoleLogger } from '../logging/console-logger.js';
+import { checkSignature } from '../models/signature.js';
 import { LoadedModel } from './model-info.js';
 import { INFO_METHOD, type TaskRequest, type TaskResponse, type WorkerBootstrap } from './protocol.js';
 import { Piscina } from 'piscina';
@@ -39,6 +40,7 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
     if (err instanceof BentoError) throw err;
     throw new ModelLoadError(`backend "${backend.name}" could not load ${boot.model.uri}: ${(err as Error).message}`, { cause: err });
   }
+  checkSignature(boot.model.metadata, session, `model ${boot.model.resolvedUri ?? boot.model.uri}`);
   const model = new LoadedModel(boot.model, session);
   const scope = container.createChildContainer();
   scope.registerInstance(LoadedModel, model);
@@ -69,8 +71,9 @@ export default async function run(task: TaskRequest): Promise<TaskResponse> {
     if (task.method === INFO_METHOD) return { ok: true, value: model.info() };
     const fn = instance[task.method];
     if (typeof fn !== 'function') return serializeError(new ServiceDefinitionError(`runnable "${boot.runnable}" has no method "${task.method}"`));
+    const started = performance.now();
     const value: unknown = await fn.apply(instance, task.args);
-    const response: TaskResponse = { ok: true, value };
+    const response: TaskResponse = { ok: true, value, elapsedMs: performance.now() - started };
     const transfer = transferablesOf(collectTensors(value, []));
     if (transfer.length === 0) return response;
     // Piscina's "movable" protocol: hand the output buffers over instead of copying them.

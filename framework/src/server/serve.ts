@@ -1,16 +1,16 @@
 import 'reflect-metadata';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { container } from 'tsyringe';
 import { type Limits, envInt, limitsFromEnv } from '../config/limits.js';
 import type { Project } from '../config/project.js';
-import { ModelLoadError, ServiceDefinitionError } from '../errors.js';
+import { ServiceDefinitionError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
+import { resolveModel } from '../models/resolve-model.js';
 import { selectModelUri } from '../models/model-selector.js';
 import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import type { Registry } from '../plugins/registry.js';
-import type { Logger, ResolvedModel } from '../plugins/types.js';
+import type { Logger } from '../plugins/types.js';
 import { type BatchingOverrides, createRunner } from '../runner/runner-proxy.js';
 import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
 import { runnerToken } from '../sdk/decorators/runner.js';
@@ -39,13 +39,6 @@ export interface RunningServer {
   apis: ApiDefinition[];
   runners: RunnerPool[];
   close(): Promise<void>;
-}
-
-async function resolveModel(registry: Registry, uri: string, project: Project, env: ServeOptions['env'] & object, logger: Logger): Promise<ResolvedModel> {
-  const source = registry.sourceFor(uri);
-  const model = await source.resolve(uri, { cwd: project.serviceDir, cacheDir: join(project.root, '.bento', 'cache'), env, logger });
-  if (!model?.path || !model.format) throw new ModelLoadError(`model source "${source.name}" returned no path or format for ${uri}`);
-  return model;
 }
 
 async function startRunner(

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { ModelFormatError, ModelNotFoundError, consoleLoggerForTests } from './helpers.js';
+import { ModelFormatError, ModelNotFoundError, ModelStore, consoleLoggerForTests } from './helpers.js';
 import plugin, { localModelSource } from '../src/index.js';
 
-const ctx = (cwd: string) => ({ cwd, cacheDir: join(cwd, '.cache'), env: {}, logger: consoleLoggerForTests });
+const ctx = (cwd: string) => ({ cwd, cacheDir: join(cwd, '.cache'), store: new ModelStore(join(cwd, '.bento-home')), progress: false, env: {}, logger: consoleLoggerForTests });
 
 function project(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bento-local-'));

@@ -57,20 +57,14 @@ describe('bento serve', () => {
 
   it('reads a .env file in the working directory, the environment winning over it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bento-env-'));
-    writeFileSync(join(dir, '.env'), 'MODEL_RUN_ID=from-dotenv\nMODEL_NAME=ignored\n');
-    const run = await bento(['serve', REPO_ROOT, '--port', '0'], {}, undefined, undefined, dir);
+    // MLflow on a closed port, no retries: each run fails at once, after saying which model it looked for.
+    writeFileSync(join(dir, '.env'), 'MODEL_RUN_ID=from-dotenv\nMODEL_NAME=ignored\nMLFLOW_TRACKING_URI=http://127.0.0.1:9\nMLFLOW_HTTP_REQUEST_MAX_RETRIES=0\n');
+    const run = await bento(['serve', REPO_ROOT, '--port', '0'], { BENTO_LOG_LEVEL: 'info' }, undefined, undefined, dir);
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /runs:\/from-dotenv\/model/);
-    const overridden = await bento(['serve', REPO_ROOT, '--port', '0'], { MODEL_RUN_ID: 'from-env' }, undefined, undefined, dir);
-    assert.match(overridden.stderr, /runs:\/from-env\/model/);
-  });
-
-  it('fails with a clear message naming the missing plugin for MODEL_RUN_ID', async () => {
-    const run = await bento(['serve', '.', '--port', '0'], { MODEL_RUN_ID: 'abc123def456' });
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /MODEL_SOURCE_NOT_FOUND/);
-    assert.match(run.stderr, /runs:\/abc123def456\/model/);
-    assert.match(run.stderr, /@bento-ts\/plugin-mlflow/);
+    assert.match(run.stderr, /resolving model runs:\/from-dotenv\/model/);
+    assert.match(run.stderr, /Failed to load model from MLflow: MLflow at http:\/\/127\.0\.0\.1:9 is unreachable/);
+    const overridden = await bento(['serve', REPO_ROOT, '--port', '0'], { MODEL_RUN_ID: 'from-env', BENTO_LOG_LEVEL: 'info' }, undefined, undefined, dir);
+    assert.match(overridden.stderr, /resolving model runs:\/from-env\/model/);
   });
 
   it('fails with a clear message for a model path that does not exist', async () => {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the MLflow stack, `make train` and the tests need, from package registries only, and only what is
+# missing (so it is quick the second time):
+#   Debian: PostgreSQL (full stack), python3-venv, python3-torch + torchvision and Fashion-MNIST (make train)
+#   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh)
+#   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+# The MinIO release the stack is tested with (a Go pseudo-version: MinIO tags releases outside Go's semver).
+MINIO_VERSION="${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}"
+step() { printf '== %s\n' "$*"; }
+timed() { local t0; t0=$(date +%s); "$@"; printf '   (%s s)\n' "$(( $(date +%s) - t0 ))"; }
+
+apt_missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
+/usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || apt_missing+=(python3-venv)
+/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || apt_missing+=(python3-torch python3-torchvision)
+[[ -d /usr/share/datasets/fashion-mnist ]] || apt_missing+=(dataset-fashion-mnist)
+if [[ ${#apt_missing[@]} -gt 0 ]]; then
+  step "apt: ${apt_missing[*]}"
+  SUDO=(); [[ $(id -u) -ne 0 ]] && SUDO=(sudo)
+  timed bash -c "${SUDO[*]} apt-get update -qq && DEBIAN_FRONTEND=noninteractive ${SUDO[*]} apt-get install -y -qq --no-install-recommends ${apt_missing[*]} >/dev/null"
+  # Debian's package starts a cluster of its own on 5432; the stack runs its own clusters, so stop it.
+  if command -v pg_ctlcluster >/dev/null; then pg_lsclusters -h 2>/dev/null | while read -r v c _; do pg_ctlcluster "$v" "$c" stop 2>/dev/null || true; done; fi
+fi
+
+step "Python venv with MLflow (.venv)"
+timed "$root/infra/venv.sh"
+
+minio="$root/.stack-bin/minio"
+stamp="$root/.stack-bin/minio.version"
+if [[ ! -x "$minio" || "$(cat "$stamp" 2>/dev/null)" != "$MINIO_VERSION" ]]; then
+  step "MinIO $MINIO_VERSION (go install)"
+  command -v go >/dev/null || { echo "Go is needed to build MinIO (https://go.dev/dl or apt-get install golang)"; exit 1; }
+  mkdir -p "$root/.stack-bin"
+  timed env GOBIN="$root/.stack-bin" CGO_ENABLED=0 GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION"
+  echo "$MINIO_VERSION" > "$stamp"
+fi
+step "ready: mlflow $("$root/.venv/bin/python" -c "import importlib.metadata as m; print(m.version('mlflow'))"), minio $(cat "$stamp"), $(ls -d /usr/lib/postgresql/*/bin | tail -1)"

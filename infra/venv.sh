@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project-local Python venv holding MLflow: .venv at the repo root.
+# It sees Debian's torch/torchvision (system site packages) so `make train` needs no PyPI torch.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="${BENTO_VENV:-$root/.venv}"
+python="${BENTO_PYTHON:-/usr/bin/python3}"
+stamp="$venv/.requirements.sha"
+want="$(sha256sum "$root/infra/requirements.txt" | cut -d' ' -f1)"
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  exit 0
+fi
+if [[ ! -x "$venv/bin/python" ]]; then
+  "$python" -m venv --system-site-packages "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/infra/requirements.txt"
+echo "$want" > "$stamp"
+echo "venv ready: $venv ($("$venv/bin/python" -c 'import mlflow; print("mlflow", mlflow.__version__)'))"

@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, join, normalize, sep } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ModelLoadError, ModelNotFoundError } from '@bento-ts/framework';
+import cliProgress from 'cli-progress';
+import { type ArtifactEntry, type ArtifactRepository, listFiles } from './repository.js';
+
+export interface DownloadOptions {
+  /** Draw a progress bar on stderr. */
+  progress: boolean;
+  /** Label for the bar. */
+  label: string;
+}
+
+/** Files fetched at once: enough to hide latency, few enough not to swamp a small server. */
+const PARALLEL = Math.min(2 * availableParallelism(), 8);
+
+function safeTarget(dest: string, path: string): string {
+  const target = normalize(join(dest, path));
+  if (!target.startsWith(dest + sep)) throw new ModelLoadError(`refusing artifact path "${path}": it leaves the download directory`);
+  return target;
+}
+
+async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: string, onBytes: (n: number) => void): Promise<void> {
+  const target = safeTarget(dest, entry.path);
+  await mkdir(dirname(target), { recursive: true });
+  const { body } = await repo.open(entry.path);
+  const md5 = entry.md5 ? createHash('md5') : undefined;
+  let size = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      md5?.update(chunk);
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+  await pipeline(body, count, createWriteStream(target));
+  if (entry.size !== undefined && size !== entry.size) {
+    throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is incomplete: ${size} of ${entry.size} bytes`);
+  }
+  if (md5 && entry.md5 && md5.digest('hex') !== entry.md5) {
+    throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is corrupt: its MD5 does not match the store's ETag`);
+  }
+}
+
+/**
+ * Copies every file of `repo` into `dest` (which must be empty), in parallel,
+ * checking each file's size (and MD5, where the store gives one) against the
+ * listing. Returns the files fetched.
+ */
+export async function downloadTree(repo: ArtifactRepository, dest: string, options: DownloadOptions): Promise<ArtifactEntry[]> {
+  const files = await listFiles(repo);
+  if (files.length === 0) throw new ModelNotFoundError(`no artifacts at ${repo.uri}`);
+  const total = files.reduce((n, f) => n + (f.size ?? 0), 0);
+  const bar = options.progress
+    ? new cliProgress.SingleBar(
+        { format: `${options.label} [{bar}] {percentage}% {value}/{total} bytes | {files} files`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(total, 0, { files: files.length });
+  let done = 0;
+  const queue = [...files];
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(PARALLEL, files.length) }, async () => {
+        for (let entry = queue.shift(); entry; entry = queue.shift()) {
+          await fetchFile(repo, entry, dest, (n) => {
+            done += n;
+            bar?.update(done);
+          });
+        }
+      }),
+    );
+  } finally {
+    bar?.stop();
+  }
+  return files;
+}

@@ -1,0 +1,120 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const REPO_ROOT = fileURLToPath(new URL('../../../../../', import.meta.url));
+export const SERVICE_DIR = join(REPO_ROOT, 'services', 'vision-classifier');
+const STACK = join(REPO_ROOT, 'infra', 'stack.sh');
+const PYTHON = join(REPO_ROOT, '.venv', 'bin', 'python');
+
+/** A port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Fixtures {
+  name: string;
+  versions: Array<{ run_id: string; model_id: string; version: string }>;
+  artifacts_run_id: string;
+  bad_signature_run_id: string;
+  pytorch_run_id: string;
+}
+
+export interface StackOptions {
+  mode: 'basic' | 'full';
+  /** MLflow's basic-auth app, with these admin credentials. */
+  auth?: { user: string; password: string };
+}
+
+/**
+ * A real MLflow stack started with infra/stack.sh (the script behind `make start`)
+ * in a temporary state directory on free ports; `env` is what a client needs.
+ */
+export class Stack {
+  readonly dir = mkdtempSync(join(tmpdir(), 'bento-mlflow-'));
+  env: Record<string, string> = {};
+  private serverEnv: Record<string, string> = {};
+
+  constructor(readonly options: StackOptions) {}
+
+  get trackingUri(): string {
+    return this.env.MLFLOW_TRACKING_URI!;
+  }
+
+  async start(): Promise<this> {
+    const mlflowPort = await freePort();
+    const s3Port = await freePort();
+    this.serverEnv = {
+      STACK_DIR: this.dir,
+      MLFLOW_PORT: String(mlflowPort),
+      PG_PORT: String(await freePort()),
+      S3_PORT: String(s3Port),
+      AWS_ACCESS_KEY_ID: 'minio',
+      AWS_SECRET_ACCESS_KEY: 'minio123',
+    };
+    if (this.options.auth) {
+      Object.assign(this.serverEnv, { MLFLOW_AUTH: 'basic', MLFLOW_TRACKING_USERNAME: this.options.auth.user, MLFLOW_TRACKING_PASSWORD: this.options.auth.password });
+    }
+    this.env = {
+      MLFLOW_TRACKING_URI: `http://127.0.0.1:${mlflowPort}`,
+      // Tests fail fast on purpose-made outages instead of waiting out MLflow's default backoff.
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1',
+      MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0',
+    };
+    if (this.options.auth) Object.assign(this.env, { MLFLOW_TRACKING_USERNAME: this.options.auth.user, MLFLOW_TRACKING_PASSWORD: this.options.auth.password });
+    if (this.options.mode === 'full') {
+      Object.assign(this.env, { MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${s3Port}`, AWS_ACCESS_KEY_ID: 'minio', AWS_SECRET_ACCESS_KEY: 'minio123' });
+    }
+    await this.script('start');
+    return this;
+  }
+
+  private async script(command: string): Promise<string> {
+    try {
+      const { stdout } = await run(STACK, [command, this.options.mode], { env: { ...process.env, ...this.serverEnv }, timeout: 240_000, maxBuffer: 8 << 20 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`infra/stack.sh ${command} ${this.options.mode} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    }
+  }
+
+  /** Logs the bundled model every way the tests need, with MLflow's own Python client. */
+  async logModels(name: string, extraEnv: Record<string, string> = {}): Promise<Fixtures> {
+    const script = join(REPO_ROOT, 'plugins', 'mlflow', 'test', 'fixtures', 'log_models.py');
+    const { stdout } = await run(PYTHON, [script, this.trackingUri, name], {
+      env: { ...process.env, ...this.env, ...extraEnv, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '3' },
+      timeout: 300_000,
+      maxBuffer: 8 << 20,
+    });
+    const line = stdout.trim().split('\n').pop()!;
+    return JSON.parse(line) as Fixtures;
+  }
+
+  /** Runs Python with MLflow's client against this stack (for one-off setups). */
+  async python(code: string, extraEnv: Record<string, string> = {}): Promise<string> {
+    const { stdout } = await run(PYTHON, ['-c', code], { env: { ...process.env, ...this.env, ...extraEnv }, timeout: 300_000, maxBuffer: 8 << 20 });
+    return stdout.trim();
+  }
+
+  async stopMlflowOnly(): Promise<void> {
+    await this.script('stop');
+  }
+
+  async stop(): Promise<void> {
+    await this.script('stop').catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The MLflow model source against a real MLflow server (SQLite backend store,
+ * local artifacts behind --serve-artifacts), started by infra/stack.sh. Models
+ * are logged by MLflow's own Python client; bento-ts serves them with no Python.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type BentoError, ModelStore, inspectModelPath } from '@bento-ts/framework';
+import { directProbabilities, modelInfo, predict, serve } from './helpers/serve.js';
+import { type Fixtures, REPO_ROOT, Stack, freePort } from './helpers/stack.js';
+
+const NAME = 'vision-model';
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [join(REPO_ROOT, 'framework', 'bin', 'bento.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const loadFailure = (code: string, pattern: RegExp) => (err: BentoError) => {
+  assert.equal(err.code, code, err.message);
+  assert.match(err.message, /^Failed to load model from MLflow: /);
+  assert.match(err.message, pattern);
+  return true;
+};
+
+describe('MLflow model source, against a real MLflow server', { timeout: 900_000 }, () => {
+  const stack = new Stack({ mode: 'basic' });
+  const home = mkdtempSync(join(tmpdir(), 'bento-home-'));
+  let fx: Fixtures;
+  const env = (extra: Record<string, string>) => ({ ...stack.env, BENTO_HOME: home, ...extra });
+
+  before(async () => {
+    await stack.start();
+    fx = await stack.logModels(NAME);
+  });
+  after(() => stack.stop());
+
+  const ways: Array<{ how: string; select: () => Record<string, string>; version: () => string | null; run: () => string; epochs?: string }> = [
+    { how: 'MODEL_RUN_ID (an MLflow 3 logged model of the run)', select: () => ({ MODEL_RUN_ID: fx.versions[0]!.run_id }), version: () => null, run: () => fx.versions[0]!.run_id, epochs: '11' },
+    { how: 'MODEL_RUN_ID (MLflow 2 layout: the model as run artifacts)', select: () => ({ MODEL_RUN_ID: fx.artifacts_run_id }), version: () => null, run: () => fx.artifacts_run_id },
+    { how: 'MODEL_NAME + MODEL_VERSION=1', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: '1' }), version: () => '1', run: () => fx.versions[0]!.run_id, epochs: '11' },
+    { how: 'MODEL_NAME alone (latest)', select: () => ({ MODEL_NAME: NAME }), version: () => '2', run: () => fx.versions[1]!.run_id, epochs: '12' },
+    { how: 'a stage (MODEL_VERSION=Production)', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: 'Production' }), version: () => '2', run: () => fx.versions[1]!.run_id, epochs: '12' },
+    { how: 'an alias (MODEL_VERSION=@champion)', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }), version: () => '1', run: () => fx.versions[0]!.run_id, epochs: '11' },
+    { how: 'an MLflow 3 model ID (MODEL_URI=models:/m-...)', select: () => ({ MODEL_URI: `models:/${fx.versions[1]!.model_id}` }), version: () => null, run: () => fx.versions[1]!.run_id, epochs: '12' },
+  ];
+
+  for (const way of ways) {
+    it(`serves the model chosen by ${way.how}, predicting as the ONNX file does when run directly`, async () => {
+      const server = await serve(env(way.select()));
+      try {
+        const info = await modelInfo(server);
+        assert.equal(info.run_id, way.run());
+        assert.equal(info.model_version, way.version());
+        assert.equal(info.model_format, 'onnx');
+        if (way.epochs) assert.equal(info.model_metadata.params.epochs, way.epochs, 'params come from the MLflow run');
+        assert.equal(typeof info.model_metadata.metrics.test_accuracy, 'number');
+        const served = await predict(server);
+        const stored = (await new ModelStore(home).list()).find((m) => m.uris.includes(String(info.model_uri)));
+        assert.ok(stored, `${String(info.model_uri)} is in the store`);
+        const dir = await inspectModelPath(stored.path);
+        const direct = await directProbabilities(join(stored.path, dir.file!), dir.metadata);
+        const classes = Object.keys(served.probabilities);
+        assert.equal(classes.length, 10);
+        classes.forEach((c, i) => assert.ok(Math.abs(served.probabilities[c]! - direct[i]!) < 1e-6, `${c}: served ${served.probabilities[c]} vs direct ${direct[i]}`));
+        assert.equal(served.predicted_class, 'Ankle boot');
+      } finally {
+        await server.close();
+      }
+    });
+  }
+
+  it('downloads a model once, with its external weights, and verifies it in the store', async () => {
+    const store = new ModelStore(home);
+    const v1 = (await store.list()).find((m) => m.uris.includes(`models:/${NAME}/1`));
+    assert.ok(v1);
+    assert.ok(v1.files.some((f) => f.path.endsWith('.data')), `MLflow saved the weights as external data: ${v1.files.map((f) => f.path).join(', ')}`);
+    assert.deepEqual(
+      [`runs:/${fx.versions[0]!.run_id}/model`, `models:/${NAME}/1`, `models:/${NAME}@champion`].filter((u) => v1.uris.includes(u)).length,
+      3,
+      `a run, its registered version and the alias on it share one copy: ${v1.uris.join(', ')}`,
+    );
+    assert.equal(v1.resolutions[`models:/${NAME}@champion`]!.registered_version, '1');
+    assert.equal(await store.verify(v1, true), undefined);
+  });
+
+  it('names the cause of every failure, in one line that starts as the seed\'s', async () => {
+    await assert.rejects(serve(env({ MODEL_RUN_ID: '0123456789abcdef0123456789abcdef' })), loadFailure('MODEL_NOT_FOUND', /Run with id=0123456789abcdef0123456789abcdef not found/));
+    await assert.rejects(serve(env({ MODEL_NAME: 'no-such-model' })), loadFailure('MODEL_NOT_FOUND', /no-such-model/));
+    await assert.rejects(serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '99' })), loadFailure('MODEL_NOT_FOUND', /version=99\) not found/));
+    await assert.rejects(serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '@nope' })), loadFailure('MODEL_NOT_FOUND', /alias nope not found/));
+    await assert.rejects(serve(env({ MODEL_NAME: NAME, MODEL_VERSION: 'champion' })), loadFailure('MODEL_NOT_FOUND', /Invalid Model Version stage: champion.*models:\/vision-model@champion/));
+    await assert.rejects(serve(env({ MODEL_RUN_ID: fx.artifacts_run_id, MODEL_ARTIFACT_PATH: 'missing' })), loadFailure('MODEL_NOT_FOUND', /has no model at "missing"/));
+    await assert.rejects(serve(env({ MODEL_RUN_ID: fx.pytorch_run_id })), loadFailure('MODEL_FORMAT_ERROR', /PyTorch model .* mlflow\.onnx\.log_model/));
+    await assert.rejects(serve(env({ MODEL_RUN_ID: fx.bad_signature_run_id })), (err: BentoError) => err.code === 'MODEL_FORMAT_ERROR' && /input "input" has shape \[.*3, 32, 32\], the signature says \[-1, 1, 28, 28\]/.test(err.message));
+    const stored = (await new ModelStore(home).list()).map((m) => m.tag);
+    assert.ok(!stored.some((t) => t.includes(fx.pytorch_run_id)), 'what cannot be served never enters the store');
+  });
+
+  it('bento models pull / list / get / delete work on the same store', async () => {
+    const pull = await runCli(['models', 'pull', `models:/${NAME}/2`], env({}));
+    assert.equal(pull.code, 0, pull.stderr);
+    assert.match(pull.stdout, /^Pulled vision-model:2 \(onnx\) → .*models\/vision-model\/2$/m);
+    const list = await runCli(['models', 'list'], env({}));
+    assert.match(list.stdout, /^vision-model:2\s+\d/m);
+    const path = await runCli(['models', 'get', `${NAME}:2`, '-o', 'path'], env({}));
+    assert.equal(path.stdout.trim(), join(home, 'models', NAME, '2'));
+    const del = await runCli(['models', 'delete', `${NAME}:2`], env({}));
+    assert.equal(del.code, 0, del.stderr);
+    const gone = await runCli(['models', 'get', `${NAME}:2`], env({}));
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /MODEL_NOT_FOUND.*no model vision-model:2/);
+  });
+
+  describe('with MLflow stopped', () => {
+    before(() => stack.stopMlflowOnly());
+
+    it('serves what the store holds: a version and a run at once, an alias from its last resolution', async () => {
+      const selections: Array<Record<string, string>> = [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, { MODEL_RUN_ID: fx.versions[0]!.run_id }, { MODEL_NAME: NAME, MODEL_VERSION: '@champion' }];
+      for (const select of selections) {
+        const server = await serve(env(select));
+        try {
+          assert.equal((await predict(server)).predicted_class, 'Ankle boot');
+        } finally {
+          await server.close();
+        }
+      }
+    });
+
+    it('fails to start, after bounded retries, when a model it never fetched is asked for', async () => {
+      await assert.rejects(serve(env({ MODEL_NAME: 'never-fetched', MODEL_VERSION: '1' })), loadFailure('MODEL_SOURCE_UNAVAILABLE', /MLflow at http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\) after 2 attempts/));
+    });
+
+    it('bento serve exits non-zero with the seed\'s message when MLflow cannot be reached', async () => {
+      const port = await freePort();
+      const r = await runCli(['serve', 'services/vision-classifier', '--port', '0'], { ...env({ MODEL_NAME: 'never-fetched' }), MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}` });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /Failed to load model from MLflow: MLflow at http:\/\/127\.0\.0\.1:\d+ is unreachable/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    });
+  });
+});
