@@ -2,7 +2,7 @@
 # Installs what the MLflow stack, `make train` and the tests need, from package registries only, and only what is
 # missing (so it is quick the second time):
 #   Debian: PostgreSQL (full stack), python3-venv, python3-torch + torchvision and Fashion-MNIST (make train)
-#   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh)
+#   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh); MLflow 2.x into .venv-mlflow2 (tests)
 #   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -26,6 +26,8 @@ fi
 
 step "Python venv with MLflow (.venv)"
 timed "$root/infra/venv.sh"
+step "Python venv with MLflow 2.x (.venv-mlflow2, for the compatibility tests)"
+timed env BENTO_VENV="$root/.venv-mlflow2" BENTO_REQUIREMENTS="$root/infra/requirements-mlflow2.txt" "$root/infra/venv.sh"
 
 minio="$root/.stack-bin/minio"
 stamp="$root/.stack-bin/minio.version"

@@ -67,10 +67,15 @@ function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): { for
     if (conf) return { format, file: typeof conf.data === 'string' ? conf.data : typeof conf.model_dir === 'string' ? conf.model_dir : undefined };
   }
   const names = Object.keys(flavors).join(', ') || 'none';
+  // mlflow.pytorch.log_model(..., extra_files=["model.onnx"]) ships an ONNX export beside the pickle.
+  const extras = (flavors.pytorch?.extra_files ?? []) as Array<{ path?: unknown }>;
+  const onnxExtra = extras.map((e) => e?.path).find((p): p is string => typeof p === 'string' && p.toLowerCase().endsWith('.onnx'));
+  if (onnxExtra) return { format: 'onnx', file: onnxExtra };
   if (flavors.pytorch) {
     throw new ModelFormatError(
       `the MLflow model at ${dir} is a PyTorch model (flavors: ${names}) and has no ONNX export; bento-ts serves models without Python. ` +
-        'Export it to ONNX and log it with mlflow.onnx.log_model(onnx.load("model.onnx"), "model"), ' +
+        'Export it to ONNX and log it with mlflow.onnx.log_model(onnx.load("model.onnx"), name="model"), or beside the PyTorch model with ' +
+        'mlflow.pytorch.log_model(model, name="model", extra_files=["model.onnx"]); ' +
         'e.g. torch.onnx.export(model, example, "model.onnx", input_names=["input"], dynamic_axes={"input": {0: "batch"}}).',
     );
   }

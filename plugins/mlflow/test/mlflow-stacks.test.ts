@@ -105,3 +105,40 @@ describe('an MLflow server with basic auth', { timeout: 900_000 }, () => {
     await assert.rejects(serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '' })), check);
   });
 });
+
+describe('an MLflow 2.x server: models as run artifacts, no logged-model API', { timeout: 900_000 }, () => {
+  const stack = new Stack({ mode: 'basic', venv: '.venv-mlflow2' });
+  const home = mkdtempSync(join(tmpdir(), 'bento-home-'));
+  const env = (extra: Record<string, string> = {}) => ({ ...stack.env, BENTO_HOME: home, ...extra });
+  let fx: Awaited<ReturnType<Stack['logModels']>>;
+
+  before(async () => {
+    await stack.start();
+    fx = await stack.logModels(NAME);
+  });
+  after(() => stack.stop());
+
+  it('serves by run ID, version, latest, stage and alias', async () => {
+    const cases: Array<[Record<string, string>, string | null, string]> = [
+      [{ MODEL_RUN_ID: fx.versions[0]!.run_id }, null, fx.versions[0]!.run_id],
+      [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, '1', fx.versions[0]!.run_id],
+      [{ MODEL_NAME: NAME }, '2', fx.versions[1]!.run_id],
+      [{ MODEL_NAME: NAME, MODEL_VERSION: 'Production' }, '2', fx.versions[1]!.run_id],
+      [{ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }, '1', fx.versions[0]!.run_id],
+    ];
+    for (const [select, version, run] of cases) {
+      const info = await servesAnkleBoot(env(select));
+      assert.equal(info.model_version, version, JSON.stringify(select));
+      assert.equal(info.run_id, run);
+      assert.match(String(info.resolved_uri), new RegExp(`^mlflow-artifacts:/.*/${run}/artifacts/model$`));
+    }
+  });
+
+  it('says that an MLflow 3 model ID needs an MLflow 3 server', async () => {
+    await assert.rejects(serve(env({ MODEL_URI: 'models:/m-0123456789abcdef0123456789abcdef' })), (err: BentoError) => {
+      assert.equal(err.code, 'MODEL_NOT_FOUND');
+      assert.match(err.message, /MLflow 3 model ID, and this MLflow server has no logged-model API \(MLflow 2\.x\)/);
+      return true;
+    });
+  });
+});

@@ -10,7 +10,6 @@ const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../../../../../', import.meta.url));
 export const SERVICE_DIR = join(REPO_ROOT, 'services', 'vision-classifier');
 const STACK = join(REPO_ROOT, 'infra', 'stack.sh');
-const PYTHON = join(REPO_ROOT, '.venv', 'bin', 'python');
 
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {
@@ -36,6 +35,8 @@ export interface StackOptions {
   mode: 'basic' | 'full';
   /** MLflow's basic-auth app, with these admin credentials. */
   auth?: { user: string; password: string };
+  /** The venv whose MLflow runs the server and logs the models (default .venv: MLflow 3; .venv-mlflow2: MLflow 2.x). */
+  venv?: string;
 }
 
 /**
@@ -48,6 +49,14 @@ export class Stack {
   private serverEnv: Record<string, string> = {};
 
   constructor(readonly options: StackOptions) {}
+
+  private get venv(): string {
+    return join(REPO_ROOT, this.options.venv ?? '.venv');
+  }
+
+  private get pythonBin(): string {
+    return join(this.venv, 'bin', 'python');
+  }
 
   get trackingUri(): string {
     return this.env.MLFLOW_TRACKING_URI!;
@@ -63,6 +72,7 @@ export class Stack {
       S3_PORT: String(s3Port),
       AWS_ACCESS_KEY_ID: 'minio',
       AWS_SECRET_ACCESS_KEY: 'minio123',
+      BENTO_VENV: this.venv,
     };
     if (this.options.auth) {
       Object.assign(this.serverEnv, { MLFLOW_AUTH: 'basic', MLFLOW_TRACKING_USERNAME: this.options.auth.user, MLFLOW_TRACKING_PASSWORD: this.options.auth.password });
@@ -94,7 +104,7 @@ export class Stack {
   /** Logs the bundled model every way the tests need, with MLflow's own Python client. */
   async logModels(name: string, extraEnv: Record<string, string> = {}): Promise<Fixtures> {
     const script = join(REPO_ROOT, 'plugins', 'mlflow', 'test', 'fixtures', 'log_models.py');
-    const { stdout } = await run(PYTHON, [script, this.trackingUri, name], {
+    const { stdout } = await run(this.pythonBin, [script, this.trackingUri, name], {
       env: { ...process.env, ...this.env, ...extraEnv, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '3' },
       timeout: 300_000,
       maxBuffer: 8 << 20,
@@ -105,7 +115,7 @@ export class Stack {
 
   /** Runs Python with MLflow's client against this stack (for one-off setups). */
   async python(code: string, extraEnv: Record<string, string> = {}): Promise<string> {
-    const { stdout } = await run(PYTHON, ['-c', code], { env: { ...process.env, ...this.env, ...extraEnv }, timeout: 300_000, maxBuffer: 8 << 20 });
+    const { stdout } = await run(this.pythonBin, ['-c', code], { env: { ...process.env, ...this.env, ...extraEnv }, timeout: 300_000, maxBuffer: 8 << 20 });
     return stdout.trim();
   }
 

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { inspectModelPath } from '../src/index.js';
+
+const BUNDLED_ONNX = fileURLToPath(new URL('../../../services/vision-classifier/model/model.onnx', import.meta.url));
+
+function mlflowDir(mlmodel: string, files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bento-model-dir-'));
+  writeFileSync(join(dir, 'MLmodel'), mlmodel);
+  for (const [path, from] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    copyFileSync(from, join(dir, path));
+  }
+  return dir;
+}
+
+describe('inspectModelPath on MLflow model directories', () => {
+  it('serves the ONNX export a PyTorch model ships in extra_files', async () => {
+    const dir = mlflowDir('flavors:\n  pytorch:\n    model_data: data\n    extra_files:\n    - path: extra_files/model.onnx\n', { 'extra_files/model.onnx': BUNDLED_ONNX });
+    const info = await inspectModelPath(dir);
+    assert.deepEqual([info.format, info.file], ['onnx', 'extra_files/model.onnx']);
+  });
+
+  it('refuses a PyTorch-only model, saying how to log an ONNX copy', async () => {
+    const dir = mlflowDir('flavors:\n  pytorch:\n    model_data: data\n  python_function: {}\n');
+    await assert.rejects(inspectModelPath(dir), (err: Error & { code?: string }) => err.code === 'MODEL_FORMAT_ERROR' && /mlflow\.onnx\.log_model/.test(err.message) && /extra_files/.test(err.message));
+  });
+
+  it('reads a tensor signature into the metadata, and ignores a column one', async () => {
+    const sig = `signature:\n  inputs: '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3, 32, 32]}, "name": "input"}]'\n`;
+    const withTensor = await inspectModelPath(mlflowDir(`flavors:\n  onnx:\n    data: model.onnx\n${sig}`, { 'model.onnx': BUNDLED_ONNX }));
+    assert.deepEqual(withTensor.metadata.signature, { inputs: [{ name: 'input', dtype: 'float32', shape: [null, 3, 32, 32] }], outputs: undefined });
+    const columns = `signature:\n  inputs: '[{"type": "double", "name": "x"}]'\n`;
+    const withColumns = await inspectModelPath(mlflowDir(`flavors:\n  onnx:\n    data: model.onnx\n${columns}`, { 'model.onnx': BUNDLED_ONNX }));
+    assert.equal(withColumns.metadata.signature, undefined);
+  });
+});
