@@ -122,6 +122,13 @@ export class MlflowRestClient {
         });
       } catch (err) {
         failure = causeOf(err);
+        // A certificate problem does not go away by retrying: say which setting fixes it.
+        if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/i.test(failure)) {
+          throw new ModelSourceUnavailableError(
+            `MLflow at ${this.show(target.origin)} presented a certificate this machine does not trust (${failure}); ` +
+              'set MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle, or MLFLOW_TRACKING_INSECURE_TLS=true to skip verification',
+          );
+        }
         if (attempt >= maxRetries) {
           throw new ModelSourceUnavailableError(
             `MLflow at ${this.show(target.origin)} is unreachable (${failure}) after ${attempt + 1} attempt${attempt ? 's' : ''}; is the server running? (make start)`,

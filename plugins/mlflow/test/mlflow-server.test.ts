@@ -4,8 +4,11 @@
  * are logged by MLflow's own Python client; bento-ts serves them with no Python.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -124,6 +127,40 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     const gone = await runCli(['models', 'get', `${NAME}:2`], env({}));
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /MODEL_NOT_FOUND.*no model vision-model:2/);
+  });
+
+  it('talks to MLflow over TLS: trusting MLFLOW_TRACKING_SERVER_CERT_PATH, or not verifying with MLFLOW_TRACKING_INSECURE_TLS', async () => {
+    // A TLS-terminating proxy in front of the stack, with a self-signed certificate for 127.0.0.1.
+    const dir = mkdtempSync(join(tmpdir(), 'bento-tls-'));
+    const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const upstream = new URL(stack.trackingUri);
+    const proxy = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      const up = httpRequest({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } }, (r) => {
+        res.writeHead(r.statusCode!, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const tls = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    // A fresh store each time, so that the model really comes through TLS.
+    const through = (extra: Record<string, string>) => env({ MLFLOW_TRACKING_URI: tls, BENTO_HOME: mkdtempSync(join(tmpdir(), 'bento-home-')), MODEL_NAME: NAME, MODEL_VERSION: '1', ...extra });
+    try {
+      await assert.rejects(serve(through({})), loadFailure('MODEL_SOURCE_UNAVAILABLE', /certificate this machine does not trust .*MLFLOW_TRACKING_SERVER_CERT_PATH/));
+      const trusts: Array<Record<string, string>> = [{ MLFLOW_TRACKING_SERVER_CERT_PATH: cert }, { MLFLOW_TRACKING_INSECURE_TLS: 'true' }];
+      for (const trust of trusts) {
+        const server = await serve(through(trust));
+        try {
+          assert.equal((await predict(server)).predicted_class, 'Ankle boot');
+        } finally {
+          await server.close();
+        }
+      }
+    } finally {
+      proxy.close();
+    }
   });
 
   describe('with MLflow stopped', () => {
