@@ -66,9 +66,8 @@ export function parseRunsUri(uri: string): RunsUri {
 
 /** `dir/name` without doubled or trailing slashes; a leading `scheme://` keeps its two. */
 export function joinPath(...parts: string[]): string {
-  return parts
-    .filter((p) => p.length > 0)
-    .join('/')
-    .replace(/(^|[^:])\/{2,}/g, '$1/')
-    .replace(/\/+$/, '');
+  const joined = parts.filter((p) => p.length > 0).join('/');
+  // The scheme's slashes (`s3://`, `file:///`) stay as they are; only the path's doubled ones collapse.
+  const scheme = /^[a-z][a-z0-9+.-]*:\/*/i.exec(joined)?.[0] ?? '';
+  return scheme + joined.slice(scheme.length).replace(/\/{2,}/g, '/').replace(/\/+$/, '');
 }

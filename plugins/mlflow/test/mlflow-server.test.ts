@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BentoError, ModelStore, inspectModelPath } from '@bento-ts/framework';
-import { directProbabilities, modelInfo, predict, serve } from './helpers/serve.js';
+import { directProbabilities, modelInfo, predict, serve, servesAnkleBoot } from './helpers/serve.js';
 import { type Fixtures, REPO_ROOT, Stack, freePort } from './helpers/stack.js';
 
 const NAME = 'vision-model';
@@ -87,6 +87,23 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     });
   }
 
+  it('reads file:// artifact roots (an experiment on a shared filesystem) straight from disk', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'bento-artifacts-'));
+    await stack.python(
+      [
+        'import mlflow, onnx, warnings, yaml',
+        'warnings.filterwarnings("ignore")',
+        `mlflow.set_tracking_uri("${stack.trackingUri}")`,
+        `mlflow.set_experiment(experiment_id=mlflow.create_experiment("local-files", artifact_location="file://${root}"))`,
+        `bundled = "${join(REPO_ROOT, 'services/vision-classifier/model')}"`,
+        'with mlflow.start_run():',
+        '    mlflow.onnx.log_model(onnx.load(bundled + "/model.onnx"), name="model", metadata=yaml.safe_load(open(bundled + "/MLmodel"))["metadata"], registered_model_name="vision-local")',
+      ].join('\n'),
+    );
+    const info = await servesAnkleBoot(env({ MODEL_NAME: 'vision-local', MODEL_VERSION: '1' }));
+    assert.ok(String(info.resolved_uri).startsWith(`file://${root}/`), String(info.resolved_uri));
+  });
+
   it('downloads a model once, with its external weights, and verifies it in the store', async () => {
     const store = new ModelStore(home);
     const v1 = (await store.list()).find((m) => m.uris.includes(`models:/${NAME}/1`));
@@ -150,14 +167,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     try {
       await assert.rejects(serve(through({})), loadFailure('MODEL_SOURCE_UNAVAILABLE', /certificate this machine does not trust .*MLFLOW_TRACKING_SERVER_CERT_PATH/));
       const trusts: Array<Record<string, string>> = [{ MLFLOW_TRACKING_SERVER_CERT_PATH: cert }, { MLFLOW_TRACKING_INSECURE_TLS: 'true' }];
-      for (const trust of trusts) {
-        const server = await serve(through(trust));
-        try {
-          assert.equal((await predict(server)).predicted_class, 'Ankle boot');
-        } finally {
-          await server.close();
-        }
-      }
+      for (const trust of trusts) await servesAnkleBoot(through(trust));
     } finally {
       proxy.close();
     }
@@ -168,14 +178,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
 
     it('serves what the store holds: a version and a run at once, an alias from its last resolution', async () => {
       const selections: Array<Record<string, string>> = [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, { MODEL_RUN_ID: fx.versions[0]!.run_id }, { MODEL_NAME: NAME, MODEL_VERSION: '@champion' }];
-      for (const select of selections) {
-        const server = await serve(env(select));
-        try {
-          assert.equal((await predict(server)).predicted_class, 'Ankle boot');
-        } finally {
-          await server.close();
-        }
-      }
+      for (const select of selections) await servesAnkleBoot(env(select));
     });
 
     it('fails to start, after bounded retries, when a model it never fetched is asked for', async () => {

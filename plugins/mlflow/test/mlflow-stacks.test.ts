@@ -10,20 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { BentoError } from '@bento-ts/framework';
-import { modelInfo, predict, serve } from './helpers/serve.js';
+import { serve, servesAnkleBoot } from './helpers/serve.js';
 import { REPO_ROOT, Stack } from './helpers/stack.js';
 
 const NAME = 'vision-model';
-
-async function servesAnkleBoot(env: Record<string, string>): Promise<Record<string, unknown>> {
-  const server = await serve(env);
-  try {
-    assert.equal((await predict(server)).predicted_class, 'Ankle boot');
-    return await modelInfo(server);
-  } finally {
-    await server.close();
-  }
-}
 
 describe('the full stack: PostgreSQL backend store and S3-compatible artifact store (MinIO)', { timeout: 900_000 }, () => {
   const stack = new Stack({ mode: 'full' });

@@ -38,5 +38,6 @@ describe('joinPath', () => {
     assert.equal(joinPath('s3://bucket/prefix/', '/model/'), 's3://bucket/prefix/model');
     assert.equal(joinPath('mlflow-artifacts:/1/abc/artifacts', '', 'model'), 'mlflow-artifacts:/1/abc/artifacts/model');
     assert.equal(joinPath('http://h:5000//x', 'y'), 'http://h:5000/x/y');
+    assert.equal(joinPath('file:///tmp/a', 'b'), 'file:///tmp/a/b');
   });
 });

@@ -73,6 +73,13 @@ describe('bento serve', () => {
     assert.match(run.stderr, /MODEL_NOT_FOUND.*no\/such\/model\.onnx does not exist/);
   });
 
+  it('refuses a malformed BENTO_JS_DECODE_MAX_PIXELS at start, naming it', async () => {
+    const run = await bento(['serve', '.', '--port', '0'], { BENTO_JS_DECODE_MAX_PIXELS: '96x96' });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /BENTO_JS_DECODE_MAX_PIXELS must be a whole number of pixels.*"96x96"/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   it('rejects an invalid port with usage help', async () => {
     const run = await bento(['serve', '--port', 'eighty']);
     assert.notEqual(run.code, 0);

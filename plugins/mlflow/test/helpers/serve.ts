@@ -25,6 +25,17 @@ export async function predict(server: RunningServer, image = SAMPLE): Promise<Pr
   return (await res.json()) as Prediction;
 }
 
+/** Serves with `env`, checks that the sample is classified as the bundled model does, and returns /get_model_info. */
+export async function servesAnkleBoot(env: Record<string, string>): Promise<Record<string, unknown>> {
+  const server = await serve(env);
+  try {
+    if ((await predict(server)).predicted_class !== 'Ankle boot') throw new Error('the sample was not classified as Ankle boot');
+    return await modelInfo(server);
+  } finally {
+    await server.close();
+  }
+}
+
 export async function modelInfo(server: RunningServer): Promise<Record<string, unknown> & { model_metadata: { params: Record<string, string>; metrics: Record<string, number> } }> {
   return (await (await fetch(`${server.url}/get_model_info`)).json()) as never;
 }
