@@ -1,16 +1,9 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { loadDotEnv } from '../config/dotenv.js';
 import { loadProject } from '../config/project.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { resolveModel } from '../models/resolve-model.js';
 import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import { ModelStore, type StoredModel } from '../store/model-store.js';
-
-function loadDotEnv(): void {
-  // As `bento serve` does: MLflow settings in .env count, values already set win.
-  const file = resolve('.env');
-  if (existsSync(file)) process.loadEnvFile(file);
-}
 
 function size(bytes: number): string {
   const units = ['B', 'KB', 'MB', 'GB'];

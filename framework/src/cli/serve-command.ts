@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { loadDotEnv } from '../config/dotenv.js';
 import { loadProject } from '../config/project.js';
 import { startServer } from '../server/serve.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
@@ -15,9 +14,7 @@ export function banner(url: string, apis: ApiDefinition[]): string {
 }
 
 export async function serveCommand(target: string, opts: { port?: number; host?: string; runnerWorkers?: number }): Promise<void> {
-  const envFile = resolve('.env');
-  // Like the seed's Makefile and docker-compose: values already in the environment win over .env.
-  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  loadDotEnv();
   const project = loadProject(target);
   const env = process.env;
   const server = await startServer({

@@ -75,10 +75,10 @@ async function toResolved(uri: string, stored: StoredModel): Promise<ResolvedMod
  * a stage, an alias) are resolved each start, and fall back to the copy they
  * last resolved to when MLflow cannot be reached.
  */
-export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<{ stored: StoredModel; downloaded: boolean }> {
+export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<StoredModel> {
   const config = mlflowConfigFromEnv(ctx.env);
   const known = await usable(ctx, await ctx.store.findByUri(uri));
-  if (known && isImmutable(uri)) return { stored: await ctx.store.remember(known, uri), downloaded: false };
+  if (known && isImmutable(uri)) return ctx.store.remember(known, uri);
   const client = new MlflowRestClient(config, ctx.logger);
   try {
     let resolution: Resolution;
@@ -87,7 +87,7 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
     } catch (err) {
       if (err instanceof ModelSourceUnavailableError && known) {
         ctx.logger.warn(`${redact(err.message, config)}; serving ${known.tag}, the model ${uri} resolved to last (${known.resolvedAt})`);
-        return { stored: known, downloaded: false };
+        return known;
       }
       throw err;
     }
@@ -96,14 +96,14 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
     // The same files may be reached by several URIs (a version, its alias, its run): keep one copy.
     const sameFiles = (await ctx.store.list()).find((m) => m.resolvedUri === resolution.artifactUri);
     const existing = await usable(ctx, sameFiles ?? (await ctx.store.find(`${tagPart(name)}:${tagPart(version)}`)));
-    if (existing && existing.resolvedUri === resolution.artifactUri) return { stored: await ctx.store.remember(existing, uri, uriFacts(resolution)), downloaded: false };
+    if (existing && existing.resolvedUri === resolution.artifactUri) return await ctx.store.remember(existing, uri, uriFacts(resolution));
     const staging = await ctx.store.staging();
     try {
       ctx.logger.info(`downloading ${uri} from ${client.show(resolution.artifactUri)}`);
       await downloadTree(resolution.repo, staging, { progress: ctx.progress, label: `${name}:${version}` });
       // Refuse what cannot be served (a PyTorch-only model, no MLmodel...) before it enters the store.
       await inspectModelPath(staging);
-      const stored = await ctx.store.commit(staging, {
+      return await ctx.store.commit(staging, {
         uri,
         name,
         version,
@@ -114,7 +114,6 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
         metadata: resolution.metadata,
         resolution: uriFacts(resolution),
       });
-      return { stored, downloaded: true };
     } catch (err) {
       await ctx.store.discard(staging);
       throw err;
@@ -130,7 +129,7 @@ export const mlflowModelSource: ModelSource = {
   name: 'mlflow',
   schemes: ['runs', 'models', 'mlflow-artifacts', 's3'],
   async resolve(uri, ctx) {
-    const { stored } = await fetchModel(uri, ctx);
+    const stored = await fetchModel(uri, ctx);
     try {
       return await toResolved(uri, stored);
     } catch (err) {

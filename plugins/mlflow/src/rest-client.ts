@@ -9,7 +9,6 @@ import { type MlflowConfig, redact } from './config.js';
 const TRANSIENT = new Set([408, 429, 502, 503, 504]);
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST';
   query?: Record<string, string | string[] | number | undefined>;
   body?: unknown;
   /** Treat HTTP 500 as transient too (metadata calls); artifact downloads answer 500 for a missing file. */
@@ -90,16 +89,16 @@ export class MlflowRestClient {
   }
 
   /** GET `url` (tracking server or artifact proxy) and hand its body over as a stream. */
-  async download(url: string): Promise<{ body: Readable; length?: number }> {
+  async download(url: string): Promise<Readable> {
     const res = await this.request(url, { retryOn500: false });
     if (!res.body) throw new ModelSourceUnavailableError(`MLflow sent no body for ${this.show(url)}`);
-    const length = Number(res.headers.get('content-length'));
-    return { body: Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>), length: Number.isFinite(length) && length > 0 ? length : undefined };
+    return Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
   }
 
   /** Raw request with retries; resolves only to a 2xx response, else throws MlflowHttpError or a framework error. */
   async request(url: string, options: RequestOptions = {}): Promise<Response> {
-    const { method = options.body === undefined ? 'GET' : 'POST', query, body } = options;
+    const { query, body } = options;
+    const method = body === undefined ? 'GET' : 'POST';
     const target = new URL(url);
     for (const [k, v] of Object.entries(query ?? {})) {
       if (v === undefined) continue;

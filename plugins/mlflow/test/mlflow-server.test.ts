@@ -174,7 +174,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
   });
 
   describe('with MLflow stopped', () => {
-    before(() => stack.stopMlflowOnly());
+    before(() => stack.stopServers());
 
     it('serves what the store holds: a version and a run at once, an alias from its last resolution', async () => {
       const selections: Array<Record<string, string>> = [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, { MODEL_RUN_ID: fx.versions[0]!.run_id }, { MODEL_NAME: NAME, MODEL_VERSION: '@champion' }];

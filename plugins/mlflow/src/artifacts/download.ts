@@ -28,7 +28,7 @@ function safeTarget(dest: string, path: string): string {
 async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: string, onBytes: (n: number) => void): Promise<void> {
   const target = safeTarget(dest, entry.path);
   await mkdir(dirname(target), { recursive: true });
-  const { body } = await repo.open(entry.path);
+  const body = await repo.open(entry.path);
   const md5 = entry.md5 ? createHash('md5') : undefined;
   let size = 0;
   const count = new Transform({

@@ -24,7 +24,6 @@ export class LocalArtifactRepository implements ArtifactRepository {
   }
 
   async open(path: string) {
-    const file = join(this.root, path);
-    return { body: createReadStream(file), length: (await stat(file)).size };
+    return createReadStream(join(this.root, path));
   }
 }

@@ -17,7 +17,7 @@ export interface ArtifactRepository {
   /** Direct children of `path` (relative to the root; '' is the root). */
   list(path: string): Promise<ArtifactEntry[]>;
   /** The content of the file at `path`. */
-  open(path: string): Promise<{ body: Readable; length?: number }>;
+  open(path: string): Promise<Readable>;
 }
 
 /** Every file under `path`, depth first, with paths relative to the root. */

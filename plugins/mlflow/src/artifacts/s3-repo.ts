@@ -80,10 +80,10 @@ export class S3ArtifactRepository implements ArtifactRepository {
     return out;
   }
 
-  async open(path: string): Promise<{ body: Readable; length?: number }> {
+  async open(path: string): Promise<Readable> {
     try {
       const res = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(path) }));
-      return { body: res.Body as Readable, length: res.ContentLength };
+      return res.Body as Readable;
     } catch (err) {
       throw s3Error(err, `cannot read s3://${this.bucket}/${this.key(path)}`);
     }

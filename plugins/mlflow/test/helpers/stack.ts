@@ -119,7 +119,7 @@ export class Stack {
     return stdout.trim();
   }
 
-  async stopMlflowOnly(): Promise<void> {
+  async stopServers(): Promise<void> {
     await this.script('stop');
   }
 
