@@ -22,8 +22,8 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict test bench train samples clean \
-        stack-install start stop logs mlflow-ui train-bundled
+.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict serve-build serve-list containerize \
+        base-image test bench train samples clean stack-install start stop logs mlflow-ui train-bundled
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
 STACK ?= basic
@@ -66,6 +66,19 @@ serve-test: ## Call /health and /get_model_info on the running server
 
 serve-test-predict: ## Classify a sample image (IMAGE=path for another)
 	curl -fsS -X POST http://localhost:$(PORT)/predict_image -F "image=@$(IMAGE)" | python3 -m json.tool
+
+serve-build: build ## Build a bento of the service into the store (bento build; VERSION=..., MODEL_NAME=... packs that model)
+	@$(SERVE_ENV) node framework/bin/bento.js build $(if $(VERSION),--version '$(VERSION)')
+
+serve-list: ## List the built bentos (bento list)
+	@$(SERVE_ENV) node framework/bin/bento.js list
+
+containerize: ## Build an image of a bento (TAG=name:version, default the newest; BACKEND=docker|podman|buildah)
+	@$(SERVE_ENV) node framework/bin/bento.js containerize $(or $(TAG),mlflow_vision_classifier:latest) $(if $(BACKEND),--backend $(BACKEND)) \
+	  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE='$(BASE_IMAGE)')
+
+base-image: ## Build a local Node base image with debootstrap + buildah (for hosts that cannot pull node:20-bookworm-slim)
+	@infra/base-image.sh
 
 test: build stack-install ## Run every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
 	node scripts/run-tests.mjs

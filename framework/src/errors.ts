@@ -76,6 +76,14 @@ export const BackendNotFoundError = coded('BACKEND_NOT_FOUND', 500);
 export const ModelLoadError = coded('MODEL_LOAD_FAILED', 500);
 /** A model source (e.g. an MLflow server) could not be reached or answered with a server error. */
 export const ModelSourceUnavailableError = coded('MODEL_SOURCE_UNAVAILABLE', 503);
+/** A bento (directory or archive) is damaged, incomplete or unsafe to unpack. */
+export const BentoIntegrityError = coded('BENTO_INTEGRITY_ERROR', 500);
+export const BentoNotFoundError = coded('BENTO_NOT_FOUND', 500);
+export const BentoExistsError = coded('BENTO_EXISTS', 500);
+/** Building a bento failed (compiling, packing dependencies or models). */
+export const BuildError = coded('BUILD_ERROR', 500);
+/** No usable container builder, or the image build failed. */
+export const ContainerizeError = coded('CONTAINERIZE_ERROR', 500);
 /** A model source refused our credentials (401/403). */
 export const ModelSourceAuthError = coded('MODEL_SOURCE_UNAUTHORIZED', 500);
 /** The local model store is damaged or cannot be written. */

@@ -124,6 +124,6 @@ describe('bento.yaml plugins', () => {
     await assert.rejects(startServer({ project: loadProject(malformed), port: 0, logger: false }), /my-plugin\.js does not export a plugin/);
     const invalidYaml = mkdtempSync(join(tmpdir(), 'bento-yaml-'));
     writeFileSync(join(invalidYaml, 'bento.yaml'), 'plugins: not-a-list\n');
-    assert.throws(() => loadProject(invalidYaml), /"plugins" must be a list/);
+    assert.throws(() => loadProject(invalidYaml), /bento\.yaml:1: "plugins" must be array/);
   });
 });

@@ -19,16 +19,18 @@ const version = (JSON.parse(readFileSync(new URL('../../../package.json', import
 const program = new Command('bento')
   .description('bento-ts: serve, build and ship ML models from TypeScript')
   .version(version)
+  // `bento build --version 1.0` is the bento's version, not bento-ts's.
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 program
   .command('serve')
-  .description('Serve a service: a directory with bento.yaml, a service project, or a service.ts / .js file')
+  .description('Serve a service: a directory with bento.yaml, a service project, a service.ts / .js file, or a built bento (tag or directory)')
   .argument('[target]', 'what to serve', '.')
   .option('-p, --port <port>', 'port to listen on (env PORT, default 3000)', port)
   .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
   .option('--runner-workers <n>', 'worker threads per runner (env BENTO_RUNNER_WORKERS)', positiveInt)
-  .addHelpText('after', '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve services/vision-classifier --port 3001\n  $ MODEL_URI=./my-model.onnx bento serve')
+  .addHelpText('after', '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve services/vision-classifier --port 3001\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
   .action(async (target: string, opts: { port?: number; host?: string; runnerWorkers?: number }) => {
     const { serveCommand } = await import('./serve-command.js');
     await serveCommand(target, opts);
@@ -49,6 +51,69 @@ program
         `npx tsc -p ${dir}, then npx bento serve ${dir}\n`,
     );
   });
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+program
+  .command('build')
+  .description('Build a bento (a versioned, self-contained service package) into the store from bento.yaml')
+  .option('-f, --file <file>', 'the build config', 'bento.yaml')
+  .option('--version <version>', 'bento version (default: a new time-ordered one)')
+  .option('--label <key=value>', 'add a label (repeatable)', collect)
+  .option('-o, --output <format>', 'table, tag, json or path', 'table')
+  .addHelpText('after', '\nExamples:\n  $ bento build\n  $ bento build -f services/my-service/bento.yaml --version 1.0.0 --label stage=prod\n  $ TAG=$(bento build -o tag)')
+  .action(async (opts) => (await import('./bento-commands.js')).buildCommand(opts));
+
+program
+  .command('list')
+  .description('List the bentos in the store (BENTO_HOME, default ~/bento)')
+  .argument('[name]', 'only bentos of this name')
+  .option('-o, --output <format>', 'table, json or yaml', 'table')
+  .action(async (name: string | undefined, opts: { output: string }) => (await import('./bento-commands.js')).listCommand(name, opts));
+
+program
+  .command('get')
+  .description('Show a bento\'s manifest (name:version; name or name:latest for the newest)')
+  .argument('<tag>')
+  .option('-o, --output <format>', 'yaml, json or path', 'yaml')
+  .addHelpText('after', '\nExample:\n  $ cd $(bento get mlflow_vision_classifier:latest -o path)')
+  .action(async (tag: string, opts: { output: string }) => (await import('./bento-commands.js')).getCommand(tag, opts));
+
+program
+  .command('delete')
+  .description('Delete bentos from the store')
+  .argument('<tags...>')
+  .action(async (tags: string[]) => (await import('./bento-commands.js')).deleteCommand(tags));
+
+program
+  .command('export')
+  .description('Write a bento to a .bento archive (tar.gz) with its models')
+  .argument('<tag>')
+  .argument('[path]', 'file, or directory for <name>-<version>.bento', '.')
+  .action(async (tag: string, path: string) => (await import('./bento-commands.js')).exportCommand(tag, path));
+
+program
+  .command('import')
+  .description('Add a .bento archive to the store (checked entry by entry and against its SHA256SUMS)')
+  .argument('<path>')
+  .action(async (path: string) => (await import('./bento-commands.js')).importCommand(path));
+
+program
+  .command('containerize')
+  .description('Build a container image of a bento with docker, podman or buildah')
+  .argument('<tag>')
+  .option('-t, --tag <image>', 'image tag (repeatable; default: the bento tag)', collect)
+  .option('--backend <backend>', 'docker, podman or buildah (env BENTO_CONTAINERIZE_BACKEND; default: the first usable)')
+  .option('--build-arg <KEY=value>', 'build argument, e.g. BASE_IMAGE=my-registry/node:20-slim (repeatable)', collect)
+  .option('--opt <key=value>', 'option passed to the builder as --key=value (repeatable)', collect)
+  .option('--dry-run', 'print the build command instead of running it')
+  .argument('[builderArgs...]', 'after --: arguments passed to the builder as they are')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ bento containerize mlflow_vision_classifier:latest\n  $ bento containerize mlflow_vision_classifier:latest --backend buildah -t classifier:v1 -- --storage-driver vfs\n' +
+      '  $ docker run -p 3000:3000 -e MLFLOW_TRACKING_URI=http://host.docker.internal:5001 -e MODEL_RUN_ID=<run> <image>',
+  )
+  .action(async (tag: string, builderArgs: string[], opts) => (await import('./bento-commands.js')).containerizeCommand(tag, opts, builderArgs));
 
 const models = program.command('models').description('Manage the local model store (BENTO_HOME, default ~/bento)');
 

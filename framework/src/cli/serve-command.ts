@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
+import { BentoStore } from '../bento/bento-store.js';
+import { envFor } from '../config/bento-yaml.js';
 import { loadDotEnv } from '../config/dotenv.js';
-import { loadProject } from '../config/project.js';
+import { type Project, bentoProject, loadProject } from '../config/project.js';
+import { ConfigError } from '../errors.js';
 import { startServer } from '../server/serve.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
 
@@ -13,10 +17,24 @@ export function banner(url: string, apis: ApiDefinition[]): string {
   return `bento-ts server started!\n\nAPI Endpoints:\n${lines.join('\n')}\n`;
 }
 
+/** A path (project, service file, bento directory), else a bento tag in the store. */
+async function findTarget(target: string): Promise<Project> {
+  if (existsSync(target)) return loadProject(target);
+  if (/^[a-z0-9][-._a-z0-9]*(:[-._a-z0-9]+)?$/.test(target)) {
+    const bento = await BentoStore.fromEnv(process.env).find(target);
+    if (bento) return bentoProject(bento.path, bento.manifest);
+    throw new ConfigError(`"${target}" is neither a path nor a bento in the store (see: bento list)`);
+  }
+  throw new ConfigError(`${target} does not exist`);
+}
+
 export async function serveCommand(target: string, opts: { port?: number; host?: string; runnerWorkers?: number }): Promise<void> {
   loadDotEnv();
-  const project = loadProject(target);
+  const project = await findTarget(target);
   const env = process.env;
+  // bento.yaml's runtime variables are defaults: the environment (docker run -e ...) wins.
+  for (const [name, value] of Object.entries(envFor(project.config, 'runtime'))) env[name] ??= value;
+  if (project.bento) process.stderr.write(`serving bento ${project.bento.tag} from ${project.bento.path}\n`);
   const server = await startServer({
     project,
     port: opts.port ?? (env.PORT ? Number(env.PORT) : env.BENTO_PORT ? Number(env.BENTO_PORT) : 3000),

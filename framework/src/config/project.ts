@@ -2,47 +2,28 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../errors.js';
-
-/** The parts of bento.yaml that serving needs (the builder reads the rest). */
-export interface BentoYaml {
-  service?: string;
-  name?: string;
-  description?: string;
-  plugins?: string[];
-}
+import { type BentoManifest, parseManifest } from '../bento/manifest.js';
+import { type BentoYaml, readBentoYaml } from './bento-yaml.js';
 
 export interface Project {
-  /** Directory of bento.yaml, or of the service project when there is none. */
+  /** Directory of bento.yaml, or of the service project when there is none; a built bento's own directory. */
   root: string;
   /** The service project's directory (holds its package.json); relative model paths resolve here. */
   serviceDir: string;
   /** Compiled JavaScript module of the service. */
   serviceModule: string;
-  /** Plugins listed in bento.yaml. */
+  /** Plugins listed in bento.yaml (a built bento lists every plugin it was built with). */
   plugins: string[];
   config: BentoYaml;
+  /** Model store to resolve models with instead of BENTO_HOME's: a built bento's packed `models/`. */
+  modelStoreRoot?: string;
+  /** Set when serving a built bento. */
+  bento?: { tag: string; path: string };
 }
 
-export function readBentoYaml(file: string): BentoYaml {
-  let parsed: unknown;
-  try {
-    parsed = parseYaml(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
-  }
-  if (parsed === null || parsed === undefined) return {};
-  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`${file} must be a YAML mapping`);
-  const config = parsed as Record<string, unknown>;
-  if (config.service !== undefined && typeof config.service !== 'string') throw new ConfigError(`${file}: "service" must be a path string`);
-  if (config.plugins !== undefined && (!Array.isArray(config.plugins) || !config.plugins.every((p) => typeof p === 'string'))) {
-    throw new ConfigError(`${file}: "plugins" must be a list of package names or relative paths`);
-  }
-  return config as BentoYaml;
-}
-
-function findUp(start: string, name: string): string | undefined {
+/** The nearest `name` in `start` or a directory above it. */
+export function findUp(start: string, name: string): string | undefined {
   let dir = start;
   for (;;) {
     const candidate = join(dir, name);
@@ -73,17 +54,20 @@ export function compiledModuleFor(tsFile: string): string {
   const outDir = resolve(base, options.outDir ?? '.');
   const jsFile = join(outDir, relative(rootDir, tsFile)).replace(/\.(c|m)?tsx?$/, '.$1js');
   const stale = !existsSync(jsFile) || statSync(jsFile).mtimeMs < statSync(tsFile).mtimeMs;
-  if (stale) {
-    let tsc: string;
-    try {
-      tsc = createRequire(tsconfig).resolve('typescript/bin/tsc');
-    } catch {
-      throw new ConfigError(`${jsFile} is missing or stale and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`);
-    }
-    const result = spawnSync(process.execPath, [tsc, '-b', tsconfig], { stdio: 'inherit' });
-    if (result.status !== 0) throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status})`);
-  }
+  if (stale) compileTsconfig(tsconfig, `${jsFile} is missing or stale`);
   return jsFile;
+}
+
+/** Runs `tsc -b` on a tsconfig with the TypeScript the project installs (tsc keeps decorator metadata; esbuild and tsx drop it). */
+export function compileTsconfig(tsconfig: string, why = 'the service must be compiled'): void {
+  let tsc: string;
+  try {
+    tsc = createRequire(tsconfig).resolve('typescript/bin/tsc');
+  } catch {
+    throw new ConfigError(`${why} and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`);
+  }
+  const result = spawnSync(process.execPath, [tsc, '-b', tsconfig], { stdio: 'inherit' });
+  if (result.status !== 0) throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status})`);
 }
 
 /** The compiled entry of a service project directory: package.json `main`, else dist/src/service.js or dist/service.js. */
@@ -117,6 +101,8 @@ export function loadProject(target = '.'): Project {
   let entry: string;
   if (statSync(abs).isDirectory()) {
     const yamlFile = join(abs, 'bento.yaml');
+    const manifest = existsSync(yamlFile) ? builtManifest(yamlFile) : undefined;
+    if (manifest) return bentoProject(abs, manifest);
     if (existsSync(yamlFile)) config = readBentoYaml(yamlFile);
     const servicePath = config.service ? resolve(abs, config.service) : abs;
     if (!existsSync(servicePath)) throw new ConfigError(`bento.yaml names service "${config.service}", but ${servicePath} does not exist`);
@@ -128,4 +114,26 @@ export function loadProject(target = '.'): Project {
   if (/\.(c|m)?tsx?$/.test(entry)) entry = compiledModuleFor(entry);
   if (!existsSync(entry)) throw new ConfigError(`the service module ${entry} does not exist; build the project first (make build)`);
   return { root, serviceDir: serviceDirOf(entry), serviceModule: entry, plugins: config.plugins ?? [], config };
+}
+
+/** The manifest of a built bento's bento.yaml, or undefined for a project's build config. */
+function builtManifest(file: string): BentoManifest | undefined {
+  const text = readFileSync(file, 'utf8');
+  if (!/^spec: \d+$/m.test(text) || !/^tag: /m.test(text)) return undefined;
+  return parseManifest(text, dirname(file));
+}
+
+/** A built bento as a project: its service under src/, its packed models as the model store. */
+export function bentoProject(dir: string, manifest: BentoManifest): Project {
+  const serviceModule = join(dir, manifest.service.entry);
+  if (!existsSync(serviceModule)) throw new ConfigError(`the bento at ${dir} is damaged: its service module ${manifest.service.entry} is missing`);
+  return {
+    root: dir,
+    serviceDir: serviceDirOf(serviceModule),
+    serviceModule,
+    plugins: manifest.plugins,
+    config: { ...manifest.config, name: manifest.name, env: manifest.env },
+    modelStoreRoot: dir,
+    bento: { tag: manifest.tag, path: dir },
+  };
 }

@@ -10,12 +10,15 @@ export const MODEL_ENV = {
   artifactPath: 'MODEL_ARTIFACT_PATH',
   name: 'MODEL_NAME',
   version: 'MODEL_VERSION',
+  /** Set by `bento build` when it packs the model chosen at build time: used when none of the above is. */
+  bentoDefault: 'BENTO_DEFAULT_MODEL',
 } as const;
 
 /**
  * The seed's model selection: `MODEL_URI` as given; else `MODEL_RUN_ID` →
  * `runs:/<id>/model` (`MODEL_ARTIFACT_PATH` changes `model`); else `MODEL_NAME`
  * (+ `MODEL_VERSION`, default `latest`) → `models:/<name>/<version>`; else
+ * `BENTO_DEFAULT_MODEL` (the model a bento was built with); else
  * `fallback` (relative to the service project); without one, start-up fails
  * with the seed's `Either MODEL_RUN_ID or MODEL_NAME must be set`. A relative
  * `MODEL_URI` path is taken from the working directory. A version that is a
@@ -34,6 +37,8 @@ export function modelFromEnv(fallback?: string): (env: Readonly<Record<string, s
       const version = env[MODEL_ENV.version]?.trim() || 'latest';
       return version.startsWith('@') ? `models:/${name}${version}` : `models:/${name}/${version}`;
     }
+    const packed = env[MODEL_ENV.bentoDefault]?.trim();
+    if (packed) return packed;
     if (fallback === undefined) {
       throw new ConfigError(`Either ${MODEL_ENV.runId} or ${MODEL_ENV.name} must be set (or ${MODEL_ENV.uri}, a model path or URI)`);
     }

@@ -17,7 +17,7 @@ export async function resolveModel(
   const model = await source.resolve(uri, {
     cwd: project.serviceDir,
     cacheDir: join(project.root, '.bento', 'cache'),
-    store: ModelStore.fromEnv(env),
+    store: project.modelStoreRoot ? new ModelStore(project.modelStoreRoot) : ModelStore.fromEnv(env),
     progress: process.stderr.isTTY === true,
     env,
     logger,

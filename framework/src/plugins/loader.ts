@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.js';
 import { Registry } from './registry.js';
 import type { BentoPlugin } from './types.js';
@@ -11,6 +11,9 @@ import type { BentoPlugin } from './types.js';
  * simply does not get it.
  */
 export const BUILTIN_PLUGINS = ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-tfjs'];
+
+/** The framework package's directory: where a bento without node_modules finds its plugins. */
+export const FRAMEWORK_DIR = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface PluginRef {
   /** As written by the user (package name or relative path). */
@@ -36,9 +39,10 @@ function resolveSpecifier(spec: string, fromDir: string): string | undefined {
  * Finds the modules of the built-in plugins that are installed and of the
  * plugins listed in bento.yaml. Package names resolve from `fromDir` (the
  * service project, where its node_modules are); paths from `pathsFrom` (the
- * directory of bento.yaml). Listed plugins that cannot be found are an error.
+ * directory of bento.yaml), and from `fallbackFrom` when given and `fromDir`
+ * has no installation. Listed plugins that cannot be found are an error.
  */
-export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromDir): PluginRef[] {
+export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromDir, fallbackFrom?: string): PluginRef[] {
   const refs: PluginRef[] = [];
   for (const spec of BUILTIN_PLUGINS) {
     if (listed.includes(spec)) continue;
@@ -47,7 +51,7 @@ export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromD
   }
   for (const spec of listed) {
     const base = isPathSpecifier(spec) ? pathsFrom : fromDir;
-    const file = resolveSpecifier(spec, base);
+    const file = resolveSpecifier(spec, base) ?? (fallbackFrom && !isPathSpecifier(spec) ? resolveSpecifier(spec, fallbackFrom) : undefined);
     if (!file) {
       throw new PluginError(
         `plugin "${spec}" listed in bento.yaml cannot be found from ${base}.` +

@@ -16,6 +16,8 @@ export interface WorkerBootstrap {
   device: string;
   threads: number;
   backendOptions: Record<string, unknown>;
+  /** A built bento served without its own node_modules: its imports resolve from the framework's installation. */
+  bentoDir?: string;
 }
 
 /** Reserved method name: returns the loaded model's info (and proves the worker is up). */

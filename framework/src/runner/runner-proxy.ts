@@ -16,10 +16,16 @@ export interface BatchingOverrides {
  * per `@method` of the Runnable. Batchable methods go through their own
  * Dispatcher (adaptive batching), the others straight to the pool.
  */
-export function createRunner<T>(runnable: Constructor<T>, pool: RunnerPool, overrides: BatchingOverrides = {}): Runner<T> {
+export function createRunner<T>(
+  runnable: Constructor<T>,
+  pool: RunnerPool,
+  overrides: BatchingOverrides = {},
+  perMethod: Record<string, BatchingOverrides & { maxQueueSize?: number }> = {},
+): Runner<T> {
   const target: Record<string, unknown> = {};
   for (const declared of getMethods(runnable)) {
-    const m = { ...declared, ...overrides };
+    // The environment (one setting for every method) wins over bento.yaml's per-method config, which wins over the code.
+    const m = { ...declared, ...perMethod[declared.name], ...overrides };
     if (m.batchable) {
       const dispatcher = new Dispatcher(
         {

@@ -15,11 +15,13 @@ import { checkSignature } from '../models/signature.js';
 import { LoadedModel } from './model-info.js';
 import { INFO_METHOD, type TaskRequest, type TaskResponse, type WorkerBootstrap } from './protocol.js';
 import { Piscina } from 'piscina';
+import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 
 const boot = workerData as WorkerBootstrap;
 const logger = consoleLogger(`runner:${boot.runnable}`);
 
 async function findRunnable(): Promise<Constructor> {
+  if (boot.bentoDir) useFrameworkModulesFor(boot.bentoDir);
   const mod = (await import(boot.serviceModule)) as Record<string, unknown>;
   const svc = mod[boot.serviceExport] as Constructor | undefined;
   const definition = svc && getServiceDefinition(svc);

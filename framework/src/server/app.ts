@@ -9,6 +9,7 @@ import type { JSONDescriptor } from '../io/json.js';
 import { installErrorHandling, errorBody } from './error-handler.js';
 import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
+import { installProbes } from './probes.js';
 
 export interface AppOptions {
   service: object;
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     });
   }
+  installProbes(app, options.apis);
   installErrorHandling(app, methodsByRoute);
   return app;
 }

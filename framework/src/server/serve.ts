@@ -8,16 +8,19 @@ import { ServiceDefinitionError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { resolveModel } from '../models/resolve-model.js';
 import { selectModelUri } from '../models/model-selector.js';
-import { findPlugins, loadPlugins } from '../plugins/loader.js';
+import { FRAMEWORK_DIR, findPlugins, loadPlugins } from '../plugins/loader.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
 import { type BatchingOverrides, createRunner } from '../runner/runner-proxy.js';
+import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
 import { runnerToken } from '../sdk/decorators/runner.js';
 import { type ApiDefinition } from '../sdk/decorators/api.js';
 import { type ServiceDefinition } from '../sdk/decorators/service.js';
-import { type Constructor, getApis, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
+import { getApis, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
 import { buildApp } from './app.js';
+import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
+import { applyOverrides } from './overrides.js';
 import { importService } from './service-loader.js';
 
 export interface ServeOptions {
@@ -42,11 +45,9 @@ export interface RunningServer {
 }
 
 async function startRunner(
-  runnable: Constructor,
+  def: RunnableDefinition,
   ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins> },
 ): Promise<RunnerPool> {
-  const def = getRunnableDefinition(runnable);
-  if (!def) throw new ServiceDefinitionError(`${runnable.name} is injected with @runner() but is not decorated with @runnable()`);
   const uri = selectModelUri(def.model, ctx.env);
   ctx.logger.info(`runner "${def.name}": resolving model ${uri}`);
   const model = await resolveModel(ctx.registry, uri, ctx.project, ctx.env, ctx.logger);
@@ -64,6 +65,7 @@ async function startRunner(
       device: def.device ?? 'cpu',
       threads,
       backendOptions: def.backendOptions ?? {},
+      bentoDir: ctx.project.bento?.path,
     },
     { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
   );
@@ -89,17 +91,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const { project } = options;
   sharp.cache(false);
   sharp.concurrency(1);
-  const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root);
+  // A bento served without node_modules uses the running framework's installation (plugins included).
+  if (project.bento) useFrameworkModulesFor(project.bento.path);
+  const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root, project.bento ? FRAMEWORK_DIR : undefined);
   const registry = await loadPlugins(pluginRefs);
   const svc = await importService(project.serviceModule);
-  const definition = getServiceDefinition(svc.cls)!;
-  const apis = getApis(svc.cls);
+  for (const runnable of getServiceDefinition(svc.cls)!.runnables) {
+    if (!getRunnableDefinition(runnable)) throw new ServiceDefinitionError(`${runnable.name} is injected with @runner() but is not decorated with @runnable()`);
+  }
+  const { definition, apis, runnables, batching } = applyOverrides(project.config, getServiceDefinition(svc.cls)!, getApis(svc.cls));
 
   const runners: RunnerPool[] = [];
   const scope = container.createChildContainer();
   try {
     for (const runnable of definition.runnables) {
-      const pool = await startRunner(runnable, {
+      const def = runnables.get(runnable)!;
+      const pool = await startRunner(def, {
         project,
         registry,
         env,
@@ -110,7 +117,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         pluginRefs,
       });
       runners.push(pool);
-      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool, batchingOverrides(env)));
+      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool, batchingOverrides(env), batching[def.name]));
     }
     const service = scope.resolve(svc.cls) as object;
     const limits = { ...limitsFromEnv(env), ...options.limits };

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -154,6 +154,31 @@ export class ModelStore {
     return stored;
   }
 
+  /**
+   * Copies a model of another store into this one (same tag, same manifest),
+   * through staging, so the copy is complete or absent. Used to pack models
+   * into a bento.
+   */
+  async adopt(model: StoredModel): Promise<StoredModel> {
+    const staging = await this.staging();
+    try {
+      for (const f of model.files) {
+        await mkdir(join(staging, f.path, '..'), { recursive: true });
+        await copyFile(join(model.path, f.path), join(staging, f.path));
+      }
+      // resolvedAt changes whenever the source is asked again; a packed copy keeps a fixed one so that packing is repeatable.
+      const copy: StoredModel = { ...model, resolvedAt: model.createdAt, path: this.dirOf(model.name, model.version) };
+      await writeFile(join(staging, MANIFEST), JSON.stringify({ ...copy, path: undefined }, null, 2));
+      await mkdir(join(this.modelsDir, model.name), { recursive: true });
+      await rename(staging, copy.path);
+      await rmdir(join(this.modelsDir, '.staging')).catch(() => undefined);
+      return copy;
+    } catch (err) {
+      await this.discard(staging);
+      throw err;
+    }
+  }
+
   async discard(staging: string): Promise<void> {
     await rm(staging, { recursive: true, force: true });
   }
@@ -179,12 +204,12 @@ export class ModelStore {
   }
 
   /** Records that `uri` now resolves to this model (and what it said about it, when it was asked). */
-  async remember(model: StoredModel, uri: string, resolution?: ModelMetadata): Promise<StoredModel> {
+  async remember(model: StoredModel, uri: string, resolution?: ModelMetadata, at = new Date().toISOString()): Promise<StoredModel> {
     const updated = {
       ...model,
       uris: model.uris.includes(uri) ? model.uris : [...model.uris, uri],
       resolutions: { ...model.resolutions, [uri]: resolution ?? model.resolutions?.[uri] ?? {} },
-      resolvedAt: new Date().toISOString(),
+      resolvedAt: at,
     };
     await writeFile(join(model.path, MANIFEST), JSON.stringify({ ...updated, path: undefined }, null, 2));
     return updated;

@@ -173,8 +173,56 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     }
   });
 
+  const bentoHome = mkdtempSync(join(tmpdir(), 'bento-build-home-'));
+  const archive = join(bentoHome, 'classifier.bento');
+
+  it('bento build packs the model MODEL_NAME picks (latest, pinned to its version) and exports it', async () => {
+    const build = await runCli(['build', '--version', 'mlflow1', '-o', 'path'], { ...env({ MODEL_NAME: NAME }), BENTO_HOME: bentoHome });
+    assert.equal(build.code, 0, build.stderr);
+    assert.match(build.stderr, /the bento serves models:\/vision-model\/2 \(chosen by the build's environment\)/);
+    const manifest = readFileSync(join(build.stdout.trim(), 'bento.yaml'), 'utf8');
+    assert.match(manifest, /models:\n {2}- uri: models:\/vision-model\/latest\n {4}tag: vision-model:2\n {4}pinned_uri: models:\/vision-model\/2\n/);
+    assert.match(manifest, /- name: BENTO_DEFAULT_MODEL\n {4}value: models:\/vision-model\/2\n {4}stage: runtime/);
+    assert.match(readFileSync(join(build.stdout.trim(), 'env', 'docker', 'Dockerfile'), 'utf8'), /ENV BENTO_DEFAULT_MODEL="models:\/vision-model\/2"/);
+    const exported = await runCli(['export', 'mlflow_vision_classifier:mlflow1', archive], { BENTO_HOME: bentoHome });
+    assert.equal(exported.code, 0, exported.stderr);
+  });
+
   describe('with MLflow stopped', () => {
     before(() => stack.stopServers());
+
+    it('an imported bento serves its packed model with no MLflow at all', async () => {
+      const fresh = mkdtempSync(join(tmpdir(), 'bento-import-home-'));
+      const imported = await runCli(['import', archive], { BENTO_HOME: fresh });
+      assert.equal(imported.code, 0, imported.stderr);
+      const closed = `http://127.0.0.1:${await freePort()}`;
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'framework', 'bin', 'bento.js'), 'serve', 'mlflow_vision_classifier:mlflow1', '--port', '0', '--host', '127.0.0.1'], {
+        cwd: tmpdir(),
+        env: { ...process.env, BENTO_HOME: fresh, MLFLOW_TRACKING_URI: closed, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' },
+      });
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+            const m = /Health: GET (\S+)\/health/.exec(out);
+            if (m) resolve(m[1]!);
+          });
+          child.stderr.on('data', (d) => (err += d));
+          child.on('exit', (code) => reject(new Error(`bento serve exited with ${code}: ${err}`)));
+        });
+        const info = (await (await fetch(`${url}/get_model_info`)).json()) as Record<string, unknown>;
+        assert.equal(info.model_uri, `models:/${NAME}/2`);
+        assert.equal(info.model_version, '2');
+        const form = new FormData();
+        form.append('image', new Blob([readFileSync(join(REPO_ROOT, 'services/vision-classifier/samples/ankle_boot.png'))], { type: 'image/png' }), 'ankle_boot.png');
+        const res = await fetch(`${url}/predict_image`, { method: 'POST', body: form });
+        assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
+      } finally {
+        child.kill('SIGTERM');
+      }
+    });
 
     it('serves what the store holds: a version and a run at once, an alias from its last resolution', async () => {
       const selections: Array<Record<string, string>> = [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, { MODEL_RUN_ID: fx.versions[0]!.run_id }, { MODEL_NAME: NAME, MODEL_VERSION: '@champion' }];

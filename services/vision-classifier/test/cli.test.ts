@@ -1,40 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { REPO_ROOT } from './helpers.js';
-
-const BENTO = join(REPO_ROOT, 'framework', 'bin', 'bento.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `bento` until it exits, or until `until` matches its stdout (then stops it with SIGTERM). */
-function bento(args: string[], env: Record<string, string> = {}, until?: RegExp, onReady?: (stdout: string) => Promise<void>, cwd = REPO_ROOT): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENTO, ...args], { cwd, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-      if (until?.test(stdout)) {
-        until = undefined;
-        (onReady ?? (async () => undefined))(stdout).then(() => child.kill('SIGTERM'), (err: unknown) => { child.kill('SIGKILL'); reject(err); });
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { REPO_ROOT, runBento as bento } from './helpers.js';
 
 describe('bento serve', () => {
   it('serves the repository\'s bento.yaml, prints the seed\'s banner and stops cleanly on SIGTERM', async () => {

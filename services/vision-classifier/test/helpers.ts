@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Limits, type RunningServer, loadProject, startServer } from '@bento-ts/framework';
 
@@ -45,3 +47,41 @@ export function multipart(field: string, data: Buffer, filename: string, type: s
 export interface ErrorResponse {
   error: { code: string; message: string };
 }
+
+export const BENTO = join(REPO_ROOT, 'framework', 'bin', 'bento.js');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bento` until it exits, or until `until` matches its stdout (then stops it with SIGTERM). */
+export function runBento(
+  args: string[],
+  env: Record<string, string> = {},
+  until?: RegExp,
+  onReady?: (stdout: string) => Promise<void>,
+  cwd = REPO_ROOT,
+  timeoutMs = 60_000,
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BENTO, ...args], { cwd, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d;
+      if (until?.test(stdout)) {
+        until = undefined;
+        (onReady ?? (async () => undefined))(stdout).then(() => child.kill('SIGTERM'), (err: unknown) => { child.kill('SIGKILL'); reject(err); });
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+

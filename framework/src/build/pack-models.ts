@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import type { ModelRef } from '../config/bento-yaml.js';
+import type { Project } from '../config/project.js';
+import { BuildError } from '../errors.js';
+import type { ManifestModel } from '../bento/manifest.js';
+import { resolveModel } from '../models/resolve-model.js';
+import type { Registry } from '../plugins/registry.js';
+import type { Logger } from '../plugins/types.js';
+import { ModelStore, type StoredModel } from '../store/model-store.js';
+
+/** One value for a model's content: SHA-256 over its sorted file list of paths and SHA-256s. */
+export function modelDigest(model: StoredModel): string {
+  const hash = createHash('sha256');
+  for (const f of [...model.files].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`${f.sha256}  ${f.path}\n`);
+  return hash.digest('hex');
+}
+
+/**
+ * Resolves every model of bento.yaml's `models` through its source (into the
+ * BENTO_HOME store, downloading if needed) and copies it into the bento's own
+ * model store, so the bento serves without the source.
+ */
+export async function packModels(
+  refs: ModelRef[],
+  bentoDir: string,
+  ctx: { registry: Registry; project: Project; env: Readonly<Record<string, string | undefined>>; logger: Logger },
+): Promise<ManifestModel[]> {
+  const home = ModelStore.fromEnv(ctx.env);
+  const packed = new ModelStore(bentoDir);
+  const out: ManifestModel[] = [];
+  for (const ref of refs) {
+    ctx.logger.info(`packing model ${ref.uri}`);
+    const resolved = await resolveModel(ctx.registry, ref.uri, { ...ctx.project, modelStoreRoot: undefined }, ctx.env, ctx.logger);
+    const stored = await home.findByUri(ref.uri);
+    if (!stored) {
+      throw new BuildError(
+        `model ${ref.uri} resolved to ${resolved.path}, outside the model store: the "${resolved.source}" source does not store models. ` +
+          'A model directory of the project is packed with the service files (include), not with models:',
+      );
+    }
+    const problem = await home.verify(stored, true);
+    if (problem) throw new BuildError(`model ${stored.tag} in the store is damaged (${problem}); delete it (bento models delete ${stored.tag}) and build again`);
+    let copy = (await packed.find(stored.tag)) ?? (await packed.adopt(stored));
+    // A moving URI (latest, a stage, an alias) is pinned to the registry version it resolved to, which the packed copy answers to.
+    const facts = stored.resolutions?.[ref.uri] ?? {};
+    const pinned = typeof facts.registered_name === 'string' && typeof facts.registered_version === 'string' ? `models:/${facts.registered_name}/${facts.registered_version}` : ref.uri;
+    if (!copy.uris.includes(pinned)) copy = await packed.remember(copy, pinned, facts, copy.resolvedAt);
+    out.push({
+      uri: ref.uri,
+      ...(ref.alias ? { alias: ref.alias } : {}),
+      tag: copy.tag,
+      pinned_uri: pinned,
+      resolved_uri: stored.resolvedUri,
+      source: stored.source,
+      size: stored.size,
+      sha256: modelDigest(stored),
+    });
+  }
+  return out;
+}

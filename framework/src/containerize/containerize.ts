@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { StoredBento } from '../bento/bento-store.js';
+import { ContainerizeError } from '../errors.js';
+import { BACKENDS, BACKEND_IMPLS, type BackendName, type ContainerBackend } from './backends.js';
+
+export interface ContainerizeOptions {
+  /** Image tags; default the bento's tag (`name:version`). */
+  tags?: string[];
+  /** A backend by name; default BENTO_CONTAINERIZE_BACKEND, else the first usable of docker, podman, buildah. */
+  backend?: string;
+  buildArgs?: Record<string, string>;
+  extra?: string[];
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Prints the command instead of running it. */
+  dryRun?: boolean;
+}
+
+export function chooseBackend(requested: string | undefined): ContainerBackend {
+  if (requested) {
+    if (!BACKENDS.includes(requested as BackendName)) throw new ContainerizeError(`unknown backend "${requested}"; use one of ${BACKENDS.join(', ')}`);
+    const backend = BACKEND_IMPLS[requested as BackendName];
+    const why = backend.unavailable();
+    if (why) throw new ContainerizeError(`backend ${requested} cannot build here: ${why}`);
+    return backend;
+  }
+  const reasons: string[] = [];
+  for (const name of BACKENDS) {
+    const why = BACKEND_IMPLS[name].unavailable();
+    if (!why) return BACKEND_IMPLS[name];
+    reasons.push(`${name}: ${why}`);
+  }
+  throw new ContainerizeError(`no container builder is usable (${reasons.join('; ')}). Install podman or buildah to build without a Docker engine`);
+}
+
+/** Builds the bento's image; resolves with the command run once the builder exits 0. */
+export async function containerize(bento: StoredBento, options: ContainerizeOptions = {}): Promise<{ backend: BackendName; command: string[]; tags: string[] }> {
+  const env = options.env ?? process.env;
+  const backend = chooseBackend(options.backend ?? env.BENTO_CONTAINERIZE_BACKEND);
+  const tags = options.tags?.length ? options.tags : [bento.manifest.tag];
+  const command = backend.command({
+    context: bento.path,
+    dockerfile: join(bento.path, 'env', 'docker', 'Dockerfile'),
+    tags,
+    buildArgs: options.buildArgs ?? {},
+    extra: options.extra ?? [],
+  });
+  if (options.dryRun) return { backend: backend.name, command, tags };
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('error', reject);
+    child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
+  });
+  if (code !== 0) throw new ContainerizeError(`${backend.name} exited with ${code} while building ${tags.join(', ')} (command: ${command.join(' ')})`);
+  return { backend: backend.name, command, tags };
+}

@@ -1,0 +1,133 @@
+/**
+ * `bento containerize` for real: no Docker engine here, so buildah (daemonless,
+ * vfs storage, chroot isolation) builds the bento's generated Dockerfile from a
+ * Node base image made from Debian packages by infra/base-image.sh (no registry
+ * is reachable). The image is inspected, then run: its entrypoint serves the
+ * bento, and the host calls /health and /predict_image.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { REPO_ROOT, multipart, runBento, sample } from './helpers.js';
+
+const BASE_IMAGE = 'localhost/bento-ts-node:20-bookworm-slim';
+const IMAGE = 'localhost/bento-ts-test/classifier:ci';
+const STORAGE = ['--storage-driver', 'vfs'];
+const buildah = (...args: string[]) => execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
+  const home = mkdtempSync(join(tmpdir(), 'bento-image-'));
+  const env = { BENTO_HOME: home, BUILDAH_ISOLATION: 'chroot' };
+  let container = '';
+  let server: ChildProcess | undefined;
+
+  before(() => {
+    // Cached in buildah's storage after the first run (debootstrap takes a few minutes).
+    execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh'), BASE_IMAGE], { stdio: ['ignore', 'ignore', 'inherit'] });
+  });
+
+  after(() => {
+    if (server?.pid) process.kill(-server.pid, 'SIGKILL');
+    if (container) buildah('rm', container);
+    try {
+      buildah('rmi', IMAGE);
+    } catch {
+      // not built
+    }
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('refuses an unknown backend, and names why docker cannot build here', async () => {
+    const unknown = await runBento(['containerize', 'x:1', '--backend', 'kaniko'], env);
+    assert.equal(unknown.code, 1);
+    const built = await runBento(['build', '--version', 'img', '-o', 'tag'], env);
+    assert.equal(built.code, 0, built.stderr);
+    const bad = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'kaniko'], env);
+    assert.match(bad.stderr, /CONTAINERIZE_ERROR.*unknown backend "kaniko"; use one of docker, podman, buildah/);
+    const docker = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'docker'], env);
+    assert.equal(docker.code, 1);
+    assert.match(docker.stderr, /backend docker cannot build here: (docker cannot reach an engine|the docker CLI is not installed)/);
+    const dry = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--', '--layers'], env);
+    assert.match(dry.stdout, /^buildah build --format docker -f \S+\/env\/docker\/Dockerfile -t mlflow_vision_classifier:img --layers \S+\/mlflow_vision_classifier\/img\n$/);
+  });
+
+  it('builds an image of the bento: production dependencies, non-root, port 3000, a health check, bento serve as entrypoint', async () => {
+    const run = await runBento(
+      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '-t', IMAGE, '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '--', ...STORAGE],
+      env,
+      undefined,
+      undefined,
+      REPO_ROOT,
+      1_200_000,
+    );
+    assert.equal(run.code, 0, run.stderr.slice(-3000));
+    assert.match(run.stdout, new RegExp(`Successfully built image ${IMAGE} with buildah`));
+    const config = JSON.parse(buildah('inspect', '--type', 'image', IMAGE)).Docker.config;
+    assert.equal(config.User, 'bento');
+    assert.deepEqual(Object.keys(config.ExposedPorts), ['3000/tcp']);
+    assert.deepEqual(config.Healthcheck.Test, ['CMD', 'node', 'env/docker/healthcheck.mjs']);
+    assert.deepEqual(config.Entrypoint, ['node', 'node_modules/@bento-ts/framework/bin/bento.js', 'serve', '/home/bento/bento']);
+    assert.ok(config.Env.includes('PORT=3000'));
+    container = buildah('from', '--quiet', IMAGE);
+    const inside = (cmd: string) => buildah('run', '--isolation', 'chroot', container, '--', 'sh', '-c', cmd);
+    assert.equal(inside('id -u'), '1034');
+    // Models fetched at run time land in the bento's store, which the non-root user owns.
+    assert.equal(inside('test -w models && test -w . && echo writable'), 'writable');
+    // No dev dependency, and ONNX Runtime's binaries for other platforms pruned.
+    assert.equal(inside('test -e node_modules/typescript && echo yes || echo no'), 'no');
+    assert.equal(inside('ls node_modules/onnxruntime-node/bin/napi-v6'), 'linux');
+    assert.equal(inside('ls node_modules/onnxruntime-node/bin/napi-v6/linux'), process.arch === 'arm64' ? 'arm64' : 'x64');
+    const size = buildah('images', '--format', '{{.Size}}', IMAGE);
+    process.stdout.write(`# image ${IMAGE}: ${size}\n`);
+  });
+
+  it('runs the image: its entrypoint serves the bento on PORT, the health check passes, predictions come back', async () => {
+    assert.ok(container, 'the image was built');
+    const port = await freePort();
+    const entrypoint = JSON.parse(buildah('inspect', '--type', 'image', IMAGE)).Docker.config.Entrypoint as string[];
+    // chroot isolation shares the host's network: the server inside is reachable on 127.0.0.1.
+    // Its own process group: the server inside outlives a signal sent to buildah alone.
+    server = spawn('buildah', [...STORAGE, 'run', '--isolation', 'chroot', '--env', `PORT=${port}`, '--env', 'HOST=127.0.0.1', container, '--', ...entrypoint], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let log = '';
+    server.stdout!.on('data', (d) => (log += d));
+    server.stderr!.on('data', (d) => (log += d));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no banner in 120 s:\n${log}`)), 120_000);
+      const check = () => (/Health: GET/.test(log) ? (clearTimeout(timer), resolve()) : setTimeout(check, 200));
+      server!.once('exit', (code) => reject(new Error(`the container exited with ${code}:\n${log}`)));
+      check();
+    });
+    assert.match(log, /serving bento mlflow_vision_classifier:img from \/home\/bento\/bento/);
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    assert.deepEqual(await health.json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
+    const res = await fetch(`http://127.0.0.1:${port}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg') });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Trouser');
+    const check = buildah('run', '--isolation', 'chroot', '--env', `PORT=${port}`, container, '--', 'node', 'env/docker/healthcheck.mjs');
+    assert.equal(check, '');
+    // Stopping buildah's process group stops the server inside too: nothing is left running.
+    const pgid = server.pid!;
+    const exited = new Promise((resolve) => server!.once('exit', resolve));
+    process.kill(-pgid, 'SIGTERM');
+    await exited;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.throws(() => process.kill(-pgid, 0), { code: 'ESRCH' }, 'no process of the container is left');
+    server = undefined;
+  });
+});
