@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, getApis, getServiceDefinition, service } from '../src/index.js';
+import { ServerMetrics } from '../src/observability/metrics.js';
 import { buildApp } from '../src/server/app.js';
 
 @service({ name: 'app_test', traffic: { timeoutMs: 300, maxConcurrency: 2 } })
@@ -47,6 +48,7 @@ class AppTestService {
   }
 }
 
+const state = { draining: false };
 let app: FastifyInstance;
 let url: string;
 
@@ -57,6 +59,9 @@ before(async () => {
     apis: getApis(AppTestService),
     limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 4096 },
     logger: false,
+    metrics: new ServerMetrics({ processMetrics: false }),
+    state,
+    accessLog: 'off',
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -141,5 +146,23 @@ describe('errors', () => {
   it('answers unknown routes and methods with JSON 404 / 405', async () => {
     await error(await fetch(`${url}/missing`), 404, 'NOT_FOUND');
     await error(await post('/bug', '{}'), 405, 'METHOD_NOT_ALLOWED');
+  });
+});
+
+describe('probes', () => {
+  it('report live and ready, and not ready (503, Retry-After) once draining', async () => {
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/livez' })).json(), { status: 'live' });
+    assert.deepEqual((await app.inject({ method: 'GET', url: '/readyz' })).json(), { status: 'ready' });
+    state.draining = true;
+    try {
+      const res = await app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(res.statusCode, 503);
+      assert.equal(res.headers['retry-after'], '1');
+      assert.equal(res.json().error.code, 'SHUTTING_DOWN');
+      assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 503);
+      assert.equal((await app.inject({ method: 'GET', url: '/livez' })).statusCode, 200);
+    } finally {
+      state.draining = false;
+    }
   });
 });

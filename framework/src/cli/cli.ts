@@ -30,8 +30,9 @@ program
   .option('-p, --port <port>', 'port to listen on (env PORT, default 3000)', port)
   .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
   .option('--runner-workers <n>', 'worker threads per runner (env BENTO_RUNNER_WORKERS)', positiveInt)
+  .option('--graceful-timeout <seconds>', 'on SIGTERM/SIGINT, time allowed to finish in-flight requests (env BENTO_GRACEFUL_TIMEOUT, default 30)', positiveInt)
   .addHelpText('after', '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve services/vision-classifier --port 3001\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
-  .action(async (target: string, opts: { port?: number; host?: string; runnerWorkers?: number }) => {
+  .action(async (target: string, opts: { port?: number; host?: string; runnerWorkers?: number; gracefulTimeout?: number }) => {
     const { serveCommand } = await import('./serve-command.js');
     await serveCommand(target, opts);
   });

@@ -28,7 +28,7 @@ async function findTarget(target: string): Promise<Project> {
   throw new ConfigError(`${target} does not exist`);
 }
 
-export async function serveCommand(target: string, opts: { port?: number; host?: string; runnerWorkers?: number }): Promise<void> {
+export async function serveCommand(target: string, opts: { port?: number; host?: string; runnerWorkers?: number; gracefulTimeout?: number }): Promise<void> {
   loadDotEnv();
   const project = await findTarget(target);
   const env = process.env;
@@ -42,11 +42,20 @@ export async function serveCommand(target: string, opts: { port?: number; host?:
     runnerWorkers: opts.runnerWorkers,
   });
   process.stdout.write(banner(server.url, server.apis));
+  const graceSeconds = opts.gracefulTimeout ?? (env.BENTO_GRACEFUL_TIMEOUT ? Number(env.BENTO_GRACEFUL_TIMEOUT) : 30);
   let closing = false;
   const stop = (signal: string) => {
-    if (closing) return;
+    if (closing) {
+      process.stderr.write(`${signal} received again: exiting without waiting\n`);
+      process.exit(1);
+    }
     closing = true;
-    process.stderr.write(`${signal} received: stopping\n`);
+    process.stderr.write(`${signal} received: finishing in-flight requests (up to ${graceSeconds} s), then stopping\n`);
+    const timer = setTimeout(() => {
+      process.stderr.write(`graceful shutdown did not finish in ${graceSeconds} s (BENTO_GRACEFUL_TIMEOUT): exiting\n`);
+      process.exit(1);
+    }, graceSeconds * 1000);
+    timer.unref();
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -55,6 +64,6 @@ export async function serveCommand(target: string, opts: { port?: number; host?:
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }

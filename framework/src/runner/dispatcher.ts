@@ -37,6 +37,16 @@ export interface DispatcherOptions {
   /** First batches left out of the cost model (backend warm-up); default 2, as BentoML. */
   warmupBatches?: number;
   clock?: Clock;
+  /** Told about every batch once it has run (metrics). */
+  observer?: BatchObserver;
+}
+
+export interface BatchObserver {
+  /**
+   * A batch of `items` ran for `elapsedMs` (the runner's own measure when it gives one). `waitsMs`: how long
+   * each request in it waited in the queue before this batch took its rows.
+   */
+  batch(items: number, waitsMs: number[], elapsedMs: number, failed: boolean): void;
 }
 
 /** A batch's output, and how long the model took on it when the runner measured that (else the round trip counts). */
@@ -244,9 +254,17 @@ export class Dispatcher {
       this.finish(segments, items, started, err);
       return;
     }
+    const observe = (failed: boolean, costMs?: number) =>
+      this.options.observer?.batch(items, segments.map((s) => started - s.request.arrivedAt), costMs ?? this.clock.now() - started, failed);
     this.runBatch(batch).then(
-      ({ output, costMs }) => this.finish(segments, items, started, undefined, output, costMs),
-      (err: unknown) => this.finish(segments, items, started, err),
+      ({ output, costMs }) => {
+        observe(false, costMs);
+        this.finish(segments, items, started, undefined, output, costMs);
+      },
+      (err: unknown) => {
+        observe(true);
+        this.finish(segments, items, started, err);
+      },
     );
   }
 

@@ -2,7 +2,7 @@ import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
 import { type Constructor, getMethods } from '../sdk/metadata.js';
 import { isDeferred, materialize } from '../tensor/deferred.js';
-import { Dispatcher } from './dispatcher.js';
+import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 
 /** Deployment-time overrides of every batchable method's config (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`). */
@@ -21,6 +21,7 @@ export function createRunner<T>(
   pool: RunnerPool,
   overrides: BatchingOverrides = {},
   perMethod: Record<string, BatchingOverrides & { maxQueueSize?: number }> = {},
+  observerFor?: (method: string) => BatchObserver,
 ): Runner<T> {
   const target: Record<string, unknown> = {};
   for (const declared of getMethods(runnable)) {
@@ -36,6 +37,7 @@ export function createRunner<T>(
           preferredBatchSizes: m.preferredBatchSizes,
           batchDim: m.batchDim,
           concurrency: pool.workers,
+          observer: observerFor?.(m.name),
         },
         async (batch) => {
           const { value, elapsedMs } = await pool.callTimed(m.name, [batch]);
@@ -48,8 +50,18 @@ export function createRunner<T>(
         return dispatcher.submit(args[0]);
       };
     } else {
-      // Only real buffers cross into a worker.
-      target[m.name] = (...args: unknown[]) => pool.call(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
+      // Only real buffers cross into a worker. A call is a batch of one for the metrics.
+      const observer = observerFor?.(m.name);
+      target[m.name] = async (...args: unknown[]) => {
+        try {
+          const { value, elapsedMs } = await pool.callTimed(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
+          observer?.batch(1, [], elapsedMs ?? 0, false);
+          return value;
+        } catch (err) {
+          observer?.batch(1, [], 0, true);
+          throw err;
+        }
+      };
     }
   }
   Object.defineProperty(target, 'runnerName', { value: pool.name, enumerable: true });

@@ -12,6 +12,7 @@ import { type Constructor, getRunnableDefinition, getServiceDefinition } from '.
 import { isTensor, transferablesOf, type Tensor } from '../tensor/tensor.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { checkSignature } from '../models/signature.js';
+import { warmUp } from './warm-up.js';
 import { LoadedModel } from './model-info.js';
 import { INFO_METHOD, type TaskRequest, type TaskResponse, type WorkerBootstrap } from './protocol.js';
 import { Piscina } from 'piscina';
@@ -43,6 +44,7 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
     throw new ModelLoadError(`backend "${backend.name}" could not load ${boot.model.uri}: ${(err as Error).message}`, { cause: err });
   }
   checkSignature(boot.model.metadata, session, `model ${boot.model.resolvedUri ?? boot.model.uri}`);
+  await warmUp(session, logger);
   const model = new LoadedModel(boot.model, session);
   const scope = container.createChildContainer();
   scope.registerInstance(LoadedModel, model);

@@ -9,7 +9,9 @@ import type { JSONDescriptor } from '../io/json.js';
 import { installErrorHandling, errorBody } from './error-handler.js';
 import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
-import { installProbes } from './probes.js';
+import { type ServerState, installProbes } from './probes.js';
+import { type AccessLogMode, installObservability } from './observability-hooks.js';
+import type { ServerMetrics } from '../observability/metrics.js';
 
 export interface AppOptions {
   service: object;
@@ -18,6 +20,9 @@ export interface AppOptions {
   limits: Limits;
   /** pino options, or false for no logs. */
   logger: boolean | Record<string, unknown>;
+  metrics: ServerMetrics;
+  state: ServerState;
+  accessLog: AccessLogMode;
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -45,7 +50,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: limits.maxBodyBytes,
     requestIdHeader: 'x-request-id',
     genReqId: () => `${process.pid.toString(36)}-${(++requestCounter).toString(36)}`,
-    // Per-request lines come with the access log (observability work); until then only errors are logged.
+    // fastify's two lines per request are replaced by one access-log line (observability-hooks.ts).
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     // Validate what clients send as they sent it: no silent coercion, no silently dropped properties.
@@ -64,6 +69,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', String(req.id));
   });
+  // Before the routes, so that every route is counted and logged.
+  installObservability(app, options.metrics, options.accessLog);
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: limits.maxBodyBytes, files: limits.maxFiles, fields: limits.maxFields, parts: limits.maxFiles + limits.maxFields, headerPairs: 100 },
@@ -102,7 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     });
   }
-  installProbes(app, options.apis);
+  installProbes(app, options.apis, options.state);
   installErrorHandling(app, methodsByRoute);
   return app;
 }

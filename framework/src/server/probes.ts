@@ -1,19 +1,29 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from './error-handler.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
 
+/** What the readiness probe reports. The server listens only once every model is loaded and warmed up. */
+export interface ServerState {
+  /** Set when shutdown begins: the server finishes what it has, and takes nothing new. */
+  draining: boolean;
+}
+
 /**
- * Kubernetes-style probes. The server listens only once every model is loaded
- * in its workers, so a server that answers is ready; a closing server answers
- * 503 (fastify's return503OnClosing). A service's own API on the same route wins.
+ * Kubernetes-style probes: `/livez` (the process answers), `/readyz` (ready
+ * for traffic: 503 while draining), `/healthz` (both). A service's own API on
+ * the same route wins.
  */
-export function installProbes(app: FastifyInstance, apis: ApiDefinition[]): void {
+export function installProbes(app: FastifyInstance, apis: ApiDefinition[], state: ServerState): void {
   const taken = new Set(apis.filter((a) => a.method === 'GET').map((a) => a.route));
-  const probes: Array<[string, string]> = [
-    ['/livez', 'live'],
-    ['/readyz', 'ready'],
-    ['/healthz', 'healthy'],
+  const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
+    if (!state.draining) return { status: 'ready' };
+    reply.code(503).header('retry-after', '1');
+    return errorBody('SHUTTING_DOWN', 'the server is shutting down; send requests to another instance');
+  };
+  const probes: Array<[string, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>]> = [
+    ['/livez', async () => ({ status: 'live' })],
+    ['/readyz', ready],
+    ['/healthz', ready],
   ];
-  for (const [route, status] of probes) {
-    if (!taken.has(route)) app.get(route, async () => ({ status }));
-  }
+  for (const [path, handler] of probes) if (!taken.has(path)) app.get(path, handler);
 }

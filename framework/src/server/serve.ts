@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { container } from 'tsyringe';
@@ -19,6 +20,9 @@ import { type ApiDefinition } from '../sdk/decorators/api.js';
 import { type ServiceDefinition } from '../sdk/decorators/service.js';
 import { getApis, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
 import { buildApp } from './app.js';
+import { ServerMetrics } from '../observability/metrics.js';
+import { accessLogMode } from './observability-hooks.js';
+import type { ServerState } from './probes.js';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import { applyOverrides } from './overrides.js';
 import { importService } from './service-loader.js';
@@ -32,6 +36,8 @@ export interface ServeOptions {
   runnerWorkers?: number;
   limits?: Partial<Limits>;
   logger?: boolean | Record<string, unknown>;
+  /** Registry of the server's metrics; a fresh one by default. */
+  metrics?: ServerMetrics;
 }
 
 export interface RunningServer {
@@ -41,13 +47,20 @@ export interface RunningServer {
   definition: ServiceDefinition;
   apis: ApiDefinition[];
   runners: RunnerPool[];
+  metrics: ServerMetrics;
+  state: ServerState;
+  /**
+   * Graceful shutdown: reports not ready, stops accepting, lets in-flight
+   * requests (and the batches they wait on) finish, then stops the workers.
+   */
   close(): Promise<void>;
 }
 
 async function startRunner(
   def: RunnableDefinition,
-  ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins> },
+  ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins>; metrics: ServerMetrics },
 ): Promise<RunnerPool> {
+  const started = performance.now();
   const uri = selectModelUri(def.model, ctx.env);
   ctx.logger.info(`runner "${def.name}": resolving model ${uri}`);
   const model = await resolveModel(ctx.registry, uri, ctx.project, ctx.env, ctx.logger);
@@ -69,8 +82,21 @@ async function startRunner(
     },
     { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
   );
+  const m = pool.model;
+  ctx.metrics.modelLoaded({ runner: def.name, name: m.name ?? basename(m.path), version: m.version ?? '', format: m.format, backend: m.backend, device: m.device }, (performance.now() - started) / 1000);
   ctx.logger.info(`runner "${def.name}": ${workers} worker(s) loaded ${pool.model.format} model ${pool.model.resolvedUri ?? uri} on ${pool.model.device} (${pool.model.backend})`);
   return pool;
+}
+
+/**
+ * pino's options: JSON lines, or human-readable lines (pino-pretty) when
+ * stdout is a terminal, unless BENTO_LOG_FORMAT says `json` or `pretty`.
+ */
+function loggerOptions(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+  const format = env.BENTO_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const level = env.BENTO_LOG_LEVEL ?? 'info';
+  if (format !== 'pretty') return { level };
+  return { level, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } };
 }
 
 function batchingOverrides(env: Readonly<Record<string, string | undefined>>): BatchingOverrides {
@@ -101,6 +127,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const { definition, apis, runnables, batching } = applyOverrides(project.config, getServiceDefinition(svc.cls)!, getApis(svc.cls));
 
+  const metrics = options.metrics ?? new ServerMetrics();
+  const state: ServerState = { draining: false };
   const runners: RunnerPool[] = [];
   const scope = container.createChildContainer();
   try {
@@ -115,13 +143,23 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         serviceExport: svc.exportName,
         workersOverride: options.runnerWorkers,
         pluginRefs,
+        metrics,
       });
       runners.push(pool);
-      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool, batchingOverrides(env), batching[def.name]));
+      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool, batchingOverrides(env), batching[def.name], (method) => metrics.batchObserver(def.name, method)));
     }
     const service = scope.resolve(svc.cls) as object;
     const limits = { ...limitsFromEnv(env), ...options.limits };
-    const app = await buildApp({ service, definition, apis, limits, logger: options.logger ?? { level: env.BENTO_LOG_LEVEL ?? 'info' } });
+    const app = await buildApp({
+      service,
+      definition,
+      apis,
+      limits,
+      logger: options.logger ?? loggerOptions(env),
+      metrics,
+      state,
+      accessLog: accessLogMode(env.BENTO_ACCESS_LOG),
+    });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });
     const address = app.server.address();
@@ -134,7 +172,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       definition,
       apis,
       runners,
+      metrics,
+      state,
       async close() {
+        state.draining = true;
         await app.close();
         await Promise.all(runners.map((r) => r.close()));
         scope.dispose();

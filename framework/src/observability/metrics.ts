@@ -1,0 +1,103 @@
+/**
+ * The server's Prometheus metrics (prom-client), on a registry of its own so
+ * that several servers in one process (tests, embedding) never mix. Names and
+ * labels are documented in docs/observability.md; keep the two in step.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BatchObserver } from '../runner/dispatcher.js';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+export interface ModelLabels {
+  runner: string;
+  name: string;
+  version: string;
+  format: string;
+  backend: string;
+  device: string;
+}
+
+export class ServerMetrics {
+  readonly registry = new Registry();
+  readonly httpRequests = new Counter({
+    name: 'bento_http_requests_total',
+    help: 'HTTP requests answered, by route template, method and status code',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'bento_http_request_duration_seconds',
+    help: 'Time from request arrival to the end of the response, by route template, method and status code',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inFlight = new Gauge({
+    name: 'bento_http_requests_in_flight',
+    help: 'HTTP requests being handled now, by route template',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly queueWait = new Histogram({
+    name: 'bento_runner_queue_wait_seconds',
+    help: 'Time a call waited in its adaptive-batching queue before a batch took it, by runner and method',
+    labelNames: ['runner', 'method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'bento_runner_batch_size',
+    help: 'Items per batch run by the model, by runner and method',
+    labelNames: ['runner', 'method'] as const,
+    buckets: BATCH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly inference = new Histogram({
+    name: 'bento_runner_inference_seconds',
+    help: 'Time the model took on one batch (measured in the worker), by runner and method',
+    labelNames: ['runner', 'method'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchFailures = new Counter({
+    name: 'bento_runner_batch_failures_total',
+    help: 'Batches that failed in the runner, by runner and method',
+    labelNames: ['runner', 'method'] as const,
+    registers: [this.registry],
+  });
+  readonly modelLoad = new Gauge({
+    name: 'bento_model_load_seconds',
+    help: 'Time to resolve, load and warm up the model of a runner, at start',
+    labelNames: ['runner'] as const,
+    registers: [this.registry],
+  });
+  readonly modelInfo = new Gauge({
+    name: 'bento_model_info',
+    help: 'The model each runner serves (always 1): name, version, format, backend and device as labels',
+    labelNames: ['runner', 'name', 'version', 'format', 'backend', 'device'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The observer a runner method's dispatcher reports its batches to. */
+  batchObserver(runner: string, method: string): BatchObserver {
+    const labels = { runner, method };
+    return {
+      batch: (items, waitsMs, elapsedMs, failed) => {
+        this.batchSize.observe(labels, items);
+        for (const w of waitsMs) this.queueWait.observe(labels, w / 1000);
+        if (failed) this.batchFailures.inc(labels);
+        else this.inference.observe(labels, elapsedMs / 1000);
+      },
+    };
+  }
+
+  modelLoaded(model: ModelLabels, seconds: number): void {
+    this.modelLoad.set({ runner: model.runner }, seconds);
+    this.modelInfo.set({ ...model }, 1);
+  }
+}
