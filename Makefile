@@ -22,7 +22,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict serve-build serve-list containerize \
+.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize \
         base-image test bench train samples clean stack-install start stop logs mlflow-ui train-bundled
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
@@ -66,6 +66,10 @@ serve-test: ## Call /health and /get_model_info on the running server
 
 serve-test-predict: ## Classify a sample image (IMAGE=path for another)
 	curl -fsS -X POST http://localhost:$(PORT)/predict_image -F "image=@$(IMAGE)" | python3 -m json.tool
+
+bentoml-ui: ## Open the API docs (Swagger UI) of the running server (the seed's target name)
+	@echo "Swagger UI: http://localhost:$(PORT)/   OpenAPI: http://localhost:$(PORT)/docs.json"
+	@command -v xdg-open >/dev/null && xdg-open "http://localhost:$(PORT)/" >/dev/null 2>&1 || true
 
 serve-build: build ## Build a bento of the service into the store (bento build; VERSION=..., MODEL_NAME=... packs that model)
 	@$(SERVE_ENV) node framework/bin/bento.js build $(if $(VERSION),--version '$(VERSION)')

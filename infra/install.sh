@@ -3,7 +3,8 @@
 # missing (so it is quick the second time):
 #   Debian: PostgreSQL (full stack), python3-venv, python3-torch + torchvision and Fashion-MNIST (make train)
 #   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh); MLflow 2.x into .venv-mlflow2 (tests)
-#   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine)
+#   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine),
+#           chromium (the Swagger UI test drives it with playwright-core; no browser download)
 #   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,6 +20,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 [[ -d /usr/share/datasets/fashion-mnist ]] || apt_missing+=(dataset-fashion-mnist)
 command -v buildah >/dev/null || apt_missing+=(buildah)
 command -v debootstrap >/dev/null || apt_missing+=(debootstrap)
+command -v chromium >/dev/null || apt_missing+=(chromium)
 if [[ ${#apt_missing[@]} -gt 0 ]]; then
   step "apt: ${apt_missing[*]}"
   SUDO=(); [[ $(id -u) -ne 0 ]] && SUDO=(sudo)

@@ -39,27 +39,9 @@ export class ServerMetrics {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
-  readonly queueWait = new Histogram({
-    name: 'bento_runner_queue_wait_seconds',
-    help: 'Time a call waited in its adaptive-batching queue before a batch took it, by runner and method',
-    labelNames: ['runner', 'method'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly batchSize = new Histogram({
-    name: 'bento_runner_batch_size',
-    help: 'Items per batch run by the model, by runner and method',
-    labelNames: ['runner', 'method'] as const,
-    buckets: BATCH_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly inference = new Histogram({
-    name: 'bento_runner_inference_seconds',
-    help: 'Time the model took on one batch (measured in the worker), by runner and method',
-    labelNames: ['runner', 'method'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly queueWait = this.runnerHistogram('bento_runner_queue_wait_seconds', 'Time a call waited in its adaptive-batching queue before a batch took it', LATENCY_BUCKETS);
+  readonly batchSize = this.runnerHistogram('bento_runner_batch_size', 'Items per batch run by the model', BATCH_BUCKETS);
+  readonly inference = this.runnerHistogram('bento_runner_inference_seconds', 'Time the model took on one batch (measured in the worker)', LATENCY_BUCKETS);
   readonly batchFailures = new Counter({
     name: 'bento_runner_batch_failures_total',
     help: 'Batches that failed in the runner, by runner and method',
@@ -78,6 +60,10 @@ export class ServerMetrics {
     labelNames: ['runner', 'name', 'version', 'format', 'backend', 'device'] as const,
     registers: [this.registry],
   });
+
+  private runnerHistogram(name: string, help: string, buckets: number[]): Histogram<'runner' | 'method'> {
+    return new Histogram({ name, help: `${help}, by runner and method`, labelNames: ['runner', 'method'] as const, buckets, registers: [this.registry] });
+  }
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -54,10 +54,30 @@ function operation(api: ApiDefinition): Record<string, unknown> {
   };
 }
 
-export function openApiDocument(definition: ServiceDefinition, apis: ApiDefinition[], version: string): Record<string, unknown> {
+const STATUS_SCHEMA: JsonSchema = { type: 'object', properties: { status: { type: 'string' } } };
+
+/** The routes every bento-ts server adds beside the service's APIs. */
+const INFRASTRUCTURE: Record<string, Record<string, unknown>> = {
+  '/livez': { get: { operationId: 'livez', summary: 'Liveness: the process answers', tags: ['Infrastructure'], responses: { '200': { description: 'Live', content: { 'application/json': { schema: STATUS_SCHEMA } } } } } },
+  '/readyz': {
+    get: {
+      operationId: 'readyz',
+      summary: 'Readiness: every model loaded and warmed up, not shutting down',
+      tags: ['Infrastructure'],
+      responses: { '200': { description: 'Ready', content: { 'application/json': { schema: STATUS_SCHEMA } } }, '503': errorResponse('Shutting down') },
+    },
+  },
+  '/healthz': { get: { operationId: 'healthz', summary: 'Live and ready', tags: ['Infrastructure'], responses: { '200': { description: 'Healthy', content: { 'application/json': { schema: STATUS_SCHEMA } } }, '503': errorResponse('Shutting down') } } },
+  '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics', tags: ['Infrastructure'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+};
+
+export function openApiDocument(definition: ServiceDefinition, apis: ApiDefinition[], version: string, options: { infrastructure?: boolean } = {}): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const api of apis) {
     paths[api.route] = { ...paths[api.route], [api.method.toLowerCase()]: operation(api) };
+  }
+  if (options.infrastructure) {
+    for (const [route, ops] of Object.entries(INFRASTRUCTURE)) paths[route] ??= ops;
   }
   return {
     openapi: '3.0.3',

@@ -10,6 +10,7 @@ import { installErrorHandling, errorBody } from './error-handler.js';
 import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
 import { type ServerState, installProbes } from './probes.js';
+import { installDocs } from './docs.js';
 import { type AccessLogMode, installObservability } from './observability-hooks.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 
@@ -23,6 +24,8 @@ export interface AppOptions {
   metrics: ServerMetrics;
   state: ServerState;
   accessLog: AccessLogMode;
+  /** Shown in the OpenAPI document's info.version. */
+  version?: string;
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -110,6 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
   }
   installProbes(app, options.apis, options.state);
+  await installDocs(app, definition, options.apis, options.version ?? '0.0.0');
   installErrorHandling(app, methodsByRoute);
   return app;
 }

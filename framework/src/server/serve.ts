@@ -159,6 +159,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       metrics,
       state,
       accessLog: accessLogMode(env.BENTO_ACCESS_LOG),
+      version: project.bento?.tag.split(':')[1],
     });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });
