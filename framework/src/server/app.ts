@@ -72,8 +72,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', String(req.id));
   });
-  // Before the routes, so that every route is counted and logged.
+  // Before any route: a route keeps the hooks and error handler in force when it is built (registering the docs
+  // plugins builds the routes declared so far).
   installObservability(app, options.metrics, options.accessLog);
+  const methodsByRoute = new Map<string, Set<string>>();
+  installErrorHandling(app, methodsByRoute);
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: limits.maxBodyBytes, files: limits.maxFiles, fields: limits.maxFields, parts: limits.maxFiles + limits.maxFields, headerPairs: 100 },
@@ -89,7 +92,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (!api.traffic) return shared;
     return new TrafficControl(api.traffic.timeoutMs ?? definition.traffic.timeoutMs, api.traffic.maxConcurrency);
   };
-  const methodsByRoute = new Map<string, Set<string>>();
   for (const api of options.apis) {
     const fn = (options.service as Record<string, unknown>)[api.name] as ApiMethod;
     const jsonSchema = (api.input as JSONDescriptor<unknown> | undefined)?.bodySchema;
@@ -114,6 +116,5 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   installProbes(app, options.apis, options.state);
   await installDocs(app, definition, options.apis, options.version ?? '0.0.0');
-  installErrorHandling(app, methodsByRoute);
   return app;
 }
