@@ -11,6 +11,8 @@ import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
 import { type ServerState, installProbes } from './probes.js';
 import { installDocs } from './docs.js';
+import type { InferenceTarget } from '../protocols/inference-target.js';
+import { installProtocols } from './protocols.js';
 import { type AccessLogMode, installObservability } from './observability-hooks.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 
@@ -26,6 +28,8 @@ export interface AppOptions {
   accessLog: AccessLogMode;
   /** Shown in the OpenAPI document's info.version. */
   version?: string;
+  /** Models offered through the Open Inference Protocol (and MLflow's scoring protocol, when there is one). */
+  targets?: InferenceTarget[];
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -116,5 +120,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   installProbes(app, options.apis, options.state);
   await installDocs(app, definition, options.apis, options.version ?? '0.0.0');
+  installProtocols(app, options.targets ?? [], options.apis, limits.maxBodyBytes);
   return app;
 }

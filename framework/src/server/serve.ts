@@ -18,7 +18,9 @@ import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
 import { runnerToken } from '../sdk/decorators/runner.js';
 import { type ApiDefinition } from '../sdk/decorators/api.js';
 import { type ServiceDefinition } from '../sdk/decorators/service.js';
-import { getApis, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
+import { type Constructor, getApis, getMethods, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
+import type { InferenceTarget } from '../protocols/inference-target.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { buildApp } from './app.js';
 import { ServerMetrics } from '../observability/metrics.js';
 import { accessLogMode } from './observability-hooks.js';
@@ -99,6 +101,13 @@ function loggerOptions(env: Readonly<Record<string, string | undefined>>): Recor
   return { level, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } };
 }
 
+/** A runner as the standard protocols see it: a model of one input and one output behind a batchable method. */
+function inferenceTarget(runnable: Constructor, pool: RunnerPool, proxy: Record<string, (t: Tensor) => Promise<Tensor>>): InferenceTarget | undefined {
+  const method = getMethods(runnable).find((m) => m.batchable);
+  if (!method || pool.model.inputs.length !== 1 || pool.model.outputs.length !== 1) return undefined;
+  return { name: pool.name, model: pool.model, method: method.name, infer: (t) => proxy[method.name]!(t) };
+}
+
 function batchingOverrides(env: Readonly<Record<string, string | undefined>>): BatchingOverrides {
   const overrides: BatchingOverrides = {};
   if (env.BENTO_MAX_BATCH_SIZE) overrides.maxBatchSize = envInt(env, 'BENTO_MAX_BATCH_SIZE', 1);
@@ -130,6 +139,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const metrics = options.metrics ?? new ServerMetrics();
   const state: ServerState = { draining: false };
   const runners: RunnerPool[] = [];
+  const targets: InferenceTarget[] = [];
   const scope = container.createChildContainer();
   try {
     for (const runnable of definition.runnables) {
@@ -146,7 +156,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         metrics,
       });
       runners.push(pool);
-      scope.registerInstance(runnerToken(runnable), createRunner(runnable, pool, batchingOverrides(env), batching[def.name], (method) => metrics.batchObserver(def.name, method)));
+      const proxy = createRunner(runnable, pool, batchingOverrides(env), batching[def.name], (method) => metrics.batchObserver(def.name, method));
+      scope.registerInstance(runnerToken(runnable), proxy);
+      const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
+      if (target) targets.push(target);
     }
     const service = scope.resolve(svc.cls) as object;
     const limits = { ...limitsFromEnv(env), ...options.limits };
@@ -160,6 +173,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       state,
       accessLog: accessLogMode(env.BENTO_ACCESS_LOG),
       version: project.bento?.tag.split(':')[1],
+      targets,
     });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });
