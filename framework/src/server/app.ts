@@ -23,7 +23,8 @@ export interface AppOptions {
   limits: Limits;
   /** pino options, or false for no logs. */
   logger: boolean | Record<string, unknown>;
-  metrics: ServerMetrics;
+  /** Undefined: no metrics and no /metrics route. */
+  metrics?: ServerMetrics;
   state: ServerState;
   accessLog: AccessLogMode;
   /** Shown in the OpenAPI document's info.version. */

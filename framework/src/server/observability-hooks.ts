@@ -18,23 +18,46 @@ const routeOf = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatc
  * (never the raw URL, whose cardinality is unbounded) and one access-log line
  * with the request ID fastify puts on every log line of the request.
  */
-export function installObservability(app: FastifyInstance, metrics: ServerMetrics, mode: AccessLogMode): void {
-  app.addHook('onRequest', async (req) => {
-    metrics.inFlight.inc({ route: routeOf(req) });
-  });
-  app.addHook('onResponse', async (req: FastifyRequest, reply: FastifyReply) => {
+export function installObservability(app: FastifyInstance, metrics: ServerMetrics | undefined, mode: AccessLogMode): void {
+  // Label children cached per route/method/status: prom-client hashes the label set on every unbound call.
+  type Child<K extends 'httpRequests' | 'httpDuration' | 'inFlight'> = ReturnType<ServerMetrics[K]['labels']>;
+  const children = new Map<string, { count: Child<'httpRequests'>; time: Child<'httpDuration'> }>();
+  const gauges = new Map<string, Child<'inFlight'>>();
+  const inFlight = (route: string) => {
+    let g = gauges.get(route);
+    if (!g) gauges.set(route, (g = metrics!.inFlight.labels(route)));
+    return g;
+  };
+  if (metrics) {
+    // Callback hooks: a request pays no promise for them.
+    app.addHook('onRequest', (req, _reply, done) => {
+      inFlight(routeOf(req)).inc();
+      done();
+    });
+    app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+  }
+  if (!metrics && mode === 'off') return;
+  app.addHook('onResponse', (req: FastifyRequest, reply: FastifyReply, done) => {
     const route = routeOf(req);
-    const labels = { route, method: req.method, status: String(reply.statusCode) };
-    const seconds = reply.elapsedTime / 1000;
-    metrics.inFlight.dec({ route });
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, seconds);
-    if (mode === 'off' || (mode === 'on' && QUIET_ROUTES.has(route) && reply.statusCode < 400)) return;
-    const bytes = Number(reply.getHeader('content-length') ?? 0);
-    req.log.info({ method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, bytes }, 'request');
-  });
-  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
-    reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
+    if (metrics) {
+      const key = `${route} ${req.method} ${reply.statusCode}`;
+      let c = children.get(key);
+      if (!c) {
+        const status = String(reply.statusCode);
+        c = { count: metrics.httpRequests.labels(route, req.method, status), time: metrics.httpDuration.labels(route, req.method, status) };
+        children.set(key, c);
+      }
+      inFlight(route).dec();
+      c.count.inc();
+      c.time.observe(reply.elapsedTime / 1000);
+    }
+    if (mode === 'all' || (mode === 'on' && !(QUIET_ROUTES.has(route) && reply.statusCode < 400))) {
+      const bytes = Number(reply.getHeader('content-length') ?? 0);
+      req.log.info({ method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, bytes }, 'request');
+    }
+    done();
   });
 }

@@ -38,7 +38,7 @@ export interface ServeOptions {
   runnerWorkers?: number;
   limits?: Partial<Limits>;
   logger?: boolean | Record<string, unknown>;
-  /** Registry of the server's metrics; a fresh one by default. */
+  /** Registry of the server's metrics; a fresh one by default. BENTO_METRICS=off: none (no /metrics). */
   metrics?: ServerMetrics;
 }
 
@@ -49,7 +49,7 @@ export interface RunningServer {
   definition: ServiceDefinition;
   apis: ApiDefinition[];
   runners: RunnerPool[];
-  metrics: ServerMetrics;
+  metrics?: ServerMetrics;
   state: ServerState;
   /**
    * Graceful shutdown: reports not ready, stops accepting, lets in-flight
@@ -60,7 +60,7 @@ export interface RunningServer {
 
 async function startRunner(
   def: RunnableDefinition,
-  ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins>; metrics: ServerMetrics },
+  ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins>; metrics?: ServerMetrics },
 ): Promise<RunnerPool> {
   const started = performance.now();
   const uri = selectModelUri(def.model, ctx.env);
@@ -85,7 +85,7 @@ async function startRunner(
     { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
   );
   const m = pool.model;
-  ctx.metrics.modelLoaded({ runner: def.name, name: m.name ?? basename(m.path), version: m.version ?? '', format: m.format, backend: m.backend, device: m.device }, (performance.now() - started) / 1000);
+  ctx.metrics?.modelLoaded({ runner: def.name, name: m.name ?? basename(m.path), version: m.version ?? '', format: m.format, backend: m.backend, device: m.device }, (performance.now() - started) / 1000);
   ctx.logger.info(`runner "${def.name}": ${workers} worker(s) loaded ${pool.model.format} model ${pool.model.resolvedUri ?? uri} on ${pool.model.device} (${pool.model.backend})`);
   return pool;
 }
@@ -136,7 +136,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   }
   const { definition, apis, runnables, batching } = applyOverrides(project.config, getServiceDefinition(svc.cls)!, getApis(svc.cls));
 
-  const metrics = options.metrics ?? new ServerMetrics();
+  const metrics = env.BENTO_METRICS === 'off' ? undefined : (options.metrics ?? new ServerMetrics());
   const state: ServerState = { draining: false };
   const runners: RunnerPool[] = [];
   const targets: InferenceTarget[] = [];
@@ -156,7 +156,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         metrics,
       });
       runners.push(pool);
-      const proxy = createRunner(runnable, pool, batchingOverrides(env), batching[def.name], (method) => metrics.batchObserver(def.name, method));
+      const proxy = createRunner(runnable, pool, batchingOverrides(env), batching[def.name], metrics && ((method) => metrics.batchObserver(def.name, method)));
       scope.registerInstance(runnerToken(runnable), proxy);
       const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
       if (target) targets.push(target);
