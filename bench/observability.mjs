@@ -27,9 +27,9 @@ writeFileSync(
   ]),
 );
 
-function load(url) {
+function load(url, duration = DURATION) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(CONNECTIONS), String(DURATION), `multipart/form-data; boundary=${boundary}`, bodyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(CONNECTIONS), String(duration), `multipart/form-data; boundary=${boundary}`, bodyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load exited with ${code}`))));
@@ -41,7 +41,7 @@ async function measure(on) {
   const logger = on ? { level: 'info', stream: createWriteStream('/dev/null') } : { level: 'info' };
   const server = await startServer({ project: loadProject(ROOT), port: 0, host: '127.0.0.1', env, logger });
   try {
-    await load(`http://127.0.0.1:${server.port}/predict_image`); // warm-up round, not counted
+    await load(`http://127.0.0.1:${server.port}/predict_image`, 3); // warm-up, not counted
     const r = await load(`http://127.0.0.1:${server.port}/predict_image`);
     if (r.non2xx || r.errors) throw new Error(`${r.non2xx} non-2xx, ${r.errors} errors`);
     return { requests_per_sec: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
