@@ -151,12 +151,16 @@ describe('bento build, export, import and serve', () => {
     const dir = mkdtempSync(join(base, 'proj-'));
     const write = (extra: string) =>
       writeFileSync(join(dir, 'bento.yaml'), `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\n${extra}`);
-    write('runners:\n  vision_model_runner:\n    workers: 2\n    batching:\n      classify: { maxBatchSize: 8, maxLatencyMs: 50 }\napis:\n  health:\n    traffic: { timeoutMs: 1000 }\n');
+    writeFileSync(join(dir, 'DESCRIPTION.md'), '# Fashion classifier\n\nClassifies clothes.\n');
+    write('description: "file: ./DESCRIPTION.md"\nrunners:\n  vision_model_runner:\n    workers: 2\n    batching:\n      classify: { maxBatchSize: 8, maxLatencyMs: 50 }\napis:\n  health:\n    traffic: { timeoutMs: 1000 }\n');
     const path = ok(await bento(['build', '-f', join(dir, 'bento.yaml'), '--version', 'o1', '-o', 'path'], A)).trim();
     const manifest = parseYaml(readFileSync(join(path, 'bento.yaml'), 'utf8'));
     assert.equal(manifest.runners[0].workers, 2);
     assert.deepEqual(manifest.runners[0].methods[0], { name: 'classify', batchable: true, maxBatchSize: 8, maxLatencyMs: 50, maxQueueSize: 1024 });
     assert.deepEqual(manifest.apis.find((a: { name: string }) => a.name === 'health').traffic, { timeoutMs: 1000 });
+    // The description from a file: the bento's README, and its first line of text in the manifest.
+    assert.equal(readFileSync(join(path, 'README.md'), 'utf8'), '# Fashion classifier\n\nClassifies clothes.\n');
+    assert.equal(manifest.description, 'Classifies clothes.');
     write('apis:\n  predict_imag:\n    traffic: { timeoutMs: 1000 }\n');
     const typo = await bento(['build', '-f', join(dir, 'bento.yaml')], A);
     assert.equal(typo.code, 1);
