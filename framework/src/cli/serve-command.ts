@@ -34,7 +34,14 @@ export async function serveCommand(target: string, opts: { port?: number; host?:
   const env = process.env;
   // bento.yaml's runtime variables are defaults: the environment (docker run -e ...) wins.
   for (const [name, value] of Object.entries(envFor(project.config, 'runtime'))) env[name] ??= value;
-  if (project.bento) process.stderr.write(`serving bento ${project.bento.tag} from ${project.bento.path}\n`);
+  if (project.bento) {
+    process.stderr.write(`serving bento ${project.bento.tag} from ${project.bento.path}\n`);
+    // A packed model may be chosen by its alias from bento.yaml's models: (MODEL_URI=champion).
+    for (const name of ['MODEL_URI', 'BENTO_DEFAULT_MODEL']) {
+      const pinned = env[name] ? project.bento.aliases[env[name]!.trim()] : undefined;
+      if (pinned) env[name] = pinned;
+    }
+  }
   const server = await startServer({
     project,
     port: opts.port ?? (env.PORT ? Number(env.PORT) : env.BENTO_PORT ? Number(env.BENTO_PORT) : 3000),

@@ -43,7 +43,7 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
     exclude: { ...stringList, description: 'gitignore-style patterns left out (after include; .bentoignore adds more)' },
     models: {
       type: 'array',
-      description: 'Model URIs resolved and packed into the bento, so it serves offline',
+      description: 'Model URIs resolved and packed into the bento, so it serves offline; a served bento takes an alias as MODEL_URI',
       items: {
         oneOf: [
           { type: 'string', minLength: 1 },

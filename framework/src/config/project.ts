@@ -18,8 +18,8 @@ export interface Project {
   config: BentoYaml;
   /** Model store to resolve models with instead of BENTO_HOME's: a built bento's packed `models/`. */
   modelStoreRoot?: string;
-  /** Set when serving a built bento. */
-  bento?: { tag: string; path: string };
+  /** Set when serving a built bento; `aliases` maps each packed model's alias to the URI that names it exactly. */
+  bento?: { tag: string; path: string; aliases: Record<string, string> };
 }
 
 /** The nearest `name` in `start` or a directory above it. */
@@ -134,6 +134,6 @@ export function bentoProject(dir: string, manifest: BentoManifest): Project {
     plugins: manifest.plugins,
     config: { ...manifest.config, name: manifest.name, env: manifest.env },
     modelStoreRoot: dir,
-    bento: { tag: manifest.tag, path: dir },
+    bento: { tag: manifest.tag, path: dir, aliases: Object.fromEntries(manifest.models.filter((m) => m.alias).map((m) => [m.alias!, m.pinned_uri])) },
   };
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -188,17 +188,34 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     assert.equal(exported.code, 0, exported.stderr);
   });
 
+  const aliasArchive = join(bentoHome, 'alias.bento');
+
+  it('bento build packs the models bento.yaml lists, with their aliases', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bento-alias-'));
+    writeFileSync(
+      join(dir, 'bento.yaml'),
+      `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\nmodels:\n  - uri: models:/${NAME}@champion\n    alias: first\n`,
+    );
+    const build = await runCli(['build', '-f', join(dir, 'bento.yaml'), '--version', 'alias1', '-o', 'path'], { ...env({}), BENTO_HOME: bentoHome });
+    assert.equal(build.code, 0, build.stderr);
+    const manifest = readFileSync(join(build.stdout.trim(), 'bento.yaml'), 'utf8');
+    assert.match(manifest, /- uri: models:\/vision-model@champion\n {4}alias: first\n {4}tag: vision-model:1\n {4}pinned_uri: models:\/vision-model\/1\n/);
+    const exported = await runCli(['export', 'mlflow_vision_classifier:alias1', aliasArchive], { BENTO_HOME: bentoHome });
+    assert.equal(exported.code, 0, exported.stderr);
+  });
+
   describe('with MLflow stopped', () => {
     before(() => stack.stopServers());
 
-    it('an imported bento serves its packed model with no MLflow at all', async () => {
+    /** `bento serve <tag>` from a fresh store holding only the imported archive, MLflow unreachable: model info and a prediction. */
+    async function serveImported(file: string, tag: string, extra: Record<string, string> = {}): Promise<{ info: Record<string, unknown>; predicted: string }> {
       const fresh = mkdtempSync(join(tmpdir(), 'bento-import-home-'));
-      const imported = await runCli(['import', archive], { BENTO_HOME: fresh });
+      const imported = await runCli(['import', file], { BENTO_HOME: fresh });
       assert.equal(imported.code, 0, imported.stderr);
       const closed = `http://127.0.0.1:${await freePort()}`;
-      const child = spawn(process.execPath, [join(REPO_ROOT, 'framework', 'bin', 'bento.js'), 'serve', 'mlflow_vision_classifier:mlflow1', '--port', '0', '--host', '127.0.0.1'], {
+      const child = spawn(process.execPath, [join(REPO_ROOT, 'framework', 'bin', 'bento.js'), 'serve', tag, '--port', '0', '--host', '127.0.0.1'], {
         cwd: tmpdir(),
-        env: { ...process.env, BENTO_HOME: fresh, MLFLOW_TRACKING_URI: closed, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0' },
+        env: { ...process.env, BENTO_HOME: fresh, MLFLOW_TRACKING_URI: closed, MLFLOW_HTTP_REQUEST_MAX_RETRIES: '0', ...extra },
       });
       try {
         const url = await new Promise<string>((resolve, reject) => {
@@ -213,15 +230,27 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
           child.on('exit', (code) => reject(new Error(`bento serve exited with ${code}: ${err}`)));
         });
         const info = (await (await fetch(`${url}/get_model_info`)).json()) as Record<string, unknown>;
-        assert.equal(info.model_uri, `models:/${NAME}/2`);
-        assert.equal(info.model_version, '2');
         const form = new FormData();
         form.append('image', new Blob([readFileSync(join(REPO_ROOT, 'services/vision-classifier/samples/ankle_boot.png'))], { type: 'image/png' }), 'ankle_boot.png');
         const res = await fetch(`${url}/predict_image`, { method: 'POST', body: form });
-        assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
+        return { info, predicted: ((await res.json()) as { predicted_class: string }).predicted_class };
       } finally {
         child.kill('SIGTERM');
       }
+    }
+
+    it('an imported bento serves its packed model with no MLflow at all', async () => {
+      const { info, predicted } = await serveImported(archive, 'mlflow_vision_classifier:mlflow1');
+      assert.equal(info.model_uri, `models:/${NAME}/2`);
+      assert.equal(info.model_version, '2');
+      assert.equal(predicted, 'Ankle boot');
+    });
+
+    it('a model packed from bento.yaml models: is chosen by its alias (MODEL_URI=<alias>)', async () => {
+      const { info, predicted } = await serveImported(aliasArchive, 'mlflow_vision_classifier:alias1', { MODEL_URI: 'first' });
+      assert.equal(info.model_uri, `models:/${NAME}/1`);
+      assert.equal(info.model_version, '1');
+      assert.equal(predicted, 'Ankle boot');
     });
 
     it('serves what the store holds: a version and a run at once, an alias from its last resolution', async () => {
