@@ -264,7 +264,9 @@ EOF
 
   # With chroot isolation the container shares the host's network: a server in it is reachable on 127.0.0.1.
   local port=3998 pid i
-  bh run --isolation "$BUILDAH_ISOLATION" "$smoke_ctr" -- \
+  # buildah itself (not a subshell: a function would be) in a process group of its own, so that stopping it
+  # cannot leave buildah or the server behind; buildah passes SIGTERM on to the process in the container.
+  setsid buildah --storage-driver "$STORAGE_DRIVER" run --isolation "$BUILDAH_ISOLATION" "$smoke_ctr" -- \
     node -e "require('http').createServer((q,s)=>s.end('ok '+process.getuid())).listen($port,'127.0.0.1')" >&2 &
   pid=$!
   out=""
@@ -273,7 +275,9 @@ EOF
     [[ -n $out ]] && break
     sleep 0.25
   done
-  kill -TERM "$pid" 2>/dev/null || true
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [[ $out == "ok 1000" ]] || { echo "smoke: host could not reach a server in the container on :$port ('$out')" >&2; exit 1; }
   log "smoke: host reached the server in the container (buildah run) on 127.0.0.1:$port as uid 1000 (USER node)"
