@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { BentoManifest } from '../src/bento/manifest.js';
-import { TEMPLATES_DIR } from '../src/build/builder.js';
+import { TEMPLATES_DIR } from '../src/package-info.js';
 import { writeDockerFiles } from '../src/build/dockerfile.js';
 
 const base = mkdtempSync(join(tmpdir(), 'bento-dockerfile-'));

@@ -1,18 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { BentoIntegrityError } from '../errors.js';
+import { sha256Of } from '../store/model-store.js';
 
 /** The file in a bento listing the SHA-256 of every other file (`sha256sum -c` reads it). */
 export const CHECKSUMS_FILE = 'SHA256SUMS';
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(file), hash);
-  return hash.digest('hex');
-}
 
 export interface FileEntry {
   path: string;
@@ -39,7 +31,7 @@ export async function listFiles(dir: string): Promise<FileEntry[]> {
 export async function writeChecksums(dir: string): Promise<number> {
   const files = (await listFiles(dir)).filter((f) => f.path !== CHECKSUMS_FILE);
   const lines: string[] = [];
-  for (const f of files) lines.push(`${await sha256File(join(dir, f.path))}  ${f.path}`);
+  for (const f of files) lines.push(`${await sha256Of(join(dir, f.path))}  ${f.path}`);
   await writeFile(join(dir, CHECKSUMS_FILE), lines.join('\n') + '\n');
   return files.reduce((n, f) => n + f.size, 0);
 }
@@ -69,6 +61,6 @@ export async function verifyChecksums(dir: string): Promise<void> {
   const have = new Set(present.map((f) => f.path));
   for (const [path, sha] of expected) {
     if (!have.has(path)) throw new BentoIntegrityError(`${path} is listed in ${CHECKSUMS_FILE} but missing`);
-    if ((await sha256File(join(dir, path))) !== sha) throw new BentoIntegrityError(`${path} does not match its SHA-256 in ${CHECKSUMS_FILE}`);
+    if ((await sha256Of(join(dir, path))) !== sha) throw new BentoIntegrityError(`${path} does not match its SHA-256 in ${CHECKSUMS_FILE}`);
   }
 }

@@ -90,13 +90,3 @@ export function parseManifest(text: string, where: string): BentoManifest {
   if (typeof m.service?.entry !== 'string') throw new BentoIntegrityError(`${where}/${MANIFEST_FILE} names no service entry`);
   return m as BentoManifest;
 }
-
-/** Whether a directory holds a built bento rather than a project (both have a bento.yaml). */
-export async function isBentoDir(dir: string): Promise<boolean> {
-  try {
-    const value = parseYaml(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as { spec?: unknown; tag?: unknown } | null;
-    return value?.spec === MANIFEST_SPEC && typeof value.tag === 'string';
-  } catch {
-    return false;
-  }
-}

@@ -15,7 +15,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
 import { type BentoManifest, MANIFEST_FILE, MANIFEST_SPEC, manifestToYaml } from '../bento/manifest.js';
 import { BentoStore, type StoredBento } from '../bento/bento-store.js';
@@ -34,14 +33,12 @@ import { MODEL_ENV, selectModelUri } from '../models/model-selector.js';
 import { schemeOf } from '../plugins/registry.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { importService } from '../server/service-loader.js';
+import { FRAMEWORK_VERSION, TEMPLATES_DIR } from '../package-info.js';
 import { writeDependencies } from './dependencies.js';
 import { defaultBaseImage, writeDockerFiles } from './dockerfile.js';
 import { collectFiles } from './file-set.js';
 import { packModels } from './pack-models.js';
 
-export const FRAMEWORK_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-/** The repository's templates/ directory (beside framework/). */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../../../templates/', import.meta.url));
 
 /**
  * The model the build's environment picks (MODEL_URI, MODEL_RUN_ID, MODEL_NAME

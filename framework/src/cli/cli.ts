@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { BentoError } from '../errors.js';
+import { FRAMEWORK_VERSION } from '../package-info.js';
 
 function port(value: string): number {
   const n = Number(value);
@@ -14,7 +14,7 @@ function positiveInt(value: string): number {
   return n;
 }
 
-const version = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = FRAMEWORK_VERSION;
 
 const program = new Command('bento')
   .description('bento-ts: serve, build and ship ML models from TypeScript')

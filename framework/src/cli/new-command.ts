@@ -1,11 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
+import { TEMPLATES_DIR } from '../package-info.js';
 import { NAME_PATTERN } from '../sdk/decorators/service.js';
 
-/** The repository's templates/ directory (next to framework/). */
-export const TEMPLATES_DIR = fileURLToPath(new URL('../../../../templates/', import.meta.url));
 
 /** Files whose template name differs from the rendered one (npm strips .gitignore from packages). */
 const RENAMES: Record<string, string> = { gitignore: '.gitignore' };

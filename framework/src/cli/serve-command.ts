@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { BentoStore } from '../bento/bento-store.js';
+import { parseBentoTag } from '../bento/tag.js';
 import { envFor } from '../config/bento-yaml.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { type Project, bentoProject, loadProject } from '../config/project.js';
@@ -17,10 +18,19 @@ export function banner(url: string, apis: ApiDefinition[]): string {
   return `bento-ts server started!\n\nAPI Endpoints:\n${lines.join('\n')}\n`;
 }
 
+function isBentoTag(value: string): boolean {
+  try {
+    parseBentoTag(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A path (project, service file, bento directory), else a bento tag in the store. */
 async function findTarget(target: string): Promise<Project> {
   if (existsSync(target)) return loadProject(target);
-  if (/^[a-z0-9][-._a-z0-9]*(:[-._a-z0-9]+)?$/.test(target)) {
+  if (isBentoTag(target)) {
     const bento = await BentoStore.fromEnv(process.env).find(target);
     if (bento) return bentoProject(bento.path, bento.manifest);
     throw new ConfigError(`"${target}" is neither a path nor a bento in the store (see: bento list)`);

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.js';
 import { Registry } from './registry.js';
 import type { BentoPlugin } from './types.js';
@@ -11,9 +11,6 @@ import type { BentoPlugin } from './types.js';
  * simply does not get it.
  */
 export const BUILTIN_PLUGINS = ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-tfjs'];
-
-/** The framework package's directory: where a bento without node_modules finds its plugins. */
-export const FRAMEWORK_DIR = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface PluginRef {
   /** As written by the user (package name or relative path). */

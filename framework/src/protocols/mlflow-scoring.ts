@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { InvalidInputError, InvalidJsonError, InvalidTensorError, UnsupportedMediaTypeError } from '../errors.js';
 import { type DType, type Tensor, sizeOf } from '../tensor/tensor.js';
 import type { InferenceTarget } from './inference-target.js';
+import { rawBodies } from './raw-body.js';
 import { castTensor, jsonData, tensorFromJson } from './tensor-codec.js';
 
 const FIELDS = ['inputs', 'instances', 'dataframe_split', 'dataframe_records'];
@@ -121,8 +122,7 @@ function nest(t: Tensor): unknown {
 
 export function installMlflowScoring(app: FastifyInstance, target: InferenceTarget, serverVersion: string, maxBodyBytes: number): void {
   app.register(async (scoring) => {
-    scoring.removeAllContentTypeParsers();
-    scoring.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
+    rawBodies(scoring, maxBodyBytes);
     scoring.get('/ping', async (_req, reply) => reply.type('application/json').send('\n'));
     scoring.get('/version', async (_req, reply) => reply.type('text/plain').send(serverVersion));
     scoring.post('/invocations', async (req) => {

@@ -9,6 +9,7 @@ import { InvalidInputError, InvalidJsonError, InvalidTensorError, NotFoundError 
 import type { TensorSpec } from '../plugins/types.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
 import type { InferenceTarget } from './inference-target.js';
+import { rawBodies } from './raw-body.js';
 import { bytesOf, castTensor, jsonData, tensorFromBytes, tensorFromJson, toDatatype } from './tensor-codec.js';
 
 const HEADER_LENGTH = 'inference-header-content-length';
@@ -88,8 +89,7 @@ export function installOpenInference(app: FastifyInstance, targets: InferenceTar
 
   app.register(async (v2) => {
     // Every body arrives as bytes: JSON, or a JSON header followed by binary tensors.
-    v2.removeAllContentTypeParsers();
-    v2.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
+    rawBodies(v2, maxBodyBytes);
 
     v2.get('/v2', async () => ({ name: 'bento-ts', version: serverVersion, extensions: ['binary_tensor_data'] }));
     v2.get('/v2/health/live', async () => ({ live: true }));

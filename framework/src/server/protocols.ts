@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { InferenceTarget } from '../protocols/inference-target.js';
 import { installMlflowScoring } from '../protocols/mlflow-scoring.js';
 import { installOpenInference } from '../protocols/open-inference.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
+import { FRAMEWORK_VERSION } from '../package-info.js';
 
-const FRAMEWORK_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /**
  * The standard inference protocols beside the service's own API: the Open

@@ -68,7 +68,8 @@ export function parseTag(tag: string): { name: string; version: string } {
   return { name, version };
 }
 
-async function sha256Of(file: string): Promise<string> {
+/** The SHA-256 of a file, streamed. */
+export async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');

@@ -7,22 +7,15 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import type { RunningServer } from '@bento-ts/framework';
-import { REPO_ROOT, startService } from './helpers.js';
+import { REPO_ROOT, serviceForTests } from './helpers.js';
 
 const SEED_APIS = ['/predict_image', '/predict_batch', '/get_model_info', '/health'];
 
 describe('API documentation', () => {
-  let server: RunningServer;
-  let url: string;
-  before(async () => {
-    server = await startService();
-    url = `http://127.0.0.1:${server.port}`;
-  });
-  after(() => server.close());
+  const svc = serviceForTests();
 
   it('serves an OpenAPI 3 document of the service at /docs.json', async () => {
-    const doc = (await (await fetch(`${url}/docs.json`)).json()) as {
+    const doc = (await (await fetch(`${svc.url}/docs.json`)).json()) as {
       openapi: string;
       info: { title: string };
       paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
@@ -59,7 +52,7 @@ describe('API documentation', () => {
       const page = await context.newPage();
       const failures: string[] = [];
       page.on('pageerror', (err) => failures.push(err.message));
-      await page.goto(`${url}/`, { waitUntil: 'networkidle' });
+      await page.goto(`${svc.url}/`, { waitUntil: 'networkidle' });
       await page.waitForSelector('.opblock', { timeout: 30_000 });
       const listed = await page.locator('.opblock .opblock-summary-path').allInnerTexts();
       for (const route of SEED_APIS) assert.ok(listed.map((t) => t.replace(/\u200b/g, '').trim()).includes(route), `${route} in ${listed.join(', ')}`);

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Limits, type RunningServer, loadProject, startServer } from '@bento-ts/framework';
 
@@ -36,6 +37,17 @@ export async function startService(options: { env?: Record<string, string>; limi
     limits: options.limits,
     logger: false,
   });
+}
+
+/** The real service for the tests of one describe block: started before them, closed after them. */
+export function serviceForTests(): { readonly server: RunningServer; readonly url: string } {
+  const handle = {} as { server: RunningServer; url: string };
+  before(async () => {
+    handle.server = await startService();
+    handle.url = `http://127.0.0.1:${handle.server.port}`;
+  });
+  after(() => handle.server?.close());
+  return handle;
 }
 
 export function multipart(field: string, data: Buffer, filename: string, type: string): FormData {

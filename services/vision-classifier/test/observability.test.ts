@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { RunningServer } from '@bento-ts/framework';
-import { BENTO, REPO_ROOT, multipart, runBento, sample, startService } from './helpers.js';
+import { describe, it } from 'node:test';
+import { BENTO, REPO_ROOT, multipart, runBento, sample, serviceForTests } from './helpers.js';
 
 interface Family {
   name: string;
@@ -34,23 +33,17 @@ function value(families: Map<string, Family>, sample: string, labels: Record<str
 }
 
 describe('metrics, probes and request IDs', () => {
-  let server: RunningServer;
-  let url: string;
-  before(async () => {
-    server = await startService();
-    url = `http://127.0.0.1:${server.port}`;
-  });
-  after(() => server.close());
+  const svc = serviceForTests();
 
   it('exposes Prometheus metrics for requests, batches, inference and the model', async () => {
     for (let i = 0; i < 5; i++) {
-      const res = await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png') });
+      const res = await fetch(`${svc.url}/predict_image`, { method: 'POST', body: multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png') });
       assert.equal(res.status, 200);
     }
-    assert.equal((await fetch(`${url}/predict_batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample('batch_4.json') })).status, 200);
-    assert.equal((await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', Buffer.from('not an image'), 'x.png', 'image/png') })).status, 415);
-    assert.equal((await fetch(`${url}/no/such/route/123`)).status, 404);
-    const res = await fetch(`${url}/metrics`);
+    assert.equal((await fetch(`${svc.url}/predict_batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample('batch_4.json') })).status, 200);
+    assert.equal((await fetch(`${svc.url}/predict_image`, { method: 'POST', body: multipart('image', Buffer.from('not an image'), 'x.png', 'image/png') })).status, 415);
+    assert.equal((await fetch(`${svc.url}/no/such/route/123`)).status, 404);
+    const res = await fetch(`${svc.url}/metrics`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const m = parseExposition(await res.text());
@@ -79,20 +72,20 @@ describe('metrics, probes and request IDs', () => {
   });
 
   it('answers the probes', async () => {
-    assert.deepEqual(await (await fetch(`${url}/livez`)).json(), { status: 'live' });
-    assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), { status: 'ready' });
-    assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ready' });
+    assert.deepEqual(await (await fetch(`${svc.url}/livez`)).json(), { status: 'live' });
+    assert.deepEqual(await (await fetch(`${svc.url}/readyz`)).json(), { status: 'ready' });
+    assert.deepEqual(await (await fetch(`${svc.url}/healthz`)).json(), { status: 'ready' });
     // The seed's /health is the service's own API, unchanged.
-    assert.deepEqual(await (await fetch(`${url}/health`)).json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
+    assert.deepEqual(await (await fetch(`${svc.url}/health`)).json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
   });
 
   it('returns the client\'s X-Request-ID, or one of its own, on every response', async () => {
-    const given = await fetch(`${url}/health`, { headers: { 'x-request-id': 'trace-abc-123' } });
+    const given = await fetch(`${svc.url}/health`, { headers: { 'x-request-id': 'trace-abc-123' } });
     assert.equal(given.headers.get('x-request-id'), 'trace-abc-123');
-    const refused = await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'x-request-id': 'bad-1' }, body: 'x' });
+    const refused = await fetch(`${svc.url}/predict_image`, { method: 'POST', headers: { 'x-request-id': 'bad-1' }, body: 'x' });
     assert.equal(refused.headers.get('x-request-id'), 'bad-1');
-    const a = (await fetch(`${url}/health`)).headers.get('x-request-id');
-    const b = (await fetch(`${url}/nope`)).headers.get('x-request-id');
+    const a = (await fetch(`${svc.url}/health`)).headers.get('x-request-id');
+    const b = (await fetch(`${svc.url}/nope`)).headers.get('x-request-id');
     assert.ok(a && b && a !== b, `${a} ${b}`);
   });
 });
