@@ -77,9 +77,9 @@ serve-build: build ## Build a bento of the service into the store (bento build; 
 serve-list: ## List the built bentos (bento list)
 	@$(SERVE_ENV) node framework/bin/bento.js list
 
-containerize: ## Build an image of a bento (TAG=name:version, default the newest; BACKEND=docker|podman|buildah)
+containerize: ## Build an image of a bento (TAG=name:version, default the newest; BACKEND=docker|podman|buildah; BUILDER_ARGS=...)
 	@$(SERVE_ENV) node framework/bin/bento.js containerize $(or $(TAG),mlflow_vision_classifier:latest) $(if $(BACKEND),--backend $(BACKEND)) \
-	  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE='$(BASE_IMAGE)')
+	  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE='$(BASE_IMAGE)') $(if $(BUILDER_ARGS),-- $(BUILDER_ARGS))
 
 base-image: ## Build a local Node base image with debootstrap + buildah (for hosts that cannot pull node:20-bookworm-slim)
 	@infra/base-image.sh
