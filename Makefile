@@ -107,6 +107,7 @@ bench: build ## Ceilings vs served throughput/latency (autocannon), decode costs
 	node bench/run.mjs
 	node bench/decode.mjs
 	node bench/observability.mjs
+	node bench/workers.mjs
 
 train: stack-install ## Train the seed's model, log it to MLflow, register vision-model @champion (EPOCHS, QUICK=1, DATASET=cifar10 DATA_DIR=...)
 	$(if $(MLFLOW_TRACKING_URI),MLFLOW_TRACKING_URI='$(MLFLOW_TRACKING_URI)') .venv/bin/python services/vision-classifier/training/train_mlflow.py \

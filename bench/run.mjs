@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { loadProject, startServer } from '@bento-ts/framework';
+import { autocannon, multipartFile as sharedMultipartFile } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -35,20 +36,10 @@ function child(args, options = {}) {
   });
 }
 
-function multipartFile(file, type) {
-  const boundary = '----bentobench';
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image"\r\nContent-Type: ${type}\r\n\r\n`),
-    readFileSync(file),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  const path = join(work, `${file.split('/').pop()}.multipart`);
-  writeFileSync(path, body);
-  return { path, contentType: `multipart/form-data; boundary=${boundary}` };
-}
+const multipartFile = (file, type) => sharedMultipartFile(file, type, work);
 
 async function load(url, { connections, body, contentType, duration = DURATION }) {
-  const r = JSON.parse(await child([join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(connections), String(duration), contentType, body]));
+  const r = await autocannon(url, { connections, duration, body, contentType });
   return {
     requests_per_sec: Math.round(r.requests.average),
     p50_ms: r.latency.p50,

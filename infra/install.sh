@@ -6,6 +6,8 @@
 #   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine),
 #           chromium (the Swagger UI test drives it with playwright-core; no browser download)
 #   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
+#           Jaeger v2 (the tracing tests' OTLP backend), built from infra/jaeger/go.mod into .stack-bin/jaeger
+#           (about 5-6 min on 2 cores, once)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # The MinIO release the stack is tested with (a Go pseudo-version: MinIO tags releases outside Go's semver).
@@ -42,5 +44,19 @@ if [[ ! -x "$minio" || "$(cat "$stamp" 2>/dev/null)" != "$MINIO_VERSION" ]]; the
   mkdir -p "$root/.stack-bin"
   timed env GOBIN="$root/.stack-bin" CGO_ENABLED=0 GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION"
   echo "$MINIO_VERSION" > "$stamp"
+fi
+# Jaeger's own go.mod has a replace directive, so `go install ...@version` refuses it: infra/jaeger/go.mod is a tool
+# module that pins it (bump with `go -C infra/jaeger get -tool github.com/jaegertracing/jaeger/cmd/jaeger@vX`).
+jaeger="$root/.stack-bin/jaeger"
+jaeger_stamp="$root/.stack-bin/jaeger.version"
+JAEGER_VERSION="$(awk '$1 == "github.com/jaegertracing/jaeger" { print $2 }' "$root/infra/jaeger/go.mod")"
+if [[ ! -x "$jaeger" || "$(cat "$jaeger_stamp" 2>/dev/null)" != "$JAEGER_VERSION" ]]; then
+  step "Jaeger $JAEGER_VERSION (go build, infra/jaeger)"
+  command -v go >/dev/null || { echo "Go is needed to build Jaeger (https://go.dev/dl or apt-get install golang)"; exit 1; }
+  mkdir -p "$root/.stack-bin"
+  timed env CGO_ENABLED=0 go -C "$root/infra/jaeger" build -buildvcs=false -o "$jaeger" \
+    -ldflags "-X github.com/jaegertracing/jaeger/internal/version.latestVersion=$JAEGER_VERSION" \
+    github.com/jaegertracing/jaeger/cmd/jaeger
+  echo "$JAEGER_VERSION" > "$jaeger_stamp"
 fi
 step "ready: mlflow $("$root/.venv/bin/python" -c "import importlib.metadata as m; print(m.version('mlflow'))"), minio $(cat "$stamp"), $(ls -d /usr/lib/postgresql/*/bin | tail -1)"

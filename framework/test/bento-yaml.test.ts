@@ -31,6 +31,7 @@ describe('bento.yaml', () => {
         '  - { name: MODEL_URI, value: "models:/vision-model/1", stage: runtime }',
         '  - { name: NPM_CONFIG_REGISTRY, value: "https://registry.example", stage: build }',
         'docker: { baseImage: "node:20-slim", nodeVersion: "20", systemPackages: [libgomp1], setupScript: ./setup.sh }',
+        'workers: 2',
         'traffic: { timeoutMs: 30000, maxConcurrency: 64 }',
         'apis: { predict_image: { traffic: { timeoutMs: 5000 } }, health: { traffic: false } }',
         'runners: { vision_model_runner: { workers: 2, threadsPerWorker: 1, batching: { classify: { maxBatchSize: 32, maxLatencyMs: 100 } } } }',
@@ -39,6 +40,9 @@ describe('bento.yaml', () => {
     assert.deepEqual(modelRefs(config), [{ uri: 'models:/vision-model/1' }, { uri: 'models:/vision-model@champion', alias: 'champion' }]);
     assert.deepEqual(envFor(config, 'runtime'), { MODEL_URI: 'models:/vision-model/1' });
     assert.deepEqual(envFor(config, 'build'), { NPM_CONFIG_REGISTRY: 'https://registry.example' });
+    assert.equal(config.workers, 2);
+    assert.equal(parseBentoYaml('workers: cpu_count').workers, 'cpu_count');
+    assert.throws(() => parseBentoYaml('workers: 0'), /bento\.yaml:1: "workers"/);
   });
 
   it('takes env as a mapping too (stage all)', () => {

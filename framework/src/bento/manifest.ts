@@ -58,8 +58,8 @@ export interface BentoManifest {
   plugins: string[];
   env: EnvVar[];
   docker: Required<Pick<DockerConfig, 'baseImage' | 'nodeVersion' | 'systemPackages'>> & { setupScript?: string };
-  /** Serve-time overrides from the build's bento.yaml (traffic, apis, runners), applied when the bento is served. */
-  config: Pick<BentoYaml, 'traffic' | 'apis' | 'runners'>;
+  /** Serve-time overrides from the build's bento.yaml (workers, traffic, apis, runners), applied when the bento is served. */
+  config: Pick<BentoYaml, 'workers' | 'traffic' | 'apis' | 'runners'>;
 }
 
 export function manifestToYaml(manifest: BentoManifest): string {

@@ -14,6 +14,11 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function workers(value: string): string {
+  if (value !== 'cpu_count') positiveInt(value);
+  return value;
+}
+
 const version = FRAMEWORK_VERSION;
 
 const program = new Command('bento')
@@ -29,10 +34,11 @@ program
   .argument('[target]', 'what to serve', '.')
   .option('-p, --port <port>', 'port to listen on (env PORT, default 3000)', port)
   .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
+  .option('-w, --workers <n>', 'HTTP worker processes sharing the port, or cpu_count (env BENTO_WORKERS, bento.yaml workers, @service({ workers }); default 1)', workers)
   .option('--runner-workers <n>', 'worker threads per runner (env BENTO_RUNNER_WORKERS)', positiveInt)
   .option('--graceful-timeout <seconds>', 'on SIGTERM/SIGINT, time allowed to finish in-flight requests (env BENTO_GRACEFUL_TIMEOUT, default 30)', positiveInt)
-  .addHelpText('after', '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve services/vision-classifier --port 3001\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
-  .action(async (target: string, opts: { port?: number; host?: string; runnerWorkers?: number; gracefulTimeout?: number }) => {
+  .addHelpText('after', '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve services/vision-classifier --port 3001\n  $ bento serve --workers 2                # two processes share port 3000\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
+  .action(async (target: string, opts: import('./serve-command.js').ServeCommandOptions) => {
     const { serveCommand } = await import('./serve-command.js');
     await serveCommand(target, opts);
   });

@@ -6,7 +6,12 @@ import { loadDotEnv } from '../config/dotenv.js';
 import { type Project, bentoProject, loadProject } from '../config/project.js';
 import { ConfigError } from '../errors.js';
 import { startServer } from '../server/serve.js';
+import { runPrimary, serveWorkerCount } from '../server/cluster/primary.js';
+import { linkMetrics, onPrimaryStop, reportReady, workerSlot } from '../server/cluster/worker-link.js';
+import { importService } from '../server/service-loader.js';
+import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
+import { getServiceDefinition } from '../sdk/metadata.js';
 
 function title(api: ApiDefinition): string {
   return api.summary ?? api.name.replace(/[_-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
@@ -38,18 +43,48 @@ async function findTarget(target: string): Promise<Project> {
   throw new ConfigError(`${target} does not exist`);
 }
 
-export async function serveCommand(target: string, opts: { port?: number; host?: string; runnerWorkers?: number; gracefulTimeout?: number }): Promise<void> {
+/** `@service({ workers })` of the project's service class. */
+async function declaredWorkers(project: Project): Promise<number | 'cpu_count' | undefined> {
+  if (project.bento) useFrameworkModulesFor(project.bento.path);
+  return getServiceDefinition((await importService(project.serviceModule)).cls)?.workers;
+}
+
+export interface ServeCommandOptions {
+  port?: number;
+  host?: string;
+  workers?: string;
+  runnerWorkers?: number;
+  gracefulTimeout?: number;
+}
+
+export async function serveCommand(target: string, opts: ServeCommandOptions): Promise<void> {
   loadDotEnv();
   const project = await findTarget(target);
   const env = process.env;
   // bento.yaml's runtime variables are defaults: the environment (docker run -e ...) wins.
   for (const [name, value] of Object.entries(envFor(project.config, 'runtime'))) env[name] ??= value;
-  if (project.bento) {
+  const slot = workerSlot();
+  if (project.bento && slot === undefined) {
     process.stderr.write(`serving bento ${project.bento.tag} from ${project.bento.path}\n`);
+  }
+  if (project.bento) {
     // A packed model may be chosen by its alias from bento.yaml's models: (MODEL_URI=champion).
     for (const name of ['MODEL_URI', 'BENTO_DEFAULT_MODEL']) {
       const pinned = env[name] ? project.bento.aliases[env[name]!.trim()] : undefined;
       if (pinned) env[name] = pinned;
+    }
+  }
+  const graceSeconds = opts.gracefulTimeout ?? (env.BENTO_GRACEFUL_TIMEOUT ? Number(env.BENTO_GRACEFUL_TIMEOUT) : 30);
+  if (slot === undefined) {
+    const workers = serveWorkerCount(opts.workers ?? env.BENTO_WORKERS ?? project.config.workers ?? (await declaredWorkers(project)));
+    if (workers > 1) {
+      const code = await runPrimary({
+        workers,
+        graceSeconds,
+        out: (text) => process.stdout.write(text),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.exit(code);
     }
   }
   const server = await startServer({
@@ -58,16 +93,15 @@ export async function serveCommand(target: string, opts: { port?: number; host?:
     host: opts.host ?? env.HOST ?? '0.0.0.0',
     runnerWorkers: opts.runnerWorkers,
   });
-  process.stdout.write(banner(server.url, server.apis));
-  const graceSeconds = opts.gracefulTimeout ?? (env.BENTO_GRACEFUL_TIMEOUT ? Number(env.BENTO_GRACEFUL_TIMEOUT) : 30);
+  const startText = banner(server.url, server.apis);
   let closing = false;
-  const stop = (signal: string) => {
+  const stop = (why: string) => {
     if (closing) {
-      process.stderr.write(`${signal} received again: exiting without waiting\n`);
+      process.stderr.write(`${why} again: exiting without waiting\n`);
       process.exit(1);
     }
     closing = true;
-    process.stderr.write(`${signal} received: finishing in-flight requests (up to ${graceSeconds} s), then stopping\n`);
+    process.stderr.write(`${why}: finishing in-flight requests (up to ${graceSeconds} s), then stopping\n`);
     const timer = setTimeout(() => {
       process.stderr.write(`graceful shutdown did not finish in ${graceSeconds} s (BENTO_GRACEFUL_TIMEOUT): exiting\n`);
       process.exit(1);
@@ -81,6 +115,13 @@ export async function serveCommand(target: string, opts: { port?: number; host?:
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  if (slot !== undefined) {
+    if (server.metrics) linkMetrics(server.metrics);
+    onPrimaryStop((why) => stop(`worker ${slot}: ${why}`));
+    reportReady(server.url, startText);
+    return;
+  }
+  process.stdout.write(startText);
+  process.on('SIGTERM', () => stop('SIGTERM received'));
+  process.on('SIGINT', () => stop('SIGINT received'));
 }

@@ -86,6 +86,7 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
         setupScript: { type: 'string', minLength: 1, description: 'Script run as root after the system packages (relative to bento.yaml)' },
       },
     },
+    workers: { oneOf: [positiveInt, { const: 'cpu_count' }], description: 'HTTP worker processes sharing the port; overrides @service({ workers })' },
     traffic: { ...traffic, description: 'Service-wide traffic limits; override @service({ traffic })' },
     apis: {
       type: 'object',

@@ -49,6 +49,7 @@ export interface BentoYaml {
   plugins?: string[];
   env?: Record<string, Scalar> | Array<{ name: string; value?: Scalar; stage?: EnvStage }>;
   docker?: DockerConfig;
+  workers?: number | 'cpu_count';
   traffic?: TrafficConfig;
   apis?: Record<string, { traffic?: TrafficConfig | false }>;
   runners?: Record<string, { workers?: number | 'cpu_count'; threadsPerWorker?: number; batching?: Record<string, BatchingConfig> }>;

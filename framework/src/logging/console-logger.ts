@@ -2,15 +2,26 @@ import type { Logger } from '../plugins/types.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 
+/** `HH:MM:ss.mmm`, as pino-pretty shows the server's request lines. */
+function clock(time: Date): string {
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}.${pad(time.getMilliseconds(), 3)}`;
+}
+
 /**
- * A line-per-message JSON logger for places without the server's pino instance
- * (worker threads, the CLI before the server starts). Level from BENTO_LOG_LEVEL.
+ * A line-per-message logger on stderr for places without the server's pino
+ * instance (worker threads, the CLI before the server starts): JSON lines, or
+ * human-readable ones when stderr is a terminal, as BENTO_LOG_FORMAT
+ * (`json`, `pretty`) may also say. Level from BENTO_LOG_LEVEL.
  */
 export function consoleLogger(name: string, level = process.env.BENTO_LOG_LEVEL ?? 'info'): Logger {
   const min = Math.max(0, LEVELS.indexOf(level as (typeof LEVELS)[number]));
+  const pretty = (process.env.BENTO_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty';
   const write = (lvl: (typeof LEVELS)[number]) => (msg: string, ...args: unknown[]) => {
     if (LEVELS.indexOf(lvl) < min) return;
-    const line = JSON.stringify({ level: lvl, time: Date.now(), name, msg: args.length ? `${msg} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}` : msg });
+    const text = args.length ? `${msg} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}` : msg;
+    const now = new Date();
+    const line = pretty ? `[${clock(now)}] ${lvl.toUpperCase()} (${name}): ${text}` : JSON.stringify({ level: lvl, time: now.getTime(), name, msg: text });
     process.stderr.write(line + '\n');
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };

@@ -48,18 +48,22 @@ export class ServerMetrics {
     labelNames: ['runner', 'method'] as const,
     registers: [this.registry],
   });
+  // Across worker processes: the slowest load, and one model-info sample per model rather than a count of workers.
   readonly modelLoad = new Gauge({
     name: 'bento_model_load_seconds',
     help: 'Time to resolve, load and warm up the model of a runner, at start',
     labelNames: ['runner'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
   readonly modelInfo = new Gauge({
     name: 'bento_model_info',
     help: 'The model each runner serves (always 1): name, version, format, backend and device as labels',
     labelNames: ['runner', 'name', 'version', 'format', 'backend', 'device'] as const,
+    aggregator: 'max',
     registers: [this.registry],
   });
+  private render: () => Promise<string> = () => this.registry.metrics();
 
   private runnerHistogram(name: string, help: string, buckets: number[]): Histogram<'runner' | 'method'> {
     return new Histogram({ name, help: `${help}, by runner and method`, labelNames: ['runner', 'method'] as const, buckets, registers: [this.registry] });
@@ -67,6 +71,16 @@ export class ServerMetrics {
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The text exposition a scrape of `/metrics` returns. */
+  exposition(): Promise<string> {
+    return this.render();
+  }
+
+  /** Replaces this registry's own exposition, e.g. with every worker process's metrics aggregated. */
+  renderWith(render: () => Promise<string>): void {
+    this.render = render;
   }
 
   /** The observer a runner method's dispatcher reports its batches to. */

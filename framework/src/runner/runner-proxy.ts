@@ -4,6 +4,7 @@ import { type Constructor, getMethods } from '../sdk/metadata.js';
 import { isDeferred, materialize } from '../tensor/deferred.js';
 import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
+import type { CallTracer } from '../observability/tracing.js';
 
 /** Deployment-time overrides of every batchable method's config (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`). */
 export interface BatchingOverrides {
@@ -22,8 +23,10 @@ export function createRunner<T>(
   overrides: BatchingOverrides = {},
   perMethod: Record<string, BatchingOverrides & { maxQueueSize?: number }> = {},
   observerFor?: (method: string) => BatchObserver,
+  traced?: CallTracer,
 ): Runner<T> {
   const target: Record<string, unknown> = {};
+  const trace = <R>(method: string, call: () => Promise<R>): Promise<R> => (traced ? traced(pool.name, method, call) : call());
   for (const declared of getMethods(runnable)) {
     // The environment (one setting for every method) wins over bento.yaml's per-method config, which wins over the code.
     const m = { ...declared, ...perMethod[declared.name], ...overrides };
@@ -47,21 +50,22 @@ export function createRunner<T>(
       pool.dispatchers.set(m.name, dispatcher);
       target[m.name] = (...args: unknown[]) => {
         if (args.length !== 1) return Promise.reject(new ServiceDefinitionError(`${pool.name}.${m.name} is batchable: it takes exactly one tensor`));
-        return dispatcher.submit(args[0]);
+        return trace(m.name, () => dispatcher.submit(args[0]));
       };
     } else {
       // Only real buffers cross into a worker. A call is a batch of one for the metrics.
       const observer = observerFor?.(m.name);
-      target[m.name] = async (...args: unknown[]) => {
-        try {
-          const { value, elapsedMs } = await pool.callTimed(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
-          observer?.batch(1, [], elapsedMs ?? 0, false);
-          return value;
-        } catch (err) {
-          observer?.batch(1, [], 0, true);
-          throw err;
-        }
-      };
+      target[m.name] = (...args: unknown[]) =>
+        trace(m.name, async () => {
+          try {
+            const { value, elapsedMs } = await pool.callTimed(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
+            observer?.batch(1, [], elapsedMs ?? 0, false);
+            return value;
+          } catch (err) {
+            observer?.batch(1, [], 0, true);
+            throw err;
+          }
+        });
     }
   }
   Object.defineProperty(target, 'runnerName', { value: pool.name, enumerable: true });

@@ -15,6 +15,7 @@ import type { InferenceTarget } from '../protocols/inference-target.js';
 import { installProtocols } from './protocols.js';
 import { type AccessLogMode, installObservability } from './observability-hooks.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 
 export interface AppOptions {
   service: object;
@@ -31,6 +32,8 @@ export interface AppOptions {
   version?: string;
   /** Models offered through the Open Inference Protocol (and MLflow's scoring protocol, when there is one). */
   targets?: InferenceTarget[];
+  /** OpenTelemetry tracing, when the environment turns it on. */
+  tracing?: Tracing;
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -79,7 +82,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Before any route: a route keeps the hooks and error handler in force when it is built (registering the docs
   // plugins builds the routes declared so far).
-  installObservability(app, options.metrics, options.accessLog);
+  options.tracing?.install(app);
+  installObservability(app, options.metrics, options.accessLog, options.tracing);
   const methodsByRoute = new Map<string, Set<string>>();
   installErrorHandling(app, methodsByRoute);
 

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ServiceUnavailableError } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** Routes left out of the access log by default: probes and scrapes would drown the requests that matter. */
 export const QUIET_ROUTES = new Set(['/health', '/livez', '/readyz', '/healthz', '/metrics', '/v2/health/live', '/v2/health/ready', '/ping']);
@@ -18,7 +20,7 @@ const routeOf = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatc
  * (never the raw URL, whose cardinality is unbounded) and one access-log line
  * with the request ID fastify puts on every log line of the request.
  */
-export function installObservability(app: FastifyInstance, metrics: ServerMetrics | undefined, mode: AccessLogMode): void {
+export function installObservability(app: FastifyInstance, metrics: ServerMetrics | undefined, mode: AccessLogMode, tracing?: Tracing): void {
   // Label children cached per route/method/status: prom-client hashes the label set on every unbound call.
   type Child<K extends 'httpRequests' | 'httpDuration' | 'inFlight'> = ReturnType<ServerMetrics[K]['labels']>;
   const children = new Map<string, { count: Child<'httpRequests'>; time: Child<'httpDuration'> }>();
@@ -35,8 +37,14 @@ export function installObservability(app: FastifyInstance, metrics: ServerMetric
       done();
     });
     app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+      let text: string;
+      try {
+        text = await metrics.exposition();
+      } catch (err) {
+        throw new ServiceUnavailableError(`metrics are unavailable: ${(err as Error).message}`, { retryAfter: 1 });
+      }
       reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
+      return text;
     });
   }
   if (!metrics && mode === 'off') return;
@@ -56,7 +64,8 @@ export function installObservability(app: FastifyInstance, metrics: ServerMetric
     }
     if (mode === 'all' || (mode === 'on' && !(QUIET_ROUTES.has(route) && reply.statusCode < 400))) {
       const bytes = Number(reply.getHeader('content-length') ?? 0);
-      req.log.info({ method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, bytes }, 'request');
+      const traceId = tracing?.traceIdOf(req);
+      req.log.info({ method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, bytes, ...(traceId ? { traceId } : {}) }, 'request');
     }
     done();
   });

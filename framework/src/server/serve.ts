@@ -24,6 +24,7 @@ import type { InferenceTarget } from '../protocols/inference-target.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { buildApp } from './app.js';
 import { ServerMetrics } from '../observability/metrics.js';
+import { tracingFromEnv } from '../observability/tracing.js';
 import { accessLogMode } from './observability-hooks.js';
 import type { ServerState } from './probes.js';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
@@ -139,6 +140,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
 
   const metrics = env.BENTO_METRICS === 'off' ? undefined : (options.metrics ?? new ServerMetrics());
   const state: ServerState = { draining: false };
+  const version = project.bento?.tag.split(':')[1];
+  const tracing = await tracingFromEnv(env, { name: definition.name, version });
+  if (tracing) logger.info(`tracing: spans go by ${tracing.destination}`);
   const runners: RunnerPool[] = [];
   const targets: InferenceTarget[] = [];
   const scope = container.createChildContainer();
@@ -157,7 +161,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         metrics,
       });
       runners.push(pool);
-      const proxy = createRunner(runnable, pool, batchingOverrides(env), batching[def.name], metrics && ((method) => metrics.batchObserver(def.name, method)));
+      const proxy = createRunner(runnable, pool, batchingOverrides(env), batching[def.name], metrics && ((method) => metrics.batchObserver(def.name, method)), tracing?.call);
       scope.registerInstance(runnerToken(runnable), proxy);
       const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
       if (target) targets.push(target);
@@ -173,8 +177,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       metrics,
       state,
       accessLog: accessLogMode(env.BENTO_ACCESS_LOG),
-      version: project.bento?.tag.split(':')[1],
+      version,
       targets,
+      tracing,
     });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });
@@ -195,10 +200,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await app.close();
         await Promise.all(runners.map((r) => r.close()));
         scope.dispose();
+        await tracing?.shutdown();
       },
     };
   } catch (err) {
     await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
+    await tracing?.shutdown().catch(() => undefined);
     throw err;
   }
 }

@@ -8,25 +8,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, multipart, runBento, sample } from './helpers.js';
+import { REPO_ROOT, freePort, multipart, runBento, sample } from './helpers.js';
 
 const BASE_IMAGE = 'localhost/bento-ts-node:20-bookworm-slim';
 const IMAGE = 'localhost/bento-ts-test/classifier:ci';
 const STORAGE = ['--storage-driver', 'vfs'];
 const buildah = (...args: string[]) => execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
   const home = mkdtempSync(join(tmpdir(), 'bento-image-'));

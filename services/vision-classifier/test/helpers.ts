@@ -1,6 +1,9 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Limits, type RunningServer, loadProject, startServer } from '@bento-ts/framework';
@@ -97,3 +100,110 @@ export function runBento(
   });
 }
 
+
+export interface LiveBento {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>`, from the start-up banner. */
+  base: string;
+  port: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `bento serve` on an ephemeral port and resolves once its banner shows the address. */
+export async function startBento(args: string[] = [], env: Record<string, string> = {}): Promise<LiveBento> {
+  const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', ...args], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d) => (out.stdout += d));
+  child.stderr!.on('data', (d) => (out.stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const base = await new Promise<string>((resolve, reject) => {
+    const poll = setInterval(() => {
+      const m = /Health: GET (\S+)\/health/.exec(out.stdout);
+      if (m) resolve(m[1]!), clearInterval(poll);
+    }, 50);
+    child.once('exit', (code) => (clearInterval(poll), reject(new Error(`bento serve exited ${code}: ${out.stderr}`))));
+  });
+  return {
+    child,
+    base,
+    port: Number(new URL(base).port),
+    get stdout() {
+      return out.stdout;
+    },
+    get stderr() {
+      return out.stderr;
+    },
+    exited,
+  };
+}
+
+/**
+ * Uploads with half of each body sent: they stay in flight until `finish`
+ * sends the rest, so a test can act while the server holds them.
+ */
+export async function halfSentUploads(port: number, count: number, image = 'trouser.jpg'): Promise<Array<{ done: Promise<{ status: number; body: string }>; finish: () => void }>> {
+  const encoded = new Response(multipart('image', sample(image), image, image.endsWith('.png') ? 'image/png' : 'image/jpeg'));
+  const type = encoded.headers.get('content-type')!;
+  const body = Buffer.from(await encoded.arrayBuffer());
+  const half = Math.floor(body.length / 2);
+  return Array.from({ length: count }, () => {
+    let finish!: () => void;
+    const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/predict_image', method: 'POST', headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      });
+      req.on('error', reject);
+      req.write(body.subarray(0, half));
+      finish = () => req.end(body.subarray(half));
+    });
+    return { done, finish: () => finish() };
+  });
+}
+
+/** Polls `/metrics` until its text matches `pattern`. */
+export async function waitForMetrics(base: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // A client timeout, as Prometheus has: a connection node:cluster hands to a worker at the instant it dies is never answered.
+    const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+    const text = res?.ok ? await res.text() : '';
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`/metrics never matched ${pattern}; last:\n${text}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * Eight uploads held mid-body, SIGTERM once the server counts all eight in
+ * flight: new connections are refused, the eight complete with 200, exit 0.
+ */
+export async function sigtermUnderLoad(args: string[], said: RegExp): Promise<void> {
+  const bento = await startBento(args);
+  const pending = await halfSentUploads(bento.port, 8);
+  await waitForMetrics(bento.base, /bento_http_requests_in_flight\{route="\/predict_image"\} 8\b/);
+  bento.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 300));
+  await assert.rejects(fetch(`${bento.base}/health`));
+  for (const p of pending) p.finish();
+  const results = await Promise.all(pending.map((p) => p.done));
+  for (const r of results) {
+    assert.equal(r.status, 200, r.body);
+    assert.equal((JSON.parse(r.body) as { predicted_class: string }).predicted_class, 'Trouser');
+  }
+  assert.equal(await bento.exited, 0, bento.stderr);
+  assert.match(bento.stderr, said);
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -3,34 +3,9 @@
  * access log and graceful shutdown, on the real server.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { request } from 'node:http';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BENTO, REPO_ROOT, multipart, runBento, sample, serviceForTests } from './helpers.js';
-
-interface Family {
-  name: string;
-  type: string;
-  samples: Array<{ name: string; labels: Record<string, string>; value: number }>;
-}
-
-/** Parses a Prometheus text exposition with prometheus_client's parser (the reference implementation). */
-function parseExposition(text: string): Map<string, Family> {
-  const script = [
-    'import json, sys',
-    'from prometheus_client.parser import text_string_to_metric_families',
-    'out = [{"name": f.name, "type": f.type, "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in f.samples]} for f in text_string_to_metric_families(sys.stdin.read())]',
-    'print(json.dumps(out))',
-  ].join('\n');
-  const json = execFileSync(join(REPO_ROOT, '.venv', 'bin', 'python'), ['-c', script], { input: text, encoding: 'utf8' });
-  return new Map((JSON.parse(json) as Family[]).map((f) => [f.name, f]));
-}
-
-function value(families: Map<string, Family>, sample: string, labels: Record<string, string>): number | undefined {
-  const family = families.get(sample.replace(/_(total|count|sum|bucket)$/, '')) ?? families.get(sample);
-  return family?.samples.find((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
+import { multipart, runBento, sample, serviceForTests, sigtermUnderLoad } from './helpers.js';
+import { parseExposition, value } from './prometheus.js';
 
 describe('metrics, probes and request IDs', () => {
   const svc = serviceForTests();
@@ -122,57 +97,7 @@ describe('logs and graceful shutdown (bento serve)', () => {
   });
 
   it('on SIGTERM finishes the requests in flight, then exits 0', async () => {
-    const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1'], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'warn' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const base = await new Promise<string>((resolve, reject) => {
-      const poll = setInterval(() => {
-        const m = /Health: GET (\S+)\/health/.exec(stdout);
-        if (m) resolve(m[1]!), clearInterval(poll);
-      }, 50);
-      child.once('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
-    });
-    const { port } = new URL(base);
-    // Eight uploads, each with half of its body sent: in flight until the rest comes.
-    const form = multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg');
-    const encoded = new Response(form);
-    const type = encoded.headers.get('content-type')!;
-    const body = Buffer.from(await encoded.arrayBuffer());
-    const half = Math.floor(body.length / 2);
-    const pending = Array.from({ length: 8 }, () => {
-      let finish!: () => void;
-      const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path: '/predict_image', method: 'POST', headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
-          let text = '';
-          res.on('data', (d) => (text += d));
-          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-        });
-        req.on('error', reject);
-        req.write(body.subarray(0, half));
-        finish = () => req.end(body.subarray(half));
-      });
-      return { done, finish: () => finish() };
-    });
-    // Wait until the server counts all eight in flight, then ask it to stop.
-    for (;;) {
-      const text = await (await fetch(`${base}/metrics`)).text();
-      if (/bento_http_requests_in_flight\{route="\/predict_image"\} 8/.test(text)) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    // Not accepting any more.
-    await assert.rejects(fetch(`${base}/health`));
-    for (const p of pending) p.finish();
-    const results = await Promise.all(pending.map((p) => p.done));
-    for (const r of results) {
-      assert.equal(r.status, 200, r.body);
-      assert.equal((JSON.parse(r.body) as { predicted_class: string }).predicted_class, 'Trouser');
-    }
-    assert.equal(await exited, 0, stderr);
-    assert.match(stderr, /SIGTERM received: finishing in-flight requests \(up to 30 s\), then stopping/);
+    await sigtermUnderLoad([], /SIGTERM received: finishing in-flight requests \(up to 30 s\), then stopping/);
   });
 });
+

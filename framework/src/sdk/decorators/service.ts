@@ -16,11 +16,17 @@ export interface ServiceOptions {
   name: string;
   description?: string;
   traffic?: TrafficOptions;
+  /**
+   * HTTP worker processes sharing the port, each with its own runner pools
+   * (BentoML's `workers`). `cpu_count` starts one per core. Default 1.
+   */
+  workers?: number | 'cpu_count';
 }
 
 export interface ServiceDefinition {
   name: string;
   description?: string;
+  workers?: number | 'cpu_count';
   traffic: { timeoutMs: number; maxConcurrency?: number };
   /** Runnable classes the service asks for with `@runner(...)`, in parameter order. */
   runnables: Constructor[];
@@ -65,11 +71,15 @@ export function service(options: ServiceOptions): ClassDecorator {
     }
     checkPositive(options.traffic?.timeoutMs, 'traffic.timeoutMs', name);
     checkPositive(options.traffic?.maxConcurrency, 'traffic.maxConcurrency', name);
+    if (options.workers !== undefined && options.workers !== 'cpu_count' && !(Number.isInteger(options.workers) && options.workers >= 1)) {
+      throw new ServiceDefinitionError(`@service "${name}": workers must be a positive integer or "cpu_count", got ${JSON.stringify(options.workers)}`);
+    }
     assertInjectable(cls, '@service');
     injectable()(cls);
     const definition: ServiceDefinition = {
       name,
       description: options.description,
+      ...(options.workers !== undefined ? { workers: options.workers } : {}),
       traffic: { timeoutMs: options.traffic?.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxConcurrency: options.traffic?.maxConcurrency },
       runnables: getRunnerParams(cls).map((p) => p.runnable),
     };

@@ -1,0 +1,60 @@
+// Pieces every benchmark script shares: the multipart upload body, the load generator in a child process, and
+// alternated rounds summarised by their medians.
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
+
+/** A multipart/form-data body with `file` as the `image` field, written into `dir`. */
+export function multipartFile(file, type, dir) {
+  const boundary = '----bentobench';
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image"\r\nContent-Type: ${type}\r\n\r\n`),
+    readFileSync(file),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  const path = join(dir, `${file.split('/').pop()}.multipart`);
+  writeFileSync(path, body);
+  return { path, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** autocannon's result for `connections` connections posting `body` to `url` for `duration` seconds. */
+export function autocannon(url, { connections, duration, body, contentType }) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [LOAD, url, String(connections), String(duration), contentType, body], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load.mjs ${url} exited with ${code}`))));
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/**
+ * Runs `measure(mode)` for each mode in turn, `rounds` times (a, b, a, b...), so that a machine's slow phase
+ * falls on every mode alike. Each measure returns { requests_per_sec, p50_ms, p99_ms }; the summary holds medians.
+ */
+export async function alternated(modes, rounds, measure) {
+  const runs = Object.fromEntries(modes.map((m) => [m, []]));
+  for (let i = 0; i < rounds; i++) {
+    for (const mode of modes) {
+      const r = await measure(mode);
+      runs[mode].push(r);
+      process.stderr.write(`round ${i + 1} ${mode}: ${r.requests_per_sec} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms\n`);
+    }
+  }
+  const summary = Object.fromEntries(
+    Object.entries(runs).map(([mode, rs]) => [mode, { requests_per_sec: median(rs.map((r) => r.requests_per_sec)), p50_ms: median(rs.map((r) => r.p50_ms)), p99_ms: median(rs.map((r) => r.p99_ms)) }]),
+  );
+  return { runs, summary };
+}
+
+/** One measured load after a 3 s warm-up; any non-2xx answer or error fails the benchmark. */
+export async function measuredLoad(url, options) {
+  await autocannon(url, { ...options, duration: 3 });
+  const r = await autocannon(url, options);
+  if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return { requests_per_sec: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
+}

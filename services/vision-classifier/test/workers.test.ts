@@ -1,0 +1,120 @@
+/**
+ * `bento serve --workers 2`: two processes on one port, metrics aggregated
+ * over both, a dead worker replaced, and a graceful stop of all of them.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { type LiveBento, multipart, runBento, sample, sigtermUnderLoad, startBento, waitForMetrics } from './helpers.js';
+import { parseExposition, value } from './prometheus.js';
+
+/** One upload on a connection of its own, so that the cluster's round-robin sees each request. */
+async function predictOnNewConnection(port: number): Promise<number> {
+  const encoded = new Response(multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png'));
+  const body = Buffer.from(await encoded.arrayBuffer());
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/predict_image', method: 'POST', agent: false, headers: { 'content-type': encoded.headers.get('content-type')!, 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function scrapeOnNewConnection(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: '/metrics', agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve(text));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+function accessLogPids(stdout: string): number[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { msg?: string; route?: string; pid: number })
+    .filter((l) => l.msg === 'request' && l.route === '/predict_image')
+    .map((l) => l.pid);
+}
+
+function workerPids(stderr: string): number[] {
+  return /2 worker processes serving: pids (\d+), (\d+)/.exec(stderr)!.slice(1).map(Number);
+}
+
+describe('several worker processes (bento serve --workers 2)', () => {
+  let bento: LiveBento;
+  before(async () => {
+    bento = await startBento(['--workers', '2'], { BENTO_LOG_LEVEL: 'info', BENTO_LOG_FORMAT: 'json' });
+  });
+  after(async () => {
+    bento.child.kill('SIGTERM');
+    await bento.exited;
+  });
+
+  it('serves one port from both processes and sums their metrics in every scrape', async () => {
+    const pids = workerPids(bento.stderr);
+    assert.equal(new Set(pids).size, 2);
+    for (let i = 0; i < 12; i++) assert.equal(await predictOnNewConnection(bento.port), 200);
+    await new Promise((r) => setTimeout(r, 100));
+    const served = accessLogPids(bento.stdout);
+    assert.equal(served.length, 12);
+    assert.deepEqual([...new Set(served)].sort(), [...pids].sort(), 'both workers answered requests');
+    // Scrapes land on either worker; each shows the whole server.
+    for (let i = 0; i < 4; i++) {
+      const m = parseExposition(await scrapeOnNewConnection(bento.port));
+      assert.equal(value(m, 'bento_http_requests_total', { route: '/predict_image', method: 'POST', status: '200' }), 12);
+      assert.equal(value(m, 'bento_http_request_duration_seconds_count', { route: '/predict_image', method: 'POST', status: '200' }), 12);
+      assert.equal(value(m, 'bento_runner_batch_size_sum', { runner: 'vision_model_runner', method: 'classify' }), 12);
+      assert.equal(value(m, 'bento_worker_processes', {}), 2);
+      // One sample per model, not one per worker.
+      assert.equal(m.get('bento_model_info')!.samples.length, 1);
+      assert.equal(m.get('bento_model_info')!.samples[0]!.value, 1);
+      assert.ok(value(m, 'process_resident_memory_bytes', {})! > 2 * 50e6, 'resident memory is the sum over the workers');
+    }
+  });
+
+  it('replaces a worker that dies and keeps serving', async () => {
+    const [victim, survivor] = workerPids(bento.stderr);
+    process.kill(victim!, 'SIGKILL');
+    await waitForMetrics(bento.base, /^bento_worker_restarts_total 1$/m);
+    await waitForMetrics(bento.base, /^bento_worker_processes 2$/m);
+    assert.match(bento.stderr, new RegExp(`worker \\d \\(pid ${victim}\\) exited with signal SIGKILL: restarting`));
+    const before = accessLogPids(bento.stdout).length;
+    for (let i = 0; i < 8; i++) assert.equal(await predictOnNewConnection(bento.port), 200);
+    await new Promise((r) => setTimeout(r, 100));
+    const served = new Set(accessLogPids(bento.stdout).slice(before));
+    assert.equal(served.size, 2, 'the new worker serves too');
+    assert.ok(served.has(survivor!) && !served.has(victim!));
+  });
+});
+
+describe('starting and stopping several workers', () => {
+  it('on SIGTERM every worker finishes its in-flight requests, then all exit 0', async () => {
+    await sigtermUnderLoad(['--workers', '2'], /SIGTERM received: each worker finishes its in-flight requests \(up to 30 s\), then stops/);
+  });
+
+  it('exits non-zero when a worker cannot start', async () => {
+    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { MODEL_URI: '/no/such/model.onnx' });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /worker 0 exited with code 1 before it was ready: stopping/);
+    assert.match(run.stderr, /no\/such\/model/);
+  });
+
+  it('takes the worker count from BENTO_WORKERS', async () => {
+    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], { BENTO_WORKERS: '2' }, /Health: GET/);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /2 worker processes serving/);
+  });
+
+  it('refuses a bad worker count', async () => {
+    const run = await runBento(['serve', '.', '--workers', 'many']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /expected a positive integer/);
+  });
+});
