@@ -16,6 +16,10 @@ function walk(dir) {
 }
 for (const root of roots) walk(root);
 files.sort();
-const extra = process.argv.slice(2);
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...files], { stdio: 'inherit' });
+// `--only <text>`: just the test files whose path contains it (make test-reliability: `--only /reliability/`).
+const args = process.argv.slice(2);
+const only = args.indexOf('--only');
+const selected = only >= 0 ? files.filter((f) => f.includes(args[only + 1] ?? '')) : files;
+const extra = only >= 0 ? [...args.slice(0, only), ...args.slice(only + 2)] : args;
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...selected], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -6,7 +6,7 @@ import type { ApiDefinition } from '../sdk/decorators/api.js';
 import type { ServiceDefinition } from '../sdk/decorators/service.js';
 import type { RequestContext } from '../sdk/context.js';
 import type { JSONDescriptor } from '../io/json.js';
-import { installErrorHandling, errorBody } from './error-handler.js';
+import { installErrorHandling, errorBody, sendError } from './error-handler.js';
 import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
 import { type ServerState, installProbes } from './probes.js';
@@ -64,6 +64,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // fastify's two lines per request are replaced by one access-log line (observability-hooks.ts).
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Bad URLs and over-long path parameters are refused by the router itself: answer them in our JSON shape too.
+    frameworkErrors: (err, _req, reply) => {
+      sendError(reply, err);
+    },
     // Validate what clients send as they sent it: no silent coercion, no silently dropped properties.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     serverFactory: (handler) => createServer({ maxHeaderSize: limits.maxHeaderBytes }, handler),

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BentoError, type ErrorBody } from '../errors.js';
+import { lingerBeforeClose } from './lingering-close.js';
 
 /** Fastify and plugin error codes → our codes, for errors the client caused. */
 const FASTIFY_CODES: Record<string, [string, number]> = {
@@ -16,6 +17,9 @@ const FASTIFY_CODES: Record<string, [string, number]> = {
   FST_PROTO_VIOLATION: ['INVALID_MULTIPART', 400],
   FST_INVALID_MULTIPART_CONTENT_TYPE: ['INVALID_MULTIPART', 400],
   FST_INVALID_JSON_FIELD_ERROR: ['INVALID_MULTIPART', 400],
+  // Raised by the router before any route or error handler runs (fastify's frameworkErrors).
+  FST_ERR_BAD_URL: ['INVALID_URL', 400],
+  FST_ERR_MAX_PARAM_LENGTH: ['URI_TOO_LONG', 414],
 };
 
 export function errorBody(code: string, message: string): ErrorBody {
@@ -49,6 +53,8 @@ export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
 export function installErrorHandling(app: FastifyInstance, methodsByRoute: Map<string, Set<string>>): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const { status } = toErrorResponse(err);
+    // Refused before its body was read: let the client finish sending so that it reads this answer.
+    if (!req.raw.complete) lingerBeforeClose(req.raw.socket);
     if (status >= 500) req.log.error({ err }, 'request failed');
     else req.log.debug({ err: { code: err.code, message: err.message } }, 'request refused');
     return sendError(reply, err);
