@@ -21,6 +21,8 @@ if (fuzz) {
     ['hostile SVGs: URLs fetched / local files read', `${fuzz.canary_requests} / ${fuzz.canary_file_read ? 'yes' : 0}`],
   );
 }
+const secrets = read('secrets');
+if (secrets) rows.push(['secrets: outputs searched', `${secrets.outputs} (${Math.round(secrets.bytes / 1e6)} MB) for ${secrets.secrets} known values`], ['secrets: leaks', secrets.leaks]);
 if (rows.length === 0) {
   console.log(`no figures in ${dir}: run the reliability tests first`);
   process.exit(1);
