@@ -21,6 +21,17 @@ if (fuzz) {
     ['hostile SVGs: URLs fetched / local files read', `${fuzz.canary_requests} / ${fuzz.canary_file_read ? 'yes' : 0}`],
   );
 }
+const overload = read('overload');
+if (overload) {
+  rows.push(
+    ['overload: capacity / offered', `${overload.capacity_rps} / ${overload.offered_rps} req/s for ${overload.seconds} s`],
+    ['overload: served under overload', `${overload.served_rps} req/s (${overload.served} requests)`],
+    ['overload: shed rate (503 with Retry-After)', `${overload.shed_rate}% (${overload.shed_without_retry_after} without Retry-After)`],
+    ['overload: accepted latency p50 / p99 (objective)', `${overload.accepted_p50_ms} / ${overload.accepted_p99_ms} ms (${overload.objective_ms} ms)`],
+    ['overload: other answers / no answer', `${overload.other_statuses} / ${overload.errors}`],
+    ['overload: recovery after the load', `${overload.recovery_ms} ms`],
+  );
+}
 const secrets = read('secrets');
 if (secrets) rows.push(['secrets: outputs searched', `${secrets.outputs} (${Math.round(secrets.bytes / 1e6)} MB) for ${secrets.secrets} known values`], ['secrets: leaks', secrets.leaks]);
 if (rows.length === 0) {
