@@ -23,7 +23,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize \
-        base-image test test-reliability bench train samples clean stack-install start stop logs mlflow-ui train-bundled
+        base-image test test-reliability test-soak bench train samples clean stack-install start stop logs mlflow-ui train-bundled
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
 STACK ?= basic
@@ -89,6 +89,10 @@ test: build stack-install ## Run every test (unit, integration, real MLflow / Po
 
 test-reliability: build stack-install ## Hostile-input fuzzing and the other reliability tests, then their figures as a table
 	node scripts/run-tests.mjs --only /reliability/
+	@node scripts/reliability-report.mjs
+
+test-soak: build ## Ten minutes at half of the measured capacity (SOAK_SECONDS): errors, RSS growth, open handles
+	node scripts/run-tests.mjs --only /soak/
 	@node scripts/reliability-report.mjs
 
 stack-install: ## Install the MLflow stack's pieces if missing (PostgreSQL, .venv with MLflow, MinIO)

@@ -32,6 +32,27 @@ if (overload) {
     ['overload: recovery after the load', `${overload.recovery_ms} ms`],
   );
 }
+const soak = read('soak');
+if (soak) {
+  rows.push(
+    ['soak: load', `${soak.offered_rps} req/s (half of ${soak.capacity_rps}) for ${soak.seconds} s, ${soak.sent} requests`],
+    ['soak: answers / no answer', `${Object.entries(soak.statuses).map(([k, n]) => `${k}: ${n}`).join(', ')} / ${soak.errors}`],
+    ['soak: latency p50 / p99 / max', `${soak.p50_ms} / ${soak.p99_ms} / ${soak.max_ms} ms`],
+    ['soak: RSS after warm-up / max / end', `${soak.rss_mb.warm_up} / ${soak.rss_mb.max_after_warm_up} / ${soak.rss_mb.end} MB (${soak.rss_growth_pct}% growth)`],
+    ['soak: open handles after warm-up / max / end', `${soak.handles.warm_up} / ${soak.handles.max_after_warm_up} / ${soak.handles.end}`],
+  );
+}
+const faults = read('faults');
+if (faults) {
+  const r = faults.faulty_downloads_recovered;
+  const refused = faults.faulty_downloads_refused;
+  const none = faults.mlflow_down_at_start_nothing_cached;
+  if (r) rows.push(['faults: downloads cut off and stalled', `recovered in ${r.attempts} attempts (${r.seconds} s)`]);
+  if (refused) rows.push(['faults: downloads that always break', `refused after ${refused.attempts} attempts, ${refused.installed} installed`]);
+  if (faults.mlflow_down_after_start) rows.push(['faults: MLflow down after start', faults.mlflow_down_after_start]);
+  if (faults.mlflow_down_at_start_cached) rows.push(['faults: MLflow down at start, model cached', faults.mlflow_down_at_start_cached]);
+  if (none) rows.push(['faults: MLflow down at start, nothing cached', `${none.error} after ${none.seconds} s`]);
+}
 const secrets = read('secrets');
 if (secrets) rows.push(['secrets: outputs searched', `${secrets.outputs} (${Math.round(secrets.bytes / 1e6)} MB) for ${secrets.secrets} known values`], ['secrets: leaks', secrets.leaks]);
 if (rows.length === 0) {

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -35,8 +36,10 @@ function serve(): Promise<RunningServer> {
 }
 
 async function offered(url: string, rate: number, seconds: number) {
-  const { stdout } = await run(process.execPath, [join(HERE, 'offered-load.js'), url, String(rate), String(seconds), BODY], { maxBuffer: 256 << 20, timeout: (seconds + 60) * 1000 });
-  return JSON.parse(stdout) as { sent: number; answers: Array<[number, number, number | null]>; errors: number; seconds: number };
+  const body = join(mkdtempSync(join(tmpdir(), 'bento-overload-')), 'body.json');
+  writeFileSync(body, BODY);
+  const { stdout } = await run(process.execPath, [join(HERE, 'offered-load.js'), url, String(rate), String(seconds), 'application/json', body], { maxBuffer: 256 << 20, timeout: (seconds + 60) * 1000 });
+  return JSON.parse(stdout) as { sent: number; answers: Array<[number, number, number | null, number]>; errors: number; seconds: number };
 }
 
 const quantile = (xs: number[], q: number) => {

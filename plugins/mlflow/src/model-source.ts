@@ -100,7 +100,13 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
     const staging = await ctx.store.staging();
     try {
       ctx.logger.info(`downloading ${uri} from ${client.show(resolution.artifactUri)}`);
-      await downloadTree(resolution.repo, staging, { progress: ctx.progress, label: `${name}:${version}` });
+      await downloadTree(resolution.repo, staging, {
+        progress: ctx.progress,
+        label: `${name}:${version}`,
+        retries: config.retry.maxRetries,
+        backoffMs: config.retry.backoffFactor * 1000,
+        logger: ctx.logger,
+      });
       // Refuse what cannot be served (a PyTorch-only model, no MLmodel...) before it enters the store.
       await inspectModelPath(staging);
       return await ctx.store.commit(staging, {

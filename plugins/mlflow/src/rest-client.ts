@@ -129,8 +129,13 @@ export class MlflowRestClient {
           );
         }
         if (attempt >= maxRetries) {
+          const attempts = `after ${attempt + 1} attempt${attempt ? 's' : ''}`;
+          // No connection at all, or one that broke or went quiet mid-answer: the fix differs.
           throw new ModelSourceUnavailableError(
-            `MLflow at ${this.show(target.origin)} is unreachable (${failure}) after ${attempt + 1} attempt${attempt ? 's' : ''}; is the server running? (make start)`,
+            /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|UND_ERR_CONNECT/.test(failure)
+              ? `MLflow at ${this.show(target.origin)} is unreachable (${failure}) ${attempts}; is the server running? (make start)`
+              : `MLflow at ${this.show(target.origin)} did not answer whole (${failure}) ${attempts}: the connection broke or went quiet ` +
+                  `(MLFLOW_HTTP_REQUEST_TIMEOUT is ${this.config.retry.timeoutMs / 1000} s)`,
           );
         }
       }

@@ -22,7 +22,10 @@ export function parseExposition(text: string): Map<string, Family> {
 
 /** A sample's value: `name` is the sample name (`x_total`, `x_bucket`...), `labels` those it must carry. */
 export function value(families: Map<string, Family>, sample: string, labels: Record<string, string>): number | undefined {
-  const family = families.get(sample.replace(/_(total|count|sum|bucket)$/, '')) ?? families.get(sample);
-  return family?.samples.find((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+  // A sample `x_total` belongs to family `x` (a counter) or is a family of its own (a gauge named so).
+  for (const family of [families.get(sample.replace(/_(total|count|sum|bucket)$/, '')), families.get(sample)]) {
+    const found = family?.samples.find((s) => s.name === sample && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    if (found) return found.value;
+  }
+  return undefined;
 }
-

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, normalize, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ModelLoadError, ModelNotFoundError } from '@bento-ts/framework';
+import { BentoError, type Logger, ModelLoadError, ModelNotFoundError, ModelSourceUnavailableError } from '@bento-ts/framework';
 import cliProgress from 'cli-progress';
 import { type ArtifactEntry, type ArtifactRepository, listFiles } from './repository.js';
 
@@ -14,6 +14,11 @@ export interface DownloadOptions {
   progress: boolean;
   /** Label for the bar. */
   label: string;
+  /** Further attempts at a file whose transfer broke, stalled or came short (MLFLOW_HTTP_REQUEST_MAX_RETRIES). */
+  retries?: number;
+  /** Wait before the first retry, doubled for each next one (MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, in ms here). */
+  backoffMs?: number;
+  logger?: Logger;
 }
 
 /** Files fetched at once: enough to hide latency, few enough not to swamp a small server. */
@@ -49,9 +54,47 @@ async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: s
 }
 
 /**
+ * A transfer that broke, stalled or came short is worth another try; an answer
+ * the server meant (not found, refused, a path that leaves the directory) is not.
+ */
+function isTransferFailure(err: unknown): boolean {
+  if (err instanceof ModelLoadError) return /is incomplete|is corrupt/.test(err.message);
+  return !(err instanceof BentoError);
+}
+
+async function fetchWithRetries(repo: ArtifactRepository, entry: ArtifactEntry, dest: string, onBytes: (n: number) => void, options: DownloadOptions): Promise<void> {
+  const retries = options.retries ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    let received = 0;
+    try {
+      // Each attempt writes the file anew; the directory is committed to the store only once every file is whole.
+      await fetchFile(repo, entry, dest, (n) => {
+        received += n;
+        onBytes(n);
+      });
+      return;
+    } catch (err) {
+      onBytes(-received);
+      if (!isTransferFailure(err)) throw err;
+      if (attempt >= retries) {
+        if (err instanceof BentoError) throw err;
+        // A raw stream error ("terminated", a timeout) says nothing to the user on its own.
+        throw new ModelSourceUnavailableError(
+          `download of ${repo.uri}/${entry.path} failed after ${attempt + 1} attempt${attempt ? 's' : ''} (${(err as Error).message}): the connection broke or went quiet`,
+          { cause: err },
+        );
+      }
+      const wait = (options.backoffMs ?? 1000) * 2 ** attempt;
+      options.logger?.warn(`download of ${entry.path} failed (${(err as Error).message}); retry ${attempt + 1}/${retries} in ${(wait / 1000).toFixed(1)} s`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
+/**
  * Copies every file of `repo` into `dest` (which must be empty), in parallel,
  * checking each file's size (and MD5, where the store gives one) against the
- * listing. Returns the files fetched.
+ * listing, and retrying a file whose transfer failed. Returns the files fetched.
  */
 export async function downloadTree(repo: ArtifactRepository, dest: string, options: DownloadOptions): Promise<ArtifactEntry[]> {
   const files = await listFiles(repo);
@@ -70,10 +113,16 @@ export async function downloadTree(repo: ArtifactRepository, dest: string, optio
     await Promise.all(
       Array.from({ length: Math.min(PARALLEL, files.length) }, async () => {
         for (let entry = queue.shift(); entry; entry = queue.shift()) {
-          await fetchFile(repo, entry, dest, (n) => {
-            done += n;
-            bar?.update(done);
-          });
+          await fetchWithRetries(
+            repo,
+            entry,
+            dest,
+            (n) => {
+              done += n;
+              bar?.update(done);
+            },
+            options,
+          );
         }
       }),
     );

@@ -1,0 +1,97 @@
+/**
+ * The soak: `bento serve` under half of its measured capacity for 10 minutes
+ * (SOAK_SECONDS), offered open-loop. No errors; resident memory after the
+ * warm-up grows by less than 10%; open handles do not grow. The curve is kept
+ * in test-output/reliability/soak.json. Not part of `make test` (its length):
+ * `make test-soak`.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { type LiveBento, REPO_ROOT, multipart, sample, startBento } from '../helpers.js';
+import { parseExposition, value } from '../prometheus.js';
+
+const run = promisify(execFile);
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
+const WARM_UP_S = Math.min(60, Math.round(SECONDS / 10));
+const GENERATOR = join(REPO_ROOT, 'framework', 'dist', 'test', 'reliability', 'offered-load.js');
+
+interface Sample {
+  t: number;
+  rss_mb: number;
+  handles: number;
+}
+
+describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
+  let bento: LiveBento;
+  before(async () => {
+    bento = await startBento();
+  });
+  after(async () => {
+    bento?.child.kill('SIGTERM');
+    await bento?.exited;
+  });
+
+  it(`serves half its capacity for ${SECONDS} s without errors, memory growth or handle leaks`, async () => {
+    const encoded = new Response(multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png'));
+    const bodyFile = join(mkdtempSync(join(tmpdir(), 'bento-soak-')), 'upload.multipart');
+    writeFileSync(bodyFile, Buffer.from(await encoded.arrayBuffer()));
+    const type = encoded.headers.get('content-type')!;
+    const load = (rate: number, seconds: number) =>
+      run(process.execPath, [GENERATOR, `${bento.base}/predict_image`, String(rate), String(seconds), type, bodyFile, '--summary'], { timeout: (seconds + 120) * 1000, maxBuffer: 16 << 20 }).then(
+        ({ stdout }) => JSON.parse(stdout) as { sent: number; statuses: Record<string, number>; errors: number; p50_ms: number; p99_ms: number; max_ms: number; served_per_s: number },
+      );
+    // Capacity: what it serves while offered far more, for 10 s.
+    const capacity = (await load(10_000, 10)).served_per_s;
+    const rate = Math.max(1, Math.round(capacity / 2));
+
+    const pid = bento.child.pid!;
+    const samples: Sample[] = [];
+    const started = performance.now();
+    const sampleNow = async () => {
+      const m = parseExposition(await (await fetch(`${bento.base}/metrics`)).text());
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+      samples.push({ t: Math.round((performance.now() - started) / 1000), rss_mb: Math.round(rss), handles: value(m, 'nodejs_active_handles_total', {}) ?? -1 });
+    };
+    const sampler = setInterval(() => void sampleNow(), 10_000);
+    let result: Awaited<ReturnType<typeof load>>;
+    try {
+      result = await load(rate, SECONDS);
+    } finally {
+      clearInterval(sampler);
+    }
+    await sampleNow();
+    const warm = samples.filter((s) => s.t >= WARM_UP_S);
+    const atWarmUp = warm[0] ?? samples[0]!;
+    const last = samples[samples.length - 1]!;
+    const maxAfter = Math.max(...warm.map((s) => s.rss_mb));
+    const figures = {
+      seconds: SECONDS,
+      capacity_rps: Math.round(capacity),
+      offered_rps: rate,
+      sent: result.sent,
+      statuses: result.statuses,
+      errors: result.errors,
+      p50_ms: result.p50_ms,
+      p99_ms: result.p99_ms,
+      max_ms: result.max_ms,
+      rss_mb: { warm_up: atWarmUp.rss_mb, max_after_warm_up: maxAfter, end: last.rss_mb },
+      rss_growth_pct: Math.round(((maxAfter - atWarmUp.rss_mb) / atWarmUp.rss_mb) * 1000) / 10,
+      handles: { warm_up: atWarmUp.handles, max_after_warm_up: Math.max(...warm.map((s) => s.handles)), end: last.handles },
+      curve: samples,
+    };
+    mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
+    writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'soak.json'), JSON.stringify(figures, null, 2));
+
+    assert.equal(result.errors, 0);
+    assert.deepEqual(Object.keys(result.statuses), ['200'], JSON.stringify(result.statuses));
+    assert.ok(result.sent >= rate * SECONDS * 0.95, `${result.sent} sent at ${rate}/s`);
+    assert.ok(figures.rss_growth_pct < 10, `RSS grew ${figures.rss_growth_pct}% after the warm-up`);
+    // Connections come and go with the load; a leak would climb steadily past the warm-up's level.
+    assert.ok(last.handles <= atWarmUp.handles + 16, `handles ${atWarmUp.handles} → ${last.handles}`);
+  });
+});
