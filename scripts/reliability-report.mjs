@@ -49,6 +49,7 @@ if (faults) {
   const none = faults.mlflow_down_at_start_nothing_cached;
   if (r) rows.push(['faults: downloads cut off and stalled', `recovered in ${r.attempts} attempts (${r.seconds} s)`]);
   if (refused) rows.push(['faults: downloads that always break', `refused after ${refused.attempts} attempts, ${refused.installed} installed`]);
+  if (faults.sigkill_mid_download) rows.push(['faults: SIGKILL during a download, then restart', faults.sigkill_mid_download]);
   if (faults.mlflow_down_after_start) rows.push(['faults: MLflow down after start', faults.mlflow_down_after_start]);
   if (faults.mlflow_down_at_start_cached) rows.push(['faults: MLflow down at start, model cached', faults.mlflow_down_at_start_cached]);
   if (none) rows.push(['faults: MLflow down at start, nothing cached', `${none.error} after ${none.seconds} s`]);

@@ -83,6 +83,19 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.filter((f) => f !== MANIFEST).sort();
 }
 
+/** A staging directory this old is abandoned, whoever made it. */
+const STAGING_MAX_AGE_MS = 24 * 3600 * 1000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * The local model store: models downloaded once, kept as `<root>/models/<name>/<version>/`
  * with a manifest of their files (sizes and SHA-256), and reused. A model appears
@@ -108,11 +121,29 @@ export class ModelStore {
     return join(this.modelsDir, name, version);
   }
 
-  /** A fresh, empty directory on the store's filesystem to download into; pass it to `commit`. */
+  /**
+   * A fresh, empty directory on the store's filesystem to download into; pass it to `commit`. Its name holds the
+   * process ID, so that what a killed process left behind can be told from a download under way elsewhere.
+   */
   async staging(): Promise<string> {
-    const dir = join(this.modelsDir, '.staging', `${Date.now()}-${randomBytes(6).toString('hex')}`);
+    await this.sweepStaging();
+    const dir = join(this.modelsDir, '.staging', `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}`);
     await mkdir(dir, { recursive: true });
     return dir;
+  }
+
+  /**
+   * Removes staging directories whose process is gone (killed mid-download), or that are a day old. They are
+   * never read as models; this only gives their space back.
+   */
+  private async sweepStaging(): Promise<void> {
+    const root = join(this.modelsDir, '.staging');
+    const entries = await readdir(root).catch(() => [] as string[]);
+    for (const name of entries) {
+      const [pid, created] = name.split('-').map(Number);
+      const stale = Date.now() - (created ?? 0) > STAGING_MAX_AGE_MS || (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid!));
+      if (stale) await rm(join(root, name), { recursive: true, force: true });
+    }
   }
 
   /**

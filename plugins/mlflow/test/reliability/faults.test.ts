@@ -87,6 +87,37 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
     figures.faulty_downloads_refused = { attempts: proxy.downloads.length - seen, installed: 0 };
   });
 
+  it('after a SIGKILL mid-download, a restart ignores and removes the partial download and installs the model whole', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'bento-faults-'));
+    proxy.faults = ['stall'];
+    const seen = proxy.downloads.length;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'framework', 'bin', 'bento.js'), 'serve', join(REPO_ROOT, 'services', 'vision-classifier'), '--port', '0'], {
+      env: { ...process.env, ...env(home, { MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_HTTP_REQUEST_TIMEOUT: '60' }) },
+      stdio: 'ignore',
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    // Killed while the model file is being downloaded.
+    while (proxy.downloads.length === seen) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal((await stagingLeft(home)).length, 1, 'the killed download left its staging directory');
+    assert.deepEqual(await new ModelStore(home).list(), [], 'and no model');
+
+    const server = await serve(env(home, { MODEL_NAME: NAME, MODEL_VERSION: '2' }));
+    try {
+      assert.equal((await predict(server)).predicted_class, 'Ankle boot');
+    } finally {
+      await server.close();
+    }
+    const stored = await new ModelStore(home).list();
+    assert.deepEqual(stored.map((m) => m.version), ['2']);
+    assert.equal(await new ModelStore(home).verify(stored[0]!, true), undefined);
+    assert.deepEqual(await stagingLeft(home), [], 'the partial download was removed');
+    figures.sigkill_mid_download = 'restart installed the model whole; the partial download was removed';
+  });
+
   it('keeps serving when MLflow goes down, serves the cached model when it is down at start, and fails clearly with nothing cached', async () => {
     const cached = mkdtempSync(join(tmpdir(), 'bento-faults-'));
     const select = { MODEL_NAME: NAME, MODEL_VERSION: '@champion' };
