@@ -88,12 +88,12 @@ test: build stack-install ## Run every test (unit, integration, real MLflow / Po
 	node scripts/run-tests.mjs
 
 test-reliability: build stack-install ## Hostile-input fuzzing and the other reliability tests, then their figures as a table
-	node scripts/run-tests.mjs --only /reliability/
-	@node scripts/reliability-report.mjs
+	@start=$$(date +%s); node scripts/run-tests.mjs --only /reliability/; status=$$?; \
+	  node scripts/reliability-report.mjs --since $$start; exit $$status
 
 test-soak: build ## Ten minutes at half of the measured capacity (SOAK_SECONDS): errors, RSS growth, open handles
-	node scripts/run-tests.mjs --only /soak/
-	@node scripts/reliability-report.mjs
+	@start=$$(date +%s); node scripts/run-tests.mjs --only /soak/; status=$$?; \
+	  node scripts/reliability-report.mjs --since $$start; exit $$status
 
 stack-install: ## Install the MLflow stack's pieces if missing (PostgreSQL, .venv with MLflow, MinIO)
 	@infra/install.sh

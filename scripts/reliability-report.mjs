@@ -1,10 +1,17 @@
 // Prints the figures the reliability tests wrote to test-output/reliability/ as one table (make test-reliability).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dir = join(fileURLToPath(new URL('..', import.meta.url)), 'test-output', 'reliability');
-const read = (name) => (existsSync(join(dir, `${name}.json`)) ? JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) : undefined);
+// `--since <unix seconds>`: only figures written by this run (make passes the time it started).
+const sinceAt = process.argv.indexOf('--since');
+const since = sinceAt >= 0 ? Number(process.argv[sinceAt + 1]) * 1000 : 0;
+const read = (name) => {
+  const file = join(dir, `${name}.json`);
+  if (!existsSync(file) || statSync(file).mtimeMs < since) return undefined;
+  return JSON.parse(readFileSync(file, 'utf8'));
+};
 
 const rows = [];
 const fuzz = read('fuzz');

@@ -285,6 +285,18 @@ export function* hostileRequests(seed: number, count: number, images: Array<{ fo
       const [kind, svg] = pick(r, svgs);
       return r() < 0.7 ? upload(kind, Buffer.from(svg), 'image/svg+xml', 'a.svg') : { kind: `${kind}-raw`, method: 'POST', path: '/predict_image', headers: { 'content-type': 'image/svg+xml' }, body: Buffer.from(svg) };
     }],
+    // Image URLs where an image belongs: bento-ts takes images only in the request, and must never fetch one.
+    [0.02, (r) => {
+      const link = `${canaries.url}/${pick(r, ['x.png', 'latest/meta-data', 'a.jpg?redirect=1'])}`;
+      const cases: HostileRequest[] = [
+        json('url-input-json', '/predict_image', JSON.stringify(pick(r, [{ image: link }, { url: link }, { image_url: link }]))),
+        json('url-input-batch', '/predict_batch', JSON.stringify(pick(r, [{ input: link }, { input: [link] }, { url: link }]))),
+        upload('url-input-multipart', Buffer.from(link), 'text/uri-list'),
+        { kind: 'url-input-raw', method: 'POST', path: '/predict_image', headers: { 'content-type': 'image/png' }, body: Buffer.from(link) },
+        json('url-input-v2', '/v2/models/vision_model_runner/infer', JSON.stringify({ inputs: [{ name: 'input', datatype: 'BYTES', shape: [1], data: [link] }] })),
+      ];
+      return pick(r, cases);
+    }],
     [0.17, batchCases],
     [0.1, protocolCases],
     [0.15, (r) => httpCases(r, images)],
