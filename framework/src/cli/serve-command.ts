@@ -6,6 +6,7 @@ import { loadDotEnv } from '../config/dotenv.js';
 import { type Project, bentoProject, loadProject } from '../config/project.js';
 import { ConfigError } from '../errors.js';
 import { startServer } from '../server/serve.js';
+import { consoleLogger } from '../logging/console-logger.js';
 import { runPrimary, serveWorkerCount } from '../server/cluster/primary.js';
 import { linkMetrics, onPrimaryStop, reportReady, workerSlot } from '../server/cluster/worker-link.js';
 import { importService } from '../server/service-loader.js';
@@ -75,6 +76,8 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
     }
   }
   const graceSeconds = opts.gracefulTimeout ?? (env.BENTO_GRACEFUL_TIMEOUT ? Number(env.BENTO_GRACEFUL_TIMEOUT) : 30);
+  // Life-cycle lines in the same format as the start-up lines (JSON, or readable on a terminal).
+  const log = consoleLogger('bento');
   if (slot === undefined) {
     const workers = serveWorkerCount(opts.workers ?? env.BENTO_WORKERS ?? project.config.workers ?? (await declaredWorkers(project)));
     if (workers > 1) {
@@ -82,11 +85,15 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
         workers,
         graceSeconds,
         out: (text) => process.stdout.write(text),
-        log: (line) => process.stderr.write(`${line}\n`),
+        log: (line) => log.info(line),
       });
       process.exit(code);
     }
   }
+  // A worker takes the primary's stop from the start: one asked for while the models load is done once they are up.
+  let stopWorker: ((why: string) => void) | undefined;
+  let stopAsked: string | undefined;
+  if (slot !== undefined) onPrimaryStop((why) => (stopWorker ? stopWorker(why) : (stopAsked = why)));
   const server = await startServer({
     project,
     port: opts.port ?? (env.PORT ? Number(env.PORT) : env.BENTO_PORT ? Number(env.BENTO_PORT) : 3000),
@@ -97,27 +104,28 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
   let closing = false;
   const stop = (why: string) => {
     if (closing) {
-      process.stderr.write(`${why} again: exiting without waiting\n`);
+      log.warn(`${why} again: exiting without waiting`);
       process.exit(1);
     }
     closing = true;
-    process.stderr.write(`${why}: finishing in-flight requests (up to ${graceSeconds} s), then stopping\n`);
+    log.info(`${why}: finishing in-flight requests (up to ${graceSeconds} s), then stopping`);
     const timer = setTimeout(() => {
-      process.stderr.write(`graceful shutdown did not finish in ${graceSeconds} s (BENTO_GRACEFUL_TIMEOUT): exiting\n`);
+      log.error(`graceful shutdown did not finish in ${graceSeconds} s (BENTO_GRACEFUL_TIMEOUT): exiting`);
       process.exit(1);
     }, graceSeconds * 1000);
     timer.unref();
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`shutdown failed: ${(err as Error).message}\n`);
+        log.error(`shutdown failed: ${(err as Error).message}`);
         process.exit(1);
       },
     );
   };
   if (slot !== undefined) {
+    stopWorker = (why) => stop(`worker ${slot}: ${why}`);
+    if (stopAsked) return stopWorker(stopAsked);
     if (server.metrics) linkMetrics(server.metrics);
-    onPrimaryStop((why) => stop(`worker ${slot}: ${why}`));
     reportReady(server.url, startText);
     return;
   }

@@ -7,7 +7,7 @@
  * Configuration is OpenTelemetry's own environment variables, read by the SDK
  * from the process environment: OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT,
  * _HEADERS, _TIMEOUT, _PROTOCOL, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
- * OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*, OTEL_PROPAGATORS.
+ * OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_*. Propagation is W3C trace context and baggage.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Span, Tracer } from '@opentelemetry/api';

@@ -48,6 +48,11 @@ async function errorOf(res: Response): Promise<MlflowHttpError> {
   return new MlflowHttpError(res.status, codeForStatus(res.status), line || res.statusText || `HTTP ${res.status}`);
 }
 
+/** A connection that was made and then broke or went quiet, as against one that could not be made at all. */
+export function isBrokenTransfer(failure: string): boolean {
+  return /UND_ERR_SOCKET|ECONNRESET|EPIPE|terminated|timed out|UND_ERR_(BODY|HEADERS)_TIMEOUT|aborted/i.test(failure);
+}
+
 function causeOf(err: unknown): string {
   const e = err as { cause?: { code?: string; message?: string }; code?: string; message?: string; name?: string };
   if (e?.name === 'TimeoutError') return 'timed out';
@@ -111,15 +116,21 @@ export class MlflowRestClient {
     for (let attempt = 0; ; attempt++) {
       let failure = '';
       let res: Response | undefined;
+      // The timeout bounds the wait for the answer's headers only: a large artifact may stream for longer, and the
+      // agent's bodyTimeout catches a body that goes quiet.
+      const headersDue = new AbortController();
+      const timer = setTimeout(() => headersDue.abort(new DOMException('timed out', 'TimeoutError')), this.config.retry.timeoutMs);
       try {
         res = await fetch(target, {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
           dispatcher: this.agent,
-          signal: AbortSignal.timeout(this.config.retry.timeoutMs),
+          signal: headersDue.signal,
         });
+        clearTimeout(timer);
       } catch (err) {
+        clearTimeout(timer);
         failure = causeOf(err);
         // A certificate problem does not go away by retrying: say which setting fixes it.
         if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/i.test(failure)) {
@@ -132,10 +143,10 @@ export class MlflowRestClient {
           const attempts = `after ${attempt + 1} attempt${attempt ? 's' : ''}`;
           // No connection at all, or one that broke or went quiet mid-answer: the fix differs.
           throw new ModelSourceUnavailableError(
-            /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|UND_ERR_CONNECT/.test(failure)
-              ? `MLflow at ${this.show(target.origin)} is unreachable (${failure}) ${attempts}; is the server running? (make start)`
-              : `MLflow at ${this.show(target.origin)} did not answer whole (${failure}) ${attempts}: the connection broke or went quiet ` +
-                  `(MLFLOW_HTTP_REQUEST_TIMEOUT is ${this.config.retry.timeoutMs / 1000} s)`,
+            isBrokenTransfer(failure)
+              ? `MLflow at ${this.show(target.origin)} did not answer whole (${failure}) ${attempts}: the connection broke or went quiet ` +
+                  `(MLFLOW_HTTP_REQUEST_TIMEOUT is ${this.config.retry.timeoutMs / 1000} s)`
+              : `MLflow at ${this.show(target.origin)} is unreachable (${failure}) ${attempts}; is the server running? (make start)`,
           );
         }
       }

@@ -182,7 +182,8 @@ export async function waitForMetrics(base: string, pattern: RegExp, timeoutMs = 
  * flight: new connections are refused, the eight complete with 200, exit 0.
  */
 export async function sigtermUnderLoad(args: string[], said: RegExp): Promise<void> {
-  const bento = await startBento(args);
+  // Life-cycle lines are logged at info.
+  const bento = await startBento(args, { BENTO_LOG_LEVEL: 'info' });
   const pending = await halfSentUploads(bento.port, 8);
   await waitForMetrics(bento.base, /bento_http_requests_in_flight\{route="\/predict_image"\} 8\b/);
   bento.child.kill('SIGTERM');

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { type LiveBento, multipart, runBento, sample, sigtermUnderLoad, startBento, waitForMetrics } from './helpers.js';
+import { BENTO, type LiveBento, REPO_ROOT, multipart, runBento, sample, sigtermUnderLoad, startBento, waitForMetrics } from './helpers.js';
 import { parseExposition, value } from './prometheus.js';
 
 /** One upload on a connection of its own, so that the cluster's round-robin sees each request. */
@@ -99,15 +99,38 @@ describe('starting and stopping several workers', () => {
     await sigtermUnderLoad(['--workers', '2'], /SIGTERM received: each worker finishes its in-flight requests \(up to 30 s\), then stops/);
   });
 
+  it('stops at once when SIGTERM comes while the first worker is still loading its model, leaving no worker behind', async () => {
+    const { spawn, execFileSync } = await import('node:child_process');
+    const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'info' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // The first worker has begun loading its model (about a second's work).
+    while (!/resolving model/.test(stderr)) await new Promise((r) => setTimeout(r, 10));
+    const started = performance.now();
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+    assert.ok(performance.now() - started < 15_000);
+    const children = (() => {
+      try {
+        return execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).trim();
+      } catch {
+        return '';
+      }
+    })();
+    assert.equal(children, '', 'no worker outlives the primary');
+    assert.doesNotMatch(stderr, /worker processes serving/, 'the other workers were never started');
+  });
+
   it('exits non-zero when a worker cannot start', async () => {
-    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { MODEL_URI: '/no/such/model.onnx' });
+    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { MODEL_URI: '/no/such/model.onnx', BENTO_LOG_LEVEL: 'info' });
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /worker 0 exited with code 1 before it was ready: stopping/);
     assert.match(run.stderr, /no\/such\/model/);
   });
 
   it('takes the worker count from BENTO_WORKERS', async () => {
-    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], { BENTO_WORKERS: '2' }, /Health: GET/);
+    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], { BENTO_WORKERS: '2', BENTO_LOG_LEVEL: 'info' }, /Health: GET/);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /2 worker processes serving/);
   });

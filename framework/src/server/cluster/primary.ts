@@ -69,8 +69,12 @@ class ClusterMetrics {
         resolve();
       }
       this.collecting.set(id, { parts, waiting, done });
+      for (const w of workers) {
+        // A worker may have died since the list was made: leave it out rather than wait for it.
+        if (!w.isConnected()) waiting.delete(w.id);
+        else w.send({ type: 'bento:metrics-collect', id } satisfies FromPrimary, (err: Error | null) => err && this.received(w, id, []));
+      }
       if (waiting.size === 0) done();
-      for (const w of workers) w.send({ type: 'bento:metrics-collect', id } satisfies FromPrimary);
     });
     this.collecting.delete(id);
     return AggregatorRegistry.aggregate(parts).metrics();
@@ -109,18 +113,21 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       slot.ready = false;
       const worker = cluster.fork({ [WORKER_ID_ENV]: String(slot.id) });
       slot.worker = worker;
+      // A send to a worker that is going away fails with an error event; its 'exit' handles the rest.
+      worker.on('error', (err) => options.log(`worker ${slot.id}: ${err.message}`));
       worker.on('message', (message: unknown) => {
         if (!isBentoMessage<FromWorker>(message)) return;
         if (message.type === 'bento:ready') {
           slot.ready = true;
           banner ??= message.banner;
           updateGauge();
-          if (!started) startRest();
+          if (stopping) worker.send({ type: 'bento:shutdown' } satisfies FromPrimary);
+          else if (!started) startRest();
           else options.log(`worker ${slot.id} (pid ${worker.process.pid}) is back`);
         } else if (message.type === 'bento:metrics-request') {
           metrics.collect(ready()).then(
-            (text) => worker.isConnected() && worker.send({ type: 'bento:metrics', id: message.id, text } satisfies FromPrimary),
-            (err: Error) => worker.isConnected() && worker.send({ type: 'bento:metrics', id: message.id, error: err.message } satisfies FromPrimary),
+            (text) => worker.isConnected() && worker.send({ type: 'bento:metrics', id: message.id, text } satisfies FromPrimary, () => undefined),
+            (err: Error) => worker.isConnected() && worker.send({ type: 'bento:metrics', id: message.id, error: err.message } satisfies FromPrimary, () => undefined),
           );
         } else if (message.type === 'bento:metrics-collected') {
           metrics.received(worker, message.id, message.metrics);
@@ -169,11 +176,20 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     };
 
     const stopAll = () => {
+      if (stopping) return;
       stopping = true;
       for (const s of alive()) {
-        if (s.worker!.isConnected()) s.worker!.send({ type: 'bento:shutdown' } satisfies FromPrimary);
+        if (s.worker!.isConnected()) s.worker!.send({ type: 'bento:shutdown' } satisfies FromPrimary, () => undefined);
         else s.worker!.kill('SIGTERM');
       }
+      // Workers enforce the grace period themselves; this catches one that hangs past it (or is still starting).
+      setTimeout(() => {
+        for (const s of alive()) {
+          options.log(`worker ${s.id} did not stop within the grace period: killing it`);
+          s.worker!.process.kill('SIGKILL');
+        }
+        failed = true;
+      }, (options.graceSeconds + 5) * 1000).unref();
     };
 
     const onSignal = (signal: NodeJS.Signals) => {
@@ -185,14 +201,6 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       }
       options.log(`${signal} received: each worker finishes its in-flight requests (up to ${options.graceSeconds} s), then stops`);
       stopAll();
-      // Workers enforce the grace period themselves; this catches one that hangs past it.
-      setTimeout(() => {
-        for (const s of alive()) {
-          options.log(`worker ${s.id} did not stop within the grace period: killing it`);
-          s.worker!.process.kill('SIGKILL');
-        }
-        failed = true;
-      }, (options.graceSeconds + 5) * 1000).unref();
       finishIfDone();
     };
     process.on('SIGTERM', onSignal);

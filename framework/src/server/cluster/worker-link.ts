@@ -15,7 +15,8 @@ export function workerSlot(env: Readonly<Record<string, string | undefined>> = p
 }
 
 function send(message: FromWorker): void {
-  process.send?.(message);
+  // The channel may already be closing; the primary then no longer waits for this.
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
 }
 
 /**
@@ -28,7 +29,10 @@ export function linkMetrics(metrics: ServerMetrics): void {
   process.on('message', (message: unknown) => {
     if (!isBentoMessage<FromPrimary>(message)) return;
     if (message.type === 'bento:metrics-collect') {
-      void metrics.registry.getMetricsAsJSON().then((json) => send({ type: 'bento:metrics-collected', id: message.id, metrics: json }));
+      metrics.registry.getMetricsAsJSON().then(
+        (json) => send({ type: 'bento:metrics-collected', id: message.id, metrics: json }),
+        () => send({ type: 'bento:metrics-collected', id: message.id, metrics: [] }),
+      );
     } else if (message.type === 'bento:metrics') {
       const waiting = pending.get(message.id);
       if (!waiting) return;
@@ -57,11 +61,13 @@ export function reportReady(url: string, banner: string): void {
 }
 
 /**
- * Calls `stop` when the primary asks for a graceful stop, when the primary is
- * gone (its IPC channel closes: a worker never outlives its primary), or on a
- * signal of its own: a terminal's Ctrl-C or systemd's stop signals the whole
- * process group at once. Several of these may come for one stop; the primary
- * handles a second signal by killing the workers.
+ * Calls `stop` when the primary asks for a graceful stop, or on a signal of
+ * its own: a terminal's Ctrl-C or systemd's stop signals the whole process
+ * group at once. Several of these may come for one stop; the primary handles a
+ * second signal by killing the workers. (A worker whose primary dies is ended
+ * by node:cluster itself as soon as the IPC channel closes.) Install it before
+ * the server starts: a stop asked for while the models load is kept and done
+ * once the server is up.
  */
 export function onPrimaryStop(stop: (why: string) => void): void {
   let stopping = false;
@@ -73,7 +79,6 @@ export function onPrimaryStop(stop: (why: string) => void): void {
   process.on('message', (message: unknown) => {
     if (isBentoMessage<FromPrimary>(message) && message.type === 'bento:shutdown') once('shutdown requested by the primary process');
   });
-  process.on('disconnect', () => once('the primary process is gone'));
   process.on('SIGTERM', () => once('SIGTERM received'));
   process.on('SIGINT', () => once('SIGINT received'));
 }

@@ -7,6 +7,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BentoError, type Logger, ModelLoadError, ModelNotFoundError, ModelSourceUnavailableError } from '@bento-ts/framework';
 import cliProgress from 'cli-progress';
+import { isBrokenTransfer } from '../rest-client.js';
 import { type ArtifactEntry, type ArtifactRepository, listFiles } from './repository.js';
 
 export interface DownloadOptions {
@@ -59,7 +60,10 @@ async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: s
  */
 function isTransferFailure(err: unknown): boolean {
   if (err instanceof ModelLoadError) return /is incomplete|is corrupt/.test(err.message);
-  return !(err instanceof BentoError);
+  if (err instanceof BentoError) return false;
+  // Network failures only: a full disk or a permission error does not get better by downloading again.
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return e.name === 'TimeoutError' || e.name === 'AbortError' || isBrokenTransfer([e.code, e.message, e.cause?.code, e.cause?.message].filter(Boolean).join(' '));
 }
 
 async function fetchWithRetries(repo: ArtifactRepository, entry: ArtifactEntry, dest: string, onBytes: (n: number) => void, options: DownloadOptions): Promise<void> {

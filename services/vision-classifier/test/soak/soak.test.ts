@@ -88,6 +88,7 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
     writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'soak.json'), JSON.stringify(figures, null, 2));
 
     assert.equal(result.errors, 0);
+    assert.equal(Object.values(result.statuses).reduce((a, b) => a + b, 0), result.sent, 'every request was answered');
     assert.deepEqual(Object.keys(result.statuses), ['200'], JSON.stringify(result.statuses));
     assert.ok(result.sent >= rate * SECONDS * 0.95, `${result.sent} sent at ${rate}/s`);
     assert.ok(figures.rss_growth_pct < 10, `RSS grew ${figures.rss_growth_pct}% after the warm-up`);
