@@ -7,7 +7,7 @@ import { serveWorkerCount } from '../src/server/cluster/primary.js';
 import { service } from '../src/sdk/decorators/service.js';
 
 describe('worker process count', () => {
-  it('takes the first setting given: flag, BENTO_WORKERS, bento.yaml, @service; else 1', () => {
+  it('reads a count, a numeric string or cpu_count, and defaults to 1', () => {
     assert.equal(serveWorkerCount(undefined), 1);
     assert.equal(serveWorkerCount('3'), 3);
     assert.equal(serveWorkerCount(2), 2);

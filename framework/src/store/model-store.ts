@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidInputError, ModelNotFoundError, ModelStoreError } from '../errors.js';
@@ -123,25 +123,29 @@ export class ModelStore {
 
   /**
    * A fresh, empty directory on the store's filesystem to download into; pass it to `commit`. Its name holds the
-   * process ID, so that what a killed process left behind can be told from a download under way elsewhere.
+   * process ID and host, so that what a killed process left behind can be told from a download under way elsewhere.
    */
   async staging(): Promise<string> {
     await this.sweepStaging();
-    const dir = join(this.modelsDir, '.staging', `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}`);
+    const dir = join(this.modelsDir, '.staging', `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}@${hostname()}`);
     await mkdir(dir, { recursive: true });
     return dir;
   }
 
   /**
-   * Removes staging directories whose process is gone (killed mid-download), or that are a day old. They are
+   * Removes staging directories whose process on this host is gone (killed mid-download), or that are a day old. They are
    * never read as models; this only gives their space back.
    */
   private async sweepStaging(): Promise<void> {
     const root = join(this.modelsDir, '.staging');
     const entries = await readdir(root).catch(() => [] as string[]);
     for (const name of entries) {
-      const [pid, created] = name.split('-').map(Number);
-      const stale = Date.now() - (created ?? 0) > STAGING_MAX_AGE_MS || (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid!));
+      const [local, host] = name.split('@');
+      const [pid, created] = local!.split('-').map(Number);
+      // A process ID means something only on its own host: a store shared by several machines or containers keeps
+      // the others' downloads until they are a day old.
+      const dead = host === hostname() && Number.isInteger(pid) && pid !== process.pid && !processAlive(pid!);
+      const stale = dead || Date.now() - (created ?? 0) > STAGING_MAX_AGE_MS;
       if (stale) await rm(join(root, name), { recursive: true, force: true });
     }
   }

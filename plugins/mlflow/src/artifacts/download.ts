@@ -88,7 +88,8 @@ async function fetchWithRetries(repo: ArtifactRepository, entry: ArtifactEntry, 
           { cause: err },
         );
       }
-      const wait = (options.backoffMs ?? 1000) * 2 ** attempt;
+      // As the REST client's: doubled per retry, at most 30 s.
+      const wait = Math.min(30_000, (options.backoffMs ?? 1000) * 2 ** attempt);
       options.logger?.warn(`download of ${entry.path} failed (${(err as Error).message}); retry ${attempt + 1}/${retries} in ${(wait / 1000).toFixed(1)} s`);
       await new Promise((r) => setTimeout(r, wait));
     }
