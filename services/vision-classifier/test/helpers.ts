@@ -208,3 +208,9 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** Resident memory of a process, in bytes, from /proc. */
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}

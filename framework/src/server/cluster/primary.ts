@@ -22,16 +22,13 @@ const CRASH_WINDOW_MS = 60_000;
 
 export type WorkersSetting = number | 'cpu_count' | undefined;
 
-/** The number of worker processes: the first of the CLI flag, BENTO_WORKERS, bento.yaml and @service that is set; else 1. */
-export function serveWorkerCount(...settings: Array<WorkersSetting | string>): number {
-  for (const setting of settings) {
-    if (setting === undefined || setting === '') continue;
-    if (setting === 'cpu_count') return availableParallelism();
-    const n = Number(setting);
-    if (!Number.isInteger(n) || n < 1) throw new ConfigError(`workers must be a positive integer or "cpu_count", got ${JSON.stringify(setting)}`);
-    return n;
-  }
-  return 1;
+/** The number of worker processes from a setting (a count, a numeric string or `cpu_count`); unset or empty: 1. */
+export function serveWorkerCount(setting: WorkersSetting | string): number {
+  if (setting === undefined || setting === '') return 1;
+  if (setting === 'cpu_count') return availableParallelism();
+  const n = Number(setting);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`workers must be a positive integer or "cpu_count", got ${JSON.stringify(setting)}`);
+  return n;
 }
 
 export interface PrimaryOptions {

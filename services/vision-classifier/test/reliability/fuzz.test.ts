@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_LIMITS } from '@bento-ts/framework';
-import { type LiveBento, REPO_ROOT, multipart, sample, startBento } from '../helpers.js';
+import { type LiveBento, REPO_ROOT, multipart, rssBytes, sample, startBento } from '../helpers.js';
 import { type HostileRequest, hostileRequests, oversizedRequests, seedImages } from './hostile-inputs.js';
 
 const COUNT = Number(process.env.FUZZ_REQUESTS ?? 20_000);
@@ -54,11 +54,6 @@ function send(agent: Agent, port: number, req: HostileRequest): Promise<Answer> 
     r.on('error', (err) => done((err as NodeJS.ErrnoException).code ?? err.message));
     r.end(req.body);
   });
-}
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
 }
 
 /** What is wrong with an answer, or undefined when it keeps the promise. */

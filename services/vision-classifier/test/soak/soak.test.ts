@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { type LiveBento, REPO_ROOT, multipart, sample, startBento } from '../helpers.js';
+import { type LiveBento, REPO_ROOT, multipart, rssBytes, sample, startBento } from '../helpers.js';
 import { parseExposition, value } from '../prometheus.js';
 
 const run = promisify(execFile);
@@ -54,8 +54,7 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
     const started = performance.now();
     const sampleNow = async () => {
       const m = parseExposition(await (await fetch(`${bento.base}/metrics`)).text());
-      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
-      samples.push({ t: Math.round((performance.now() - started) / 1000), rss_mb: Math.round(rss), handles: value(m, 'nodejs_active_handles_total', {}) ?? -1 });
+      samples.push({ t: Math.round((performance.now() - started) / 1000), rss_mb: Math.round(rssBytes(pid) / 2 ** 20), handles: value(m, 'nodejs_active_handles_total', {}) ?? -1 });
     };
     const sampler = setInterval(() => void sampleNow(), 10_000);
     let result: Awaited<ReturnType<typeof load>>;
