@@ -33,10 +33,27 @@ if (overload) {
   rows.push(
     ['overload: capacity / offered', `${overload.capacity_rps} / ${overload.offered_rps} req/s for ${overload.seconds} s`],
     ['overload: served under overload', `${overload.served_rps} req/s (${overload.served} requests)`],
-    ['overload: shed rate (503 with Retry-After)', `${overload.shed_rate}% (${overload.shed_without_retry_after} without Retry-After)`],
-    ['overload: accepted latency p50 / p99 (objective)', `${overload.accepted_p50_ms} / ${overload.accepted_p99_ms} ms (${overload.objective_ms} ms)`],
+    ['overload: shed rate (503 with Retry-After)', `${overload.shed_rate}% (${overload.shed_after_queueing} of them after queueing; ${overload.shed_without_retry_after} without Retry-After)`],
+    ['overload: accepted latency at the server p50 / p99 / max (objective)', `${overload.accepted_server_p50_ms} / ${overload.accepted_server_p99_ms} / ${overload.accepted_server_max_ms} ms (${overload.objective_ms} ms)`],
+    ['overload: accepted latency at the client p50 / p99', `${overload.accepted_p50_ms} / ${overload.accepted_p99_ms} ms`],
     ['overload: other answers / no answer', `${overload.other_statuses} / ${overload.errors}`],
     ['overload: recovery after the load', `${overload.recovery_ms} ms`],
+  );
+}
+for (const run of read('shutdown') ?? []) {
+  const failures = Object.entries(run.failures).map(([k, n]) => `${n} ${k}`).join(', ');
+  rows.push(
+    [`SIGTERM under load, ${run.workers} worker(s): taken / answered / lost`, `${run.received_by_server} / ${run.statuses['200'] ?? 0} × 200, ${run.statuses['503'] ?? 0} × 503 / ${run.lost} (${run.served_after_sigterm} served after the signal)`],
+    [`SIGTERM under load, ${run.workers} worker(s): refused before taken`, `${failures} (of ${run.sent} sent at ${run.offered_rps} req/s)`],
+    [`SIGTERM under load, ${run.workers} worker(s): drain, exit code`, `${run.drain_ms} ms, ${run.exit_code}`],
+  );
+}
+const crash = read('runner-crash');
+if (crash) {
+  rows.push(
+    ['runner worker killed under load: failed batches / requests', `${crash.failed_batches} / ${crash.crashed_answers} (503 RUNNER_CRASHED)`],
+    ['runner worker killed under load: other failures', `${crash.other_failures} (of ${crash.sent} at ${crash.offered_rps} req/s; ${crash.served_after_crash} served after)`],
+    ['runner worker killed under load: replacement thread started', `${crash.worker_replaced_ms} ms (${crash.workers_after} workers after)`],
   );
 }
 const soak = read('soak');

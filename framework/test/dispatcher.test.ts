@@ -43,6 +43,16 @@ function make(overrides: Partial<DispatcherOptions> = {}) {
   return { model, clock, dispatcher };
 }
 
+/** Teaches the cost model: `batches` batches of two items, each taking `ms`. */
+async function teach({ model, clock, dispatcher }: ReturnType<typeof make>, ms: number, batches = 2) {
+  for (let i = 0; i < batches; i++) {
+    const p = dispatcher.submit(rows(1, 2));
+    clock.t += ms;
+    model.answer(model.batches.length - 1);
+    await p;
+  }
+}
+
 describe('Dispatcher', () => {
   it('runs a lone request at once, as a batch of its own', async () => {
     const { model, dispatcher } = make();
@@ -138,24 +148,77 @@ describe('Dispatcher', () => {
   });
 
   it('refuses what the cost model says cannot finish within maxLatencyMs', async () => {
-    const { model, clock, dispatcher } = make({ maxBatchSize: 2, maxLatencyMs: 90 });
-    // Teach the cost model: batches take 40 ms.
-    for (let i = 0; i < 2; i++) {
-      const p = dispatcher.submit(rows(1, 2));
-      clock.t += 40;
-      model.answer(i);
-      await p;
-    }
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 90 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 40);
     assert.ok(dispatcher.stats().cost.a > 0);
     const accepted = [dispatcher.submit(rows(1, 2)), dispatcher.submit(rows(3, 4))];
-    // Ahead now: one batch running (about 20 ms left) and one queued (40 ms); a third needs 40 ms more: 100 ms > 90.
+    clock.t += 20;
+    // Ahead now: one batch running (20 ms of its 40 left) and one queued (40 ms); a third needs 40 ms more: 100 ms > 90.
     await assert.rejects(dispatcher.submit(rows(5, 6)), (err: BentoError) => err.statusCode === 503 && /latency objective of 90 ms \(about 100 ms expected/.test(err.message));
     assert.equal(dispatcher.stats().rejectedLatency, 1);
-    clock.t += 40;
+    clock.t += 20;
     model.answer(2);
     await flush();
     model.answer(3);
     await Promise.all(accepted);
+  });
+
+  it('counts the batch in flight by the time it has left, and the last batch as full when arrivals will fill it', async () => {
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 100 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 40);
+    const running = dispatcher.submit(rows(1, 2));
+    clock.t += 1;
+    // `queued` waits for the 39 ms left of the running batch, then runs in a batch that items arriving about every
+    // 20 ms fill before it starts: 39 + 40 = 79 ms, admitted.
+    const queued = dispatcher.submit(rows(3));
+    clock.t += 1;
+    const second = dispatcher.submit(rows(4));
+    // Another: 38 ms, the batch of `queued` and `second` (40), and its own, filled as it will be (40): 118 ms > 100.
+    await assert.rejects(dispatcher.submit(rows(5)), /latency objective of 100 ms \(about 118 ms expected/);
+    clock.t += 38;
+    model.answer(2);
+    await running;
+    await flush();
+    model.answer(3);
+    await Promise.all([queued, second]);
+  });
+
+  it('refuses at dispatch a queued request that can no longer be answered in time, and runs the rest', async () => {
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 100 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 40);
+    const slow = dispatcher.submit(rows(1, 2));
+    const late = dispatcher.submit(rows(3, 4));
+    // The running batch takes 90 ms instead of 40: `late` has waited 90 ms and its own batch needs 40 more.
+    clock.t += 90;
+    const fresh = dispatcher.submit(rows(5, 6));
+    model.answer(2);
+    await slow;
+    await assert.rejects(late, (err: BentoError) => err.statusCode === 503 && err.retryAfter === 1 && /waited 90 ms in the queue/.test(err.message));
+    await flush();
+    assert.deepEqual([...model.batches[3]!.input.data], [5, 6], 'the next batch is the request still on time');
+    model.answer(3);
+    await fresh;
+    assert.equal(dispatcher.stats().expired, 1);
+  });
+
+  it('never refuses a request that can start at once, however slow the model has looked', async () => {
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 100 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 250, 3);
+    // Batches of 250 ms, so 125 ms for one item, against a 100 ms objective: a request behind one is refused, one
+    // on an idle worker runs (and teaches the cost model what the model takes now).
+    const idle = dispatcher.submit(rows(1));
+    await assert.rejects(dispatcher.submit(rows(2)), /latency objective/);
+    clock.t += 10;
+    model.answer(3);
+    await idle;
+    assert.equal(dispatcher.stats().batches, 4);
+    const next = dispatcher.submit(rows(3));
+    model.answer(4);
+    await next;
   });
 
   it('fails every caller of a failing batch, and no one else', async () => {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PluginError, type RunningServer, loadProject, startServer } from '../src/index.js';
 
@@ -96,6 +97,39 @@ describe('overload', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('draining', () => {
+  /** A connection that collects everything the server sends until it closes the connection. */
+  async function connection(port: number) {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let received = '';
+    socket.on('data', (d) => (received += d));
+    const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
+    return { socket, closed };
+  }
+  const json = (path: string, body: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+  it('serves requests still arriving on an open connection, closes it after them, and says SHUTTING_DOWN on /readyz', async () => {
+    const server = await serve({ ECHO_MODEL: 'echo:300' });
+    const [a, b] = [await connection(server.port), await connection(server.port)];
+    a.socket.write(json('/double', '{"x":[[1,2]]}'));
+    b.socket.write(json('/double', '{"x":[[5,6]]}'));
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = server.close();
+    // Pipelined behind the requests in flight: the server reads these once it is already draining.
+    a.socket.write(json('/double', '{"x":[[3,4]]}'));
+    b.socket.write('GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n');
+    const [api, probe] = await Promise.all([a.closed, b.closed]);
+    await closing;
+    const answers = (raw: string) => raw.split(/(?=HTTP\/1\.1 )/);
+    const [first, second] = answers(api);
+    assert.match(first!, /^HTTP\/1\.1 200 [\s\S]*\[2,4\]$/);
+    assert.match(second!, /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\[6,8\]$/i, 'served while draining, then the connection closed');
+    const [, ready] = answers(probe);
+    assert.match(ready!, /^HTTP\/1\.1 503 [\s\S]*retry-after: 1[\s\S]*"code":"SHUTTING_DOWN"/i);
   });
 });
 

@@ -19,14 +19,16 @@ export class CostModel {
     return this.samples.length > 0;
   }
 
-  record(items: number, durationMs: number): void {
+  /** Adds a batch's duration; false when it was left out as a warm-up batch. */
+  record(items: number, durationMs: number): boolean {
     if (this.skipped < this.warmup) {
       this.skipped++;
-      return;
+      return false;
     }
     this.samples.push([items, durationMs]);
     if (this.samples.length > this.window) this.samples.shift();
     this.fit();
+    return true;
   }
 
   /** Expected duration of a batch of `items`, in ms (0 before any batch ran). */

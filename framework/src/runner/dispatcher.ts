@@ -13,6 +13,8 @@ export interface Clock {
 }
 
 const TIMER_RESOLUTION_MS = 1;
+/** Batches whose round-trip excess over the cost model is kept for admission's bad case. */
+const EXCESS_WINDOW = 64;
 
 export const systemClock: Clock = {
   now: () => performance.now(),
@@ -64,6 +66,8 @@ export interface DispatcherStats {
   inFlight: number;
   rejectedQueueFull: number;
   rejectedLatency: number;
+  /** Requests that waited so long that they could no longer be answered within maxLatencyMs, refused at dispatch. */
+  expired: number;
   /** Times a partial batch was held for more work instead of dispatched at once. */
   holds: number;
   cost: { a: number; b: number };
@@ -102,7 +106,8 @@ interface Segment {
  * oldest item has not yet waited that long, and it would still finish within
  * maxLatencyMs. At light load (gaps longer than b) a lone request runs at once.
  * A request that cannot finish within maxLatencyMs, by the fitted cost model,
- * is refused with 503 instead of being queued.
+ * is refused with 503 instead of being queued; one that waited past the point
+ * where it still could is refused when its batch would start.
  */
 export class Dispatcher {
   private readonly queue: Pending[] = [];
@@ -112,7 +117,12 @@ export class Dispatcher {
   private readonly arrivals = new ArrivalRate();
   private readonly clock: Clock;
   private holding = false;
-  private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0, holds: 0 };
+  /** Batches running now, for the time their workers still need. */
+  private readonly running = new Set<{ started: number; items: number }>();
+  /** Recent batches' round trips beyond the cost model's estimate, and their 95th percentile. */
+  private readonly excesses: number[] = [];
+  private excessMs = 0;
+  private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0, expired: 0, holds: 0 };
   private readonly sizes: Record<number, number> = {};
   /** preferredBatchSizes, largest first. */
   private readonly preferred: number[];
@@ -147,7 +157,10 @@ export class Dispatcher {
       this.counters.rejectedQueueFull++;
       return Promise.reject(new ServiceUnavailableError(`${name} is overloaded: its queue holds ${this.queuedItems} items (limit ${maxQueueSize})`, { retryAfter: 1 }));
     }
-    const expected = this.expectedLatency(rows);
+    // A request that can start at once is never refused: the cost model keeps learning, so one slow spell cannot
+    // leave estimates that refuse everything for good.
+    const startsNow = this.queuedItems === 0 && this.inFlight < this.options.concurrency;
+    const expected = startsNow ? 0 : this.expectedLatency(rows);
     if (expected > this.options.maxLatencyMs) {
       this.counters.rejectedLatency++;
       return Promise.reject(
@@ -166,21 +179,64 @@ export class Dispatcher {
     });
   }
 
-  /** Time until a request of `rows` items, joining now, would have its result. */
+  /**
+   * Time until a request of `rows` items, joining now, would have its result: the queue ahead is cut into full
+   * batches, each taken by whichever worker frees first. Workers free when their running batch ends (by its start and
+   * the cost model), so a request is never admitted on an average that the batch in flight has already used up. The
+   * last batch is costed with the items expected to join it before it starts.
+   */
   private expectedLatency(rows: number): number {
     if (!this.cost.fitted) return 0;
     const { maxBatchSize, concurrency } = this.options;
+    const now = this.clock.now();
+    const free = [...this.running].map((b) => Math.max(0, b.started + this.roundTrip(b.items) - now));
+    while (free.length < concurrency) free.push(0);
+    free.sort((x, y) => x - y);
+    // Batch k goes to worker k mod c (in order of freeing): every full batch adds the same time to its worker.
     const ahead = this.queuedItems + rows;
-    const rounds = Math.ceil(ahead / (maxBatchSize * concurrency));
-    const busy = this.inFlight >= concurrency ? this.cost.estimate(maxBatchSize) / 2 : 0;
-    return busy + rounds * this.cost.estimate(Math.min(maxBatchSize, ahead));
+    const last = Math.ceil(ahead / maxBatchSize) - 1;
+    const starts = free[last % concurrency]! + Math.floor(last / concurrency) * this.roundTrip(maxBatchSize);
+    // The request's last batch takes in what arrives until it starts: under load it runs full, and costs that.
+    const gap = this.arrivals.gap;
+    const joining = gap === undefined || gap <= 0 ? 0 : Math.floor(starts / gap);
+    return starts + this.roundTrip(Math.min(maxBatchSize, ahead - last * maxBatchSize + joining));
+  }
+
+  /** What a batch of `items` costs its callers, in a bad case: the model's time, the hand-over and their jitter. */
+  private roundTrip(items: number): number {
+    return this.cost.estimate(items) + this.excessMs;
   }
 
   private pump(): void {
     while (this.inFlight < this.options.concurrency && this.queuedItems > 0) {
+      this.expireLate();
+      if (this.queuedItems === 0) return;
       const hold = this.holdTime();
       if (hold > 0) return this.holdFor(hold);
       this.dispatch(this.takeBatch());
+    }
+  }
+
+  /**
+   * Refuses, from the queue's head, requests that can no longer be answered in time: admission judged them by an
+   * estimate, and a slow batch ahead can still make them late. Answering them late would break the objective for
+   * the caller; a 503 now lets it retry elsewhere, and spares the batch the work.
+   */
+  private expireLate(): void {
+    const { maxLatencyMs, name } = this.options;
+    const limit = maxLatencyMs - this.roundTrip(this.batchSize());
+    // When a batch alone takes longer than the objective, no wait would have been short enough: run it.
+    if (limit <= 0 || !this.cost.fitted) return;
+    const now = this.clock.now();
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      // A request split across batches has rows running already: it is seen through.
+      if (head.taken > 0 || now - head.arrivedAt <= limit) return;
+      this.queue.shift();
+      this.queuedItems -= head.rows;
+      this.counters.expired++;
+      head.settled = true;
+      head.reject(new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request waited ${Math.round(now - head.arrivedAt)} ms in the queue`, { retryAfter: 1 }));
     }
   }
 
@@ -247,10 +303,13 @@ export class Dispatcher {
     this.counters.items += items;
     this.sizes[items] = (this.sizes[items] ?? 0) + 1;
     const started = this.clock.now();
+    const run = { started, items };
+    this.running.add(run);
     let batch: Tensor;
     try {
       batch = this.batchInput(segments);
     } catch (err) {
+      this.running.delete(run);
       this.finish(segments, items, started, err);
       return;
     }
@@ -258,10 +317,12 @@ export class Dispatcher {
       this.options.observer?.batch(items, segments.map((s) => started - s.request.arrivedAt), costMs ?? this.clock.now() - started, failed);
     this.runBatch(batch).then(
       ({ output, costMs }) => {
+        this.running.delete(run);
         observe(false, costMs);
         this.finish(segments, items, started, undefined, output, costMs);
       },
       (err: unknown) => {
+        this.running.delete(run);
         observe(true);
         this.finish(segments, items, started, err);
       },
@@ -271,7 +332,18 @@ export class Dispatcher {
   private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown, costMs?: number): void {
     this.inFlight--;
     // The model's own time when the runner reports it: the round trip also holds event-loop delays batching does not save.
-    if (error === undefined) this.cost.record(items, costMs ?? this.clock.now() - started);
+    if (error === undefined) {
+      const roundTrip = this.clock.now() - started;
+      const learned = this.cost.record(items, costMs ?? roundTrip);
+      // How far round trips run past the cost model (worker messages, event-loop delay, a slow run), and how much
+      // that varies: admission counts on the bad case, so accepted requests keep the objective at the tail.
+      if (learned) {
+        this.excesses.push(roundTrip - this.cost.estimate(items));
+        if (this.excesses.length > EXCESS_WINDOW) this.excesses.shift();
+        const sorted = [...this.excesses].sort((x, y) => x - y);
+        this.excessMs = Math.max(0, sorted[Math.floor(0.95 * (sorted.length - 1))]!);
+      }
+    }
     let pieces: Tensor[] | undefined;
     if (error === undefined) {
       const axis = this.options.batchDim[1];

@@ -63,7 +63,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     genReqId: () => `${process.pid.toString(36)}-${(++requestCounter).toString(36)}`,
     // fastify's two lines per request are replaced by one access-log line (observability-hooks.ts).
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // A request on a connection still open while the server drains is served, and its connection then closed
+    // (fastify adds `Connection: close`): the client gets its answer and reconnects elsewhere. fastify's own
+    // drain 503 would answer outside our JSON error shape and without Retry-After.
+    return503OnClosing: false,
     // Bad URLs and over-long path parameters are refused by the router itself: answer them in our JSON shape too.
     frameworkErrors: (err, _req, reply) => {
       sendError(reply, err);

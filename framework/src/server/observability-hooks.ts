@@ -30,6 +30,13 @@ export function installObservability(app: FastifyInstance, metrics: ServerMetric
     if (!g) gauges.set(route, (g = metrics!.inFlight.labels(route)));
     return g;
   };
+  if (['debug', 'trace'].includes(app.log.level)) {
+    // At debug, a request is logged as it arrives too: one received and never answered shows as a lone line.
+    app.addHook('onRequest', (req, _reply, done) => {
+      req.log.debug({ method: req.method, url: req.url }, 'received');
+      done();
+    });
+  }
   if (metrics) {
     // Callback hooks: a request pays no promise for them.
     app.addHook('onRequest', (req, _reply, done) => {

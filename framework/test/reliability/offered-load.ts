@@ -2,46 +2,74 @@
  * An open-loop load generator, run as its own process: it fires requests at a
  * fixed rate whatever the server answers (as real traffic does), and records
  * each answer's status, latency and Retry-After. Usage:
- *   node offered-load.js <url> <requests/s> <seconds> <content-type> <body file> [--summary]
- * Prints one JSON object: { sent, answers: [[status, ms, retryAfter]...], errors }, or with --summary
- * { sent, statuses: {status: count}, errors, p50_ms, p99_ms, max_ms } (for long runs).
+ *   node offered-load.js <url> <requests/s> <seconds> <content-type> <body file> [--summary] [--ids]
+ * Prints one JSON object: { sent, answers: [[status, ms, retryAfter, at, id, error code]...], errors,
+ * failures: [[id, code, at]...] } (the error code from the JSON body of a non-2xx answer),
+ * or with --summary { sent, statuses: {status: count}, errors, p50_ms, p99_ms, max_ms } (for long runs).
+ * --ids sends request n with `x-request-id: load-<n>` (the server logs it), so its answer can be matched to the
+ * server's account of it.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
-const [url, rateArg, secondsArg, contentType, bodyFile, mode] = process.argv.slice(2) as [string, string, string, string, string, string?];
+const [url, rateArg, secondsArg, contentType, bodyFile, ...flags] = process.argv.slice(2) as [string, string, string, string, string, ...string[]];
+const summarize = flags.includes('--summary');
+const withIds = flags.includes('--ids');
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const target = new URL(url);
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 const payload = readFileSync(bodyFile);
-/** Per answer: status, latency in ms, Retry-After, and when it came (ms since the start). */
-const answers: Array<[number, number, number | null, number]> = [];
+/** Per answer: status, latency in ms, Retry-After, when it came (ms since the start), the request's number and
+ * for a non-2xx answer its `error.code`. */
+const answers: Array<[number, number, number | null, number, number, string?]> = [];
+/** Per request that got no answer: its number, the error code (ECONNREFUSED, ECONNRESET, timeout...) and when. */
+const failures: Array<[number, string, number]> = [];
 let errors = 0;
 let sent = 0;
 let outstanding = 0;
 
 function fire(): void {
-  sent++;
+  const n = sent++;
   outstanding++;
   const started = performance.now();
-  const req = request(
-    { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, timeout: 10_000, headers: { 'content-type': contentType, 'content-length': payload.length } },
-    (res) => {
-      res.resume();
-      res.on('end', () => {
-        outstanding--;
-        const retry = res.headers['retry-after'];
-        answers.push([res.statusCode!, performance.now() - started, retry === undefined ? null : Number(retry), performance.now() - start]);
-      });
-    },
-  );
-  req.on('timeout', () => req.destroy(new Error('timeout')));
-  req.on('error', () => {
+  const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': payload.length };
+  if (withIds) headers['x-request-id'] = `load-${n}`;
+  let settled = false;
+  const fail = (code: string) => {
+    if (settled) return;
+    settled = true;
     outstanding--;
     errors++;
+    failures.push([n, code, performance.now() - start]);
+  };
+  const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, timeout: 10_000, headers }, (res) => {
+    const status = res.statusCode!;
+    let body = '';
+    if (status >= 300) res.setEncoding('utf8').on('data', (d: string) => (body += d));
+    else res.resume();
+    res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+    res.on('end', () => {
+      if (settled) return;
+      settled = true;
+      outstanding--;
+      const retry = res.headers['retry-after'];
+      const answer: (typeof answers)[number] = [status, performance.now() - started, retry === undefined ? null : Number(retry), performance.now() - start, n];
+      if (status >= 300) answer.push(errorCode(body));
+      answers.push(answer);
+    });
   });
+  req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
+  req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
   req.end(payload);
+}
+
+function errorCode(body: string): string {
+  try {
+    return String((JSON.parse(body) as { error?: { code?: unknown } }).error?.code ?? 'NO_CODE');
+  } catch {
+    return 'NOT_JSON';
+  }
 }
 
 function summary() {
@@ -64,7 +92,7 @@ const timer = setInterval(() => {
     const wait = setInterval(() => {
       if (outstanding > 0 && performance.now() - start < (seconds + 15) * 1000) return;
       clearInterval(wait);
-      const report = mode === '--summary' ? summary() : { sent, answers, errors, seconds: (performance.now() - start) / 1000 };
+      const report = summarize ? summary() : { sent, answers, errors, failures, seconds: (performance.now() - start) / 1000 };
       // Exit only once the pipe has taken the whole report.
       process.stdout.write(JSON.stringify(report), () => process.exit(0));
     }, 20);

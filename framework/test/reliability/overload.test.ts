@@ -1,13 +1,13 @@
 /**
  * Overload: ten times the measured capacity, offered open-loop for 30 s
  * (OVERLOAD_SECONDS). The server must shed what it cannot serve in time
- * (503 with Retry-After, as JSON), keep the latency of what it accepts near its
- * objective, lose nothing it accepted, and serve normally within a second of
+ * (503 with Retry-After, as JSON), keep the latency of what it accepts within
+ * its objective, lose nothing it accepted, and serve normally within a second of
  * the load stopping.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ const SECONDS = Number(process.env.OVERLOAD_SECONDS ?? 30);
 const OBJECTIVE_MS = 150;
 const BODY = JSON.stringify({ x: [[1, 2]] });
 
-function serve(): Promise<RunningServer> {
+/** The server's access log goes to `log`: its `ms` (request received to response sent) is the server's own latency. */
+function serve(log: string): Promise<RunningServer> {
   const serviceModule = join(HERE, '..', 'fixtures', 'echo-service.js');
   const dir = dirname(serviceModule);
   return startServer({
@@ -31,8 +32,18 @@ function serve(): Promise<RunningServer> {
     port: 0,
     host: '127.0.0.1',
     env: { ...process.env, ECHO_MODEL: 'echo:50' },
-    logger: false,
+    logger: { level: 'info', file: log },
   });
+}
+
+/** Server-side latencies of the 200s logged since the log was last cleared. */
+function servedLatencies(log: string): number[] {
+  return readFileSync(log, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { msg?: string; status?: number; ms?: number })
+    .filter((l) => l.msg === 'request' && l.status === 200)
+    .map((l) => l.ms!);
 }
 
 async function offered(url: string, rate: number, seconds: number) {
@@ -48,9 +59,12 @@ const quantile = (xs: number[], q: number) => {
 };
 
 describe('overload at ten times capacity', { timeout: 600_000 }, () => {
-  it('sheds with 503 + Retry-After, keeps accepted latency near the objective, and recovers within a second', async () => {
-    const server = await serve();
+  it('sheds with 503 + Retry-After, keeps accepted latency within the objective, and recovers within a second', async () => {
+    const log = join(mkdtempSync(join(tmpdir(), 'bento-overload-log-')), 'access.log');
+    writeFileSync(log, '');
+    const server = await serve(log);
     const url = `${server.url}/double`;
+    const dispatcher = server.runners[0]!.dispatchers.get('double')!;
     try {
       // Capacity: what the server serves while offered more than it can take, for 5 s, after 3 s of the same to warm
       // up (the batching cost model learns from the first batches).
@@ -60,7 +74,11 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
       assert.ok(capacity > 20, `capacity ${capacity}`);
       const rate = Math.round(capacity * 10);
 
+      writeFileSync(log, '');
+      const expiredBefore = dispatcher.stats().expired;
       const load = await offered(url, rate, SECONDS);
+      const serverMs = servedLatencies(log);
+      const expired = dispatcher.stats().expired - expiredBefore;
       const stoppedAt = performance.now();
       // Recovery: the first request after the load that is served, and the ones after it.
       let recoveredMs = -1;
@@ -91,8 +109,12 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
         shed_rate: Math.round((shed.length / load.sent) * 1000) / 10,
         other_statuses: other.length,
         errors: load.errors,
+        shed_after_queueing: expired,
         accepted_p50_ms: Math.round(quantile(acceptedMs, 0.5)),
         accepted_p99_ms: Math.round(quantile(acceptedMs, 0.99)),
+        accepted_server_p50_ms: Math.round(quantile(serverMs, 0.5)),
+        accepted_server_p99_ms: Math.round(quantile(serverMs, 0.99)),
+        accepted_server_max_ms: Math.round(Math.max(...serverMs)),
         objective_ms: OBJECTIVE_MS,
         shed_without_retry_after: shed.filter(([, , r]) => !(r !== null && r >= 1)).length,
         recovery_ms: Math.round(recoveredMs),
@@ -106,8 +128,11 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
       assert.ok(shed.length > load.sent * 0.5, `it shed ${figures.shed_rate}% of ten times its capacity`);
       assert.ok(accepted.length > capacity * SECONDS * 0.5, `served ${figures.served_rps}/s under overload, against ${figures.capacity_rps}/s capacity`);
       assert.equal(figures.shed_without_retry_after, 0);
-      // The objective bounds queueing and batching; the HTTP round trip on a loaded 2-core machine comes on top.
-      assert.ok(figures.accepted_p99_ms <= OBJECTIVE_MS + 100, `accepted p99 ${figures.accepted_p99_ms} ms`);
+      assert.equal(serverMs.length, accepted.length, 'the access log has every served request');
+      // The objective runs from the request's arrival to its answer, as the server sees them; the client, sharing
+      // the two cores with the server, adds its own delays, which are reported beside it.
+      assert.ok(figures.accepted_server_p99_ms <= OBJECTIVE_MS, `accepted p99 ${figures.accepted_server_p99_ms} ms at the server`);
+      assert.ok(figures.accepted_p99_ms <= OBJECTIVE_MS * 1.2, `accepted p99 ${figures.accepted_p99_ms} ms at the client`);
       assert.ok(recoveredMs >= 0 && recoveredMs < 1000, `recovered in ${recoveredMs} ms`);
       assert.deepEqual(after, Array(8).fill(200));
     } finally {

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
@@ -57,6 +58,17 @@ export function multipart(field: string, data: Buffer, filename: string, type: s
   const form = new FormData();
   form.append(field, new Blob([data], { type }), filename);
   return form;
+}
+
+/** The open-loop load generator of the framework's reliability tests (framework/test/reliability/offered-load.ts). */
+export const LOAD_GENERATOR = join(REPO_ROOT, 'framework', 'dist', 'test', 'reliability', 'offered-load.js');
+
+/** A sample as a multipart upload written to a file, for the load generator: the file and its content type. */
+export async function uploadFile(name: string, type: string): Promise<{ file: string; type: string }> {
+  const encoded = new Response(multipart('image', sample(name), name, type));
+  const file = join(mkdtempSync(join(tmpdir(), 'bento-upload-')), 'upload.multipart');
+  writeFileSync(file, Buffer.from(await encoded.arrayBuffer()));
+  return { file, type: encoded.headers.get('content-type')! };
 }
 
 export interface ErrorResponse {

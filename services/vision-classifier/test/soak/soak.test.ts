@@ -7,18 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { type LiveBento, REPO_ROOT, multipart, rssBytes, sample, startBento } from '../helpers.js';
+import { LOAD_GENERATOR, type LiveBento, REPO_ROOT, rssBytes, startBento, uploadFile } from '../helpers.js';
 import { parseExposition, value } from '../prometheus.js';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 600);
 const WARM_UP_S = Math.min(60, Math.round(SECONDS / 10));
-const GENERATOR = join(REPO_ROOT, 'framework', 'dist', 'test', 'reliability', 'offered-load.js');
 
 interface Sample {
   t: number;
@@ -37,12 +35,9 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
   });
 
   it(`serves half its capacity for ${SECONDS} s without errors, memory growth or handle leaks`, async () => {
-    const encoded = new Response(multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png'));
-    const bodyFile = join(mkdtempSync(join(tmpdir(), 'bento-soak-')), 'upload.multipart');
-    writeFileSync(bodyFile, Buffer.from(await encoded.arrayBuffer()));
-    const type = encoded.headers.get('content-type')!;
+    const { file: bodyFile, type } = await uploadFile('ankle_boot.png', 'image/png');
     const load = (rate: number, seconds: number) =>
-      run(process.execPath, [GENERATOR, `${bento.base}/predict_image`, String(rate), String(seconds), type, bodyFile, '--summary'], { timeout: (seconds + 120) * 1000, maxBuffer: 16 << 20 }).then(
+      run(process.execPath, [LOAD_GENERATOR, `${bento.base}/predict_image`, String(rate), String(seconds), type, bodyFile, '--summary'], { timeout: (seconds + 120) * 1000, maxBuffer: 16 << 20 }).then(
         ({ stdout }) => JSON.parse(stdout) as { sent: number; statuses: Record<string, number>; errors: number; p50_ms: number; p99_ms: number; max_ms: number; served_per_s: number },
       );
     // Capacity: what it serves while offered far more, for 10 s.

@@ -1,0 +1,97 @@
+/**
+ * A runner worker killed under load: the classifier runs two runner worker threads and is offered uploads
+ * open-loop; while both workers have a batch in flight, one thread is terminated. Only the requests of the batch
+ * it held may fail, with 503 RUNNER_CRASHED; every other request is served, the pool is back to two workers and
+ * serves on. Figures in test-output/reliability/runner-crash.json.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Worker } from 'node:worker_threads';
+import { describe, it } from 'node:test';
+import { loadProject, startServer } from '@bento-ts/framework';
+import { LOAD_GENERATOR, REPO_ROOT, SERVICE_DIR, multipart, sample, uploadFile } from '../helpers.js';
+
+const run = promisify(execFile);
+const RATE = 500;
+const SECONDS = 8;
+/** The classifier's batchable method takes up to 64 items a batch. */
+const MAX_BATCH = 64;
+
+const until = async (what: () => boolean, ms: number) => {
+  const deadline = performance.now() + ms;
+  while (!what()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setImmediate(r));
+  }
+  return true;
+};
+
+describe('a runner worker killed under load', { timeout: 120_000 }, () => {
+  it('fails only the batch it held, with RUNNER_CRASHED, is replaced, and everything else is served', async () => {
+    const server = await startServer({ project: loadProject(SERVICE_DIR), port: 0, host: '127.0.0.1', runnerWorkers: 2, logger: false });
+    try {
+      const runner = server.runners[0]!;
+      // Fault injection: the test reaches the pool's threads, as a native crash in one would.
+      const threads = () => (runner as unknown as { pool: { threads: Worker[] } }).pool.threads;
+      const dispatcher = runner.dispatchers.get('classify')!;
+      const batchFailures = async () => (await server.metrics!.batchFailures.get()).values.reduce((n, v) => n + v.value, 0);
+
+      const body = await uploadFile('trouser.jpg', 'image/jpeg');
+      const loading = run(process.execPath, [LOAD_GENERATOR, `${server.url}/predict_image`, String(RATE), String(SECONDS), body.type, body.file], { maxBuffer: 256 << 20, timeout: 120_000 });
+
+      await new Promise((r) => setTimeout(r, 2_000));
+      // Kill a worker while both hold a batch; a batch that ends in the same instant escapes, so try again then.
+      let kills = 0;
+      let replacedMs = -1;
+      for (let attempt = 0; attempt < 3 && (await batchFailures()) === 0; attempt++) {
+        assert.ok(await until(() => dispatcher.stats().inFlight >= 2, 3_000), 'both workers busy');
+        const before = new Set(threads());
+        const killedAt = performance.now();
+        void threads()[0]!.terminate();
+        kills++;
+        assert.ok(await until(() => threads().length === 2 && threads().some((t) => !before.has(t)), 10_000), 'a new worker thread');
+        replacedMs = performance.now() - killedAt;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const load = JSON.parse((await loading).stdout) as { sent: number; answers: Array<[number, number, number | null, number, number, string?]>; failures: unknown[] };
+
+      const crashed = load.answers.filter(([s, , , , , code]) => s === 503 && code === 'RUNNER_CRASHED');
+      const other = load.answers.filter(([s, , , , , code]) => s !== 200 && code !== 'RUNNER_CRASHED');
+      const served = load.answers.filter(([s]) => s === 200);
+      // Served after the kill: those whose answer came after the crashed ones.
+      const lastCrash = Math.max(...crashed.map(([, , , at]) => at));
+      const servedAfter = served.filter(([, , , at]) => at > lastCrash).length;
+      const after = await fetch(`${server.url}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg') });
+      const figures = {
+        offered_rps: RATE,
+        seconds: SECONDS,
+        sent: load.sent,
+        kills,
+        failed_batches: await batchFailures(),
+        crashed_answers: crashed.length,
+        other_failures: other.length + load.failures.length,
+        served: served.length,
+        served_after_crash: servedAfter,
+        worker_replaced_ms: Math.round(replacedMs),
+        workers_after: threads().length,
+      };
+      mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
+      writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'runner-crash.json'), JSON.stringify(figures, null, 2));
+
+      assert.equal(figures.failed_batches, 1, 'one batch failed: the one the killed worker held');
+      assert.ok(crashed.length >= 1 && crashed.length <= MAX_BATCH, `${crashed.length} requests failed with RUNNER_CRASHED`);
+      assert.deepEqual(other.slice(0, 5), [], 'no other request failed');
+      assert.deepEqual(load.failures, []);
+      assert.equal(load.answers.length, load.sent);
+      assert.ok(servedAfter > RATE, `${servedAfter} served after the crash`);
+      assert.equal(threads().length, 2);
+      assert.equal(after.status, 200);
+      assert.equal(((await after.json()) as { predicted_class: string }).predicted_class, 'Trouser');
+    } finally {
+      await server.close();
+    }
+  });
+});
