@@ -23,7 +23,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize \
-        base-image test test-reliability test-soak bench train samples clean stack-install start stop logs mlflow-ui train-bundled
+        base-image test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
 STACK ?= basic
@@ -94,6 +94,9 @@ test-reliability: build stack-install ## Hostile-input fuzzing and the other rel
 test-soak: build ## Ten minutes at half of the measured capacity (SOAK_SECONDS): errors, RSS growth, open handles
 	@start=$$(date +%s); node scripts/run-tests.mjs --only /soak/; status=$$?; \
 	  node scripts/reliability-report.mjs --since $$start; exit $$status
+
+audit: install ## Known vulnerabilities of the production dependencies (npm audit --omit=dev; fails on high or critical)
+	npm audit --omit=dev --audit-level=high
 
 stack-install: ## Install the MLflow stack's pieces if missing (PostgreSQL, .venv with MLflow, MinIO)
 	@infra/install.sh

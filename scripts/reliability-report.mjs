@@ -56,6 +56,15 @@ if (crash) {
     ['runner worker killed under load: replacement thread started', `${crash.worker_replaced_ms} ms (${crash.workers_after} workers after)`],
   );
 }
+const hot = read('hot-update');
+if (hot) {
+  const by = Object.entries(hot.answered_by).map(([k, n]) => `${n} by ${k}`).join(', ');
+  rows.push(
+    ['hot update under load: requests / failed', `${hot.requests} / ${hot.failed} (${hot.clients} clients; ${by})`],
+    ['hot update: alias moved → first answer from the new version', `${hot.alias_moved_to_first_v2_answer_s} s (old version answering after it: ${hot.v1_answers_after_first_v2})`],
+    ['hot update: a version that fails to load', `refused after ${hot.broken_version_refused_after_s} s; the old version served ${hot.served_after_refusal} more`],
+  );
+}
 const soak = read('soak');
 if (soak) {
   rows.push(
@@ -79,7 +88,10 @@ if (faults) {
   if (none) rows.push(['faults: MLflow down at start, nothing cached', `${none.error} after ${none.seconds} s`]);
 }
 const secrets = read('secrets');
-if (secrets) rows.push(['secrets: outputs searched', `${secrets.outputs} (${Math.round(secrets.bytes / 1e6)} MB) for ${secrets.secrets} known values`], ['secrets: leaks', secrets.leaks]);
+if (secrets) {
+  const blobs = secrets.image_blobs ? `, ${secrets.image_blobs} of them image blobs` : '';
+  rows.push(['secrets: outputs searched', `${secrets.outputs} (${Math.round(secrets.bytes / 1e6)} MB${blobs}) for ${secrets.secrets} known values`], ['secrets: leaks', secrets.leaks]);
+}
 if (rows.length === 0) {
   console.log(`no figures in ${dir}: run the reliability tests first`);
   process.exit(1);

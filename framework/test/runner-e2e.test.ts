@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { PluginError, type RunningServer, loadProject, startServer } from '../src/index.js';
+import { PluginError, type ResolvedModel, type RunningServer, loadProject, startServer } from '../src/index.js';
+import { ModelFollower } from '../src/runner/model-follower.js';
 
 // A real service and plugin (fixtures/echo-*.ts), served end to end: worker threads, dispatcher, HTTP.
 const serviceModule = fileURLToPath(new URL('./fixtures/echo-service.js', import.meta.url));
@@ -89,11 +90,78 @@ describe('overload', () => {
       assert.equal(body.error.code, 'SERVICE_UNAVAILABLE');
       assert.match(body.error.message, /latency objective of 150 ms/);
       assert.ok(Number(shed[0]!.headers.get('retry-after')) >= 1);
-      assert.ok(server.runners[0]!.dispatchers.get('double')!.stats().rejectedLatency > 0);
+      const { rejectedLatency, expired } = server.runners[0]!.dispatchers.get('double')!.stats();
+      assert.ok(rejectedLatency + expired > 0, 'refused at admission or, made late, at dispatch');
       await Promise.all(responses.filter((r) => r.status === 200).map((r) => r.body?.cancel()));
       await Promise.all(shed.slice(1).map((r) => r.body?.cancel()));
       // Back to full service once the burst is gone.
       assert.deepEqual(await (await post(server.url, [[5, 6]])).json(), [10, 12]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('hot updates', () => {
+  it('swaps a model in while calls run on the old one, and refuses one that cannot load or differs in signature', async () => {
+    const server = await serve({ ECHO_MODEL: 'echo:200' });
+    try {
+      const pool = server.runners[0]!;
+      const first = pool.model;
+      // A call running on the old model while the new one loads and is swapped in: it finishes there.
+      const running = post(server.url, [[1, 2]]);
+      await new Promise((r) => setTimeout(r, 20));
+      const next = await pool.reload({ ...first, resolvedUri: 'echo:v2', version: '2', metadata: { delayMs: 0 } });
+      assert.equal(next.version, '2');
+      assert.equal(pool.model.version, '2');
+      assert.deepEqual(await (await running).json(), [2, 4]);
+      const started = performance.now();
+      assert.deepEqual(await (await post(server.url, [[3, 4]])).json(), [6, 8]);
+      assert.ok(performance.now() - started < 150, 'the new model (no delay) answers');
+
+      await assert.rejects(pool.reload({ ...first, format: 'no-such-format', version: '3' }), /no backend|format/i);
+      await assert.rejects(pool.reload({ ...first, version: '4', metadata: { delayMs: 0, classes: ['a', 'b'] } }), /was not swapped in: its classes differ/);
+      assert.equal(pool.model.version, '2', 'the swapped-in model serves on');
+      assert.deepEqual(await (await post(server.url, [[5, 6]])).json(), [10, 12]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('follows a moving URI: swaps each new version once, refuses a broken one once, and says an outage once', async () => {
+    const server = await serve({ ECHO_MODEL: 'echo:0' });
+    try {
+      const pool = server.runners[0]!;
+      const lines: string[] = [];
+      const log = (line: string) => void lines.push(line);
+      const logger = { debug: log, info: log, warn: log, error: log };
+      let pointsAt: ResolvedModel | Error = { ...pool.model, resolvedUri: 'echo:v1' };
+      const updates: string[] = [];
+      const follower = new ModelFollower(pool, {
+        intervalMs: 60_000,
+        resolve: async () => {
+          if (pointsAt instanceof Error) throw pointsAt;
+          return pointsAt;
+        },
+        logger,
+        onUpdate: (outcome, model) => void updates.push(`${outcome} ${model.version}`),
+      });
+      // The served model has no resolved URI of its own here: the first look counts echo:v1 as new.
+      assert.equal(await follower.look(), 'swapped');
+      assert.equal(await follower.look(), 'unchanged');
+      pointsAt = { ...pool.model, resolvedUri: 'echo:v2', version: '2' };
+      assert.equal(await follower.look(), 'swapped');
+      pointsAt = { ...pool.model, resolvedUri: 'echo:v3', version: '3', format: 'no-such-format' };
+      assert.equal(await follower.look(), 'refused');
+      assert.equal(await follower.look(), 'refused');
+      pointsAt = new Error('registry down');
+      assert.equal(await follower.look(), 'unavailable');
+      assert.equal(await follower.look(), 'unavailable');
+      assert.equal(pool.model.version, '2');
+      assert.deepEqual(updates, ['swapped 1', 'swapped 2', 'refused 3']);
+      assert.equal(lines.filter((l) => /was not swapped in/.test(l)).length, 1);
+      assert.equal(lines.filter((l) => /registry down/.test(l)).length, 1);
+      await follower.stop();
     } finally {
       await server.close();
     }

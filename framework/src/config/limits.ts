@@ -31,13 +31,22 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   maxHeaderBytes: 'BENTO_MAX_HEADER_BYTES',
 };
 
-/** Reads a positive integer from the environment, or returns the fallback when unset. */
-export function envInt(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+function envPositive(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, integer: boolean): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer, got "${raw}"`);
+  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0) throw new ConfigError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
   return value;
+}
+
+/** Reads a positive integer from the environment, or returns the fallback when unset. */
+export function envInt(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+  return envPositive(env, name, fallback, true);
+}
+
+/** Reads a positive number (fractions allowed) from the environment, or returns the fallback when unset. */
+export function envNumber(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
+  return envPositive(env, name, fallback, false);
 }
 
 export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>, base: Limits = DEFAULT_LIMITS): Limits {

@@ -51,7 +51,7 @@ export class ServerMetrics {
   // Across worker processes: the slowest load, and one model-info sample per model rather than a count of workers.
   readonly modelLoad = new Gauge({
     name: 'bento_model_load_seconds',
-    help: 'Time to resolve, load and warm up the model of a runner, at start',
+    help: 'Time to resolve, load and warm up the model of a runner, at start or at its last hot update',
     labelNames: ['runner'] as const,
     aggregator: 'max',
     registers: [this.registry],
@@ -96,7 +96,19 @@ export class ServerMetrics {
     };
   }
 
+  readonly modelUpdates = new Counter({
+    name: 'bento_model_updates_total',
+    help: 'Hot updates of a runner\'s model: a new version swapped in, or refused (it failed to load or warm up, or its signature differs)',
+    labelNames: ['runner', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly served = new Map<string, ModelLabels>();
+
+  /** A runner's model is loaded (at start, or swapped in by a hot update): model info names it alone. */
   modelLoaded(model: ModelLabels, seconds: number): void {
+    const before = this.served.get(model.runner);
+    if (before) this.modelInfo.remove({ ...before });
+    this.served.set(model.runner, model);
     this.modelLoad.set({ runner: model.runner }, seconds);
     this.modelInfo.set({ ...model }, 1);
   }

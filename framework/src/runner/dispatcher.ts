@@ -2,6 +2,7 @@ import { BentoError, InferenceError, ServiceUnavailableError } from '../errors.j
 import { concat, slice, split } from '../tensor/concat.js';
 import { type TensorInput, isTensorInput, materialize } from '../tensor/deferred.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
+import { tagAnswer } from './answered-by.js';
 import { ArrivalRate } from './arrival-rate.js';
 import { CostModel } from './cost-model.js';
 
@@ -55,6 +56,8 @@ export interface BatchObserver {
 export interface BatchResult {
   output: unknown;
   costMs?: number;
+  /** The model version that ran the batch; each caller's rows are tagged with it (`answered-by.ts`). */
+  model?: string;
 }
 
 export interface DispatcherStats {
@@ -316,10 +319,10 @@ export class Dispatcher {
     const observe = (failed: boolean, costMs?: number) =>
       this.options.observer?.batch(items, segments.map((s) => started - s.request.arrivedAt), costMs ?? this.clock.now() - started, failed);
     this.runBatch(batch).then(
-      ({ output, costMs }) => {
+      ({ output, costMs, model }) => {
         this.running.delete(run);
         observe(false, costMs);
-        this.finish(segments, items, started, undefined, output, costMs);
+        this.finish(segments, items, started, undefined, output, costMs, model);
       },
       (err: unknown) => {
         this.running.delete(run);
@@ -329,7 +332,7 @@ export class Dispatcher {
     );
   }
 
-  private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown, costMs?: number): void {
+  private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown, costMs?: number, model?: string): void {
     this.inFlight--;
     // The model's own time when the runner reports it: the round trip also holds event-loop delays batching does not save.
     if (error === undefined) {
@@ -363,7 +366,7 @@ export class Dispatcher {
       if (request.done === request.rows) {
         request.settled = true;
         const parts = request.parts.sort((x, y) => x.start - y.start).map((p) => p.tensor);
-        request.resolve(parts.length === 1 ? parts[0]! : concat(parts, this.options.batchDim[1]));
+        request.resolve(tagAnswer(parts.length === 1 ? parts[0]! : concat(parts, this.options.batchDim[1]), model));
       }
     });
     this.pump();

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { BentoError, RunnerCrashedError, ServiceUnavailableError } from '../errors.js';
+import { BentoError, ModelLoadError, RunnerCrashedError, ServiceUnavailableError } from '../errors.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { isTensor, transferablesOf, type Tensor } from '../tensor/tensor.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -24,6 +24,18 @@ export function resolveWorkerCount(value: RunnableDefinition['workers'], overrid
   return value ?? Math.max(1, Math.floor(availableParallelism() / 2));
 }
 
+/** Why a model cannot stand in for another behind the same service (its inputs or outputs differ), if it cannot. */
+function signatureChange(from: ModelInfo, to: ModelInfo): string | undefined {
+  const spec = (specs: ModelInfo['inputs']) => JSON.stringify(specs.map(({ name, dtype, shape }) => ({ name, dtype, shape })));
+  if (spec(from.inputs) !== spec(to.inputs)) return `its inputs ${spec(to.inputs)} differ from the served model's ${spec(from.inputs)}`;
+  if (spec(from.outputs) !== spec(to.outputs)) return `its outputs ${spec(to.outputs)} differ from the served model's ${spec(from.outputs)}`;
+  // The service reads class names and preprocessing once, when it is built.
+  for (const key of ['classes', 'preprocessing'] as const) {
+    if (JSON.stringify(from.metadata[key]) !== JSON.stringify(to.metadata[key])) return `its ${key} differ from the served model's`;
+  }
+  return undefined;
+}
+
 function fromSerialized(error: { code: string; message: string; statusCode: number }): BentoError {
   return new BentoError(error.code, error.message, error.statusCode);
 }
@@ -32,18 +44,28 @@ function fromSerialized(error: { code: string; message: string; statusCode: numb
  * A pool of worker threads, each owning one session of the same model. Calls
  * are queued (bounded) and go to the next free worker. A worker that dies is
  * replaced by the pool; the call it was running fails with RUNNER_CRASHED.
+ * `reload` swaps in another model (a hot update) without a call being lost.
  */
 export class RunnerPool {
   /** Adaptive-batching dispatchers of this runner's batchable methods, by method name. */
   readonly dispatchers = new Map<string, Dispatcher>();
+  private closed = false;
 
   private constructor(
     readonly name: string,
-    private readonly pool: Piscina,
-    readonly model: ModelInfo,
+    private pool: Piscina,
+    private current: ModelInfo,
+    private readonly bootstrap: WorkerBootstrap,
+    private readonly options: RunnerPoolOptions,
   ) {}
 
   static async start(name: string, bootstrap: WorkerBootstrap, options: RunnerPoolOptions): Promise<RunnerPool> {
+    const { pool, info } = await RunnerPool.loaded(bootstrap, options);
+    return new RunnerPool(name, pool, info, bootstrap, options);
+  }
+
+  /** Worker threads with the model loaded and warmed up in each, or the first worker's load error. */
+  private static async loaded(bootstrap: WorkerBootstrap, options: RunnerPoolOptions): Promise<{ pool: Piscina; info: ModelInfo }> {
     const pool = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       workerData: bootstrap,
@@ -61,11 +83,39 @@ export class RunnerPool {
       const infos = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ method: INFO_METHOD, args: [] }) as Promise<InfoResponse>));
       const failed = infos.find((r) => !r.ok);
       if (failed && !failed.ok) throw fromSerialized(failed.error);
-      return new RunnerPool(name, pool, (infos[0] as { value: ModelInfo }).value);
+      return { pool, info: (infos[0] as { value: ModelInfo }).value };
     } catch (err) {
       await pool.destroy().catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The model the workers serve now. */
+  get model(): ModelInfo {
+    return this.current;
+  }
+
+  /**
+   * Hot update: loads `model` and warms it up in a second set of workers while these go on serving, then swaps it
+   * in at once. Calls already running finish on the old model, whose workers are then closed; calls made after the
+   * swap go to the new one. A model that fails to load or warm up, or whose inputs and outputs differ from the ones
+   * the service was built against, is not swapped in: the error is thrown and the old model serves on.
+   */
+  async reload(model: WorkerBootstrap['model']): Promise<ModelInfo> {
+    if (this.closed) throw new ServiceUnavailableError(`runner "${this.name}" is shutting down`);
+    const { pool, info } = await RunnerPool.loaded({ ...this.bootstrap, model }, this.options);
+    const differs = signatureChange(this.current, info);
+    if (differs || this.closed) {
+      await pool.destroy().catch(() => undefined);
+      if (differs) throw new ModelLoadError(`runner "${this.name}": ${info.resolvedUri ?? info.uri} was not swapped in: ${differs}`);
+      throw new ServiceUnavailableError(`runner "${this.name}" is shutting down`);
+    }
+    const old = this.pool;
+    this.pool = pool;
+    this.current = info;
+    await old.close({ force: false }).catch(() => undefined);
+    await old.destroy().catch(() => undefined);
+    return info;
   }
 
   get workers(): number {
@@ -101,6 +151,7 @@ export class RunnerPool {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.pool.close({ force: false });
     await this.pool.destroy();
   }

@@ -2,6 +2,7 @@ import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
 import { type Constructor, getMethods } from '../sdk/metadata.js';
 import { isDeferred, materialize } from '../tensor/deferred.js';
+import { modelLabel, noteAnswer, taggedModel } from './answered-by.js';
 import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 import type { CallTracer } from '../observability/tracing.js';
@@ -43,14 +44,20 @@ export function createRunner<T>(
           observer: observerFor?.(m.name),
         },
         async (batch) => {
+          // The pool's model as the call goes out is the one that runs it: a hot update swaps only between calls.
+          const model = modelLabel(pool.model);
           const { value, elapsedMs } = await pool.callTimed(m.name, [batch]);
-          return { output: value, costMs: elapsedMs };
+          return { output: value, costMs: elapsedMs, model };
         },
       );
       pool.dispatchers.set(m.name, dispatcher);
       target[m.name] = (...args: unknown[]) => {
         if (args.length !== 1) return Promise.reject(new ServiceDefinitionError(`${pool.name}.${m.name} is batchable: it takes exactly one tensor`));
-        return trace(m.name, () => dispatcher.submit(args[0]));
+        return trace(m.name, () => dispatcher.submit(args[0])).then((rows) => {
+          const model = taggedModel(rows);
+          if (model) noteAnswer(model);
+          return rows;
+        });
       };
     } else {
       // Only real buffers cross into a worker. A call is a batch of one for the metrics.
@@ -58,8 +65,10 @@ export function createRunner<T>(
       target[m.name] = (...args: unknown[]) =>
         trace(m.name, async () => {
           try {
+            const model = modelLabel(pool.model);
             const { value, elapsedMs } = await pool.callTimed(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
             observer?.batch(1, [], elapsedMs ?? 0, false);
+            noteAnswer(model);
             return value;
           } catch (err) {
             observer?.batch(1, [], 0, true);
@@ -69,7 +78,8 @@ export function createRunner<T>(
     }
   }
   Object.defineProperty(target, 'runnerName', { value: pool.name, enumerable: true });
-  Object.defineProperty(target, 'model', { value: pool.model, enumerable: true });
+  // The model served now: a hot update swaps it.
+  Object.defineProperty(target, 'model', { get: () => pool.model, enumerable: true });
   return new Proxy(target, {
     get(obj, key) {
       if (key in obj || typeof key === 'symbol' || key === 'then') return (obj as Record<string | symbol, unknown>)[key];

@@ -9,6 +9,7 @@ import type { JSONDescriptor } from '../io/json.js';
 import { installErrorHandling, errorBody, sendError } from './error-handler.js';
 import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
+import { installModelVersionHeader } from './model-version-header.js';
 import { type ServerState, installProbes } from './probes.js';
 import { installDocs } from './docs.js';
 import type { InferenceTarget } from '../protocols/inference-target.js';
@@ -34,6 +35,8 @@ export interface AppOptions {
   targets?: InferenceTarget[];
   /** OpenTelemetry tracing, when the environment turns it on. */
   tracing?: Tracing;
+  /** Answers name the model versions that computed them (`X-Model-Version`): set while a runner follows its model. */
+  modelVersionHeader?: boolean;
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -91,6 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // plugins builds the routes declared so far).
   options.tracing?.install(app);
   installObservability(app, options.metrics, options.accessLog, options.tracing);
+  if (options.modelVersionHeader) installModelVersionHeader(app);
   const methodsByRoute = new Map<string, Set<string>>();
   installErrorHandling(app, methodsByRoute);
 

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { container } from 'tsyringe';
-import { type Limits, envInt, limitsFromEnv } from '../config/limits.js';
+import { type Limits, envInt, envNumber, limitsFromEnv } from '../config/limits.js';
 import type { Project } from '../config/project.js';
 import { ServiceDefinitionError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
@@ -15,6 +15,8 @@ import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
 import { type BatchingOverrides, createRunner } from '../runner/runner-proxy.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
+import type { ModelInfo } from '../runner/model-info.js';
+import { ModelFollower, describeModel } from '../runner/model-follower.js';
 import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
 import { runnerToken } from '../sdk/decorators/runner.js';
 import { type ApiDefinition } from '../sdk/decorators/api.js';
@@ -23,7 +25,7 @@ import { type Constructor, getApis, getMethods, getRunnableDefinition, getServic
 import type { InferenceTarget } from '../protocols/inference-target.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { buildApp } from './app.js';
-import { ServerMetrics } from '../observability/metrics.js';
+import { type ModelLabels, ServerMetrics } from '../observability/metrics.js';
 import { tracingFromEnv } from '../observability/tracing.js';
 import { accessLogMode } from './observability-hooks.js';
 import type { ServerState } from './probes.js';
@@ -86,10 +88,43 @@ async function startRunner(
     },
     { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
   );
-  const m = pool.model;
-  ctx.metrics?.modelLoaded({ runner: def.name, name: m.name ?? basename(m.path), version: m.version ?? '', format: m.format, backend: m.backend, device: m.device }, (performance.now() - started) / 1000);
+  ctx.metrics?.modelLoaded(modelLabels(def.name, pool.model), (performance.now() - started) / 1000);
   ctx.logger.info(`runner "${def.name}": ${workers} worker(s) loaded ${pool.model.format} model ${pool.model.resolvedUri ?? uri} on ${pool.model.device} (${pool.model.backend})`);
   return pool;
+}
+
+function modelLabels(runner: string, m: ModelInfo): ModelLabels {
+  return { runner, name: m.name ?? basename(m.path), version: m.version ?? '', format: m.format, backend: m.backend, device: m.device };
+}
+
+/**
+ * Followers for the runners whose model URI moves (a registry alias or `latest`), when BENTO_MODEL_POLL_SECONDS
+ * asks for hot updates; a pinned URI is left alone, and said so.
+ */
+function followersFor(runners: RunnerPool[], ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; metrics?: ServerMetrics }): ModelFollower[] {
+  if (!ctx.env.BENTO_MODEL_POLL_SECONDS) return [];
+  const seconds = envNumber(ctx.env, 'BENTO_MODEL_POLL_SECONDS', 30);
+  const followers: ModelFollower[] = [];
+  for (const pool of runners) {
+    const { uri, resolvedUri } = pool.model;
+    if (!resolvedUri || resolvedUri === uri) {
+      ctx.logger.info(`runner "${pool.name}": ${uri} names one version; hot updates follow only a registry alias or latest`);
+      continue;
+    }
+    ctx.logger.info(`runner "${pool.name}": following ${uri} (now ${describeModel(pool.model)}), every ${seconds} s`);
+    followers.push(
+      new ModelFollower(pool, {
+        intervalMs: seconds * 1000,
+        resolve: () => resolveModel(ctx.registry, uri, ctx.project, ctx.env, ctx.logger),
+        logger: ctx.logger,
+        onUpdate: (outcome, model, loadSeconds) => {
+          ctx.metrics?.modelUpdates.inc({ runner: pool.name, outcome });
+          if (outcome === 'swapped') ctx.metrics?.modelLoaded(modelLabels(pool.name, model as ModelInfo), loadSeconds);
+        },
+      }),
+    );
+  }
+  return followers;
 }
 
 /**
@@ -107,7 +142,14 @@ function loggerOptions(env: Readonly<Record<string, string | undefined>>): Recor
 function inferenceTarget(runnable: Constructor, pool: RunnerPool, proxy: Record<string, (t: Tensor) => Promise<Tensor>>): InferenceTarget | undefined {
   const method = getMethods(runnable).find((m) => m.batchable);
   if (!method || pool.model.inputs.length !== 1 || pool.model.outputs.length !== 1) return undefined;
-  return { name: pool.name, model: pool.model, method: method.name, infer: (t) => proxy[method.name]!(t) };
+  return {
+    name: pool.name,
+    get model() {
+      return pool.model;
+    },
+    method: method.name,
+    infer: (t) => proxy[method.name]!(t),
+  };
 }
 
 function batchingOverrides(env: Readonly<Record<string, string | undefined>>): BatchingOverrides {
@@ -144,6 +186,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const tracing = await tracingFromEnv(env, { name: definition.name, version });
   if (tracing) logger.info(`tracing: spans go by ${tracing.destination}`);
   const runners: RunnerPool[] = [];
+  let followers: ModelFollower[] = [];
   const targets: InferenceTarget[] = [];
   const scope = container.createChildContainer();
   try {
@@ -166,6 +209,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
       if (target) targets.push(target);
     }
+    followers = followersFor(runners, { project, registry, env, logger, metrics });
     const service = scope.resolve(svc.cls) as object;
     const limits = { ...limitsFromEnv(env), ...options.limits };
     const app = await buildApp({
@@ -180,12 +224,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       version,
       targets,
       tracing,
+      modelVersionHeader: followers.length > 0,
     });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
     const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+    for (const follower of followers) follower.start();
     return {
       app,
       url: `http://${shownHost}:${port}`,
@@ -197,6 +243,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       state,
       async close() {
         state.draining = true;
+        await Promise.all(followers.map((f) => f.stop()));
         await app.close();
         await Promise.all(runners.map((r) => r.close()));
         scope.dispose();
@@ -204,6 +251,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       },
     };
   } catch (err) {
+    await Promise.all(followers.map((f) => f.stop()));
     await Promise.all(runners.map((r) => r.close().catch(() => undefined)));
     await tracing?.shutdown().catch(() => undefined);
     throw err;

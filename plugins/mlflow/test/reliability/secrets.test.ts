@@ -4,12 +4,12 @@
  * every byte it produced is searched for them: server logs at debug level with
  * every request logged, HTTP answers (model info, metrics, OpenAPI, protocol
  * metadata, errors), error messages of failed starts, the model store, the
- * built bento and its exported archive, and the CLI's listings.
+ * built bento, its exported archive, its container image (config, history and every layer), and the CLI's listings.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -28,7 +28,39 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-describe('secrets never leave the process', { timeout: 1_200_000 }, () => {
+const BASE_IMAGE = 'localhost/bento-ts-node:20-bookworm-slim';
+const STORAGE = ['--storage-driver', 'vfs'];
+
+/**
+ * Builds the bento's image with `bento containerize` (buildah, as the containerize test does), exports it as an OCI
+ * archive and returns its config, its history and its layers, decompressed.
+ */
+async function imageBlobs(tag: string, bento: (args: string[]) => Promise<{ code?: unknown; stderr?: unknown }>): Promise<{ text: Map<string, string>; binary: Map<string, Buffer> }> {
+  const image = `localhost/bento-ts-test/secrets:${tag.split(':')[1]!.toLowerCase()}`;
+  const buildah = (...args: string[]) => run('buildah', [...STORAGE, ...args], { maxBuffer: 64 << 20, env: { ...process.env, BUILDAH_ISOLATION: 'chroot' } });
+  await run('bash', [join(REPO_ROOT, 'infra', 'base-image.sh'), BASE_IMAGE], { timeout: 1_500_000 });
+  const dir = mkdtempSync(join(tmpdir(), 'bento-secrets-image-'));
+  try {
+    const built = await bento(['containerize', tag, '--backend', 'buildah', '-t', image, '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '--', ...STORAGE]);
+    if (built.code) throw new Error(`bento containerize failed (${String(built.code)}): ${String(built.stderr).slice(-3000)}`);
+    const text = new Map<string, string>();
+    text.set('image: buildah inspect', (await buildah('inspect', '--type', 'image', image)).stdout);
+    // Uncompressed layers, one blob a file: what `docker save` or a registry would carry, unpacked.
+    await buildah('push', '--disable-compression', image, `oci:${join(dir, 'oci')}`);
+    const binary = new Map<string, Buffer>();
+    for (const file of filesUnder(join(dir, 'oci', 'blobs'))) {
+      const blob = readFileSync(file);
+      const unpacked = blob[0] === 0x1f && blob[1] === 0x8b ? gunzipSync(blob) : blob;
+      binary.set(`image blob ${file.slice(-12)}`, unpacked);
+    }
+    return { text, binary };
+  } finally {
+    await buildah('rmi', image).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
   const user = 'admin';
   const password = `pw-${randomBytes(9).toString('hex')}`;
   const token = `tok-${randomBytes(12).toString('hex')}`;
@@ -114,13 +146,22 @@ describe('secrets never leave the process', { timeout: 1_200_000 }, () => {
     for (const file of filesUnder(home)) if (statSync(file).size < 64 << 20) produced.set(`store: ${file}`, readFileSync(file).toString('latin1'));
     for (const file of filesUnder(archives)) produced.set(`archive: ${file}`, gunzipSync(readFileSync(file)).toString('latin1'));
 
+    // Its image, built with the credentials in the builder's environment: the image's config and history, and every
+    // layer, decompressed (searched as bytes: a layer can be larger than a string may be).
+    const layers = await imageBlobs(tag, (args) => bento(args, { BUILDAH_ISOLATION: 'chroot' }, 1_500_000));
+    for (const [where, text] of layers.text) produced.set(where, text);
+
     const leaks: string[] = [];
     for (const [where, text] of produced) for (const secret of secrets) if (text.includes(secret)) leaks.push(`${where} holds ${secret.slice(0, 6)}…`);
-    const bytes = [...produced.values()].reduce((n, t) => n + t.length, 0);
+    for (const [where, blob] of layers.binary) for (const secret of secrets) if (blob.includes(secret)) leaks.push(`${where} holds ${secret.slice(0, 6)}…`);
+    const bytes = [...produced.values()].reduce((n, t) => n + t.length, 0) + [...layers.binary.values()].reduce((n, b) => n + b.length, 0);
     mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
-    writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'secrets.json'), JSON.stringify({ outputs: produced.size, bytes, secrets: secrets.length, leaks: leaks.length }, null, 2));
+    writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'secrets.json'), JSON.stringify({ outputs: produced.size + layers.binary.size, image_blobs: layers.binary.size, bytes, secrets: secrets.length, leaks: leaks.length }, null, 2));
     writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'secrets-cli.txt'), [...produced].filter(([k]) => k.startsWith('bento ')).map(([k, v]) => `== ${k}\n${v}`).join('\n'));
     assert.ok(produced.size > 40, `${produced.size} outputs searched`);
+    // The base layer, the bento's layer, the config and the manifest; the bento's files are in there, unpacked.
+    assert.ok(layers.binary.size >= 4, `${layers.binary.size} image blobs searched`);
+    assert.ok([...layers.binary.values()].some((b) => b.includes('home/bento/bento/bento.yaml')), 'the layers were read unpacked');
     assert.deepEqual(leaks, []);
     // The failed starts said what failed, so the search above looked at real error messages.
     assert.match([...produced.entries()].filter(([k]) => k.startsWith('bento serve ')).map(([, v]) => v).join('\n'), /Failed to load model from MLflow/);

@@ -1,0 +1,38 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { basename } from 'node:path';
+import type { ModelInfo } from './model-info.js';
+
+/**
+ * Which model versions answered a request. While a runner follows a moving model URI, a hot update can swap the
+ * model between two requests, or between the calls of one; each runner call notes the version that ran it, and the
+ * server reports them in the `X-Model-Version` header. Only turned on while some runner follows (AsyncLocalStorage
+ * costs every promise a little).
+ */
+const scope = new AsyncLocalStorage<Set<string>>();
+const ANSWERED_BY = Symbol('bento.answeredBy');
+
+/** How a model version is named in the header: `name/version`, or the model directory's name. */
+export function modelLabel(model: ModelInfo): string {
+  const name = model.name ?? basename(model.path);
+  return model.version ? `${name}/${model.version}` : name;
+}
+
+/** Runs `fn` (the rest of a request's handling) with `models` collecting the versions its runner calls note. */
+export function collectAnswers(models: Set<string>, fn: () => void): void {
+  scope.run(models, fn);
+}
+
+/** Notes that `model` answered a call of the request being handled, if one is collecting. */
+export function noteAnswer(model: string): void {
+  scope.getStore()?.add(model);
+}
+
+/** Tags a batch's piece of output with the model that computed it, for its caller to note. */
+export function tagAnswer<T extends object>(value: T, model: string | undefined): T {
+  if (model !== undefined) Object.defineProperty(value, ANSWERED_BY, { value: model });
+  return value;
+}
+
+export function taggedModel(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null ? (value as { [ANSWERED_BY]?: string })[ANSWERED_BY] : undefined;
+}
