@@ -17,13 +17,15 @@ PYTHON_TORCH ?= /usr/bin/python3
 PASS_VARS := MODEL_URI MODEL_RUN_ID MODEL_NAME MODEL_VERSION MODEL_ARTIFACT_PATH MLFLOW_TRACKING_URI MLFLOW_REGISTRY_URI \
              MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD MLFLOW_TRACKING_TOKEN MLFLOW_TRACKING_INSECURE_TLS \
              MLFLOW_S3_ENDPOINT_URL MLFLOW_S3_IGNORE_TLS AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION BENTO_HOME \
-             MAX_BATCH_IMAGES BENTO_RUNNER_WORKERS BENTO_RUNNER_THREADS BENTO_LOG_LEVEL
+             MAX_BATCH_IMAGES BENTO_RUNNER_WORKERS BENTO_RUNNER_THREADS BENTO_LOG_LEVEL BACKEND BENTO_TFJS_ENGINE \
+             BENTO_MODEL_POLL_SECONDS
 SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize \
-        base-image test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled
+        base-image test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
+        tfjs-model
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
 STACK ?= basic
@@ -119,14 +121,19 @@ bench: build ## Ceilings vs served throughput/latency (autocannon), decode costs
 	node bench/decode.mjs
 	node bench/observability.mjs
 	node bench/workers.mjs
+	node bench/backends.mjs
 
 train: stack-install ## Train the seed's model, log it to MLflow, register vision-model @champion (EPOCHS, QUICK=1, DATASET=cifar10 DATA_DIR=...)
 	$(if $(MLFLOW_TRACKING_URI),MLFLOW_TRACKING_URI='$(MLFLOW_TRACKING_URI)') .venv/bin/python services/vision-classifier/training/train_mlflow.py \
 	  $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(QUICK),--quick) $(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_DIR),--data-dir '$(DATA_DIR)') \
 	  $(if $(MODEL_NAME),--model-name '$(MODEL_NAME)')
 
-train-bundled: ## Retrain the bundled Fashion-MNIST classifier in services/vision-classifier/model (no MLflow)
+tfjs-model: stack-install ## Write the bundled classifier as a TF.js model (services/vision-classifier/model-tfjs) from model/model.onnx
+	.venv/bin/python services/vision-classifier/training/export_tfjs.py
+
+train-bundled: ## Retrain the bundled Fashion-MNIST classifier in services/vision-classifier/model (no MLflow), and its TF.js copy
 	$(PYTHON_TORCH) services/vision-classifier/training/train.py
+	$(MAKE) tfjs-model
 
 clean: ## Remove build output
 	npx tsc -b --clean; rm -rf $(RUN_DIR)

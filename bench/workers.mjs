@@ -1,12 +1,11 @@
 // Throughput of `bento serve --workers N` on /predict_image: one process against two sharing the port, alternated
 // 1, 2, 1, 2... in one run (the CLI in a child process, as deployed; its logs to /dev/null), autocannon in another
 // child process, c=64, loopback. Prints a Markdown table and writes bench/results/workers.json.
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, multipartFile } from './lib/common.mjs';
+import { alternated, measuredLoad, multipartFile, serveBento } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -18,33 +17,8 @@ mkdirSync(work, { recursive: true });
 
 const upload = multipartFile(join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'), 'image/png', work);
 
-/** `bento serve --workers n` on a free port; resolves with its base URL and a stop function once it is serving. */
-function serve(n) {
-  const child = spawn(process.execPath, [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', String(n)], {
-    cwd: ROOT,
-    env: { ...process.env, BENTO_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      const m = /Health: GET (\S+)\/health/.exec(out);
-      if (!m) return;
-      clearInterval(poll);
-      resolve({
-        base: m[1],
-        stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))),
-      });
-    }, 50);
-    child.once('exit', (code) => (clearInterval(poll), reject(new Error(`bento serve exited ${code}: ${err}`))));
-  });
-}
-
 async function measure(n) {
-  const server = await serve(n);
+  const server = await serveBento(['--workers', String(n)]);
   try {
     return await measuredLoad(`${server.base}/predict_image`, { connections: CONNECTIONS, duration: DURATION, body: upload.path, contentType: upload.contentType });
   } finally {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A multipart/form-data body with `file` as the `image` field, written into `dir`. */
 export function multipartFile(file, type, dir) {
@@ -57,4 +58,32 @@ export async function measuredLoad(url, options) {
   const r = await autocannon(url, options);
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return { requests_per_sec: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
+}
+
+/**
+ * `bento serve . <args>` (the CLI in a child process, as deployed) on a free port with `env` added; resolves with
+ * its base URL and a stop function once it is serving.
+ */
+export function serveBento(args = [], env = {}) {
+  const child = spawn(process.execPath, [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', '.', '--port', '0', '--host', '127.0.0.1', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    const poll = setInterval(() => {
+      const m = /Health: GET (\S+)\/health/.exec(out);
+      if (!m) return;
+      clearInterval(poll);
+      resolve({
+        base: m[1],
+        stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))),
+      });
+    }, 50);
+    child.once('exit', (code) => (clearInterval(poll), reject(new Error(`bento serve exited ${code}: ${err}`))));
+  });
 }

@@ -63,6 +63,8 @@ export const RequestTimeoutError = coded('TIMEOUT', 504);
 export const ServiceUnavailableError = coded('SERVICE_UNAVAILABLE', 503);
 export const InferenceError = coded('INFERENCE_FAILED', 500);
 export const RunnerCrashedError = coded('RUNNER_CRASHED', 503);
+/** The server is draining: readiness says so, so that traffic goes elsewhere. */
+export const ShuttingDownError = coded('SHUTTING_DOWN', 503);
 export const InternalError = coded('INTERNAL', 500);
 
 // ---- start-up and configuration errors: raised before serving, reported by the CLI ----

@@ -127,12 +127,13 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
       if (!files.some((f) => f === rel || f.startsWith(`${rel}/`) || f.startsWith(`${rel}.`))) throw new BuildError(`plugin ${spec} is left out by include/exclude`);
       return `./src/${rel}`;
     });
-    const refs = findPlugins(config.plugins ?? [], serviceDir, root);
-    const installed = refs.map((r) => r.specifier).filter((s) => BUILTIN_PLUGINS.includes(s));
-    const allPlugins = [...installed, ...plugins.filter((p) => !installed.includes(p))];
-
     const deps = await writeDependencies(serviceDir, staging, { name });
     logger.info(`dependencies: ${deps.local.length} workspace package(s) packed (${deps.local.join(', ') || 'none'}), ${deps.thirdParty} locked from the registry`);
+    // A built-in plugin counts only if the bento installs it: one merely resolvable here (a workspace, a dev
+    // dependency) would be missing where the bento runs.
+    const refs = findPlugins(config.plugins ?? [], serviceDir, root).filter((r) => !BUILTIN_PLUGINS.includes(r.specifier) || (config.plugins ?? []).includes(r.specifier) || deps.names.has(r.specifier));
+    const installed = refs.map((r) => r.specifier).filter((s) => BUILTIN_PLUGINS.includes(s));
+    const allPlugins = [...installed, ...plugins.filter((p) => !installed.includes(p))];
 
     const registry = await loadPlugins(refs);
     const chosen = modelChosenByEnv(env, [...runnables.values()]);

@@ -34,6 +34,8 @@ export interface PackedDependencies {
   local: string[];
   /** Third-party packages in the lockfile. */
   thirdParty: number;
+  /** Every package the bento installs, by name: what its plugins can come from. */
+  names: Set<string>;
 }
 
 /**
@@ -80,5 +82,6 @@ export async function writeDependencies(serviceDir: string, bentoDir: string, be
   };
   await writeFile(join(bentoDir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
   await writeFile(join(bentoDir, 'package-lock.json'), JSON.stringify(bentoLock, null, 2) + '\n');
-  return { local: pruned.locals.map((l) => l.name), thirdParty: Object.keys(pruned.packages).length };
+  const names = new Set([...pruned.locals.map((l) => l.name), ...Object.keys(pruned.packages).map((path) => path.replace(/^.*node_modules\//, ''))]);
+  return { local: pruned.locals.map((l) => l.name), thirdParty: Object.keys(pruned.packages).length, names };
 }

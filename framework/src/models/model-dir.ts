@@ -21,7 +21,7 @@ export interface ModelDirInfo {
 export const LABEL_FILES = ['labels.txt', 'classes.txt', 'labels.json', 'classes.json'];
 
 /** MLflow flavors whose files the framework can hand to a backend, keyed to our format names. */
-const SERVABLE_FLAVORS: Record<string, string> = { onnx: 'onnx', tfjs: 'tfjs' };
+const SERVABLE_FLAVORS: Record<string, string> = { onnx: 'onnx', tfjs: 'tfjs', tensorflow: 'tf-saved-model' };
 
 const EXTENSION_FORMATS: Record<string, string> = { '.onnx': 'onnx' };
 
@@ -64,7 +64,10 @@ function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): { for
   const flavors = (mlmodel.flavors ?? {}) as Record<string, Record<string, unknown>>;
   for (const [flavor, format] of Object.entries(SERVABLE_FLAVORS)) {
     const conf = flavors[flavor];
-    if (conf) return { format, file: typeof conf.data === 'string' ? conf.data : typeof conf.model_dir === 'string' ? conf.model_dir : undefined };
+    if (!conf) continue;
+    // MLflow's tensorflow flavor names the SavedModel directory `saved_model_dir` (TF 1) or `data` (TF 2).
+    const file = [conf.data, conf.model_dir, conf.saved_model_dir].find((v): v is string => typeof v === 'string');
+    return { format, file };
   }
   const names = Object.keys(flavors).join(', ') || 'none';
   // mlflow.pytorch.log_model(..., extra_files=["model.onnx"]) ships an ONNX export beside the pickle.
@@ -118,7 +121,8 @@ export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
       if (onnx.length === 1) [format, file] = ['onnx', onnx[0]];
       else if (onnx.length > 1) throw new ModelFormatError(`${dir} holds several .onnx files (${onnx.join(', ')}); point MODEL_URI at one of them`);
       else if (entries.includes('model.json')) [format, file] = ['tfjs', 'model.json'];
-      else throw new ModelFormatError(`${dir} holds no model bento-ts can serve (an MLmodel file, a .onnx file or a TF.js model.json)`);
+      else if (entries.includes('saved_model.pb')) format = 'tf-saved-model';
+      else throw new ModelFormatError(`${dir} holds no model bento-ts can serve (an MLmodel file, a .onnx file, a TF.js model.json or a TensorFlow saved_model.pb)`);
     }
   }
   const labels = await readLabels(dir);

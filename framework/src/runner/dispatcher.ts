@@ -14,8 +14,9 @@ export interface Clock {
 }
 
 const TIMER_RESOLUTION_MS = 1;
-/** Batches whose round-trip excess over the cost model is kept for admission's bad case. */
+/** Batches whose round-trip excess over the cost model is kept for admission's bad case, and the quantile taken. */
 const EXCESS_WINDOW = 64;
+const EXCESS_QUANTILE = 0.99;
 
 export const systemClock: Clock = {
   now: () => performance.now(),
@@ -122,7 +123,7 @@ export class Dispatcher {
   private holding = false;
   /** Batches running now, for the time their workers still need. */
   private readonly running = new Set<{ started: number; items: number }>();
-  /** Recent batches' round trips beyond the cost model's estimate, and their 95th percentile. */
+  /** Recent batches' round trips beyond the cost model's estimate, and their 99th percentile. */
   private readonly excesses: number[] = [];
   private excessMs = 0;
   private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0, expired: 0, holds: 0 };
@@ -344,7 +345,7 @@ export class Dispatcher {
         this.excesses.push(roundTrip - this.cost.estimate(items));
         if (this.excesses.length > EXCESS_WINDOW) this.excesses.shift();
         const sorted = [...this.excesses].sort((x, y) => x - y);
-        this.excessMs = Math.max(0, sorted[Math.floor(0.95 * (sorted.length - 1))]!);
+        this.excessMs = Math.max(0, sorted[Math.floor(EXCESS_QUANTILE * (sorted.length - 1))]!);
       }
     }
     let pieces: Tensor[] | undefined;

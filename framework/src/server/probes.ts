@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from './error-handler.js';
+import { ShuttingDownError } from '../errors.js';
+import { sendError } from './error-handler.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
 
 /** What the readiness probe reports. The server listens only once every model is loaded and warmed up. */
@@ -17,8 +18,7 @@ export function installProbes(app: FastifyInstance, apis: ApiDefinition[], state
   const taken = new Set(apis.filter((a) => a.method === 'GET').map((a) => a.route));
   const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
     if (!state.draining) return { status: 'ready' };
-    reply.code(503).header('retry-after', '1');
-    return errorBody('SHUTTING_DOWN', 'the server is shutting down; send requests to another instance');
+    return sendError(reply, new ShuttingDownError('the server is shutting down; send requests to another instance', { retryAfter: 1 }));
   };
   const probes: Array<[string, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>]> = [
     ['/livez', async () => ({ status: 'live' })],

@@ -1,9 +1,10 @@
 /**
  * The seed guide's `mlflow_vision_classifier`: an image classifier behind four
  * endpoints. The model is chosen by MODEL_URI, MODEL_RUN_ID or MODEL_NAME
- * (+ MODEL_VERSION); without them, the bundled Fashion-MNIST model in ./model.
- * Everything about preprocessing comes from the model, so any ONNX image
- * classifier can be served by pointing MODEL_URI at it.
+ * (+ MODEL_VERSION); without them, the bundled Fashion-MNIST model: ./model
+ * (ONNX Runtime), or with BACKEND=tfjs the same weights as a TF.js model in
+ * ./model-tfjs. Everything about preprocessing comes from the model, so any
+ * ONNX or TF.js image classifier can be served by pointing MODEL_URI at it.
  */
 import {
   type ImageInput,
@@ -32,7 +33,17 @@ import { PREDICTION_SCHEMA, type Prediction, classNamesOf, outputWidth, toPredic
 /** Images accepted by one /predict_batch call (the seed's default: 32). */
 export const MAX_BATCH_IMAGES = envInt(process.env, 'MAX_BATCH_IMAGES', 32);
 
-@runnable({ name: 'vision_model_runner', model: modelFromEnv('./model') })
+/** The bundled model for BACKEND (`onnx`, the default, or `tfjs`): one set of trained weights in both formats. */
+export const BUNDLED_MODELS: Record<string, string> = { onnx: './model', tfjs: './model-tfjs' };
+
+function bundledModel(env: Readonly<Record<string, string | undefined>>): string {
+  const backend = env.BACKEND?.trim() || 'onnx';
+  const dir = BUNDLED_MODELS[backend];
+  if (!dir) throw new ConfigError(`BACKEND must be one of ${Object.keys(BUNDLED_MODELS).join(', ')}, got "${backend}"`);
+  return modelFromEnv(dir)(env);
+}
+
+@runnable({ name: 'vision_model_runner', model: bundledModel })
 export class VisionModelRunnable {
   constructor(private readonly model: LoadedModel) {}
 
