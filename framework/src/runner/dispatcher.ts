@@ -116,12 +116,11 @@ interface Segment {
 export class Dispatcher {
   private readonly queue: Pending[] = [];
   private queuedItems = 0;
-  private inFlight = 0;
   private readonly cost: CostModel;
   private readonly arrivals = new ArrivalRate();
   private readonly clock: Clock;
   private holding = false;
-  /** Batches running now, for the time their workers still need. */
+  /** Batches running now (their count is the workers in use), for the time their workers still need. */
   private readonly running = new Set<{ started: number; items: number }>();
   /** Recent batches' round trips beyond the cost model's estimate, and their 99th percentile. */
   private readonly excesses: number[] = [];
@@ -145,7 +144,7 @@ export class Dispatcher {
       ...this.counters,
       batchSizes: { ...this.sizes },
       queuedItems: this.queuedItems,
-      inFlight: this.inFlight,
+      inFlight: this.running.size,
       cost: this.cost.coefficients,
       arrivalGapMs: this.arrivals.gap,
     };
@@ -163,7 +162,7 @@ export class Dispatcher {
     }
     // A request that can start at once is never refused: the cost model keeps learning, so one slow spell cannot
     // leave estimates that refuse everything for good.
-    const startsNow = this.queuedItems === 0 && this.inFlight < this.options.concurrency;
+    const startsNow = this.queuedItems === 0 && this.running.size < this.options.concurrency;
     const expected = startsNow ? 0 : this.expectedLatency(rows);
     if (expected > this.options.maxLatencyMs) {
       this.counters.rejectedLatency++;
@@ -212,7 +211,7 @@ export class Dispatcher {
   }
 
   private pump(): void {
-    while (this.inFlight < this.options.concurrency && this.queuedItems > 0) {
+    while (this.running.size < this.options.concurrency && this.queuedItems > 0) {
       this.expireLate();
       if (this.queuedItems === 0) return;
       const hold = this.holdTime();
@@ -236,11 +235,8 @@ export class Dispatcher {
       const head = this.queue[0]!;
       // A request split across batches has rows running already: it is seen through.
       if (head.taken > 0 || now - head.arrivedAt <= limit) return;
-      this.queue.shift();
-      this.queuedItems -= head.rows;
       this.counters.expired++;
-      head.settled = true;
-      head.reject(new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request waited ${Math.round(now - head.arrivedAt)} ms in the queue`, { retryAfter: 1 }));
+      this.fail(head, new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request waited ${Math.round(now - head.arrivedAt)} ms in the queue`, { retryAfter: 1 }));
     }
   }
 
@@ -302,7 +298,6 @@ export class Dispatcher {
 
   private dispatch(segments: Segment[]): void {
     const items = segments.reduce((n, s) => n + s.count, 0);
-    this.inFlight++;
     this.counters.batches++;
     this.counters.items += items;
     this.sizes[items] = (this.sizes[items] ?? 0) + 1;
@@ -313,28 +308,26 @@ export class Dispatcher {
     try {
       batch = this.batchInput(segments);
     } catch (err) {
-      this.running.delete(run);
-      this.finish(segments, items, started, err);
+      this.finish(segments, run, err);
       return;
     }
     const observe = (failed: boolean, costMs?: number) =>
       this.options.observer?.batch(items, segments.map((s) => started - s.request.arrivedAt), costMs ?? this.clock.now() - started, failed);
     this.runBatch(batch).then(
       ({ output, costMs, model }) => {
-        this.running.delete(run);
         observe(false, costMs);
-        this.finish(segments, items, started, undefined, output, costMs, model);
+        this.finish(segments, run, undefined, output, costMs, model);
       },
       (err: unknown) => {
-        this.running.delete(run);
         observe(true);
-        this.finish(segments, items, started, err);
+        this.finish(segments, run, err);
       },
     );
   }
 
-  private finish(segments: Segment[], items: number, started: number, error?: unknown, output?: unknown, costMs?: number, model?: string): void {
-    this.inFlight--;
+  private finish(segments: Segment[], run: { started: number; items: number }, error?: unknown, output?: unknown, costMs?: number, model?: string): void {
+    this.running.delete(run);
+    const { started, items } = run;
     // The model's own time when the runner reports it: the round trip also holds event-loop delays batching does not save.
     if (error === undefined) {
       const roundTrip = this.clock.now() - started;
