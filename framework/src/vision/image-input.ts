@@ -3,6 +3,7 @@ import { imageSize } from 'image-size';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { ConfigError, ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
 import { type RawImage, decodeSmall } from './js-decode.js';
+import { nativeDecode } from './native-decode-gate.js';
 import { resizeBilinear, toChannels } from './resample.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
@@ -111,7 +112,7 @@ export class ImageInput {
     if (fast) return fast;
     let meta: Metadata;
     try {
-      meta = await sharp(data, { limitInputPixels: false }).metadata();
+      meta = await nativeDecode(() => sharp(data, { limitInputPixels: false }).metadata());
     } catch (err) {
       const message = (err as Error).message;
       if (/unsupported image format/i.test(message)) {
@@ -220,12 +221,14 @@ export async function resizePixels(pixels: Pixels, options: PixelOptions): Promi
 
 /** Resizes and converts with libvips, off the event loop: the path for large images and other formats. */
 async function fitWithSharp(image: Sharp, options: PixelOptions): Promise<Pixels> {
-  const { data, info } = await image
-    .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
-    .removeAlpha()
-    .toColourspace(options.channels === 1 ? 'b-w' : 'srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await nativeDecode(() =>
+    image
+      .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })
+      .removeAlpha()
+      .toColourspace(options.channels === 1 ? 'b-w' : 'srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true }),
+  );
   if (info.channels !== options.channels) throw new Error(`decoder produced ${info.channels} channels, expected ${options.channels}`);
   return { data, width: info.width, height: info.height, channels: info.channels };
 }

@@ -222,7 +222,21 @@ export function freePort(): Promise<number> {
 }
 
 /** Resident memory of a process, in bytes, from /proc. */
-export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** How a server that should be running ended, with the end of what it wrote to stderr. */
+export function howItEnded(bento: LiveBento): string | undefined {
+  const { exitCode, signalCode } = bento.child;
+  if (exitCode === null && signalCode === null) return undefined;
+  return `the server ended (exit code ${exitCode}, signal ${signalCode}); its stderr ends:\n${bento.stderr.slice(-4000)}`;
+}
+
+/** Resident bytes of a live process; undefined once it has exited (its /proc entry is gone). */
+export function rssBytes(pid: number): number | undefined {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) * 1024 : 0;
 }

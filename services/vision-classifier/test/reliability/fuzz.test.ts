@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_LIMITS } from '@bento-ts/framework';
-import { type LiveBento, REPO_ROOT, multipart, rssBytes, sample, startBento } from '../helpers.js';
+import { type LiveBento, REPO_ROOT, howItEnded, multipart, rssBytes, sample, startBento } from '../helpers.js';
 import { type HostileRequest, hostileRequests, oversizedRequests, seedImages } from './hostile-inputs.js';
 
 const COUNT = Number(process.env.FUZZ_REQUESTS ?? 20_000);
@@ -100,9 +100,10 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
     const pid = bento.child.pid!;
     const canaryUrl = `http://127.0.0.1:${(canary.address() as { port: number }).port}`;
     const images = await seedImages();
-    const baseline = rssBytes(pid);
+    const baseline = rssBytes(pid)!;
     let maxRss = baseline;
-    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssBytes(pid))), 100);
+    // Once the process is gone there is nothing to sample; the check after the load says how it ended.
+    const sampler = setInterval(() => (maxRss = Math.max(maxRss, rssBytes(pid) ?? maxRss)), 100);
     const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
     const byKind = new Map<string, Record<string, number>>();
     const problems: string[] = [];
@@ -136,7 +137,8 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
     }
     const seconds = (performance.now() - started) / 1000;
     await new Promise((r) => setTimeout(r, 2000));
-    const rssAfter = rssBytes(pid);
+    assert.equal(howItEnded(bento), undefined);
+    const rssAfter = rssBytes(pid)!;
 
     // Still the same process, still answering correctly.
     assert.equal(bento.child.exitCode, null, 'the server is still running');
