@@ -221,7 +221,6 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resident memory of a process, in bytes, from /proc. */
 /** How a server that should be running ended, with the end of what it wrote to stderr. */
 export function howItEnded(bento: LiveBento): string | undefined {
   const { exitCode, signalCode } = bento.child;
@@ -229,7 +228,7 @@ export function howItEnded(bento: LiveBento): string | undefined {
   return `the server ended (exit code ${exitCode}, signal ${signalCode}); its stderr ends:\n${bento.stderr.slice(-4000)}`;
 }
 
-/** Resident bytes of a live process; undefined once it has exited (its /proc entry is gone). */
+/** Resident memory of a process, in bytes, from /proc; undefined once it has exited (its /proc entry is gone). */
 export function rssBytes(pid: number): number | undefined {
   let status: string;
   try {

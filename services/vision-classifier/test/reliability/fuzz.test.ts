@@ -137,11 +137,9 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
     }
     const seconds = (performance.now() - started) / 1000;
     await new Promise((r) => setTimeout(r, 2000));
+    // Still the same process (neither exited nor killed by a signal), still answering correctly.
     assert.equal(howItEnded(bento), undefined);
     const rssAfter = rssBytes(pid)!;
-
-    // Still the same process, still answering correctly.
-    assert.equal(bento.child.exitCode, null, 'the server is still running');
     const res = await fetch(`${bento.base}/predict_image`, { method: 'POST', body: multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png') });
     assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
     const crashes = (bento.stderr.match(/RUNNER_CRASHED|worker .* (exited|died)|uncaught|FATAL/gi) ?? []).length;

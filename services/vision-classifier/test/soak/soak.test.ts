@@ -49,7 +49,7 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
     const started = performance.now();
     const sampleNow = async () => {
       const m = parseExposition(await (await fetch(`${bento.base}/metrics`)).text());
-      samples.push({ t: Math.round((performance.now() - started) / 1000), rss_mb: Math.round((rssBytes(pid) ?? 0) / 2 ** 20), handles: value(m, 'nodejs_active_handles_total', {}) ?? -1 });
+      samples.push({ t: Math.round((performance.now() - started) / 1000), rss_mb: Math.round(rssBytes(pid)! / 2 ** 20), handles: value(m, 'nodejs_active_handles_total', {}) ?? -1 });
     };
     const sampler = setInterval(() => void sampleNow(), 10_000);
     let result: Awaited<ReturnType<typeof load>>;
