@@ -5,6 +5,7 @@
 #   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh); MLflow 2.x into .venv-mlflow2 (tests)
 #   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine),
 #           chromium (the Swagger UI test drives it with playwright-core; no browser download)
+#   Go:     kubeconform, kustomize and the Kubernetes schemas (infra/k8s-tools.sh: the deploy tests validate with them)
 #   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
 #           Jaeger v2 (the tracing tests' OTLP backend), built from infra/jaeger/go.mod into .stack-bin/jaeger
 #           (about 5-6 min on 2 cores, once)
@@ -59,4 +60,6 @@ if [[ ! -x "$jaeger" || "$(cat "$jaeger_stamp" 2>/dev/null)" != "$JAEGER_VERSION
     github.com/jaegertracing/jaeger/cmd/jaeger
   echo "$JAEGER_VERSION" > "$jaeger_stamp"
 fi
+step "Kubernetes validation tools (kubeconform, kustomize, schemas)"
+timed "$root/infra/k8s-tools.sh"
 step "ready: mlflow $("$root/.venv/bin/python" -c "import importlib.metadata as m; print(m.version('mlflow'))"), minio $(cat "$stamp"), $(ls -d /usr/lib/postgresql/*/bin | tail -1)"

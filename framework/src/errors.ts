@@ -82,6 +82,8 @@ export const ModelSourceUnavailableError = coded('MODEL_SOURCE_UNAVAILABLE', 503
 export const BentoIntegrityError = coded('BENTO_INTEGRITY_ERROR', 500);
 export const BentoNotFoundError = coded('BENTO_NOT_FOUND', 500);
 export const BentoExistsError = coded('BENTO_EXISTS', 500);
+// `bento deploy`: options that cannot make valid manifests, or a secret passed where it would be written in clear.
+export const DeployError = coded('DEPLOY_ERROR', 500);
 /** Building a bento failed (compiling, packing dependencies or models). */
 export const BuildError = coded('BUILD_ERROR', 500);
 /** No usable container builder, or the image build failed. */

@@ -32,6 +32,7 @@ describe('bento.yaml', () => {
         '  - { name: NPM_CONFIG_REGISTRY, value: "https://registry.example", stage: build }',
         'docker: { baseImage: "node:20-slim", nodeVersion: "20", systemPackages: [libgomp1], setupScript: ./setup.sh }',
         'workers: 2',
+        'resources: { cpu: "500m", memory: 1Gi }',
         'traffic: { timeoutMs: 30000, maxConcurrency: 64 }',
         'apis: { predict_image: { traffic: { timeoutMs: 5000 } }, health: { traffic: false } }',
         'runners: { vision_model_runner: { workers: 2, threadsPerWorker: 1, batching: { classify: { maxBatchSize: 32, maxLatencyMs: 100 } } } }',
@@ -43,6 +44,10 @@ describe('bento.yaml', () => {
     assert.equal(config.workers, 2);
     assert.equal(parseBentoYaml('workers: cpu_count').workers, 'cpu_count');
     assert.throws(() => parseBentoYaml('workers: 0'), /bento\.yaml:1: "workers"/);
+    assert.deepEqual(config.resources, { cpu: '500m', memory: '1Gi' });
+    assert.deepEqual(parseBentoYaml('resources: { cpu: 2 }').resources, { cpu: 2 });
+    assert.match(problems('resources:\n  memory: 1GB\n'), /bento\.yaml:2: "resources\.memory" must match pattern/);
+    assert.match(problems('resources:\n  gpu: 1\n'), /bento\.yaml:2: unknown key "resources\.gpu"/);
   });
 
   it('takes env as a mapping too (stage all)', () => {

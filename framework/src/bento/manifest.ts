@@ -58,8 +58,8 @@ export interface BentoManifest {
   plugins: string[];
   env: EnvVar[];
   docker: Required<Pick<DockerConfig, 'baseImage' | 'nodeVersion' | 'systemPackages'>> & { setupScript?: string };
-  /** Serve-time overrides from the build's bento.yaml (workers, traffic, apis, runners), applied when the bento is served. */
-  config: Pick<BentoYaml, 'workers' | 'traffic' | 'apis' | 'runners'>;
+  /** Serve-time overrides from the build's bento.yaml (workers, traffic, apis, runners), applied when the bento is served, and the resources one instance needs (for `bento deploy`). */
+  config: Pick<BentoYaml, 'workers' | 'resources' | 'traffic' | 'apis' | 'runners'>;
 }
 
 export function manifestToYaml(manifest: BentoManifest): string {

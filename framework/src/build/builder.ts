@@ -199,7 +199,7 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
         systemPackages: docker.systemPackages ?? [],
         ...(setupScript ? { setupScript: basename(setupScript) } : {}),
       },
-      config: { workers: config.workers, traffic: config.traffic, apis: config.apis, runners: config.runners },
+      config: { workers: config.workers, resources: config.resources, traffic: config.traffic, apis: config.apis, runners: config.runners },
     };
     await writeDockerFiles(staging, manifest, join(TEMPLATES_DIR, 'docker'), setupScript);
     await mkdir(join(staging, 'apis'), { recursive: true });

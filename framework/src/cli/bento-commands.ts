@@ -13,7 +13,7 @@ function checkFormat(format: string, allowed: OutputFormat[]): OutputFormat {
 }
 
 /** Repeated `key=value` options as a mapping. */
-function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
+export function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of list ?? []) {
     const i = kv.indexOf('=');

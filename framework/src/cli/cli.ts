@@ -122,6 +122,44 @@ program
   )
   .action(async (tag: string, builderArgs: string[], opts) => (await import('./bento-commands.js')).containerizeCommand(tag, opts, builderArgs));
 
+const deploy = program.command('deploy').description('Write deployment manifests for a built bento\'s image (Kubernetes, KServe)');
+
+/** The options both deploy targets take. */
+function deployOptions(cmd: Command, outputDefault: string): Command {
+  return cmd
+    .argument('<tag>', 'the bento (name:version, or name for its newest)')
+    .option('-o, --output <dir>', `directory to write (default ${outputDefault}); - prints one YAML stream to stdout`)
+    .option('--image <image>', 'the image as the cluster pulls it (default: the bento tag, as bento containerize tags it)')
+    .option('--name <name>', 'object name (default: the bento name with - for _ and .)')
+    .option('-n, --namespace <namespace>', 'namespace of every object (default: none, kubectl\'s current one)')
+    .option('--min-replicas <n>', 'fewest pods (default 2)', positiveInt)
+    .option('--max-replicas <n>', 'most pods (default 10)', positiveInt)
+    .option('--target-in-flight <n>', 'average requests in flight per pod to scale at (default: two batches of the biggest batchable method)', positiveInt)
+    .option('--cpu <cores>', 'CPU request per pod (default: bento.yaml resources.cpu, or 1)')
+    .option('--memory <quantity>', 'memory request and limit per pod (default: bento.yaml resources.memory, or 1Gi)')
+    .option('--graceful-timeout <seconds>', 'time a pod has to finish in-flight requests on stop (default 30)', positiveInt)
+    .option('--env <KEY=value>', 'plain setting for the pods\' ConfigMap, e.g. MLFLOW_TRACKING_URI=http://mlflow:5000 (repeatable; credentials are refused)', collect)
+    .option('--secret <name>', 'Secret the pods take credentials from, if it exists (default <name>-secrets)');
+}
+
+deployOptions(deploy.command('k8s'), 'deploy/<name>')
+  .description('Deployment, Service, HPA (CPU and in-flight requests), PodDisruptionBudget, ConfigMap and a kustomize base')
+  .option('--target-cpu <percent>', 'average CPU use, as a percentage of the request, to scale at (default 70)', positiveInt)
+  .option('--service-monitor', 'also write a prometheus-operator ServiceMonitor (the pods carry prometheus.io scrape annotations either way)')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ bento deploy k8s mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 --env MLFLOW_TRACKING_URI=http://mlflow:5000\n' +
+      '  $ kubectl apply -k deploy/mlflow-vision-classifier\n  $ bento deploy k8s mlflow_vision_classifier -o - | kubectl apply -f -',
+  )
+  .action(async (tag: string, opts) => (await import('./deploy-command.js')).deployCommand('k8s', tag, opts));
+
+deployOptions(deploy.command('kserve'), 'deploy/<name>-kserve')
+  .description('A KServe InferenceService with the bento image as its custom predictor (Open Inference / V2 protocol)')
+  .option('--mode <mode>', 'Serverless (Knative, scales on concurrency) or RawDeployment (Deployment + HPA on CPU)', 'Serverless')
+  .option('--target-cpu <percent>', 'RawDeployment: average CPU use, as a percentage of the request, to scale at (default 70)', positiveInt)
+  .addHelpText('after', '\nExample:\n  $ bento deploy kserve mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 && kubectl apply -k deploy/mlflow-vision-classifier-kserve')
+  .action(async (tag: string, opts) => (await import('./deploy-command.js')).deployCommand('kserve', tag, opts));
+
 const models = program.command('models').description('Manage the local model store (BENTO_HOME, default ~/bento)');
 
 models

@@ -24,6 +24,10 @@ const batching = {
 
 const scalar = { type: ['string', 'number', 'boolean'] };
 
+/** Kubernetes quantities: CPU in cores or millicores (`2`, `0.5`, `500m`), memory in bytes with a unit (`512Mi`, `2Gi`). */
+export const CPU_QUANTITY = '^([0-9]+(\\.[0-9]{1,3})?|[0-9]+m)$';
+export const MEMORY_QUANTITY = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$';
+
 export const BENTO_YAML_SCHEMA: JsonSchema = {
   $id: 'https://bento-ts.dev/schemas/bento.yaml.json',
   title: 'bento.yaml',
@@ -87,6 +91,15 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
       },
     },
     workers: { oneOf: [positiveInt, { const: 'cpu_count' }], description: 'HTTP worker processes sharing the port; overrides @service({ workers })' },
+    resources: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'What one instance needs (BentoML\'s resources): the requests of `bento deploy k8s` and `bento deploy kserve`',
+      properties: {
+        cpu: { oneOf: [positiveNumber, { type: 'string', pattern: CPU_QUANTITY }], description: 'Cores: 2, 0.5 or "500m" (default 1)' },
+        memory: { type: 'string', pattern: MEMORY_QUANTITY, description: 'Memory, also the container\'s limit: "1Gi", "512Mi" (default 1Gi)' },
+      },
+    },
     traffic: { ...traffic, description: 'Service-wide traffic limits; override @service({ traffic })' },
     apis: {
       type: 'object',

@@ -11,6 +11,12 @@ export interface TrafficConfig {
   maxConcurrency?: number;
 }
 
+/** What one instance of the service needs, as Kubernetes quantities. */
+export interface ResourcesConfig {
+  cpu?: number | string;
+  memory?: string;
+}
+
 export interface BatchingConfig {
   maxBatchSize?: number;
   maxLatencyMs?: number;
@@ -50,6 +56,7 @@ export interface BentoYaml {
   env?: Record<string, Scalar> | Array<{ name: string; value?: Scalar; stage?: EnvStage }>;
   docker?: DockerConfig;
   workers?: number | 'cpu_count';
+  resources?: ResourcesConfig;
   traffic?: TrafficConfig;
   apis?: Record<string, { traffic?: TrafficConfig | false }>;
   runners?: Record<string, { workers?: number | 'cpu_count'; threadsPerWorker?: number; batching?: Record<string, BatchingConfig> }>;

