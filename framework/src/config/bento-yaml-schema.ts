@@ -120,6 +120,22 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
           workers: { oneOf: [positiveInt, { const: 'cpu_count' }] },
           threadsPerWorker: positiveInt,
           batching: { type: 'object', description: 'By @method name', additionalProperties: batching },
+          variants: {
+            type: 'object',
+            description: 'Model versions served side by side (canary, A/B, shadow), by variant name',
+            propertyNames: { pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' },
+            minProperties: 1,
+            additionalProperties: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['uri'],
+              properties: {
+                uri: { type: 'string', minLength: 1, description: 'The variant\'s model URI' },
+                weight: { type: 'number', minimum: 0, description: 'Relative share of the requests (default 1; 0: only by header)' },
+                shadow: { type: 'boolean', description: 'Gets a copy of every request; its answers are discarded' },
+              },
+            },
+          },
         },
       },
     },

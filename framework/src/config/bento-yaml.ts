@@ -3,6 +3,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { BENTO_YAML_SCHEMA } from './bento-yaml-schema.js';
+import type { VariantConfig } from '../runner/variants.js';
 
 type Scalar = string | number | boolean;
 
@@ -59,7 +60,7 @@ export interface BentoYaml {
   resources?: ResourcesConfig;
   traffic?: TrafficConfig;
   apis?: Record<string, { traffic?: TrafficConfig | false }>;
-  runners?: Record<string, { workers?: number | 'cpu_count'; threadsPerWorker?: number; batching?: Record<string, BatchingConfig> }>;
+  runners?: Record<string, { workers?: number | 'cpu_count'; threadsPerWorker?: number; batching?: Record<string, BatchingConfig>; variants?: Record<string, VariantConfig> }>;
 }
 
 let validator: ReturnType<Ajv['compile']> | undefined;

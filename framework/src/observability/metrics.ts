@@ -102,6 +102,12 @@ export class ServerMetrics {
     labelNames: ['runner', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly variantRequests = new Counter({
+    name: 'bento_variant_requests_total',
+    help: 'Runner calls by model variant (canary, A/B, shadow): which variant and version took them, as the primary answer or a shadow copy, and how they ended',
+    labelNames: ['runner', 'variant', 'version', 'role', 'outcome'] as const,
+    registers: [this.registry],
+  });
   private readonly served = new Map<string, ModelLabels>();
 
   /** A runner's model is loaded (at start, or swapped in by a hot update): model info names it alone. */

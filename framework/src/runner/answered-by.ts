@@ -8,7 +8,12 @@ import type { ModelInfo } from './model-info.js';
  * server reports them in the `X-Model-Version` header. Only turned on while some runner follows (AsyncLocalStorage
  * costs every promise a little).
  */
-const scope = new AsyncLocalStorage<Set<string>>();
+interface RequestScope {
+  models: Set<string>;
+  /** The variant the request asked for by header, if any. */
+  variant?: string;
+}
+const scope = new AsyncLocalStorage<RequestScope>();
 const ANSWERED_BY = Symbol('bento.answeredBy');
 
 /** How a model version is named in the header: `name/version`, or the model directory's name. */
@@ -17,14 +22,27 @@ export function modelLabel(model: ModelInfo): string {
   return model.version ? `${name}/${model.version}` : name;
 }
 
-/** Runs `fn` (the rest of a request's handling) with `models` collecting the versions its runner calls note. */
-export function collectAnswers(models: Set<string>, fn: () => void): void {
-  scope.run(models, fn);
+/**
+ * Runs `fn` (the rest of a request's handling) with `models` collecting the versions its runner calls note, and
+ * the variant the request asked for.
+ */
+export function collectAnswers(models: Set<string>, fn: () => void, variant?: string): void {
+  scope.run({ models, variant }, fn);
 }
 
 /** Notes that `model` answered a call of the request being handled, if one is collecting. */
 export function noteAnswer(model: string): void {
-  scope.getStore()?.add(model);
+  scope.getStore()?.models.add(model);
+}
+
+/** The variant the request being handled asked for (its header), if any. */
+export function requestedVariant(): string | undefined {
+  return scope.getStore()?.variant;
+}
+
+/** Runs `fn` outside any request: a shadow call's version is not the request's answer. */
+export function outsideRequest<R>(fn: () => R): R {
+  return scope.exit(fn);
 }
 
 /** Tags a batch's piece of output with the model that computed it, for its caller to note. */

@@ -25,7 +25,7 @@ export function resolveWorkerCount(value: RunnableDefinition['workers'], overrid
 }
 
 /** Why a model cannot stand in for another behind the same service (its inputs or outputs differ), if it cannot. */
-function signatureChange(from: ModelInfo, to: ModelInfo): string | undefined {
+export function signatureChange(from: ModelInfo, to: ModelInfo): string | undefined {
   const spec = (specs: ModelInfo['inputs']) => JSON.stringify(specs.map(({ name, dtype, shape }) => ({ name, dtype, shape })));
   if (spec(from.inputs) !== spec(to.inputs)) return `its inputs ${spec(to.inputs)} differ from the served model's ${spec(from.inputs)}`;
   if (spec(from.outputs) !== spec(to.outputs)) return `its outputs ${spec(to.outputs)} differ from the served model's ${spec(from.outputs)}`;

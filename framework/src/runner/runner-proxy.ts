@@ -2,10 +2,12 @@ import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
 import { type Constructor, getMethods } from '../sdk/metadata.js';
 import { isDeferred, materialize } from '../tensor/deferred.js';
-import { modelLabel, noteAnswer, taggedModel } from './answered-by.js';
+import { modelLabel, noteAnswer, outsideRequest, requestedVariant, taggedModel } from './answered-by.js';
 import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 import type { CallTracer } from '../observability/tracing.js';
+import { isTensor, tensor } from '../tensor/tensor.js';
+import type { VariantRouter } from './variants.js';
 
 /** Deployment-time overrides of every batchable method's config (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`). */
 export interface BatchingOverrides {
@@ -86,4 +88,50 @@ export function createRunner<T>(
       throw new ServiceDefinitionError(`runner "${pool.name}" has no method "${String(key)}"; add @method() to ${runnable.name}.${String(key)}`);
     },
   }) as unknown as Runner<T>;
+}
+
+type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+/** What became of one variant's call: for `bento_variant_requests_total`. */
+export type VariantCallObserver = (variant: string, role: 'primary' | 'shadow', ok: boolean) => void;
+
+/** A private copy of a call's arguments: the primary call may hand its buffers to a worker thread. */
+function copied(args: unknown[]): unknown[] {
+  return args.map((a) => (isDeferred(a) ? materialize(a) : isTensor(a) ? tensor(a.dtype, [...a.shape], a.data.slice()) : a));
+}
+
+/**
+ * The runner a service receives when it serves several variants (canary, A/B, shadow): each call goes to the
+ * variant its request asked for by header, else to one drawn by weight; every shadow gets a copy, outside the
+ * request, and what it answers is counted and dropped.
+ */
+export function createRoutedRunner<T>(runnable: Constructor<T>, router: VariantRouter<Runner<T>>, observe?: VariantCallObserver): Runner<T> {
+  const target: Record<string, unknown> = {};
+  for (const { name } of getMethods(runnable)) {
+    target[name] = (...args: unknown[]) => {
+      const chosen = router.pick(requestedVariant());
+      for (const shadow of router.shadows) {
+        const copy = copied(args);
+        outsideRequest(() =>
+          ((shadow.target as unknown as Methods)[name]!(...copy)).then(
+            () => observe?.(shadow.name, 'shadow', true),
+            () => observe?.(shadow.name, 'shadow', false),
+          ),
+        );
+      }
+      return (chosen.target as unknown as Methods)[name]!(...args).then(
+        (value) => (observe?.(chosen.name, 'primary', true), value),
+        (err: unknown) => {
+          observe?.(chosen.name, 'primary', false);
+          throw err;
+        },
+      );
+    };
+  }
+  const main = router.main as unknown as { runnerName: string; model: unknown };
+  Object.defineProperty(target, 'runnerName', { value: main.runnerName, enumerable: true });
+  // What the service reads of its model (class names, preprocessing) is the same for every variant: the server
+  // refuses variants whose signature differs.
+  Object.defineProperty(target, 'model', { get: () => main.model, enumerable: true });
+  return target as unknown as Runner<T>;
 }

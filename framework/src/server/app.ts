@@ -37,6 +37,8 @@ export interface AppOptions {
   tracing?: Tracing;
   /** Answers name the model versions that computed them (`X-Model-Version`): set while a runner follows its model. */
   modelVersionHeader?: boolean;
+  /** The request header that picks a runner's variant, when some runner has variants. */
+  variantHeader?: string;
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -94,7 +96,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // plugins builds the routes declared so far).
   options.tracing?.install(app);
   installObservability(app, options.metrics, options.accessLog, options.tracing);
-  if (options.modelVersionHeader) installModelVersionHeader(app);
+  if (options.modelVersionHeader) installModelVersionHeader(app, options.variantHeader);
   const methodsByRoute = new Map<string, Set<string>>();
   installErrorHandling(app, methodsByRoute);
 

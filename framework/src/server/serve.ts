@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { container } from 'tsyringe';
 import { type Limits, envInt, envNumber, limitsFromEnv } from '../config/limits.js';
 import type { Project } from '../config/project.js';
-import { ServiceDefinitionError } from '../errors.js';
+import { ConfigError, ServiceDefinitionError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { resolveModel } from '../models/resolve-model.js';
 import { selectModelUri } from '../models/model-selector.js';
@@ -13,11 +13,13 @@ import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import { FRAMEWORK_DIR } from '../package-info.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
-import { type BatchingOverrides, createRunner } from '../runner/runner-proxy.js';
+import { type BatchingOverrides, createRoutedRunner, createRunner } from '../runner/runner-proxy.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import type { ModelInfo } from '../runner/model-info.js';
 import { ModelFollower, describeModel } from '../runner/model-follower.js';
-import { RunnerPool, resolveWorkerCount } from '../runner/runner-pool.js';
+import { RunnerPool, resolveWorkerCount, signatureChange } from '../runner/runner-pool.js';
+import { type VariantConfig, type VariantsConfig, VariantRouter, checkVariants, variantHeader, variantsFromEnv } from '../runner/variants.js';
+import { modelLabel } from '../runner/answered-by.js';
 import { runnerToken } from '../sdk/decorators/runner.js';
 import { type ApiDefinition } from '../sdk/decorators/api.js';
 import { type ServiceDefinition } from '../sdk/decorators/service.js';
@@ -62,18 +64,19 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-async function startRunner(
-  def: RunnableDefinition,
-  ctx: { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins>; metrics?: ServerMetrics },
-): Promise<RunnerPool> {
+type RunnerContext = { project: Project; registry: Registry; env: Readonly<Record<string, string | undefined>>; logger: Logger; serviceModule: string; serviceExport: string; workersOverride?: number; pluginRefs: ReturnType<typeof findPlugins>; metrics?: ServerMetrics };
+
+/** Starts a runner's pool on its model: the one the environment selects, or a variant's `uri` (then named `runner@variant`). */
+async function startRunner(def: RunnableDefinition, ctx: RunnerContext, variant?: { name: string; uri: string }): Promise<RunnerPool> {
   const started = performance.now();
-  const uri = selectModelUri(def.model, ctx.env);
-  ctx.logger.info(`runner "${def.name}": resolving model ${uri}`);
+  const uri = variant?.uri ?? selectModelUri(def.model, ctx.env);
+  const name = variant ? `${def.name}@${variant.name}` : def.name;
+  ctx.logger.info(`runner "${name}": resolving model ${uri}`);
   const model = await resolveModel(ctx.registry, uri, ctx.project, ctx.env, ctx.logger);
   const workers = resolveWorkerCount(def.workers, ctx.workersOverride ?? (ctx.env.BENTO_RUNNER_WORKERS ? envInt(ctx.env, 'BENTO_RUNNER_WORKERS', 1) : undefined));
   const threads = envInt(ctx.env, 'BENTO_RUNNER_THREADS', def.threadsPerWorker ?? 1);
   const pool = await RunnerPool.start(
-    def.name,
+    name,
     {
       plugins: ctx.pluginRefs,
       serviceModule: ctx.serviceModule,
@@ -88,9 +91,39 @@ async function startRunner(
     },
     { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
   );
-  ctx.metrics?.modelLoaded(modelLabels(def.name, pool.model), (performance.now() - started) / 1000);
-  ctx.logger.info(`runner "${def.name}": ${workers} worker(s) loaded ${pool.model.format} model ${pool.model.resolvedUri ?? uri} on ${pool.model.device} (${pool.model.backend})`);
+  ctx.metrics?.modelLoaded(modelLabels(name, pool.model), (performance.now() - started) / 1000);
+  ctx.logger.info(`runner "${name}": ${workers} worker(s) loaded ${pool.model.format} model ${pool.model.resolvedUri ?? uri} on ${pool.model.device} (${pool.model.backend})`);
   return pool;
+}
+
+/**
+ * A runner with several variants: a pool for each, their signatures checked against the first's (the service reads
+ * one model's class names and preprocessing), and the router that picks one per call.
+ */
+async function startVariants(def: RunnableDefinition, config: VariantsConfig, ctx: RunnerContext, pools: RunnerPool[]): Promise<Array<{ name: string; config: VariantConfig; pool: RunnerPool }>> {
+  const started: Array<{ name: string; config: VariantConfig; pool: RunnerPool }> = [];
+  // The answering variants first: the first of them is the one the service describes.
+  const ordered = Object.entries(config.variants).sort(([, a], [, b]) => Number(Boolean(a.shadow)) - Number(Boolean(b.shadow)));
+  for (const [name, variant] of ordered) {
+    const pool = await startRunner(def, ctx, { name, uri: variant.uri });
+    pools.push(pool);
+    const differs = started.length ? signatureChange(started[0]!.pool.model, pool.model) : undefined;
+    if (differs) throw new ConfigError(`runner "${def.name}": variant "${name}" cannot serve beside "${started[0]!.name}": ${differs}`);
+    started.push({ name, config: variant, pool });
+  }
+  ctx.logger.info(`runner "${def.name}": variants ${started.map((v) => (v.config.shadow ? `${v.name} (shadow)` : `${v.name} (weight ${v.config.weight ?? 1})`)).join(', ')}`);
+  return started;
+}
+
+/** bento.yaml's `runners.<runner>.variants`, checked. */
+function variantsFromConfig(config: Project['config']): Record<string, VariantsConfig> {
+  const out: Record<string, VariantsConfig> = {};
+  for (const [runner, o] of Object.entries(config.runners ?? {})) {
+    if (!o.variants) continue;
+    out[runner] = { variants: o.variants };
+    checkVariants(runner, out[runner], `bento.yaml runners.${runner}.variants`);
+  }
+  return out;
 }
 
 function modelLabels(runner: string, m: ModelInfo): ModelLabels {
@@ -185,28 +218,35 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const version = project.bento?.tag.split(':')[1];
   const tracing = await tracingFromEnv(env, { name: definition.name, version });
   if (tracing) logger.info(`tracing: spans go by ${tracing.destination}`);
+  const variants = { ...variantsFromConfig(project.config), ...variantsFromEnv(env, [...runnables.values()].map((d) => d.name)) };
   const runners: RunnerPool[] = [];
   let followers: ModelFollower[] = [];
   const targets: InferenceTarget[] = [];
   const scope = container.createChildContainer();
   try {
+    const ctx: RunnerContext = { project, registry, env, logger, serviceModule: svc.moduleUrl, serviceExport: svc.exportName, workersOverride: options.runnerWorkers, pluginRefs, metrics };
+    const proxyFor = (runnable: Constructor, name: string, pool: RunnerPool) =>
+      createRunner(runnable, pool, batchingOverrides(env), batching[name], metrics && ((method) => metrics.batchObserver(name, method)), tracing?.call);
     for (const runnable of definition.runnables) {
       const def = runnables.get(runnable)!;
-      const pool = await startRunner(def, {
-        project,
-        registry,
-        env,
-        logger,
-        serviceModule: svc.moduleUrl,
-        serviceExport: svc.exportName,
-        workersOverride: options.runnerWorkers,
-        pluginRefs,
-        metrics,
-      });
-      runners.push(pool);
-      const proxy = createRunner(runnable, pool, batchingOverrides(env), batching[def.name], metrics && ((method) => metrics.batchObserver(def.name, method)), tracing?.call);
-      scope.registerInstance(runnerToken(runnable), proxy);
-      const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
+      const split = variants[def.name];
+      if (!split) {
+        const pool = await startRunner(def, ctx);
+        runners.push(pool);
+        const proxy = proxyFor(runnable, def.name, pool);
+        scope.registerInstance(runnerToken(runnable), proxy);
+        const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
+        if (target) targets.push(target);
+        continue;
+      }
+      const started = await startVariants(def, split, ctx, runners);
+      const versions = new Map(started.map((v) => [v.name, v.pool] as const));
+      const router = new VariantRouter(def.name, started.map((v) => ({ name: v.name, config: v.config, target: proxyFor(runnable, def.name, v.pool) })));
+      const routed = createRoutedRunner(runnable, router, metrics && ((variant, role, ok) =>
+        metrics.variantRequests.inc({ runner: def.name, variant, version: modelLabel(versions.get(variant)!.model), role, outcome: ok ? 'ok' : 'error' })));
+      scope.registerInstance(runnerToken(runnable), routed);
+      // The standard protocols see the runner as one model, routed like the service's own calls.
+      const target = inferenceTarget(runnable, started[0]!.pool, routed as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
       if (target) targets.push(target);
     }
     followers = followersFor(runners, { project, registry, env, logger, metrics });
@@ -224,7 +264,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       version,
       targets,
       tracing,
-      modelVersionHeader: followers.length > 0,
+      modelVersionHeader: followers.length > 0 || Object.keys(variants).length > 0,
+      variantHeader: Object.keys(variants).length > 0 ? variantHeader(env) : undefined,
     });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });
