@@ -23,7 +23,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize \
+.PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize tune \
         base-image test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
         tfjs-model
 
@@ -130,6 +130,10 @@ train: stack-install ## Train the seed's model, log it to MLflow, register visio
 
 tfjs-model: stack-install ## Write the bundled classifier as a TF.js model (services/vision-classifier/model-tfjs) from model/model.onnx
 	.venv/bin/python services/vision-classifier/training/export_tfjs.py
+
+tune: stack-install ## The seed's Phase 2: a grid of training runs in one MLflow experiment; the best is registered and made @champion (QUICK=1, EPOCHS)
+	$(if $(MLFLOW_TRACKING_URI),MLFLOW_TRACKING_URI='$(MLFLOW_TRACKING_URI)') .venv/bin/python services/vision-classifier/training/tune.py \
+	  $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(QUICK),--quick) $(if $(DATA_DIR),--data-dir '$(DATA_DIR)') $(if $(MODEL_NAME),--model-name '$(MODEL_NAME)')
 
 train-bundled: ## Retrain the bundled Fashion-MNIST classifier in services/vision-classifier/model (no MLflow), and its TF.js copy
 	$(PYTHON_TORCH) services/vision-classifier/training/train.py

@@ -4,43 +4,26 @@
  * make serve-test-predict. Only the ports and state directories are the test's own.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { REPO_ROOT, freePort } from './helpers/stack.js';
+import { MadeStack, make } from './helpers/make.js';
+import { freePort } from './helpers/stack.js';
 
-const exec = promisify(execFile);
-
-async function make(...args: string[]): Promise<string> {
-  try {
-    const { stdout } = await exec('make', ['--no-print-directory', ...args], { cwd: REPO_ROOT, timeout: 900_000, maxBuffer: 32 << 20 });
-    return stdout;
-  } catch (err) {
-    const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`make ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
-  }
-}
 
 describe('the seed\'s quick start through MLflow: make start, make train, make serve', { timeout: 1_200_000 }, () => {
-  const stack = [`STACK_DIR=${mkdtempSync(join(tmpdir(), 'bento-quickstart-'))}`];
+  const stack = new MadeStack('bento-quickstart-');
   const home = mkdtempSync(join(tmpdir(), 'bento-home-'));
   let apiPort = 0;
-  after(async () => {
-    if (apiPort) await make('serve-stop').catch(() => undefined);
-    await make('stop', ...stack).catch(() => undefined);
-  });
+  after(() => stack.stop());
 
   it('trains a model for one epoch, logs and registers it, and serves it by name', async () => {
-    const mlflowPort = await freePort();
-    stack.push(`MLFLOW_PORT=${mlflowPort}`);
-    const tracking = `MLFLOW_TRACKING_URI=http://127.0.0.1:${mlflowPort}`;
-    assert.match(await make('start', ...stack), /MLflow \(basic\) ready/);
-    assert.match(await make('mlflow-ui', ...stack), new RegExp(`MLflow UI: http://localhost:${mlflowPort}`));
+    assert.match(await stack.start(), /MLflow \(basic\) ready/);
+    const tracking = `MLFLOW_TRACKING_URI=${stack.trackingUri}`;
+    assert.match(await make(['mlflow-ui', ...stack.args]), new RegExp(`MLflow UI: http://localhost:${stack.mlflowPort}`));
 
-    const trained = await make('train', 'EPOCHS=1', tracking);
+    const trained = await make(['train', 'EPOCHS=1', tracking]);
     assert.match(trained, /^run ID: +[0-9a-f]{32}$/m);
     assert.match(trained, /^model: +vision-model version 1 \(alias champion\)/m);
     assert.match(trained, /make serve MODEL_RUN_ID=[0-9a-f]{32}/);
@@ -48,13 +31,14 @@ describe('the seed\'s quick start through MLflow: make start, make train, make s
     assert.ok(accuracy > 0.8, `one epoch on Fashion-MNIST reaches ${accuracy}`);
 
     apiPort = await freePort();
-    const served = await make('serve', 'MODEL_NAME=vision-model', `PORT=${apiPort}`, 'HOST=127.0.0.1', tracking, `BENTO_HOME=${home}`);
+    stack.served = true;
+    const served = await make(['serve', 'MODEL_NAME=vision-model', `PORT=${apiPort}`, 'HOST=127.0.0.1', tracking, `BENTO_HOME=${home}`]);
     assert.match(served, /bento-ts server started!/);
     // serve-test prints /health then /get_model_info, each pretty-printed: the second starts after "}\n{".
-    const info = JSON.parse(await make('-s', 'serve-test', `PORT=${apiPort}`).then((out) => out.slice(out.indexOf('}\n{') + 2)));
+    const info = JSON.parse(await make(['-s', 'serve-test', `PORT=${apiPort}`]).then((out) => out.slice(out.indexOf('}\n{') + 2)));
     assert.equal(info.model_version, '1');
     assert.equal(info.model_metadata.params.epochs, '1');
-    const prediction = JSON.parse(await make('-s', 'serve-test-predict', `PORT=${apiPort}`));
+    const prediction = JSON.parse(await make(['-s', 'serve-test-predict', `PORT=${apiPort}`]));
     assert.equal(prediction.predicted_class, 'Trouser', JSON.stringify(prediction));
   });
 });

@@ -129,6 +129,20 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     tracking_uri = os.environ.get("MLFLOW_TRACKING_URI") or "http://localhost:5001"
     check_mlflow(tracking_uri)
+    r = train_and_log(args, tracking_uri)
+    print()
+    print(f"test accuracy {r['accuracy']:.4f}, macro F1 {r['f1']:.4f} ({r['test_images']} test images); ONNX vs PyTorch max |diff| {r['diff']:.1e}")
+    print(f"run ID:     {r['run_id']}")
+    print(f"model:      {args.model_name} version {r['version']} (alias {args.alias}), model ID {r['model_id']}")
+    print()
+    print("Serve it with:")
+    print(f"  make serve MODEL_RUN_ID={r['run_id']}")
+    print(f"  make serve MODEL_NAME={args.model_name} MODEL_VERSION={r['version']}")
+
+
+def train_and_log(args: argparse.Namespace, tracking_uri: str, register: bool = True, nested: bool = False) -> dict:
+    """Trains one model with `args`, logs the run and the ONNX model; registers it and moves the alias if `register`.
+    Returns the run ID, model ID, registered version (or None), test accuracy and F1."""
     warnings.filterwarnings("ignore")
     import mlflow
     import onnx
@@ -174,8 +188,9 @@ def main(argv=None) -> None:
         return logits, F.cross_entropy(logits, test_yt).item(), logits.argmax(1).numpy()
 
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(args.experiment)
-    with mlflow.start_run() as run:
+    if not nested:
+        mlflow.set_experiment(args.experiment)
+    with mlflow.start_run(nested=nested, run_name=f"lr={args.lr:g} batch={args.batch_size}" if nested else None) as run:
         params = {
             "learning_rate": args.lr,
             "batch_size": args.batch_size,
@@ -241,20 +256,15 @@ def main(argv=None) -> None:
             signature=signature,
             input_example=sample[:1].numpy(),
             metadata=metadata,
-            registered_model_name=args.model_name,
+            registered_model_name=args.model_name if register else None,
             save_as_external_data=False,
         )
-        version = str(info.registered_model_version)
-        mlflow.MlflowClient().set_registered_model_alias(args.model_name, args.alias, version)
-
-    print()
-    print(f"test accuracy {accuracy:.4f}, macro F1 {f1:.4f} ({len(test_x)} test images); ONNX vs PyTorch max |diff| {diff:.1e}")
-    print(f"run ID:     {run.info.run_id}")
-    print(f"model:      {args.model_name} version {version} (alias {args.alias}), model ID {info.model_id}")
-    print()
-    print("Serve it with:")
-    print(f"  make serve MODEL_RUN_ID={run.info.run_id}")
-    print(f"  make serve MODEL_NAME={args.model_name} MODEL_VERSION={version}")
+        version = None
+        if register:
+            version = str(info.registered_model_version)
+            mlflow.MlflowClient().set_registered_model_alias(args.model_name, args.alias, version)
+    return {"run_id": run.info.run_id, "model_id": info.model_id, "version": version, "accuracy": accuracy, "f1": f1,
+            "diff": diff, "test_images": len(test_x)}
 
 
 if __name__ == "__main__":
