@@ -132,6 +132,21 @@ describe('tfjs backend', () => {
     assert.equal(agree, total);
   });
 
+  it('refuses a TensorFlow SavedModel without tfjs-node, saying what to install or convert to', async () => {
+    // Only its layout matters before loading: tfjs-node is not installed here, so nothing reads the file.
+    const dir = mkdtempSync(join(tmpdir(), 'bento-savedmodel-'));
+    writeFileSync(join(dir, 'saved_model.pb'), Buffer.alloc(16));
+    const model = await resolved(dir);
+    assert.equal(model.format, 'tf-saved-model');
+    await assert.rejects(
+      tfjsBackend.load(model, options),
+      (err: unknown) =>
+        err instanceof ModelLoadError &&
+        /is a TensorFlow SavedModel, which TF\.js runs only through @tensorflow\/tfjs-node \(not installed here; the wasm engine cannot\)/.test(err.message) &&
+        /tensorflowjs_converter --input_format=tf_saved_model/.test(err.message),
+    );
+  });
+
   it('loads a graph model too', async () => {
     const session = await tfjsBackend.load(await resolved(graphModel()), options);
     assert.deepEqual(session.inputs, [{ name: 'x', dtype: 'float32', shape: [null, 2] }]);

@@ -4,9 +4,12 @@
  * model, every sample and the sample batch get the same classes and probabilities within 1e-4.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type RunningServer } from '@bento-ts/framework';
-import { CLASSES, expectedSamples, multipart, sample, startService } from './helpers.js';
+import { CLASSES, SERVICE_DIR, expectedSamples, freePort, multipart, runBento, sample, startService } from './helpers.js';
 
 interface Prediction {
   predicted_class: string;
@@ -62,6 +65,42 @@ describe('BACKEND=tfjs', () => {
       assert.equal(p.predicted_class, a[i]!.predicted_class);
       for (const c of CLASSES) assert.ok(Math.abs(p.probabilities[c]! - a[i]!.probabilities[c]!) < 1e-4);
     });
+  });
+
+  it('serves the TF.js model from a built bento, from another directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bento-tfjs-'));
+    const env = { BENTO_HOME: join(dir, 'home') };
+    try {
+      writeFileSync(
+        join(dir, 'bento.yaml'),
+        // A model directory of the project is packed with the service's files: here model-tfjs/ stays in.
+        `service: ${SERVICE_DIR}\nname: tfjs_classifier\nplugins: ["@bento-ts/plugin-tfjs"]\nexclude: [test/, dist/test/, training/, samples/]\n`,
+      );
+      const built = await runBento(['build', '-f', join(dir, 'bento.yaml'), '--version', 't1', '-o', 'tag'], env);
+      assert.equal(built.code, 0, built.stderr);
+      const bentoDir = (await runBento(['get', 'tfjs_classifier:t1', '-o', 'path'], env)).stdout.trim();
+      assert.ok(existsSync(join(bentoDir, 'src', 'model-tfjs', 'model.json')), 'the bento holds its own copy of the TF.js model');
+      const port = await freePort();
+      let checked = false;
+      // Served from the store, from another directory: the bento's own copy of model-tfjs/ is what loads.
+      const served = await runBento(['serve', 'tfjs_classifier:t1', '--port', String(port), '--host', '127.0.0.1'], { ...env, BACKEND: 'tfjs', BENTO_MAX_LATENCY_MS: '30000' }, /Health: GET /, async () => {
+        const base = `http://127.0.0.1:${port}`;
+        const info = (await (await fetch(`${base}/get_model_info`)).json()) as Record<string, unknown>;
+        assert.equal(info.model_format, 'tfjs');
+        assert.match(String(info.backend), /^tfjs /);
+        for (const file of ['ankle_boot.png', 'trouser.jpg']) {
+          const res = await fetch(`${base}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[file.split('.').pop()!]!) });
+          assert.equal(res.status, 200);
+          const [fromBento, fromOnnx] = [(await res.json()) as Prediction, await predict(onnx, file)];
+          assert.equal(fromBento.predicted_class, fromOnnx.predicted_class, file);
+          for (const c of CLASSES) assert.ok(Math.abs(fromBento.probabilities[c]! - fromOnnx.probabilities[c]!) < 1e-4, `${file} ${c}`);
+        }
+        checked = true;
+      }, dir, 120_000);
+      assert.ok(checked, served.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses an unknown BACKEND at start', async () => {
