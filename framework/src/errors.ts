@@ -92,6 +92,8 @@ export const ContainerizeError = coded('CONTAINERIZE_ERROR', 500);
 export const ModelSourceAuthError = coded('MODEL_SOURCE_UNAUTHORIZED', 500);
 /** The local model store is damaged or cannot be written. */
 export const ModelStoreError = coded('MODEL_STORE_ERROR', 500);
+// A download whose bytes are not the ones its URI names (`#sha256=`): nothing of it is stored.
+export const ModelChecksumError = coded('MODEL_CHECKSUM_MISMATCH', 500);
 
 export function isBentoError(err: unknown): err is BentoError {
   return err instanceof BentoError;
