@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BentoManifest } from '../src/bento/manifest.js';
 import { kubernetesName, resolveDeployOptions } from '../src/deploy/deploy-options.js';
-import { splitImage } from '../src/deploy/kubernetes-manifests.js';
+import { splitImage } from '../src/deploy/image-ref.js';
 import { DeployError } from '../src/errors.js';
 
 /** The parts of a manifest the options read. */

@@ -134,7 +134,7 @@ function deployOptions(cmd: Command, outputDefault: string): Command {
     .option('-n, --namespace <namespace>', 'namespace of every object (default: none, kubectl\'s current one)')
     .option('--min-replicas <n>', 'fewest pods (default 2)', positiveInt)
     .option('--max-replicas <n>', 'most pods (default 10)', positiveInt)
-    .option('--target-in-flight <n>', 'average requests in flight per pod to scale at (default: two batches of the biggest batchable method)', positiveInt)
+    .option('--target-in-flight <n>', 'average requests in flight per pod to scale at (default: 80% of traffic.maxConcurrency, else one full batch of the biggest batchable method)', positiveInt)
     .option('--cpu <cores>', 'CPU request per pod (default: bento.yaml resources.cpu, or 1)')
     .option('--memory <quantity>', 'memory request and limit per pod (default: bento.yaml resources.memory, or 1Gi)')
     .option('--graceful-timeout <seconds>', 'time a pod has to finish in-flight requests on stop (default 30)', positiveInt)

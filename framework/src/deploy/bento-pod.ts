@@ -39,15 +39,23 @@ export function scrapeAnnotations(o: DeployOptions): Record<string, string> {
 
 export const configMapName = (o: DeployOptions) => `${o.name}-config`;
 
+/**
+ * Where the container runs: a plain Deployment, or a Knative revision (KServe Serverless), which refuses a startup
+ * probe, lifecycle hooks and a probe port, and names its port for the protocol (http1).
+ */
+export type ContainerRuntime = 'kubernetes' | 'knative';
+
 /** The bento's server container: probes on its probe routes, resources, non-root and a graceful stop. */
-export function bentoContainer(o: DeployOptions, containerName = 'bento'): Record<string, unknown> {
-  const http = (path: string) => ({ httpGet: { path, port: o.port } });
+export function bentoContainer(o: DeployOptions, runtime: ContainerRuntime = 'kubernetes'): Record<string, unknown> {
+  const knative = runtime === 'knative';
+  // Knative's queue proxy probes the serving port itself.
+  const http = (path: string) => ({ httpGet: knative ? { path } : { path, port: o.port } });
   return {
-    name: containerName,
+    name: knative ? 'kserve-container' : 'bento',
     image: o.image,
     // A tag such as name:version names one build: pull it once; `:latest` images are pulled every time.
     imagePullPolicy: o.image.endsWith(':latest') || !o.image.includes(':') ? 'Always' : 'IfNotPresent',
-    ports: [{ name: 'http', containerPort: o.port, protocol: 'TCP' }],
+    ports: [{ name: knative ? 'http1' : 'http', containerPort: o.port, protocol: 'TCP' }],
     env: [
       { name: 'PORT', value: String(o.port) },
       { name: 'BENTO_GRACEFUL_TIMEOUT', value: String(o.gracefulTimeoutSeconds) },
@@ -61,16 +69,21 @@ export function bentoContainer(o: DeployOptions, containerName = 'bento'): Recor
       limits: { memory: o.memory },
     },
     // The server listens only once its models are loaded and warmed up, which may mean a download from MLflow:
-    // up to 5 minutes before liveness takes over.
-    startupProbe: { ...http('/livez'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 60 },
-    livenessProbe: { ...http('/livez'), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+    // up to 5 minutes before liveness takes over. Knative has no startup probe: liveness waits 30 s instead, and the
+    // queue proxy holds requests until the revision is ready.
+    ...(knative ? {} : { startupProbe: { ...http('/livez'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 60 } }),
+    livenessProbe: { ...http('/livez'), ...(knative ? { initialDelaySeconds: 30 } : {}), periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     // /readyz answers 503 once draining begins, so the pod leaves the endpoints before it stops listening.
     readinessProbe: { ...http('/readyz'), periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
-    lifecycle: {
-      // Endpoints learn of a terminating pod a moment after it is told: keep accepting for that long, then SIGTERM
-      // starts the drain. The image has node but no guarantee of a shell or `sleep`.
-      preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } },
-    },
+    ...(knative
+      ? {}
+      : {
+          lifecycle: {
+            // Endpoints learn of a terminating pod a moment after it is told: keep accepting for that long, then
+            // SIGTERM starts the drain. The image has node but no guarantee of a shell or `sleep`.
+            preStop: { exec: { command: ['node', '-e', `setTimeout(() => {}, ${PRE_STOP_SECONDS * 1000})`] } },
+          },
+        }),
     securityContext: {
       allowPrivilegeEscalation: false,
       capabilities: { drop: ['ALL'] },

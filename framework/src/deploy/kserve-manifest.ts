@@ -13,16 +13,7 @@ export type KServeMode = 'Serverless' | 'RawDeployment';
  */
 export function inferenceService(manifest: BentoManifest, o: DeployOptions, mode: KServeMode = 'Serverless'): ManifestFile {
   const meta = objectMeta(manifest, o);
-  const container = bentoContainer(o, 'kserve-container');
-  // Knative refuses a startup probe, lifecycle hooks and a probe port other than the serving port's: the queue
-  // proxy probes readiness itself, and holds requests until the revision is ready.
-  delete container.startupProbe;
-  delete container.lifecycle;
-  // Knative names a port for its protocol: http1 or h2c.
-  container.ports = [{ name: 'http1', containerPort: o.port, protocol: 'TCP' }];
-  const { httpGet } = container.readinessProbe as { httpGet: { path: string } };
-  container.readinessProbe = { httpGet: { path: httpGet.path }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 };
-  container.livenessProbe = { httpGet: { path: '/livez' }, initialDelaySeconds: 30, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 };
+  const container = bentoContainer(o, 'knative');
   const { securityContext, terminationGracePeriodSeconds } = podSettings(o);
   const scaling =
     mode === 'Serverless'

@@ -1,6 +1,7 @@
 import type { BentoManifest } from '../bento/manifest.js';
 import { type KubeObject, bentoContainer, commonLabels, configMapName, objectMeta, podSettings, scrapeAnnotations, selectorLabels } from './bento-pod.js';
 import type { DeployOptions } from './deploy-options.js';
+import { imageParts } from './image-ref.js';
 
 /** The custom metric the HPA scales on: requests being handled per pod (framework/src/observability/metrics.ts). */
 export const IN_FLIGHT_METRIC = 'bento_http_requests_in_flight';
@@ -91,21 +92,14 @@ function serviceMonitor(manifest: BentoManifest, o: DeployOptions): KubeObject {
  * replicas or namespace of its own.
  */
 export function kustomization(files: ManifestFile[], o: DeployOptions): Record<string, unknown> {
-  const at = o.image.indexOf('@');
-  const [image, tag] = at > 0 ? [o.image.slice(0, at), undefined] : splitImage(o.image);
+  const { name, tag, digest } = imageParts(o.image);
   return {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     ...(o.namespace ? { namespace: o.namespace } : {}),
     resources: files.map((f) => f.file),
-    images: [{ name: image, newName: image, ...(tag ? { newTag: tag } : {}), ...(at > 0 ? { digest: o.image.slice(at + 1) } : {}) }],
+    images: [{ name, newName: name, ...(tag ? { newTag: tag } : {}), ...(digest ? { digest } : {}) }],
   };
-}
-
-/** `registry:5000/name:tag` → ['registry:5000/name', 'tag']: the tag is after the last `:` past the last `/`. */
-export function splitImage(image: string): [string, string | undefined] {
-  const at = image.lastIndexOf(':');
-  return at > image.lastIndexOf('/') ? [image.slice(0, at), image.slice(at + 1)] : [image, undefined];
 }
 
 /** The Prometheus adapter's rule that makes the in-flight gauge a per-pod custom metric (Helm values of prometheus-adapter). */
