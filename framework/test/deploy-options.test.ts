@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BentoManifest } from '../src/bento/manifest.js';
 import { kubernetesName, resolveDeployOptions } from '../src/deploy/deploy-options.js';
-import { splitImage } from '../src/deploy/image-ref.js';
+import { bentoContainer } from '../src/deploy/bento-pod.js';
+import { imageParts, splitImage } from '../src/deploy/image-ref.js';
 import { DeployError } from '../src/errors.js';
 
 /** The parts of a manifest the options read. */
@@ -50,5 +51,14 @@ describe('bento deploy options', () => {
     assert.deepEqual(splitImage('registry:5000/ml/classifier:1.0'), ['registry:5000/ml/classifier', '1.0']);
     assert.deepEqual(splitImage('registry:5000/ml/classifier'), ['registry:5000/ml/classifier', undefined]);
     assert.deepEqual(splitImage('classifier'), ['classifier', undefined]);
+    assert.deepEqual(imageParts('reg/c@sha256:ab'), { name: 'reg/c', digest: 'sha256:ab' });
+  });
+
+  it('pulls an image named by tag or digest once, and one with no tag or :latest every time', () => {
+    const policy = (image: string) => bentoContainer(resolveDeployOptions(manifest(), { image })).imagePullPolicy;
+    assert.equal(policy('registry:5000/ml/classifier:1.0'), 'IfNotPresent');
+    assert.equal(policy('registry:5000/ml/classifier@sha256:ab'), 'IfNotPresent');
+    assert.equal(policy('registry:5000/ml/classifier'), 'Always', 'a registry port is not a tag');
+    assert.equal(policy('classifier:latest'), 'Always');
   });
 });

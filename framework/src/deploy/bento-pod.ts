@@ -1,5 +1,6 @@
 import type { BentoManifest } from '../bento/manifest.js';
 import { type DeployOptions, PRE_STOP_SECONDS } from './deploy-options.js';
+import { imageParts } from './image-ref.js';
 
 /** A Kubernetes object as plain data: what is written out as YAML. */
 export type KubeObject = { apiVersion: string; kind: string; metadata: Record<string, unknown> } & Record<string, unknown>;
@@ -50,11 +51,12 @@ export function bentoContainer(o: DeployOptions, runtime: ContainerRuntime = 'ku
   const knative = runtime === 'knative';
   // Knative's queue proxy probes the serving port itself.
   const http = (path: string) => ({ httpGet: knative ? { path } : { path, port: o.port } });
+  const { tag, digest } = imageParts(o.image);
   return {
     name: knative ? 'kserve-container' : 'bento',
     image: o.image,
-    // A tag such as name:version names one build: pull it once; `:latest` images are pulled every time.
-    imagePullPolicy: o.image.endsWith(':latest') || !o.image.includes(':') ? 'Always' : 'IfNotPresent',
+    // A tag such as name:version, or a digest, names one build: pull it once; `:latest` or no tag is pulled every time.
+    imagePullPolicy: digest || (tag && tag !== 'latest') ? 'IfNotPresent' : 'Always',
     ports: [{ name: knative ? 'http1' : 'http', containerPort: o.port, protocol: 'TCP' }],
     env: [
       { name: 'PORT', value: String(o.port) },
