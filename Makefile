@@ -24,7 +24,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize tune \
-        base-image test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
+        base-image k8s-validate test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
         tfjs-model
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
@@ -83,6 +83,13 @@ containerize: ## Build an image of a bento (TAG=name:version, default the newest
 	@$(SERVE_ENV) node framework/bin/bento.js containerize $(or $(TAG),mlflow_vision_classifier:latest) $(if $(BACKEND),--backend $(BACKEND)) \
 	  $(if $(BASE_IMAGE),--build-arg BASE_IMAGE='$(BASE_IMAGE)') $(if $(BUILDER_ARGS),-- $(BUILDER_ARGS))
 
+k8s-validate: ## Validate Kubernetes manifests offline (DIR=<a kustomize base, e.g. from bento deploy>): kustomize build | kubeconform -strict
+	@test -n "$(DIR)" || { echo "k8s-validate needs DIR=<directory with kustomization.yaml>"; exit 2; }
+	@test -x .stack-bin/kubeconform || { echo "kubeconform is not installed: make stack-install"; exit 1; }
+	@.stack-bin/kustomize build '$(DIR)' | .stack-bin/kubeconform -strict -summary \
+	  -schema-location '$(CURDIR)/.stack-bin/k8s-schemas/kubernetes/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
+	  -schema-location '$(CURDIR)/.stack-bin/k8s-schemas/crds/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' -
+
 base-image: ## Build a local Node base image with debootstrap + buildah (for hosts that cannot pull node:20-bookworm-slim)
 	@infra/base-image.sh
 
@@ -137,6 +144,7 @@ tune: stack-install ## The seed's Phase 2: a grid of training runs in one MLflow
 
 train-bundled: ## Retrain the bundled Fashion-MNIST classifier in services/vision-classifier/model (no MLflow), and its TF.js copy
 	$(PYTHON_TORCH) services/vision-classifier/training/train.py
+	$(PYTHON_TORCH) scripts/make-template-models.py
 	$(MAKE) tfjs-model
 
 clean: ## Remove build output

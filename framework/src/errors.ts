@@ -48,6 +48,8 @@ export const InvalidJsonError = coded('INVALID_JSON', 400);
 export const MissingFieldError = coded('MISSING_FIELD', 400);
 export const InvalidImageError = coded('INVALID_IMAGE', 400);
 export const InvalidTensorError = coded('INVALID_TENSOR', 400);
+export const UnauthorizedError = coded('UNAUTHORIZED', 401);
+export const ForbiddenError = coded('FORBIDDEN', 403);
 export const NotFoundError = coded('NOT_FOUND', 404);
 export const MethodNotAllowedError = coded('METHOD_NOT_ALLOWED', 405);
 export const PayloadTooLargeError = coded('PAYLOAD_TOO_LARGE', 413);
@@ -68,6 +70,8 @@ export const ShuttingDownError = coded('SHUTTING_DOWN', 503);
 export const InternalError = coded('INTERNAL', 500);
 
 // ---- start-up and configuration errors: raised before serving, reported by the CLI ----
+/** A CLI command given arguments it cannot work with (exit code 2). */
+export const UsageError = coded('USAGE_ERROR', 400);
 export const ConfigError = coded('CONFIG_ERROR', 500);
 export const PluginError = coded('PLUGIN_ERROR', 500);
 export const ServiceDefinitionError = coded('SERVICE_DEFINITION_ERROR', 500);

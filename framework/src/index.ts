@@ -26,6 +26,7 @@ export * from './tensor/tensor.js';
 export { deferred, isDeferred, materialize, type DeferredTensor, type TensorInput } from './tensor/deferred.js';
 export { concat, slice, split } from './tensor/concat.js';
 export { ImageInput, resizePixels, IMAGE_FORMATS, type Pixels, type PixelOptions } from './vision/image-input.js';
+export { PREDICTION_SCHEMA, classNamesOf, outputWidth, toPredictions, type Prediction } from './vision/predictions.js';
 export { preprocessSpecFor, pixelsToTensor, deferPixels, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from './vision/preprocess.js';
 
 // Models
@@ -48,6 +49,8 @@ export {
   type BackendOptions,
   type ModelSession,
   type TensorSpec,
+  type RequestHook,
+  type HookRequest,
   type Logger,
 } from './plugins/types.js';
 

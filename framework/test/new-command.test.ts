@@ -1,38 +1,36 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL, fileURLToPath } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { renderTemplate } from '../src/cli/new-command.js';
-import { getApis, getServiceDefinition } from '../src/index.js';
 
-// Rendered inside the repository so that @bento-ts/framework resolves through the workspace's node_modules.
+// Inside the repository, a new project is an npm workspace: it depends on bento-ts by version, with nothing packed.
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const scratch = join(REPO, '.bento', 'test-scratch');
 mkdirSync(scratch, { recursive: true });
 const base = mkdtempSync(join(scratch, 'new-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
-describe('bento new', () => {
-  it('renders a service project that compiles with tsc and declares a service', async () => {
+describe('bento new (rendering)', () => {
+  it('fills every placeholder, renames gitignore and copies the model byte for byte', async () => {
     const dir = join(base, 'my-classifier');
-    const written = renderTemplate(dir, { frameworkVersion: '0.1.0' });
+    const written = await renderTemplate(dir, { frameworkVersion: '0.1.0' });
     assert.ok(written.some((f) => f.endsWith('.gitignore')));
-    assert.match(readFileSync(join(dir, 'package.json'), 'utf8'), /"name": "my-classifier"/);
-    const tsc = join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = spawnSync(process.execPath, [tsc, '-p', dir], { encoding: 'utf8' });
-    assert.equal(result.status, 0, result.stdout + result.stderr);
-    const mod = (await import(pathToFileURL(join(dir, 'dist', 'src', 'service.js')).href)) as Record<string, new () => unknown>;
-    const svc = mod.MyClassifierService!;
-    assert.equal(getServiceDefinition(svc)?.name, 'my-classifier');
-    assert.deepEqual(getApis(svc).map((a) => `${a.method} ${a.route}`), ['POST /classify', 'GET /health']);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; dependencies: Record<string, string> };
+    assert.equal(pkg.name, 'my-classifier');
+    assert.equal(pkg.dependencies['@bento-ts/framework'], '^0.1.0');
+    assert.ok(!readdirSync(dir).includes('vendor'));
+    assert.match(readFileSync(join(dir, 'src', 'service.ts'), 'utf8'), /export class MyClassifierService/);
+    for (const file of written.filter((f) => !readFileSync(f).includes(0))) assert.doesNotMatch(readFileSync(file, 'utf8'), /\{\{\w/, file);
+    const model = (root: string) => readFileSync(join(root, 'model', 'model.onnx'));
+    assert.ok(model(dir).equals(model(join(REPO, 'services', 'vision-classifier'))), 'the template ships the bundled model (scripts/make-template-models.py)');
   });
 
-  it('refuses a non-empty directory and an invalid name', () => {
+  it('refuses a non-empty directory and an invalid name', async () => {
     const dir = mkdtempSync(join(base, 'full-'));
-    renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0' });
-    assert.throws(() => renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0' }), /not empty/);
-    assert.throws(() => renderTemplate(join(dir, 'b'), { name: 'Bad Name', frameworkVersion: '0.1.0' }), /not a valid service name/);
+    await renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0', template: 'blank' });
+    await assert.rejects(renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0' }), /not empty/);
+    await assert.rejects(renderTemplate(join(dir, 'b'), { name: 'Bad Name', frameworkVersion: '0.1.0' }), /not a valid service name/);
   });
 });

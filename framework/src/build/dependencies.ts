@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, sep } from 'node:path';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { findUp } from '../config/project.js';
 import { BuildError } from '../errors.js';
 import { type LockEntry, type Lockfile, pruneLock, sortedPackages } from './lockfile.js';
@@ -19,10 +19,13 @@ interface PackageJson {
 
 export const PACKAGES_DIR = 'env/node/packages';
 
-/** `npm pack` of a workspace package into `dest`; npm's tarballs are byte-for-byte repeatable. */
-function npmPack(packageDir: string, dest: string): { filename: string; integrity: string } {
+/**
+ * `npm pack` of a workspace package into `dest`; npm's tarballs are byte-for-byte repeatable.
+ * Its pack scripts run (the framework's copies templates/ in): these are bento-ts's own packages.
+ */
+export function npmPack(packageDir: string, dest: string): { filename: string; integrity: string } {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['pack', packageDir, '--pack-destination', dest, '--json', '--ignore-scripts'], { encoding: 'utf8' });
+  const result = spawnSync(npm, ['pack', packageDir, '--pack-destination', dest, '--json'], { encoding: 'utf8' });
   if (result.status !== 0) throw new BuildError(`npm pack ${packageDir} failed: ${(result.stderr || result.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
   const [info] = JSON.parse(result.stdout) as Array<{ filename: string; integrity: string }>;
   if (!info) throw new BuildError(`npm pack ${packageDir} printed nothing`);
@@ -70,6 +73,17 @@ export async function writeDependencies(serviceDir: string, bentoDir: string, be
     }
     packages[`node_modules/${local.name}`] = entry;
     if (local.name in rootDeps) rootDeps[local.name] = resolved;
+  }
+  // Packages installed from tarballs on disk (npm install ./x.tgz) travel inside the bento, as workspace packages do.
+  for (const [key, entry] of Object.entries(packages)) {
+    if (!entry.resolved?.startsWith('file:') || !entry.resolved.endsWith('.tgz') || entry.resolved.startsWith(`file:${PACKAGES_DIR}/`)) continue;
+    const tarball = resolve(lockRoot, entry.resolved.slice('file:'.length));
+    await mkdir(packagesDir, { recursive: true });
+    await copyFile(tarball, join(packagesDir, basename(tarball)));
+    const resolved = `file:${PACKAGES_DIR}/${basename(tarball)}`;
+    packages[key] = { ...entry, resolved };
+    const name = key.replace(/^node_modules\//, '');
+    if (rootDeps[name]?.startsWith('file:')) rootDeps[name] = resolved;
   }
   const sortedDeps = Object.fromEntries(Object.entries(rootDeps).sort(([a], [b]) => (a < b ? -1 : 1)));
   const manifest = { name: bento.name.replace(/[^a-z0-9._-]/g, '-'), version: pkg.version ?? '0.0.0', private: true, type: 'module', dependencies: sortedDeps };

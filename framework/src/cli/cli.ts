@@ -1,5 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { BentoError } from '../errors.js';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { BentoError, UsageError } from '../errors.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
 import { FRAMEWORK_VERSION } from '../package-info.js';
 
 function port(value: string): number {
@@ -21,45 +22,79 @@ function workers(value: string): string {
 
 const version = FRAMEWORK_VERSION;
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 const program = new Command('bento')
   .description('bento-ts: serve, build and ship ML models from TypeScript')
   .version(version)
   // `bento build --version 1.0` is the bento's version, not bento-ts's.
   .enablePositionalOptions()
-  .showHelpAfterError();
+  .showHelpAfterError('(bento <command> --help shows its options and examples)')
+  // Usage errors exit 2 (see exit-codes.ts); commander would exit 1.
+  .exitOverride();
 
-program
-  .command('serve')
+/** The flags that set settings, shared by `bento serve` and `bento config` (which shows what they would set). */
+function settingFlags(cmd: Command): Command {
+  return cmd
+    .option('-p, --port <port>', 'port to listen on (env PORT, default 3000)', port)
+    .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
+    .option('-w, --workers <n>', 'HTTP worker processes sharing the port, or cpu_count (env BENTO_WORKERS, bento.yaml workers, @service({ workers }); default 1)', workers)
+    .option('--runner-workers <n>', 'worker threads per runner (env BENTO_RUNNER_WORKERS)', positiveInt)
+    .option('--graceful-timeout <seconds>', 'on SIGTERM/SIGINT, time allowed to finish in-flight requests (env BENTO_GRACEFUL_TIMEOUT, default 30)', positiveInt)
+    .option('-c, --config <file>', 'config file over bento.yaml: its env, workers, traffic, apis and runners keys (env BENTO_CONFIG)')
+    .option('-e, --env <KEY=value>', 'set a variable, above the environment and .env (repeatable)', collect);
+}
+
+settingFlags(program.command('serve'))
   .description('Serve a service: a directory with bento.yaml, a service project, a service.ts / .js file, or a built bento (tag or directory)')
   .argument('[target]', 'what to serve', '.')
-  .option('-p, --port <port>', 'port to listen on (env PORT, default 3000)', port)
-  .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
-  .option('-w, --workers <n>', 'HTTP worker processes sharing the port, or cpu_count (env BENTO_WORKERS, bento.yaml workers, @service({ workers }); default 1)', workers)
-  .option('--runner-workers <n>', 'worker threads per runner (env BENTO_RUNNER_WORKERS)', positiveInt)
-  .option('--graceful-timeout <seconds>', 'on SIGTERM/SIGINT, time allowed to finish in-flight requests (env BENTO_GRACEFUL_TIMEOUT, default 30)', positiveInt)
-  .addHelpText('after', '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve services/vision-classifier --port 3001\n  $ bento serve --workers 2                # two processes share port 3000\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
+  .option('--reload', 'restart when the service\'s files change, compiling TypeScript first (development)')
+  .addHelpText('after', '\nSettings, lowest first: defaults < bento.yaml < config file < .env < environment < flags (bento config shows them).\n' +
+    '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve service.ts --reload     # a TypeScript file, compiled with tsc (no build step)\n  $ bento serve -c prod.yaml -e BENTO_LOG_LEVEL=debug\n  $ bento serve services/vision-classifier --port 3001\n  $ bento serve --workers 2                # two processes share port 3000\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
   .action(async (target: string, opts: import('./serve-command.js').ServeCommandOptions) => {
     const { serveCommand } = await import('./serve-command.js');
     await serveCommand(target, opts);
   });
 
+settingFlags(program.command('config'))
+  .description('Print the effective configuration of what bento serve would serve, with where each value came from; secrets masked')
+  .argument('[target]', 'what bento serve would serve', '.')
+  .option('--all', 'every setting, including those left at their default')
+  .option('-o, --output <format>', 'table, json, yaml or env (KEY=value lines, secrets masked)', 'table')
+  .addHelpText('after', '\nExamples:\n  $ bento config\n  $ bento config services/vision-classifier --all\n  $ bento config -c prod.yaml -o json | jq .settings')
+  .action(async (target: string, opts) => (await import('./config-command.js')).configCommand(target, opts));
+
 program
-  .command('new')
-  .description('Create a service project from a template')
-  .argument('<dir>', 'directory to create')
-  .option('--name <name>', 'service name (default: the directory name)')
-  .option('--template <template>', 'template in templates/', 'service')
-  .addHelpText('after', '\nExample:\n  $ bento new services/my-classifier && npm install && npx tsc -p services/my-classifier')
-  .action(async (dir: string, opts: { name?: string; template: string }) => {
-    const { renderTemplate } = await import('./new-command.js');
-    const written = renderTemplate(dir, { ...opts, frameworkVersion: version });
-    process.stdout.write(
-      `Created ${written.length} files in ${dir}. Next: put a model in ${dir}/model, run npm install (at the workspace root, if any), ` +
-        `npx tsc -p ${dir}, then npx bento serve ${dir}\n`,
-    );
+  .command('schema')
+  .description('Print the JSON Schema of bento.yaml (and of config files), for editors')
+  .addHelpText('after', '\nExample:\n  $ bento schema > bento.schema.json')
+  .action(async () => {
+    const { BENTO_YAML_SCHEMA } = await import('../config/bento-yaml-schema.js');
+    process.stdout.write(JSON.stringify(BENTO_YAML_SCHEMA, null, 2) + '\n');
   });
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+program
+  .command('new')
+  .description('Create a service project from a template: service.ts, bento.yaml, package.json, tsconfig, a test and a README')
+  .argument('[dir]', 'directory to create (must not exist, or be empty)')
+  .option('--name <name>', 'service name (default: the directory name)')
+  .option('-t, --template <template>', 'image-classifier, tensor or blank (bento new --list)', 'image-classifier')
+  .option('--list', 'list the templates and exit')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ bento new my-classifier && cd my-classifier && npm install && npm test\n' +
+      '  $ bento new scorer --template tensor\n  $ bento new services/my-api --template blank     # inside the bento-ts repository: an npm workspace',
+  )
+  .action(async (dir: string | undefined, opts: { name?: string; template: string; list?: boolean }) => {
+    const { listTemplates, renderTemplate } = await import('./new-command.js');
+    if (opts.list) {
+      for (const t of listTemplates()) process.stdout.write(`${t.name.padEnd(18)} ${t.description}\n`);
+      return;
+    }
+    if (!dir) throw new UsageError('bento new needs a directory: bento new <dir> [--template image-classifier|tensor|blank]');
+    const written = await renderTemplate(dir, { ...opts, frameworkVersion: version });
+    process.stdout.write(`Created ${written.length} files in ${dir} from the ${opts.template} template. Next:\n  cd ${dir}\n  npm install\n  npm test\n  npx bento serve .\n`);
+  });
 
 program
   .command('build')
@@ -76,6 +111,7 @@ program
   .description('List the bentos in the store (BENTO_HOME, default ~/bento)')
   .argument('[name]', 'only bentos of this name')
   .option('-o, --output <format>', 'table, json or yaml', 'table')
+  .addHelpText('after', '\nExamples:\n  $ bento list\n  $ bento list mlflow_vision_classifier -o json')
   .action(async (name: string | undefined, opts: { output: string }) => (await import('./bento-commands.js')).listCommand(name, opts));
 
 program
@@ -90,20 +126,26 @@ program
   .command('delete')
   .description('Delete bentos from the store')
   .argument('<tags...>')
-  .action(async (tags: string[]) => (await import('./bento-commands.js')).deleteCommand(tags));
+  .option('-o, --output <format>', 'text or json', 'text')
+  .addHelpText('after', '\nExample:\n  $ bento delete mlflow_vision_classifier:0.1.0')
+  .action(async (tags: string[], opts: { output: string }) => (await import('./bento-commands.js')).deleteCommand(tags, opts));
 
 program
   .command('export')
   .description('Write a bento to a .bento archive (tar.gz) with its models')
   .argument('<tag>')
   .argument('[path]', 'file, or directory for <name>-<version>.bento', '.')
-  .action(async (tag: string, path: string) => (await import('./bento-commands.js')).exportCommand(tag, path));
+  .option('-o, --output <format>', 'text or json', 'text')
+  .addHelpText('after', '\nExample:\n  $ bento export mlflow_vision_classifier:latest /tmp   # then, elsewhere: bento import /tmp/<name>-<version>.bento')
+  .action(async (tag: string, path: string, opts: { output: string }) => (await import('./bento-commands.js')).exportCommand(tag, path, opts));
 
 program
   .command('import')
   .description('Add a .bento archive to the store (checked entry by entry and against its SHA256SUMS)')
   .argument('<path>')
-  .action(async (path: string) => (await import('./bento-commands.js')).importCommand(path));
+  .option('-o, --output <format>', 'text or json', 'text')
+  .addHelpText('after', '\nExample:\n  $ bento import ./mlflow_vision_classifier-0.1.0.bento && bento list')
+  .action(async (path: string, opts: { output: string }) => (await import('./bento-commands.js')).importCommand(path, opts));
 
 program
   .command('containerize')
@@ -114,6 +156,7 @@ program
   .option('--build-arg <KEY=value>', 'build argument, e.g. BASE_IMAGE=my-registry/node:20-slim (repeatable)', collect)
   .option('--opt <key=value>', 'option passed to the builder as --key=value (repeatable)', collect)
   .option('--dry-run', 'print the build command instead of running it')
+  .option('-o, --output <format>', 'text or json (the builder\'s own output goes to stderr)', 'text')
   .argument('[builderArgs...]', 'after --: arguments passed to the builder as they are')
   .addHelpText(
     'after',
@@ -167,33 +210,49 @@ models
   .description('Download a model into the store (MLflow URIs need @bento-ts/plugin-mlflow)')
   .argument('<uri>', 'model URI: models:/<name>/<version>, models:/<name>@<alias>, runs:/<run_id>/model, models:/<model_id>...')
   .option('--project <dir>', 'project whose plugins resolve the URI', '.')
+  .option('-o, --output <format>', 'text or json', 'text')
   .addHelpText('after', '\nExamples:\n  $ bento models pull models:/vision-model/1\n  $ MLFLOW_TRACKING_URI=http://mlflow:5001 bento models pull models:/vision-model@champion')
-  .action(async (uri: string, opts: { project: string }) => (await import('./models-command.js')).pullCommand(uri, opts));
+  .action(async (uri: string, opts: { project: string; output: string }) => (await import('./models-command.js')).pullCommand(uri, opts));
 
 models
   .command('list')
   .description('List stored models')
-  .option('--json', 'print the manifests as JSON')
-  .action(async (opts: { json?: boolean }) => (await import('./models-command.js')).listCommand(opts));
+  .option('-o, --output <format>', 'table, json or yaml', 'table')
+  .option('--json', 'the same as -o json')
+  .addHelpText('after', '\nExample:\n  $ bento models list -o json')
+  .action(async (opts: { json?: boolean; output: string }) => (await import('./models-command.js')).listCommand(opts));
 
 models
   .command('get')
   .description('Show a stored model (name:version, or name for its newest)')
   .argument('<tag>')
-  .option('-o, --output <format>', 'json, or path (its directory)', 'json')
+  .option('-o, --output <format>', 'json, yaml, or path (its directory)', 'json')
+  .addHelpText('after', '\nExample:\n  $ ls $(bento models get vision-model -o path)')
   .action(async (tag: string, opts: { output: string }) => (await import('./models-command.js')).getCommand(tag, opts));
 
 models
   .command('delete')
   .description('Delete a stored model')
   .argument('<tag>')
-  .action(async (tag: string) => (await import('./models-command.js')).deleteCommand(tag));
+  .option('-o, --output <format>', 'text or json', 'text')
+  .addHelpText('after', '\nExample:\n  $ bento models delete vision-model:1')
+  .action(async (tag: string, opts: { output: string }) => (await import('./models-command.js')).deleteCommand(tag, opts));
+
+const USAGE_HINT = 'See: bento --help, or bento <command> --help for its options and examples.';
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof BentoError) {
-    process.stderr.write(`Error [${err.code}]: ${err.message}\n`);
-  } else {
-    process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  if (err instanceof CommanderError) {
+    // Commander has printed its message already; --help and --version are not failures.
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   }
-  process.exit(1);
+  const code = exitCodeFor(err);
+  if (err instanceof BentoError) {
+    process.stderr.write(`Error [${err.code}]: ${err.message}\n${code === EXIT.usage ? `${USAGE_HINT}\n` : ''}`);
+  } else if (process.env.BENTO_DEBUG) {
+    process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  } else {
+    // Not an error bento-ts raises on purpose: a bug, or something the system refused.
+    process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n(rerun with BENTO_DEBUG=1 for the stack trace, and report it if it is a bento-ts bug)\n`);
+  }
+  process.exit(code);
 });

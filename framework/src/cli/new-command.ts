@@ -1,12 +1,15 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
-import { TEMPLATES_DIR } from '../package-info.js';
+import { FRAMEWORK_DIR, TEMPLATES_DIR } from '../package-info.js';
 import { NAME_PATTERN } from '../sdk/decorators/service.js';
-
 
 /** Files whose template name differs from the rendered one (npm strips .gitignore from packages). */
 const RENAMES: Record<string, string> = { gitignore: '.gitignore' };
+/** Describes a template; not rendered. */
+const TEMPLATE_MANIFEST = 'template.json';
+/** What `bento new` renders when no --template is given: the seed guide's image classifier. */
+export const DEFAULT_TEMPLATE = 'image-classifier';
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -15,30 +18,85 @@ function files(dir: string): string[] {
   });
 }
 
+export interface TemplateInfo {
+  name: string;
+  description: string;
+}
+
+/** The templates `bento new` can render: directories of templates/ holding a template.json. */
+export function listTemplates(root = TEMPLATES_DIR): TemplateInfo[] {
+  return readdirSync(root)
+    .filter((name) => existsSync(join(root, name, TEMPLATE_MANIFEST)))
+    .sort()
+    .map((name) => ({ name, description: (JSON.parse(readFileSync(join(root, name, TEMPLATE_MANIFEST), 'utf8')) as { description: string }).description }));
+}
+
+/** The repository bento-ts runs from when it is a checkout rather than an npm install; undefined otherwise. */
+function checkoutRoot(): string | undefined {
+  const framework = realpathSync(FRAMEWORK_DIR);
+  if (framework.split(sep).includes('node_modules')) return undefined;
+  const root = dirname(framework);
+  return existsSync(join(root, 'plugins')) ? root : undefined;
+}
+
+/** Where the project keeps the bento-ts packages it installs from tarballs. */
+const VENDOR_DIR = 'vendor';
+
+/**
+ * How the new project depends on a bento-ts package. Installed from a registry,
+ * the version range. Run from a checkout, nothing is published: outside the
+ * checkout, the package is packed (npm pack) into vendor/ and installed from
+ * there, so that npm installs its whole dependency tree as it would from a
+ * registry; inside it, the checkout's npm workspaces link it by version.
+ */
+async function dependencySpec(pkg: string, version: string, target: string): Promise<string> {
+  const root = checkoutRoot();
+  if (!root || !relative(root, target).split(sep)[0]!.startsWith('..')) return `^${version}`;
+  const dir = pkg === 'framework' ? join(root, 'framework') : join(root, 'plugins', pkg.replace(/^plugin-/, ''));
+  const { npmPack } = await import('../build/dependencies.js');
+  mkdirSync(join(target, VENDOR_DIR), { recursive: true });
+  return `file:${VENDOR_DIR}/${npmPack(dir, join(target, VENDOR_DIR)).filename}`;
+}
+
 export interface NewOptions {
   name?: string;
   template?: string;
   frameworkVersion: string;
 }
 
-/** Renders a service scaffold from templates/<template> into `dir`; returns the files written. */
-export function renderTemplate(dir: string, options: NewOptions): string[] {
+/** Renders a service project from templates/<template> into `dir`; returns the files written. */
+export async function renderTemplate(dir: string, options: NewOptions): Promise<string[]> {
   const target = resolve(dir);
   const name = options.name ?? basename(target).toLowerCase().replace(/[^a-z0-9._-]+/g, '_');
   if (!NAME_PATTERN.test(name) || name.length > 63) {
     throw new ConfigError(`"${name}" is not a valid service name: use lowercase letters, digits, "-", "_" and "."; pass --name`);
   }
-  const source = join(TEMPLATES_DIR, options.template ?? 'service');
-  if (!existsSync(source)) throw new ConfigError(`no template "${options.template}" in ${TEMPLATES_DIR}`);
-  if (existsSync(target) && readdirSync(target).length > 0) throw new ConfigError(`${target} exists and is not empty`);
+  const template = options.template ?? DEFAULT_TEMPLATE;
+  const known = listTemplates();
+  if (!known.some((t) => t.name === template)) {
+    throw new ConfigError(`no template "${template}"; choose one of: ${known.map((t) => t.name).join(', ')} (bento new --list)`);
+  }
+  if (existsSync(target) && readdirSync(target).length > 0) throw new ConfigError(`${target} exists and is not empty; choose a new directory`);
+  mkdirSync(target, { recursive: true });
+  const source = join(TEMPLATES_DIR, template);
   const className = name.split(/[-._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
   const values: Record<string, string> = { name, className, frameworkVersion: options.frameworkVersion };
+  const templateFiles = files(source);
+  for (const file of templateFiles) {
+    for (const [, key] of readFileSync(file, 'latin1').matchAll(/\{\{(pkg:[\w-]+)\}\}/g)) {
+      values[key!] ??= await dependencySpec(key!.slice(4), options.frameworkVersion, target);
+    }
+  }
   const written: string[] = [];
-  for (const file of files(source)) {
+  for (const file of templateFiles) {
     const rel = relative(source, file);
+    if (rel === TEMPLATE_MANIFEST) continue;
     const out = join(target, RENAMES[rel] ?? rel);
-    mkdirSync(join(out, '..'), { recursive: true });
-    writeFileSync(out, readFileSync(file, 'utf8').replace(/\{\{(\w+)\}\}/g, (m, key: string) => values[key] ?? m));
+    mkdirSync(dirname(out), { recursive: true });
+    const bytes = readFileSync(file);
+    // Models and images are copied as they are; only text is a template.
+    const text = bytes.includes(0) ? undefined : bytes.toString('utf8');
+    writeFileSync(out, text === undefined ? bytes : text.replace(/\{\{([\w:-]+)\}\}/g, (m, key: string) => values[key] ?? m));
     written.push(out);
   }
   return written;

@@ -1,10 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { FRAMEWORK_DIR } from '../package-info.js';
 import { BentoStore } from '../bento/bento-store.js';
 import { parseBentoTag } from '../bento/tag.js';
-import { envFor } from '../config/bento-yaml.js';
-import { loadDotEnv } from '../config/dotenv.js';
+import { type ServeFlags, resolveSettings } from '../config/effective-config.js';
 import { type Project, bentoProject, loadProject } from '../config/project.js';
 import { ConfigError } from '../errors.js';
+import { envInt } from '../config/limits.js';
 import { startServer } from '../server/serve.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { runPrimary, serveWorkerCount } from '../server/cluster/primary.js';
@@ -24,6 +27,15 @@ export function banner(url: string, apis: ApiDefinition[]): string {
   return `bento-ts server started!\n\nAPI Endpoints:\n${lines.join('\n')}\n`;
 }
 
+/** PORT (or BENTO_PORT), checked: a typo is a clear error, not a listen failure. */
+function portFrom(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.PORT ?? env.BENTO_PORT;
+  if (raw === undefined || raw.trim() === '') return 3000;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
+  return port;
+}
+
 function isBentoTag(value: string): boolean {
   try {
     parseBentoTag(value);
@@ -34,14 +46,37 @@ function isBentoTag(value: string): boolean {
 }
 
 /** A path (project, service file, bento directory), else a bento tag in the store. */
-async function findTarget(target: string): Promise<Project> {
+async function findTarget(target: string, beforeStore: () => void): Promise<Project> {
   if (existsSync(target)) return loadProject(target);
   if (isBentoTag(target)) {
+    beforeStore();
     const bento = await BentoStore.fromEnv(process.env).find(target);
     if (bento) return bentoProject(bento.path, bento.manifest);
     throw new ConfigError(`"${target}" is neither a path nor a bento in the store (see: bento list)`);
   }
   throw new ConfigError(`${target} does not exist`);
+}
+
+/**
+ * A service resolves @bento-ts/framework itself; a different copy than the
+ * running CLI's would keep its decorators' registrations where this server
+ * never looks (tsyringe's "TypeInfo not known"). Say so, and what to run.
+ */
+function checkSameFramework(project: Project): void {
+  if (project.bento) return;
+  let theirs: string;
+  try {
+    theirs = realpathSync(dirname(createRequire(project.serviceModule).resolve('@bento-ts/framework/package.json')));
+  } catch {
+    return; // resolved through the running framework (a file outside any project)
+  }
+  const ours = realpathSync(FRAMEWORK_DIR);
+  if (theirs !== ours) {
+    throw new ConfigError(
+      `${project.serviceModule} uses the @bento-ts/framework in ${theirs}, but this bento command is the one in ${ours}; ` +
+        `run the project's own: npx bento serve (from ${project.root})`,
+    );
+  }
 }
 
 /** `@service({ workers })` of the project's service class. */
@@ -50,20 +85,33 @@ async function declaredWorkers(project: Project): Promise<number | 'cpu_count' |
   return getServiceDefinition((await importService(project.serviceModule)).cls)?.workers;
 }
 
-export interface ServeCommandOptions {
-  port?: number;
-  host?: string;
-  workers?: string;
-  runnerWorkers?: number;
-  gracefulTimeout?: number;
+export interface ServeCommandOptions extends Omit<ServeFlags, 'env'> {
+  /** `--env KEY=value` as given. */
+  env?: string[];
+  reload?: boolean;
+}
+
+/** What `bento serve` and `bento config` serve: the target, its settings resolved in their one precedence. */
+export async function resolveServeTarget(target: string, opts: ServeCommandOptions) {
+  const { keyValues } = await import('./bento-commands.js');
+  // .env may set BENTO_HOME, which finding a bento by its tag needs.
+  const { loadDotEnv } = await import('../config/dotenv.js');
+  const project = await findTarget(target, () => loadDotEnv());
+  checkSameFramework(project);
+  const settings = resolveSettings(project, { ...opts, env: keyValues(opts.env, '--env') }, process.env);
+  project.config = settings.config;
+  return { project, settings };
 }
 
 export async function serveCommand(target: string, opts: ServeCommandOptions): Promise<void> {
-  loadDotEnv();
-  const project = await findTarget(target);
+  if (opts.reload) {
+    const { serveWithReload } = await import('./reload.js');
+    return serveWithReload(target, opts);
+  }
+  const { project, settings } = await resolveServeTarget(target, opts);
+  // One environment for the whole server and its worker processes: defaults < bento.yaml < config file < .env < environment < flags.
   const env = process.env;
-  // bento.yaml's runtime variables are defaults: the environment (docker run -e ...) wins.
-  for (const [name, value] of Object.entries(envFor(project.config, 'runtime'))) env[name] ??= value;
+  Object.assign(env, settings.env);
   const slot = workerSlot();
   if (project.bento && slot === undefined) {
     process.stderr.write(`serving bento ${project.bento.tag} from ${project.bento.path}\n`);
@@ -75,11 +123,11 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
       if (pinned) env[name] = pinned;
     }
   }
-  const graceSeconds = opts.gracefulTimeout ?? (env.BENTO_GRACEFUL_TIMEOUT ? Number(env.BENTO_GRACEFUL_TIMEOUT) : 30);
+  const graceSeconds = envInt(env, 'BENTO_GRACEFUL_TIMEOUT', 30);
   // Life-cycle lines in the same format as the start-up lines (JSON, or readable on a terminal).
   const log = consoleLogger('bento');
   if (slot === undefined) {
-    const workers = serveWorkerCount(opts.workers ?? env.BENTO_WORKERS ?? project.config.workers ?? (await declaredWorkers(project)));
+    const workers = serveWorkerCount(env.BENTO_WORKERS ?? (await declaredWorkers(project)));
     if (workers > 1) {
       const code = await runPrimary({
         workers,
@@ -96,9 +144,9 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
   if (slot !== undefined) onPrimaryStop((why) => (stopWorker ? stopWorker(why) : (stopAsked = why)));
   const server = await startServer({
     project,
-    port: opts.port ?? (env.PORT ? Number(env.PORT) : env.BENTO_PORT ? Number(env.BENTO_PORT) : 3000),
-    host: opts.host ?? env.HOST ?? '0.0.0.0',
-    runnerWorkers: opts.runnerWorkers,
+    port: portFrom(env),
+    host: env.HOST ?? '0.0.0.0',
+    env,
   });
   const startText = banner(server.url, server.apis);
   let closing = false;

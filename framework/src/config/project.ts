@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { FRAMEWORK_DIR } from '../package-info.js';
 import { ConfigError } from '../errors.js';
 import { type BentoManifest, parseManifest } from '../bento/manifest.js';
 import { type BentoYaml, readBentoYaml } from './bento-yaml.js';
@@ -41,45 +42,116 @@ function readJson(file: string): Record<string, unknown> {
 }
 
 /**
+ * The tsconfig that compiles a TypeScript service file: the nearest
+ * tsconfig.json above it, else one bento-ts writes into `.bento/` beside the
+ * file (ES modules, legacy decorators with their metadata) so that a lone
+ * service.ts serves with no setup.
+ */
+export function tsconfigFor(tsFile: string): string {
+  const found = findUp(dirname(tsFile), 'tsconfig.json');
+  if (found) return found;
+  const dir = join(dirname(tsFile), '.bento');
+  const file = join(dir, 'tsconfig.serve.json');
+  const config = {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'ESNext',
+      moduleResolution: 'Bundler',
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      useDefineForClassFields: false,
+      strict: true,
+      skipLibCheck: true,
+      rootDir: '..',
+      outDir: 'build',
+    },
+    files: [join('..', basename(tsFile))],
+  };
+  mkdirSync(join(dir, 'build'), { recursive: true });
+  // The output is ES modules whatever the project's package.json says.
+  writeFileSync(join(dir, 'build', 'package.json'), '{ "type": "module" }\n');
+  const text = JSON.stringify(config, null, 2) + '\n';
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
+  return file;
+}
+
+/**
  * Maps a TypeScript source file to the JavaScript file tsc emits for it, using
- * the nearest tsconfig.json's rootDir/outDir, compiling first when the output
- * is missing or older than the source (so decorator metadata is intact).
+ * its tsconfig's rootDir/outDir, compiling first when the output is missing or
+ * older than the source (so decorator metadata is intact).
  */
 export function compiledModuleFor(tsFile: string): string {
-  const tsconfig = findUp(dirname(tsFile), 'tsconfig.json');
-  if (!tsconfig) throw new ConfigError(`no tsconfig.json found above ${tsFile}; bento-ts compiles services with tsc`);
+  const tsconfig = tsconfigFor(tsFile);
   const base = dirname(tsconfig);
   const options = (readJson(tsconfig).compilerOptions ?? {}) as { rootDir?: string; outDir?: string };
   const rootDir = resolve(base, options.rootDir ?? '.');
   const outDir = resolve(base, options.outDir ?? '.');
   const jsFile = join(outDir, relative(rootDir, tsFile)).replace(/\.(c|m)?tsx?$/, '.$1js');
-  const stale = !existsSync(jsFile) || statSync(jsFile).mtimeMs < statSync(tsFile).mtimeMs;
-  if (stale) compileTsconfig(tsconfig, `${jsFile} is missing or stale`);
+  const stale = !existsSync(jsFile) || newest(outDir, /\.(c|m)?js$/) < newest(rootDir, /\.(c|m)?tsx?$/, outDir);
+  if (stale) compileTsconfig(tsconfig, `${jsFile} is missing or older than its sources`);
   return jsFile;
 }
 
-/** Runs `tsc -b` on a tsconfig with the TypeScript the project installs (tsc keeps decorator metadata; esbuild and tsx drop it). */
-export function compileTsconfig(tsconfig: string, why = 'the service must be compiled'): void {
-  let tsc: string;
-  try {
-    tsc = createRequire(tsconfig).resolve('typescript/bin/tsc');
-  } catch {
-    throw new ConfigError(`${why} and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`);
+const NOT_SOURCES = new Set(['node_modules', '.bento', '.git']);
+
+/**
+ * Modification time of the newest file matching `pattern` under `dir` (outside `skip`).
+ * Output older than any source is stale: a changed module, not just the entry, needs a compile.
+ */
+function newest(dir: string, pattern: RegExp, skip?: string): number {
+  let latest = 0;
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (!NOT_SOURCES.has(entry.name) && path !== skip) walk(path);
+      } else if (pattern.test(entry.name) && !entry.name.endsWith('.d.ts')) {
+        latest = Math.max(latest, statSync(path).mtimeMs);
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return latest;
+}
+
+/** The TypeScript compiler: the project's own, else the one installed beside bento-ts. */
+function tscFor(tsconfig: string): string | undefined {
+  for (const from of [tsconfig, join(FRAMEWORK_DIR, 'package.json')]) {
+    try {
+      return createRequire(from).resolve('typescript/bin/tsc');
+    } catch {
+      // try the next place
+    }
   }
-  const result = spawnSync(process.execPath, [tsc, '-b', tsconfig], { stdio: 'inherit' });
-  if (result.status !== 0) throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status})`);
+  return undefined;
+}
+
+/** Runs `tsc -b` on a tsconfig (tsc keeps decorator metadata; esbuild and tsx drop it). */
+export function compileTsconfig(tsconfig: string, why = 'the service must be compiled'): void {
+  const tsc = tscFor(tsconfig);
+  if (!tsc) throw new ConfigError(`${why} and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`);
+  const result = spawnSync(process.execPath, [tsc, '-b', tsconfig], { stdio: ['ignore', 2, 2] });
+  if (result.status !== 0) throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status}); fix the errors above`);
+}
+
+/** The TypeScript source a service project or file is compiled from, if it is TypeScript. */
+export function typescriptSourceOf(target: string): string | undefined {
+  const abs = resolve(target);
+  if (/\.(c|m)?tsx?$/.test(abs)) return abs;
+  const dir = existsSync(abs) && statSync(abs).isDirectory() ? abs : dirname(abs);
+  for (const candidate of ['src/service.ts', 'service.ts']) if (existsSync(join(dir, candidate))) return join(dir, candidate);
+  return undefined;
 }
 
 /** The compiled entry of a service project directory: package.json `main`, else dist/src/service.js or dist/service.js. */
 function serviceEntryOf(dir: string): string {
   const pkgFile = join(dir, 'package.json');
-  if (existsSync(pkgFile)) {
-    const main = (readJson(pkgFile) as { main?: string }).main;
-    if (main) return resolve(dir, main);
-  }
-  for (const candidate of ['src/service.ts', 'service.ts']) {
-    if (existsSync(join(dir, candidate))) return compiledModuleFor(join(dir, candidate));
-  }
+  const main = existsSync(pkgFile) ? (readJson(pkgFile) as { main?: string }).main : undefined;
+  // A TypeScript project is compiled when its output is missing or stale: serving needs no separate build step.
+  const source = typescriptSourceOf(dir);
+  const compiled = source ? compiledModuleFor(source) : undefined;
+  if (main) return resolve(dir, main);
+  if (compiled) return compiled;
   throw new ConfigError(`${dir} is not a service project: it has no package.json "main" and no service.ts`);
 }
 

@@ -1,5 +1,5 @@
 import { BackendNotFoundError, ModelSourceNotFoundError, PluginError } from '../errors.js';
-import type { Backend, BentoPlugin, ModelSource, PluginRegistry } from './types.js';
+import type { Backend, BentoPlugin, ModelSource, PluginRegistry, RequestHook } from './types.js';
 
 /** Which package to suggest when no loaded plugin handles a well-known URI scheme or format. */
 const SCHEME_HINTS: Record<string, string> = {
@@ -26,6 +26,7 @@ export class Registry implements PluginRegistry {
   readonly plugins: string[] = [];
   private readonly sources = new Map<string, ModelSource>();
   private readonly backends = new Map<string, Backend>();
+  readonly requestHooks: RequestHook[] = [];
   private current = '';
 
   async use(plugin: BentoPlugin, origin: string): Promise<void> {
@@ -68,6 +69,13 @@ export class Registry implements PluginRegistry {
       if (!this.backends.has(format)) this.backends.set(format, backend);
     }
     this.backends.set(`name:${backend.name}`, backend);
+  }
+
+  addRequestHook(hook: RequestHook): void {
+    if (!hook?.name || typeof hook.onRequest !== 'function') {
+      throw new PluginError(`plugin "${this.current}" registered an invalid request hook: it needs name and onRequest()`);
+    }
+    this.requestHooks.push(hook);
   }
 
   sourceFor(uri: string): ModelSource {

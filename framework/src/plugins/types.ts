@@ -1,7 +1,9 @@
 /**
  * The extension points of bento-ts. A plugin registers model sources (where
- * models come from) and backends (what runs them); the framework picks a source
- * by the model URI's scheme and a backend by the model's format.
+ * models come from), backends (what runs them) and request hooks (checks every
+ * request passes, such as authentication); the framework picks a source by the
+ * model URI's scheme and a backend by the model's format. Input types are not
+ * plugins: an `InputDescriptor` (io/descriptor.ts) is passed to `@api({ input })`.
  *
  * Plugins are loaded twice: once on the HTTP thread (model sources resolve
  * models there) and once in every runner worker thread (backends load and run
@@ -125,9 +127,41 @@ export interface Backend {
   load(model: ResolvedModel, options: BackendOptions): Promise<ModelSession>;
 }
 
+/** What a request hook sees of a request: its head, before the body is read. */
+export interface HookRequest {
+  readonly method: string;
+  /** Path and query, as sent. */
+  readonly url: string;
+  /** The route it matched (`/predict_image`, `/v2/models/:name/infer`), or undefined when none matched (a 404 to be). */
+  readonly route?: string;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The client's address (the socket's; fastify's trustProxy is off). */
+  readonly ip: string;
+  readonly requestId: string;
+}
+
+/**
+ * A check every request passes before any work is done for it: authentication,
+ * allow lists, tenant headers. Runs on the HTTP thread (never in runner
+ * workers), for every route including probes and /metrics (look at `route` to
+ * exempt some), in the order plugins registered them, before the body is read.
+ * Return to let the request through; throw a BentoError to refuse it with that
+ * error's status and JSON body (`UnauthorizedError` answers 401, `ForbiddenError`
+ * 403). Anything else thrown answers 500, and is a bug in the hook.
+ */
+export interface RequestHook {
+  name: string;
+  onRequest(request: HookRequest): void | Promise<void>;
+}
+
 export interface PluginRegistry {
+  /** A source for some URI schemes; a scheme claimed twice fails at start. */
   addModelSource(source: ModelSource): void;
+  /** A backend for some model formats; the first registered for a format is its default, others are chosen by name. */
   addBackend(backend: Backend): void;
+  /** A check run on every request before it is served (see RequestHook). */
+  addRequestHook(hook: RequestHook): void;
 }
 
 export interface BentoPlugin {
@@ -137,7 +171,11 @@ export interface BentoPlugin {
   setup(registry: PluginRegistry): void | Promise<void>;
 }
 
-/** Identity helper that gives plugin authors type checking. */
+/**
+ * Declares a plugin: `export default definePlugin({ name, setup(registry) { ... } })`.
+ * It only gives the object its type, so an editor checks every hook against
+ * this file; the registry checks the pieces again when the plugin is loaded.
+ */
 export function definePlugin(plugin: BentoPlugin): BentoPlugin {
   return plugin;
 }

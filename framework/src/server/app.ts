@@ -13,6 +13,7 @@ import { installModelVersionHeader } from './model-version-header.js';
 import { type ServerState, installProbes } from './probes.js';
 import { installDocs } from './docs.js';
 import type { InferenceTarget } from '../protocols/inference-target.js';
+import type { HookRequest, RequestHook } from '../plugins/types.js';
 import { installProtocols } from './protocols.js';
 import { type AccessLogMode, installObservability } from './observability-hooks.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -39,6 +40,8 @@ export interface AppOptions {
   modelVersionHeader?: boolean;
   /** The request header that picks a runner's variant, when some runner has variants. */
   variantHeader?: string;
+  /** Plugins' checks on every request (authentication...), in order. */
+  requestHooks?: RequestHook[];
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
@@ -55,6 +58,15 @@ function clientGoneSignal(req: FastifyRequest): AbortSignal {
     if (!req.raw.complete || !req.raw.socket?.writable) controller.abort(new Error('client closed the connection'));
   });
   return controller.signal;
+}
+
+/** Runs the plugins' request hooks before anything else is done for a request; a hook's BentoError is the answer. */
+function installRequestHooks(app: FastifyInstance, hooks: RequestHook[]): void {
+  if (hooks.length === 0) return;
+  app.addHook('onRequest', async (req) => {
+    const request: HookRequest = { method: req.method, url: req.url, route: req.routeOptions.url, headers: req.headers, ip: req.ip, requestId: String(req.id) };
+    for (const hook of hooks) await hook.onRequest(request);
+  });
 }
 
 /** Builds the HTTP app of a service: one route per `@api`, JSON errors, limits and traffic control. */
@@ -99,6 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   if (options.modelVersionHeader) installModelVersionHeader(app, options.variantHeader);
   const methodsByRoute = new Map<string, Set<string>>();
   installErrorHandling(app, methodsByRoute);
+  installRequestHooks(app, options.requestHooks ?? []);
 
   await app.register(fastifyMultipart, {
     limits: { fileSize: limits.maxBodyBytes, files: limits.maxFiles, fields: limits.maxFields, parts: limits.maxFiles + limits.maxFields, headerPairs: 100 },

@@ -34,6 +34,7 @@ import type { ServerState } from './probes.js';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import { applyOverrides } from './overrides.js';
 import { importService } from './service-loader.js';
+import { useColour } from '../logging/colour.js';
 
 export interface ServeOptions {
   project: Project;
@@ -168,7 +169,7 @@ function loggerOptions(env: Readonly<Record<string, string | undefined>>): Recor
   const format = env.BENTO_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const level = env.BENTO_LOG_LEVEL ?? 'info';
   if (format !== 'pretty') return { level };
-  return { level, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } };
+  return { level, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', colorize: useColour(process.stdout, env) } } };
 }
 
 /** A runner as the standard protocols see it: a model of one input and one output behind a batchable method. */
@@ -266,6 +267,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       tracing,
       modelVersionHeader: followers.length > 0 || Object.keys(variants).length > 0,
       variantHeader: Object.keys(variants).length > 0 ? variantHeader(env) : undefined,
+      requestHooks: registry.requestHooks,
     });
     const host = options.host ?? '0.0.0.0';
     await app.listen({ port: options.port ?? 3000, host });

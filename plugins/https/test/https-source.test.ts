@@ -122,15 +122,16 @@ describe('https:// model source', { timeout: 300_000 }, () => {
 
   it('refuses a wrong checksum, a missing one, a 404 and a tarball that leaves its directory, storing nothing', async () => {
     const before = (await stored()).length;
-    const cases: Array<[string, RegExp]> = [
-      [`${base}/model.onnx#sha256=${'0'.repeat(64)}`, /MODEL_CHECKSUM_MISMATCH.*has SHA-256 [0-9a-f]{64}, not the 0{64} its URI names/],
-      [`${base}/model.onnx`, /INVALID_INPUT.*names no checksum: add #sha256=/],
-      [`${base}/missing.onnx#sha256=${sha(model)}`, /MODEL_NOT_FOUND.*answered 404/],
-      [`${base}/evil.tar.gz#sha256=${sha(evil)}`, /MODEL_FORMAT_ERROR.*outside the model directory or are links: .*passwd \(SymbolicLink\)/],
+    // Exit codes: 1 the work failed, 2 the URI is unusable as written, 3 nothing is there.
+    const cases: Array<[string, RegExp, number]> = [
+      [`${base}/model.onnx#sha256=${'0'.repeat(64)}`, /MODEL_CHECKSUM_MISMATCH.*has SHA-256 [0-9a-f]{64}, not the 0{64} its URI names/, 1],
+      [`${base}/model.onnx`, /INVALID_INPUT.*names no checksum: add #sha256=/, 2],
+      [`${base}/missing.onnx#sha256=${sha(model)}`, /MODEL_NOT_FOUND.*answered 404/, 3],
+      [`${base}/evil.tar.gz#sha256=${sha(evil)}`, /MODEL_FORMAT_ERROR.*outside the model directory or are links: .*passwd \(SymbolicLink\)/, 1],
     ];
-    for (const [uri, said] of cases) {
+    for (const [uri, said, code] of cases) {
       const run = await pull(uri);
-      assert.equal(run.code, 1, uri);
+      assert.equal(run.code, code, uri);
       assert.match(run.stderr, said);
     }
     assert.equal(hits['/missing.onnx'], 1, 'a 404 is not retried');

@@ -34,7 +34,7 @@ metadata:
 describe('local model source', () => {
   it('registers for plain paths and file: URIs', () => {
     const schemes: string[] = [];
-    plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined });
+    plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(schemes, ['', 'file']);
   });
 

@@ -142,7 +142,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     const del = await runCli(['models', 'delete', `${NAME}:2`], env({}));
     assert.equal(del.code, 0, del.stderr);
     const gone = await runCli(['models', 'get', `${NAME}:2`], env({}));
-    assert.equal(gone.code, 1);
+    assert.equal(gone.code, 3);
     assert.match(gone.stderr, /MODEL_NOT_FOUND.*no model vision-model:2/);
   });
 

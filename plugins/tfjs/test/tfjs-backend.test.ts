@@ -91,7 +91,7 @@ function graphModel(): string {
 describe('tfjs backend', () => {
   it('registers for TF.js models and TensorFlow SavedModels', () => {
     const formats: string[] = [];
-    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats) });
+    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addRequestHook: () => undefined });
     assert.deepEqual(formats, ['tfjs', 'tf-saved-model']);
   });
 

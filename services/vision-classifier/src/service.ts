@@ -27,8 +27,12 @@ import {
   runner,
   service,
   ConfigError,
+  PREDICTION_SCHEMA,
+  type Prediction,
+  classNamesOf,
+  outputWidth,
+  toPredictions,
 } from '@bento-ts/framework';
-import { PREDICTION_SCHEMA, type Prediction, classNamesOf, outputWidth, toPredictions } from './classify.js';
 
 /** Images accepted by one /predict_batch call (the seed's default: 32). */
 export const MAX_BATCH_IMAGES = envInt(process.env, 'MAX_BATCH_IMAGES', 32);

@@ -124,7 +124,7 @@ describe('bento build, export, import and serve', () => {
     assert.match(ok(await bento(['delete', second], A)), /Deleted bento/);
     assert.equal(JSON.parse(ok(await bento(['get', 'mlflow_vision_classifier', '-o', 'json'], A))).tag, tag);
     const missing = await bento(['get', second], A);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 3, 'exit code 3: what it names does not exist');
     assert.match(missing.stderr, /BENTO_NOT_FOUND.*no bento .* \(see: bento list\)/);
   });
 
@@ -163,11 +163,11 @@ describe('bento build, export, import and serve', () => {
     assert.equal(manifest.description, 'Classifies clothes.');
     write('apis:\n  predict_imag:\n    traffic: { timeoutMs: 1000 }\n');
     const typo = await bento(['build', '-f', join(dir, 'bento.yaml')], A);
-    assert.equal(typo.code, 1);
+    assert.equal(typo.code, 2, 'exit code 2: the configuration is wrong');
     assert.match(typo.stderr, /apis\.predict_imag: the service has no API "predict_imag"/);
     write('dockr: {}\n');
     const unknown = await bento(['build', '-f', join(dir, 'bento.yaml')], A);
-    assert.equal(unknown.code, 1);
+    assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /bento\.yaml:3: unknown key "dockr"/);
     assert.doesNotMatch(unknown.stderr, /\n\s+at /, 'no stack trace');
   });

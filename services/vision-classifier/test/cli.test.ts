@@ -38,13 +38,13 @@ describe('bento serve', () => {
 
   it('fails with a clear message for a model path that does not exist', async () => {
     const run = await bento(['serve', '.', '--port', '0'], { MODEL_URI: './no/such/model.onnx' });
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 3);
     assert.match(run.stderr, /MODEL_NOT_FOUND.*no\/such\/model\.onnx does not exist/);
   });
 
   it('refuses a malformed BENTO_JS_DECODE_MAX_PIXELS at start, naming it', async () => {
     const run = await bento(['serve', '.', '--port', '0'], { BENTO_JS_DECODE_MAX_PIXELS: '96x96' });
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2);
     assert.match(run.stderr, /BENTO_JS_DECODE_MAX_PIXELS must be a whole number of pixels.*"96x96"/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
   });

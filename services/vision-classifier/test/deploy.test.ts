@@ -118,7 +118,7 @@ describe('bento deploy', { timeout: 300_000 }, () => {
       assert.equal(predictor.scaleMetric, mode === 'Serverless' ? 'concurrency' : 'cpu');
     }
     const bad = await runBento(['deploy', 'kserve', tag, '-o', '-', '--mode', 'Knative'], env);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /INVALID_INPUT.*--mode Knative is not one of Serverless, RawDeployment/);
   });
 
@@ -136,13 +136,13 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     ];
     for (const [extra, said] of cases) {
       const run = await runBento(['deploy', 'k8s', tag, '-o', dir, ...extra], env);
-      assert.equal(run.code, 1, extra.join(' '));
+      assert.equal(run.code, 2, extra.join(' '));
       assert.match(run.stderr, said);
       assert.ok(!run.stderr.includes(secret) && !run.stdout.includes(secret), 'the secret is not echoed');
       assert.equal(existsSync(dir), false);
     }
     const missing = await runBento(['deploy', 'k8s', 'no_such_bento:1', '-o', dir], env);
-    assert.equal(missing.code, 1);
+    assert.equal(missing.code, 3);
     assert.match(missing.stderr, /BENTO_NOT_FOUND/);
   });
 });

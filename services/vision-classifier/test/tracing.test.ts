@@ -104,7 +104,7 @@ describe('OpenTelemetry tracing (OTLP to a real Jaeger)', { timeout: 180_000 }, 
 
   it('refuses an exporter protocol it cannot speak, saying what to use', async () => {
     const run = await runBento(SERVE, { OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint, OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2, 'a configuration error: exit code 2');
     assert.match(run.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported: .* use http\/protobuf/);
   });
 });

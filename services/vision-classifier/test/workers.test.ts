@@ -124,8 +124,8 @@ describe('starting and stopping several workers', () => {
 
   it('exits non-zero when a worker cannot start', async () => {
     const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { MODEL_URI: '/no/such/model.onnx', BENTO_LOG_LEVEL: 'info' });
-    assert.equal(run.code, 1, run.stderr);
-    assert.match(run.stderr, /worker 0 exited with code 1 before it was ready: stopping/);
+    assert.equal(run.code, 3, 'the worker\'s exit code: the model does not exist');
+    assert.match(run.stderr, /worker 0 exited with code 3 before it was ready: stopping/);
     assert.match(run.stderr, /no\/such\/model/);
   });
 
@@ -137,7 +137,7 @@ describe('starting and stopping several workers', () => {
 
   it('refuses a bad worker count', async () => {
     const run = await runBento(['serve', '.', '--workers', 'many']);
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2);
     assert.match(run.stderr, /expected a positive integer/);
   });
 });

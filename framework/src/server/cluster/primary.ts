@@ -95,6 +95,8 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
   let started = false;
   let stopping = false;
   let failed = false;
+  // A worker that could not start exits as the CLI does (2: configuration, 3: not found): the primary passes its code on.
+  let startFailure: number | undefined;
   let banner: string | undefined;
 
   return new Promise<number>((resolve) => {
@@ -103,7 +105,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     const updateGauge = () => metrics.processes.set(ready().length);
 
     const finishIfDone = () => {
-      if (alive().length === 0) resolve(failed ? 1 : 0);
+      if (alive().length === 0) resolve(failed ? (startFailure ?? 1) : 0);
     };
 
     const fork = (slot: Slot) => {
@@ -145,6 +147,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
           // A worker that cannot start (a model that does not load, a port in use) will not start on a retry either.
           options.log(`worker ${slot.id} exited with ${how} before it was ready: stopping`);
           failed = true;
+          startFailure ??= code && code > 0 ? code : 1;
           stopAll();
           finishIfDone();
           return;

@@ -87,7 +87,6 @@ async function sigtermUnderOpenLoad(workers: number) {
   // Enough load that requests were queued and in flight at the signal; how many a slower machine takes varies.
   assert.ok(received.size >= MIN_TAKEN, `the server took ${received.size} requests: ${JSON.stringify(figures)}`);
   assert.ok(load.failures.length > 0, `requests went on after the server had gone: ${JSON.stringify(figures)}`);
-  assert.ok(servedAfterSignal > 0, `requests in flight at the signal were served: ${JSON.stringify(figures)}`);
   assert.deepEqual(lost, [], 'every request the server took was answered to its client');
   assert.deepEqual(unansweredByServer, []);
   assert.deepEqual(statusMismatch, []);
@@ -102,7 +101,16 @@ describe('SIGTERM under open-loop load', { timeout: 300_000 }, () => {
   const all: unknown[] = [];
   for (const workers of [1, 2]) {
     it(`with ${workers} worker(s): nothing the server took is lost, the rest is refused before it is taken`, async () => {
-      all.push(await sigtermUnderOpenLoad(workers));
+      // A run proves the drain only if requests were in flight at the signal. At a moderate rate on a fast machine
+      // there may be none at that instant (a few requests in flight on average): such a run proves nothing and is
+      // run again; every other promise is checked on every run.
+      const runs: Array<Awaited<ReturnType<typeof sigtermUnderOpenLoad>>> = [];
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        runs.push(await sigtermUnderOpenLoad(workers));
+        if (runs.at(-1)!.served_after_sigterm > 0) break;
+      }
+      assert.ok(runs.at(-1)!.served_after_sigterm > 0, `requests in flight at the signal were served: ${JSON.stringify(runs)}`);
+      all.push({ ...runs.at(-1)!, attempts: runs.length });
       mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
       writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'shutdown.json'), JSON.stringify(all, null, 2));
     });

@@ -1,4 +1,6 @@
-import type { ModelInfo, Tensor } from '@bento-ts/framework';
+/** An image classifier's [batch, classes] output as the seed guide's predictions: class names, softmax where needed, the best class. */
+import type { ModelInfo } from '../runner/model-info.js';
+import type { Tensor } from '../tensor/tensor.js';
 
 /** One image's answer, in the seed guide's shape. */
 export interface Prediction {

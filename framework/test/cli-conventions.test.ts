@@ -1,0 +1,79 @@
+/**
+ * What every `bento` command promises: --help with examples, the same exit
+ * codes for the same kinds of failure, -o json that parses, no colour off a
+ * terminal, and errors that say what to do next. The real CLI, as a subprocess.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { renderTemplate } from '../src/cli/new-command.js';
+import { CliProcess, bento, freePort } from './helpers/cli.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const scratch = join(REPO, '.bento', 'test-scratch');
+mkdirSync(scratch, { recursive: true });
+const base = mkdtempSync(join(scratch, 'cli-'));
+after(() => rmSync(base, { recursive: true, force: true }));
+const env = { BENTO_HOME: join(base, 'home'), NO_COLOR: undefined, FORCE_COLOR: undefined };
+
+const COMMANDS = [
+  'serve', 'config', 'schema', 'new', 'build', 'list', 'get', 'delete', 'export', 'import', 'containerize',
+  'deploy k8s', 'deploy kserve', 'models pull', 'models list', 'models get', 'models delete',
+];
+
+describe('the bento CLI', () => {
+  it('has --help with examples for every command, and lists every command', async () => {
+    const top = await bento(['--help'], { env });
+    assert.equal(top.code, 0);
+    for (const name of new Set(COMMANDS.map((c) => c.split(' ')[0]!))) assert.match(top.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
+    for (const command of COMMANDS) {
+      const help = await bento([...command.split(' '), '--help'], { env });
+      assert.equal(help.code, 0, command);
+      assert.match(help.stdout, /\nExamples?:\n {2}\$ .*\bbento /, `${command} --help shows an example`);
+    }
+  });
+
+  it('exits 2 for a wrong command line, 3 for what does not exist, 1 for work that failed; and says what next', async () => {
+    const unknownOption = await bento(['list', '--bogus'], { env });
+    assert.equal(unknownOption.code, 2);
+    assert.match(unknownOption.stderr, /unknown option '--bogus'[\s\S]*--help/);
+    const badFormat = await bento(['list', '-o', 'xml'], { env });
+    assert.equal(badFormat.code, 2);
+    assert.match(badFormat.stderr, /^Error \[USAGE_ERROR\]: -o xml is not one of table, json, yaml\nSee: bento --help/m);
+    const missing = await bento(['get', 'nothing:1'], { env });
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /BENTO_NOT_FOUND.*\(see: bento list\)/);
+    const badImport = join(base, 'not-a.bento');
+    writeFileSync(badImport, 'not a tarball');
+    const failed = await bento(['import', badImport], { env });
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /^Error \[BENTO_INTEGRITY_ERROR\]/m);
+    assert.doesNotMatch(failed.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('prints parseable JSON with -o json, and nothing else on stdout', async () => {
+    const dir = join(base, 'jsonout');
+    await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
+    for (const args of [['list', '-o', 'json'], ['models', 'list', '-o', 'json'], ['config', dir, '-o', 'json'], ['schema']]) {
+      const run = await bento(args, { env });
+      assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
+      assert.doesNotThrow(() => JSON.parse(run.stdout), args.join(' '));
+    }
+  });
+
+  it('writes no ANSI colour when stdout is not a terminal, even in the pretty log format', async () => {
+    const dir = join(base, 'colourless');
+    await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
+    const port = await freePort();
+    const server = new CliProcess(['serve', dir, '--port', String(port), '--host', '127.0.0.1'], { env: { ...env, BENTO_LOG_FORMAT: 'pretty' } });
+    await server.waitFor(/bento-ts server started!/);
+    await fetch(`http://127.0.0.1:${port}/health`);
+    await server.waitFor(/GET \/health|"\/health"|health/);
+    assert.equal(await server.stop(), 0);
+    const config = await bento(['config', dir, '--all'], { env });
+    for (const text of [server.output, config.stdout, config.stderr]) assert.doesNotMatch(text, /\u001b\[/);
+    assert.match(server.output, /INFO/, 'the pretty format, not JSON');
+  });
+});

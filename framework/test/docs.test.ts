@@ -1,0 +1,152 @@
+/**
+ * The docs cannot rot: every page of docs/ is followed as a reader would
+ * (framework/test/docs/doc-runner.ts): its files written, its commands run in
+ * order, its servers started and stopped, and what its blocks print checked
+ * where the page says what they print. Each page runs with a scratch HOME (so
+ * ~/projects and the model store ~/bento are its own), the checkout's bento on
+ * PATH and BENTO_TS naming the checkout. Blocks that need a Docker engine or a
+ * cluster are syntax-checked only, and counted.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { SETTINGS } from '../src/config/settings.js';
+import { BENTO_YAML_SCHEMA } from '../src/config/bento-yaml-schema.js';
+import { type BlockResult, runShellBlocks } from './docs/doc-runner.js';
+import { codeBlocks } from './docs/markdown-blocks.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const DOCS = join(REPO, 'docs');
+const scratch = mkdtempSync(join(tmpdir(), 'bento-docs-'));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Where each page runs from: a new directory of its own, or the repository (pages about its Makefile and services). */
+const IN_REPO = new Set(['getting-started.md', 'mlflow.md', 'observability.md', 'reliability.md', 'performance.md']);
+/** The ports the pages use, as a reader's machine would have them free. */
+const PORTS = [3000, 5001, 4318, 16686, 8443];
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer().once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+const { NODE_TEST_CONTEXT: _inner, ...outer } = process.env;
+
+async function follow(page: string): Promise<BlockResult[]> {
+  for (const port of PORTS) assert.ok(await portFree(port), `port ${port} is taken: the docs' commands use it`);
+  const home = mkdtempSync(join(scratch, page.replace(/\W/g, '-')));
+  const env = {
+    ...outer,
+    HOME: home,
+    BENTO_HOME: join(home, 'bento'),
+    BENTO_TS: REPO,
+    PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH}`,
+    STACK_DIR: join(home, 'stack'),
+    ONNXRUNTIME_NODE_INSTALL: 'skip',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    NO_COLOR: '1',
+    BENTO_LOG_FORMAT: 'json',
+  };
+  const text = readFileSync(join(DOCS, page), 'utf8');
+  try {
+    return await runShellBlocks(codeBlocks(text), { cwd: IN_REPO.has(page) ? REPO : home, env, source: `docs/${page}` });
+  } finally {
+    // A page that started the MLflow stack stops it even when a block failed.
+    if (page === 'mlflow.md') execFileSync('make', ['-s', 'stop', 'serve-stop'], { cwd: REPO, env, stdio: 'ignore' });
+  }
+}
+
+const out = (results: BlockResult[]) => results.map((r) => r.stdout).join('\n');
+
+/** What pages say their commands print, checked. */
+const CHECKS: Record<string, (results: BlockResult[]) => void> = {
+  'getting-started.md': (r) => {
+    assert.match(out(r), /"predicted_class":"Ankle boot"/);
+    assert.match(out(r), /^my-classifier:\S+ /m);
+    assert.match(out(r), /deployment\.yaml/);
+  },
+  'writing-services.md': (r) => {
+    assert.match(out(r), /\{"scores":\[5\.5,7\.5,13\]\}/);
+    assert.match(out(r), /\{"labels":\["medium"\]\}/);
+    assert.match(out(r), /"inputs":\["features"\]/);
+  },
+  'configuration.md': (r) => {
+    const shown = out(r);
+    assert.doesNotMatch(shown, /s3cret/, 'the secret is masked');
+    for (const row of [/^PORT\s+8080\s+flag$/m, /^BENTO_WORKERS\s+2\s+config file$/m, /^BENTO_LOG_LEVEL\s+info\s+flag$/m, /^MLFLOW_TRACKING_PASSWORD\s+\*\*\*\*\s+\.env$/m]) assert.match(shown, row);
+    assert.match(shown, /\{"echo":"configured"\}/);
+  },
+  'plugins.md': (r) => {
+    assert.match(out(r), /\{"y":\[4\.5,4\.5,1\.5,0\.5\]\}/);
+    assert.match(out(r), /\]\}200$/m, 'the probe answers without a key');
+    assert.match(out(r), /\{"error":\{"code":"UNAUTHORIZED","message":"send a valid key in the x-api-key header"\}\}\n401/);
+    assert.match(out(r), /^Pulled classifier:[0-9a-f]+/m);
+  },
+  'building-and-containerizing.md': (r) => {
+    assert.match(out(r), /^packed:1\.0\.0$/m);
+    assert.match(out(r), /"predicted_class":"Ankle boot"/);
+    assert.match(out(r), /^buildah build .* -t packed:1\.0\.0 /m);
+    assert.match(out(r), /^bento map\[3000\/tcp:\{\}\]$/m);
+  },
+  'deployment.md': (r) => {
+    assert.match(out(r), /Summary: \d+ resources found .* Valid: \d+, Invalid: 0, Errors: 0/);
+    assert.match(out(r), /^bento_worker_processes 2$/m);
+    assert.ok(r.filter((b) => b.outcome === 'skipped').length >= 3);
+  },
+  'mlflow.md': (r) => {
+    assert.match(out(r), /"predicted_class": "Trouser"|"predicted_class":"Trouser"/);
+    assert.match(out(r), /vision-model:\d+/);
+  },
+  'observability.md': (r) => assert.match(out(r), /"operationName":"POST \/predict_image"/),
+  'reliability.md': (r) => assert.match(out(r), /requests tried/i),
+  'performance.md': (r) => assert.match(out(r), /latest\.md/),
+};
+
+describe('docs/', { timeout: 3_600_000 }, () => {
+  const pages = readdirSync(DOCS).filter((f) => f.endsWith('.md')).sort();
+
+  it('every page is followed by this test', () => {
+    const runnable = pages.filter((p) => codeBlocks(readFileSync(join(DOCS, p), 'utf8')).some((b) => b.lang === 'bash'));
+    assert.deepEqual(runnable.filter((p) => !CHECKS[p]), [], 'a page with commands needs its checks here');
+  });
+
+  for (const page of pages.filter((p) => CHECKS[p])) {
+    it(`${page}: its commands run as written`, async () => {
+      const results = await follow(page);
+      const counts = results.reduce<Record<string, number>>((n, r) => ({ ...n, [r.outcome]: (n[r.outcome] ?? 0) + 1 }), {});
+      process.stdout.write(`# docs/${page}: ${JSON.stringify(counts)}\n`);
+      CHECKS[page]!(results);
+    });
+  }
+
+  it('configuration.md lists every setting the code reads, as the catalogue says', () => {
+    const text = readFileSync(join(DOCS, 'configuration.md'), 'utf8');
+    const table = execFileSync(process.execPath, [join(REPO, 'scripts', 'settings-table.mjs')], { encoding: 'utf8' });
+    assert.ok(text.includes(table), 'docs/configuration.md holds the output of node scripts/settings-table.mjs');
+    for (const key of Object.keys(BENTO_YAML_SCHEMA.properties as object)) assert.match(text, new RegExp(`^\\|[^\\n]*\`${key}\``, 'm'), `bento.yaml key ${key}`);
+  });
+
+  it('every BENTO_ variable the source reads is in the catalogue', () => {
+    const read = new Set<string>();
+    const walk = (dir: string) => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) walk(path);
+        else if (entry.name.endsWith('.ts')) for (const [name] of readFileSync(path, 'utf8').matchAll(/\bBENTO_[A-Z_]+[A-Z]\b/g)) read.add(name);
+      }
+    };
+    for (const dir of ['framework/src', 'plugins/https/src', 'plugins/mlflow/src', 'plugins/tfjs/src', 'plugins/onnx/src', 'plugins/local/src']) walk(join(REPO, dir));
+    // Names the code uses that are not settings: error codes, internal markers.
+    const notSettings = new Set(['BENTO_NOT_FOUND', 'BENTO_EXISTS', 'BENTO_INTEGRITY_ERROR', 'BENTO_WORKER_ID', 'BENTO_YAML_SCHEMA', 'BENTO_HOME_ENV', 'BENTO_BIN', 'BENTO_UID', 'BENTO_GID']);
+    const catalogued = new Set(SETTINGS.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
+    assert.deepEqual([...read].filter((n) => !catalogued.has(n) && !notSettings.has(n)).sort(), []);
+  });
+});
