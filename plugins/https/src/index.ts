@@ -31,6 +31,14 @@ async function unpack(archive: string, dir: string, ref: HttpsModelRef): Promise
   if (refused.length) throw new ModelFormatError(`${shown(ref.url)} holds entries that would land outside the model directory or are links: ${refused.slice(0, 3).join(', ')}`);
 }
 
+/**
+ * The URI as it is kept (store manifest, model info, metrics): without user, password or query, since a signed
+ * URL's query is a credential; the checksum names the content, so nothing is lost.
+ */
+export function keptUri(ref: HttpsModelRef): string {
+  return `${shown(ref.url)}#sha256=${ref.sha256}`;
+}
+
 async function fetchIntoStore(ref: HttpsModelRef, uri: string, ctx: ModelSourceContext): Promise<StoredModel> {
   const tag = `${tagPart(modelName(ref))}:${ref.sha256.slice(0, 12)}`;
   const known = await ctx.store.find(tag);
@@ -65,10 +73,10 @@ export const httpsModelSource: ModelSource = {
   schemes: ['https'],
   async resolve(uri, ctx): Promise<ResolvedModel> {
     const ref = parseHttpsUri(uri);
-    const stored = await fetchIntoStore(ref, uri, ctx);
+    const stored = await fetchIntoStore(ref, keptUri(ref), ctx);
     const info = await inspectModelPath(stored.path);
     return {
-      uri,
+      uri: keptUri(ref),
       resolvedUri: stored.resolvedUri,
       source: 'https',
       path: info.path,

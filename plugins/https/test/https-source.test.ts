@@ -104,6 +104,12 @@ describe('https:// model source', { timeout: 300_000 }, () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(hits['/model.onnx'], 1, 'the second pull used the store');
     assert.deepEqual((await stored()).map((m) => [m.tag, m.source]), [[`model:${sha(model).slice(0, 12)}`, 'https']]);
+    // A signed URL's query is a credential: it reaches neither the store's manifest nor the output.
+    const signed = await pull(`https://user:pw@${base.slice('https://'.length)}/model.onnx?X-Signature=s3cr3t#sha256=${sha(model)}`);
+    assert.equal(signed.code, 0, signed.stderr);
+    const manifest = JSON.stringify(await stored());
+    for (const secret of ['s3cr3t', 'user:pw']) assert.ok(!manifest.includes(secret) && !signed.stdout.includes(secret) && !signed.stderr.includes(secret), secret);
+    assert.equal(hits['/model.onnx'], 1, 'the same checksum: the stored copy');
   });
 
   it('unpacks a .tar.gz of a model directory', async () => {
