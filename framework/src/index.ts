@@ -56,6 +56,7 @@ export {
 
 // Configuration and errors
 export { envInt, DEFAULT_LIMITS, type Limits } from './config/limits.js';
+export { hideUrlCredentials, isSecretName } from './config/settings.js';
 export * from './errors.js';
 
 // Programmatic serving (what `bento serve` does)

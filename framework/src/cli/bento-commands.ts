@@ -2,21 +2,8 @@ import { DEFAULT_IMPORT_LIMITS, exportBento, importBento } from '../bento/archiv
 import { BentoStore, type StoredBento } from '../bento/bento-store.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { envInt } from '../config/limits.js';
-import { InvalidInputError } from '../errors.js';
+import { keyValues } from './key-values.js';
 import { checkFormat, emit, humanSize, table } from './output.js';
-
-export { humanSize };
-
-/** Repeated `key=value` options as a mapping. */
-export function keyValues(list: string[] | undefined, flag: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const kv of list ?? []) {
-    const i = kv.indexOf('=');
-    if (i < 1) throw new InvalidInputError(`${flag} ${kv}: expected key=value`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return out;
-}
 
 function summary(b: StoredBento) {
   return {

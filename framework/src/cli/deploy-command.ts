@@ -5,7 +5,7 @@ import { inferenceService, type KServeMode } from '../deploy/kserve-manifest.js'
 import { type ManifestFile, adapterRules, configMap, kubernetesManifests, kustomization } from '../deploy/kubernetes-manifests.js';
 import { manifestStream, writeManifests } from '../deploy/write-manifests.js';
 import { InvalidInputError } from '../errors.js';
-import { keyValues } from './bento-commands.js';
+import { keyValues } from './key-values.js';
 
 export interface DeployCommandOptions {
   output?: string;

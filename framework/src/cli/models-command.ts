@@ -6,7 +6,6 @@ import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import { ModelStore, type StoredModel } from '../store/model-store.js';
 import { checkFormat, emit, humanSize, table } from './output.js';
 
-
 /** `bento models pull <uri>`: resolves a model through the project's plugins into the local store. */
 export async function pullCommand(uri: string, opts: { project: string; output: string }): Promise<void> {
   const format = checkFormat(opts.output, ['text', 'json']);

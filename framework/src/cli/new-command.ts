@@ -49,8 +49,7 @@ const VENDOR_DIR = 'vendor';
  * there, so that npm installs its whole dependency tree as it would from a
  * registry; inside it, the checkout's npm workspaces link it by version.
  */
-async function dependencySpec(pkg: string, version: string, target: string): Promise<string> {
-  const root = checkoutRoot();
+async function dependencySpec(pkg: string, version: string, target: string, root: string | undefined): Promise<string> {
   if (!root || !relative(root, target).split(sep)[0]!.startsWith('..')) return `^${version}`;
   const dir = pkg === 'framework' ? join(root, 'framework') : join(root, 'plugins', pkg.replace(/^plugin-/, ''));
   const { npmPack } = await import('../build/dependencies.js');
@@ -81,21 +80,23 @@ export async function renderTemplate(dir: string, options: NewOptions): Promise<
   const source = join(TEMPLATES_DIR, template);
   const className = name.split(/[-._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
   const values: Record<string, string> = { name, className, frameworkVersion: options.frameworkVersion };
-  const templateFiles = files(source);
-  for (const file of templateFiles) {
-    for (const [, key] of readFileSync(file, 'latin1').matchAll(/\{\{(pkg:[\w-]+)\}\}/g)) {
-      values[key!] ??= await dependencySpec(key!.slice(4), options.frameworkVersion, target);
+  // Models and images are copied as they are; only text is a template.
+  const templateFiles = files(source)
+    .filter((file) => relative(source, file) !== TEMPLATE_MANIFEST)
+    .map((file) => {
+      const bytes = readFileSync(file);
+      return { rel: relative(source, file), bytes, text: bytes.includes(0) ? undefined : bytes.toString('utf8') };
+    });
+  const root = checkoutRoot();
+  for (const { text } of templateFiles) {
+    for (const [, key] of text?.matchAll(/\{\{(pkg:[\w-]+)\}\}/g) ?? []) {
+      values[key!] ??= await dependencySpec(key!.slice(4), options.frameworkVersion, target, root);
     }
   }
   const written: string[] = [];
-  for (const file of templateFiles) {
-    const rel = relative(source, file);
-    if (rel === TEMPLATE_MANIFEST) continue;
+  for (const { rel, bytes, text } of templateFiles) {
     const out = join(target, RENAMES[rel] ?? rel);
     mkdirSync(dirname(out), { recursive: true });
-    const bytes = readFileSync(file);
-    // Models and images are copied as they are; only text is a template.
-    const text = bytes.includes(0) ? undefined : bytes.toString('utf8');
     writeFileSync(out, text === undefined ? bytes : text.replace(/\{\{([\w:-]+)\}\}/g, (m, key: string) => values[key] ?? m));
     written.push(out);
   }

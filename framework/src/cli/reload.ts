@@ -10,8 +10,8 @@ import { watch } from 'chokidar';
 import { dirname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileTsconfig, findUp, tsconfigFor, typescriptSourceOf } from '../config/project.js';
+import { ConfigError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
-import type { ServeCommandOptions } from './serve-command.js';
 
 /** Paths under these are output or dependencies, never a reason to restart. */
 const IGNORED = new Set(['node_modules', 'dist', '.bento', '.git', 'coverage']);
@@ -24,23 +24,15 @@ function ignored(path: string): boolean {
   return parts.some((p) => IGNORED.has(p)) || file.endsWith('~') || /^\.#|\.sw[px]$|\.tsbuildinfo$/.test(file);
 }
 
-/** The command line of the child: the same `bento serve`, without --reload. */
-function childArgs(target: string, opts: ServeCommandOptions): string[] {
-  const args = ['serve', target];
-  if (opts.port !== undefined) args.push('--port', String(opts.port));
-  if (opts.host) args.push('--host', opts.host);
-  if (opts.workers) args.push('--workers', opts.workers);
-  if (opts.runnerWorkers) args.push('--runner-workers', String(opts.runnerWorkers));
-  if (opts.gracefulTimeout) args.push('--graceful-timeout', String(opts.gracefulTimeout));
-  if (opts.config) args.push('--config', opts.config);
-  for (const kv of opts.env ?? []) args.push('--env', kv);
-  return args;
-}
-
-export async function serveWithReload(target: string, opts: ServeCommandOptions): Promise<void> {
+/**
+ * Runs `bento <args>` (the command line as given, minus --reload, which takes no value) as a child, restarting it
+ * when the files of `target` change.
+ */
+export async function serveWithReload(target: string, args: string[]): Promise<void> {
+  const childArgs = args.filter((a) => a !== '--reload');
   const log = consoleLogger('bento');
   const abs = resolve(target);
-  if (!existsSync(abs)) throw new (await import('../errors.js')).ConfigError(`${abs} does not exist; --reload watches a project directory or a service file`);
+  if (!existsSync(abs)) throw new ConfigError(`${abs} does not exist; --reload watches a project directory or a service file`);
   const root = statSync(abs).isDirectory() ? abs : dirname(abs);
   const source = typescriptSourceOf(abs);
   // bento.yaml may name a service project elsewhere (service: ../x): its files count too.
@@ -49,7 +41,6 @@ export async function serveWithReload(target: string, opts: ServeCommandOptions)
   let child: ChildProcess | undefined;
   let pending: NodeJS.Timeout | undefined;
   let stopping = false;
-  let exitCode = 0;
 
   const compile = (): boolean => {
     if (!source) return true;
@@ -64,14 +55,11 @@ export async function serveWithReload(target: string, opts: ServeCommandOptions)
 
   const start = () => {
     if (stopping) return;
-    const proc = spawn(process.execPath, [BENTO_BIN, ...childArgs(target, opts)], { stdio: 'inherit', env: process.env });
+    const proc = spawn(process.execPath, [BENTO_BIN, ...childArgs], { stdio: 'inherit', env: process.env });
     child = proc;
     proc.on('exit', (code, signal) => {
       if (child === proc) child = undefined;
-      if (stopping) {
-        exitCode = code ?? 0;
-        process.exit(exitCode);
-      }
+      if (stopping) process.exit(code ?? 0);
       if (!proc.killed) log.warn(`the server exited (${signal ?? `code ${code}`}); waiting for a change to restart it`);
     });
   };
@@ -102,7 +90,7 @@ export async function serveWithReload(target: string, opts: ServeCommandOptions)
     void watcher.close();
     clearTimeout(pending);
     if (child) child.kill(signal);
-    else process.exit(exitCode);
+    else process.exit(0);
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

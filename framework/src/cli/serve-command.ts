@@ -4,7 +4,9 @@ import { dirname } from 'node:path';
 import { FRAMEWORK_DIR } from '../package-info.js';
 import { BentoStore } from '../bento/bento-store.js';
 import { parseBentoTag } from '../bento/tag.js';
+import { readDotEnvFiles } from '../config/dotenv.js';
 import { type ServeFlags, resolveSettings } from '../config/effective-config.js';
+import { keyValues } from './key-values.js';
 import { type Project, bentoProject, loadProject } from '../config/project.js';
 import { ConfigError } from '../errors.js';
 import { envInt } from '../config/limits.js';
@@ -46,11 +48,10 @@ function isBentoTag(value: string): boolean {
 }
 
 /** A path (project, service file, bento directory), else a bento tag in the store. */
-async function findTarget(target: string, beforeStore: () => void): Promise<Project> {
+async function findTarget(target: string, storeEnv: () => Readonly<Record<string, string | undefined>>): Promise<Project> {
   if (existsSync(target)) return loadProject(target);
   if (isBentoTag(target)) {
-    beforeStore();
-    const bento = await BentoStore.fromEnv(process.env).find(target);
+    const bento = await BentoStore.fromEnv(storeEnv()).find(target);
     if (bento) return bentoProject(bento.path, bento.manifest);
     throw new ConfigError(`"${target}" is neither a path nor a bento in the store (see: bento list)`);
   }
@@ -93,10 +94,9 @@ export interface ServeCommandOptions extends Omit<ServeFlags, 'env'> {
 
 /** What `bento serve` and `bento config` serve: the target, its settings resolved in their one precedence. */
 export async function resolveServeTarget(target: string, opts: ServeCommandOptions) {
-  const { keyValues } = await import('./bento-commands.js');
-  // .env may set BENTO_HOME, which finding a bento by its tag needs.
-  const { loadDotEnv } = await import('../config/dotenv.js');
-  const project = await findTarget(target, () => loadDotEnv());
+  // The working directory's .env may set BENTO_HOME, where a bento named by its tag is found; it is read, not
+  // loaded into process.env, so that its values keep their place (and their source) in the precedence below.
+  const project = await findTarget(target, () => ({ ...readDotEnvFiles([process.cwd()]).values, ...process.env }));
   checkSameFramework(project);
   const settings = resolveSettings(project, { ...opts, env: keyValues(opts.env, '--env') }, process.env);
   project.config = settings.config;
@@ -106,7 +106,7 @@ export async function resolveServeTarget(target: string, opts: ServeCommandOptio
 export async function serveCommand(target: string, opts: ServeCommandOptions): Promise<void> {
   if (opts.reload) {
     const { serveWithReload } = await import('./reload.js');
-    return serveWithReload(target, opts);
+    return serveWithReload(target, process.argv.slice(2));
   }
   const { project, settings } = await resolveServeTarget(target, opts);
   // One environment for the whole server and its worker processes: defaults < bento.yaml < config file < .env < environment < flags.

@@ -96,13 +96,25 @@ export function settingNamed(name: string): Setting | undefined {
   return BY_NAME.get(name);
 }
 
-/** A name that holds a credential, catalogued or not (a plugin's own token, a bento.yaml env entry). */
+/** Names of credentials, whatever reads them. */
+const SECRET_NAME = /(PASSWORD|TOKEN|SECRET|_KEY$|^AWS_ACCESS_KEY_ID$|CREDENTIAL)/i;
+
+/**
+ * A name that holds a credential, catalogued or not (a plugin's own token, a
+ * bento.yaml env entry): masked by `bento config`, refused in a ConfigMap by
+ * `bento deploy`.
+ */
 export function isSecretName(name: string): boolean {
-  return settingNamed(name)?.secret === true || /(PASSWORD|TOKEN|SECRET|PRIVATE_KEY|API_KEY|CREDENTIALS?)$/i.test(name) || /SECRET/i.test(name);
+  return settingNamed(name)?.secret === true || SECRET_NAME.test(name);
+}
+
+/** A text with the user and password of every URL in it (`https://user:pass@host`) replaced by `mask`. */
+export function hideUrlCredentials(text: string, mask = '****'): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${mask}@`);
 }
 
 /** A value as it may be shown: secrets masked, credentials in a URL blanked. */
 export function maskValue(name: string, value: string): string {
   if (isSecretName(name)) return value === '' ? '' : '****';
-  return value.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, '$1****@');
+  return hideUrlCredentials(value);
 }

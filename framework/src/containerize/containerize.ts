@@ -46,7 +46,7 @@ export async function containerize(bento: StoredBento, options: ContainerizeOpti
     extra: options.extra ?? [],
   });
   if (options.dryRun) return { backend: backend.name, command, tags };
-    // The builder's output is progress: stderr, so that stdout holds only the result (-o json).
+  // The builder's output is progress: stderr, so that stdout holds only the result (-o json).
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 2, 2], env: { ...process.env, ...env } });
     child.on('error', reject);

@@ -1,3 +1,4 @@
+import { isSecretName } from '../config/settings.js';
 import type { BentoManifest } from '../bento/manifest.js';
 import { CPU_QUANTITY, MEMORY_QUANTITY } from '../config/bento-yaml-schema.js';
 import { DeployError } from '../errors.js';
@@ -33,8 +34,6 @@ export type DeployFlags = Partial<Omit<DeployOptions, 'cpu' | 'memory'>> & { cpu
 /** Seconds the pod keeps serving after it is told to stop, while endpoints stop sending it new connections. */
 export const PRE_STOP_SECONDS = 5;
 const DNS_1123 = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-/** Names of credentials: these go in the Secret, never in a ConfigMap or a manifest. */
-const SECRET_NAME = /(PASSWORD|TOKEN|SECRET|_KEY$|^AWS_ACCESS_KEY_ID$|CREDENTIAL)/;
 
 /** The bento name as a Kubernetes object name: lowercase, `-` for `_` and `.`, at most 63 characters. */
 export function kubernetesName(bentoName: string): string {
@@ -74,7 +73,8 @@ export function resolveDeployOptions(manifest: BentoManifest, flags: DeployFlags
   const targetCpuPercent = positiveInteger(flags.targetCpuPercent ?? 70, 'the CPU target');
   if (targetCpuPercent > 100) throw new DeployError(`the CPU target is a percentage of the request, at most 100, got ${targetCpuPercent}`);
   const env = flags.env ?? {};
-  const secrets = Object.keys(env).filter((k) => SECRET_NAME.test(k));
+  // Credentials go in the Secret, never in a ConfigMap or a manifest.
+  const secrets = Object.keys(env).filter(isSecretName);
   if (secrets.length) {
     throw new DeployError(
       `${secrets.join(', ')} ${secrets.length > 1 ? 'are credentials' : 'is a credential'}: a ConfigMap would hold it in clear. ` +

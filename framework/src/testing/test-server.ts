@@ -5,13 +5,13 @@
  * test file gets a server and closes it.
  */
 import { resolve } from 'node:path';
-import { envFor } from '../config/bento-yaml.js';
+import { resolveSettings } from '../config/effective-config.js';
 import { loadProject } from '../config/project.js';
 import type { Limits } from '../config/limits.js';
 import { type RunningServer, startServer } from '../server/serve.js';
 
 export interface TestServerOptions {
-  /** Variables on top of bento.yaml's runtime env and process.env (e.g. MODEL_URI). */
+  /** Variables over every other layer, as `bento serve -e` sets them (e.g. MODEL_URI). */
   env?: Record<string, string>;
   limits?: Partial<Limits>;
   /** Log lines to stderr (default: silent). */
@@ -30,11 +30,14 @@ export interface TestServer {
 /** Serves the project in `dir` (default: the working directory) on 127.0.0.1 and a free port. */
 export async function startTestServer(dir = '.', options: TestServerOptions = {}): Promise<TestServer> {
   const project = loadProject(resolve(dir));
+  // The settings `bento serve` would start with (bento.yaml, a config file named by BENTO_CONFIG, .env, the environment).
+  const settings = resolveSettings(project, { env: options.env }, process.env);
+  project.config = settings.config;
   const server = await startServer({
     project,
     port: 0,
     host: '127.0.0.1',
-    env: { ...envFor(project.config, 'runtime'), ...process.env, ...options.env },
+    env: settings.env,
     limits: options.limits,
     logger: options.log ?? false,
   });

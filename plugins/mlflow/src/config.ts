@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '@bento-ts/framework';
+import { ConfigError, hideUrlCredentials } from '@bento-ts/framework';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -130,5 +130,5 @@ export function redact(text: string, config: Pick<MlflowConfig, 'secrets'>): str
   let out = text;
   for (const secret of config.secrets) out = out.split(secret).join('***');
   // Credentials typed into a URL never reach the output either.
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, '$1***@');
+  return hideUrlCredentials(out, '***');
 }
