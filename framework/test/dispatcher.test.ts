@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type BentoError, type DeferredTensor, InferenceError, type Tensor, allocate, deferred } from '../src/index.js';
 import { Dispatcher, type DispatcherOptions } from '../src/runner/dispatcher.js';
+import { type RequestTiming, tagTiming } from '../src/runner/request-timing.js';
 
 /** A model stand-in: records each batch it is given and finishes it when the test says so. */
 class FakeModel {
@@ -196,12 +197,68 @@ describe('Dispatcher', () => {
     const fresh = dispatcher.submit(rows(5, 6));
     model.answer(2);
     await slow;
-    await assert.rejects(late, (err: BentoError) => err.statusCode === 503 && err.retryAfter === 1 && /waited 90 ms in the queue/.test(err.message));
+    await assert.rejects(late, (err: BentoError) => err.statusCode === 503 && err.retryAfter === 1 && /waited 90 ms since it arrived/.test(err.message));
     await flush();
     assert.deepEqual([...model.batches[3]!.input.data], [5, 6], 'the next batch is the request still on time');
     model.answer(3);
     await fresh;
     assert.equal(dispatcher.stats().expired, 1);
+  });
+
+  it('lets queued requests in after batches of one only, so that batches can grow', async () => {
+    // Batches of one say nothing of the cost per item. Read per item, 50 ms each would price three items at
+    // 150 ms, and only requests that start at once (batches of one again) would ever be let in.
+    const made = make({ maxBatchSize: 8, maxLatencyMs: 150 });
+    const { model, clock, dispatcher } = made;
+    for (let i = 0; i < 3; i++) {
+      const lone = dispatcher.submit(rows(i));
+      clock.t += 50;
+      model.answer(i);
+      await lone;
+    }
+    assert.deepEqual(dispatcher.stats().cost, { a: 0, b: 50 });
+    const running = dispatcher.submit(rows(1));
+    clock.t += 5;
+    const second = dispatcher.submit(rows(2));
+    clock.t += 1;
+    // Ahead: 44 ms of the running batch; then this one's batch, with the item expected to join it: 94 ms.
+    const third = dispatcher.submit(rows(3));
+    clock.t += 44;
+    model.answer(3);
+    await running;
+    // Items are coming every few ms, sooner than the 50 ms a batch costs: the pair is held a while for more.
+    for (let waited = 0; model.batches.length < 5 && waited < 50; waited++) clock.advance(1);
+    assert.deepEqual([...model.batches[4]!.input.data], [2, 3], 'the two queued requests run as one batch');
+    model.answer(4);
+    assert.deepEqual([...(await second).data, ...(await third).data], [20, 30]);
+    assert.equal(dispatcher.stats().rejectedLatency, 0);
+  });
+
+  it('counts the time before the call and the time answers take to send against the objective', async () => {
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 100 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 40);
+    // Ahead of a request of two: 40 ms of the running batch and its own 40 ms.
+    const running = dispatcher.submit(rows(1, 2));
+    const decodedLate = tagTiming(rows(3, 4), { receivedAt: clock.t - 30 });
+    await assert.rejects(dispatcher.submit(decodedLate), /latency objective of 100 ms \(about 110 ms expected/);
+    const timing: RequestTiming = { receivedAt: clock.t };
+    const onTime = dispatcher.submit(tagTiming(rows(5, 6), timing));
+    clock.t += 40;
+    model.answer(2);
+    await running;
+    clock.t += 40;
+    model.answer(3);
+    await onTime;
+    assert.equal(timing.answeredAt, clock.t);
+    // The server reports when the response was sent: 25 ms later. Sending now takes that share of the objective.
+    timing.delivered!(25);
+    assert.equal(dispatcher.stats().deliveryMs, 25);
+    const next = dispatcher.submit(rows(7, 8));
+    await assert.rejects(dispatcher.submit(rows(9, 10)), /about 105 ms expected/);
+    clock.t += 40;
+    model.answer(4);
+    await next;
   });
 
   it('never refuses a request that can start at once, however slow the model has looked', async () => {

@@ -56,9 +56,18 @@ export class CostModel {
       sxx += (x - mx) * (x - mx);
       sxy += (x - mx) * (y - my);
     }
+    if (sxx === 0 && mx <= 1) {
+      // Only batches of one: their cost is read as fixed. Read per item, it would price a full batch at
+      // maxBatchSize times one; admission would then take only requests that can start at once, each a batch of
+      // one again, and batches could never grow to show the true cost. Read as fixed, queued requests are let in,
+      // batches grow, and their varied sizes give the fit its slope.
+      this.a = 0;
+      this.b = my;
+      return;
+    }
     if (sxx === 0) {
       // All batches had the same size: attribute the cost per item, the pessimistic reading for larger batches.
-      this.a = my / Math.max(mx, 1);
+      this.a = my / mx;
       this.b = 0;
       return;
     }

@@ -5,6 +5,7 @@ import { type Tensor, isTensor } from '../tensor/tensor.js';
 import { tagAnswer } from './answered-by.js';
 import { ArrivalRate } from './arrival-rate.js';
 import { CostModel } from './cost-model.js';
+import { type RequestTiming, timingOf } from './request-timing.js';
 
 /** Time source and timer; injected so tests drive the cost model and batch holding deterministically. */
 export interface Clock {
@@ -17,6 +18,16 @@ const TIMER_RESOLUTION_MS = 1;
 /** Batches whose round-trip excess over the cost model is kept for admission's bad case, and the quantile taken. */
 const EXCESS_WINDOW = 64;
 const EXCESS_QUANTILE = 0.99;
+/** Recent responses whose sending time (answer ready to response sent) is kept, for its 99th percentile. */
+const DELIVERY_WINDOW = 64;
+
+/** Adds `value` to a window of recent values and returns their 99th percentile. */
+function tail(window: number[], value: number): number {
+  window.push(value);
+  if (window.length > DELIVERY_WINDOW) window.shift();
+  const sorted = [...window].sort((x, y) => x - y);
+  return sorted[Math.floor(EXCESS_QUANTILE * (sorted.length - 1))]!;
+}
 
 export const systemClock: Clock = {
   now: () => performance.now(),
@@ -77,11 +88,17 @@ export interface DispatcherStats {
   cost: { a: number; b: number };
   /** Expected ms between arriving items (undefined until known). */
   arrivalGapMs: number | undefined;
+  /** The share of the latency objective kept for sending answers (99th percentile of recent responses). */
+  deliveryMs: number;
 }
 
 interface Pending {
   input: TensorInput;
+  /** When the request reached the server (its latency objective runs from there), or else when it was submitted. */
   arrivedAt: number;
+  /** When it joined the queue. */
+  queuedAt: number;
+  timing?: RequestTiming;
   rows: number;
   /** Rows handed to batches so far. */
   taken: number;
@@ -111,7 +128,10 @@ interface Segment {
  * maxLatencyMs. At light load (gaps longer than b) a lone request runs at once.
  * A request that cannot finish within maxLatencyMs, by the fitted cost model,
  * is refused with 503 instead of being queued; one that waited past the point
- * where it still could is refused when its batch would start.
+ * where it still could is refused when its batch would start. maxLatencyMs runs
+ * from the request's arrival at the server (request-timing.ts) to its response
+ * being sent: the time before the call and the time sending answers takes (its
+ * recent 99th percentile) are counted against it.
  */
 export class Dispatcher {
   private readonly queue: Pending[] = [];
@@ -125,6 +145,9 @@ export class Dispatcher {
   /** Recent batches' round trips beyond the cost model's estimate, and their 99th percentile. */
   private readonly excesses: number[] = [];
   private excessMs = 0;
+  /** Recent times from an answer to its response being sent, and their 99th percentile. */
+  private readonly deliveries: number[] = [];
+  private deliveryMs = 0;
   private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0, expired: 0, holds: 0 };
   private readonly sizes: Record<number, number> = {};
   /** preferredBatchSizes, largest first. */
@@ -147,6 +170,7 @@ export class Dispatcher {
       inFlight: this.running.size,
       cost: this.cost.coefficients,
       arrivalGapMs: this.arrivals.gap,
+      deliveryMs: this.deliveryMs,
     };
   }
 
@@ -163,7 +187,10 @@ export class Dispatcher {
     // A request that can start at once is never refused: the cost model keeps learning, so one slow spell cannot
     // leave estimates that refuse everything for good.
     const startsNow = this.queuedItems === 0 && this.running.size < this.options.concurrency;
-    const expected = startsNow ? 0 : this.expectedLatency(rows);
+    const now = this.clock.now();
+    const timing = timingOf(input);
+    const arrivedAt = timing ? Math.min(now, timing.receivedAt) : now;
+    const expected = startsNow ? 0 : now - arrivedAt + this.expectedLatency(rows) + this.deliveryMs;
     if (expected > this.options.maxLatencyMs) {
       this.counters.rejectedLatency++;
       return Promise.reject(
@@ -173,10 +200,9 @@ export class Dispatcher {
         ),
       );
     }
-    const now = this.clock.now();
     this.arrivals.record(now, rows);
     return new Promise<Tensor>((resolve, reject) => {
-      this.queue.push({ input, arrivedAt: now, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
+      this.queue.push({ input, arrivedAt, queuedAt: now, timing, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
       this.queuedItems += rows;
       this.pump();
     });
@@ -227,7 +253,7 @@ export class Dispatcher {
    */
   private expireLate(): void {
     const { maxLatencyMs, name } = this.options;
-    const limit = maxLatencyMs - this.roundTrip(this.batchSize());
+    const limit = maxLatencyMs - this.roundTrip(this.batchSize()) - this.deliveryMs;
     // When a batch alone takes longer than the objective, no wait would have been short enough: run it.
     if (limit <= 0 || !this.cost.fitted) return;
     const now = this.clock.now();
@@ -236,7 +262,7 @@ export class Dispatcher {
       // A request split across batches has rows running already: it is seen through.
       if (head.taken > 0 || now - head.arrivedAt <= limit) return;
       this.counters.expired++;
-      this.fail(head, new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request waited ${Math.round(now - head.arrivedAt)} ms in the queue`, { retryAfter: 1 }));
+      this.fail(head, new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request has waited ${Math.round(now - head.arrivedAt)} ms since it arrived`, { retryAfter: 1 }));
     }
   }
 
@@ -246,8 +272,9 @@ export class Dispatcher {
     if (this.queuedItems >= this.options.maxBatchSize || !this.cost.fitted || gap === undefined) return 0;
     const saving = this.cost.coefficients.b;
     if (gap >= saving) return 0;
-    const age = this.clock.now() - this.queue[0]!.arrivedAt;
-    const budget = Math.min(saving, this.options.maxLatencyMs - this.cost.estimate(this.queuedItems + 1)) - age;
+    const now = this.clock.now();
+    const head = this.queue[0]!;
+    const budget = Math.min(saving - (now - head.queuedAt), this.options.maxLatencyMs - this.deliveryMs - this.cost.estimate(this.queuedItems + 1) - (now - head.arrivedAt));
     // Timers cannot wait less than 1 ms: a shorter hold would overshoot its budget.
     return budget >= TIMER_RESOLUTION_MS ? Math.min(Math.max(gap, TIMER_RESOLUTION_MS), budget) : 0;
   }
@@ -312,7 +339,7 @@ export class Dispatcher {
       return;
     }
     const observe = (failed: boolean, costMs?: number) =>
-      this.options.observer?.batch(items, segments.map((s) => started - s.request.arrivedAt), costMs ?? this.clock.now() - started, failed);
+      this.options.observer?.batch(items, segments.map((s) => started - s.request.queuedAt), costMs ?? this.clock.now() - started, failed);
     this.runBatch(batch).then(
       ({ output, costMs, model }) => {
         observe(false, costMs);
@@ -359,12 +386,22 @@ export class Dispatcher {
       request.done += segment.count;
       if (request.done === request.rows) {
         request.settled = true;
+        if (request.timing) {
+          request.timing.answeredAt = this.clock.now();
+          request.timing.delivered = this.recordDelivery;
+        }
         const parts = request.parts.sort((x, y) => x.start - y.start).map((p) => p.tensor);
         request.resolve(tagAnswer(parts.length === 1 ? parts[0]! : concat(parts, this.options.batchDim[1]), model));
       }
     });
     this.pump();
   }
+
+  /** How long a response took to send after its answer: the share of the objective left to the HTTP side. */
+  private readonly recordDelivery = (ms: number): void => {
+    // A client slow to read its answer stalls the sending: it must not take the whole objective from the others.
+    this.deliveryMs = Math.min(this.options.maxLatencyMs / 2, tail(this.deliveries, ms));
+  };
 
   private fail(request: Pending, error: unknown): void {
     request.settled = true;

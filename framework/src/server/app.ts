@@ -15,6 +15,7 @@ import { installDocs } from './docs.js';
 import type { InferenceTarget } from '../protocols/inference-target.js';
 import type { HookRequest, RequestHook } from '../plugins/types.js';
 import { installProtocols } from './protocols.js';
+import { type RequestTiming, tagTiming, withRequestTiming } from '../runner/request-timing.js';
 import { type AccessLogMode, installObservability } from './observability-hooks.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -45,6 +46,8 @@ export interface AppOptions {
 }
 
 type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
+const TIMED = Symbol('bento.timing');
+type Timed = FastifyRequest & { [TIMED]?: RequestTiming };
 
 
 function contextFor(req: FastifyRequest, signal: AbortSignal): RequestContext {
@@ -109,6 +112,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   options.tracing?.install(app);
   installObservability(app, options.metrics, options.accessLog, options.tracing);
   if (options.modelVersionHeader) installModelVersionHeader(app, options.variantHeader);
+  // The dispatcher that answered a request learns how long the answer then took to send: its share of the objective.
+  app.addHook('onResponse', (req, _reply, done) => {
+    const timing = (req as Timed)[TIMED];
+    if (timing?.delivered && timing.answeredAt !== undefined) timing.delivered(performance.now() - timing.answeredAt);
+    done();
+  });
   const methodsByRoute = new Map<string, Set<string>>();
   installErrorHandling(app, methodsByRoute);
   installRequestHooks(app, options.requestHooks ?? []);
@@ -137,10 +146,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       url: api.route,
       schema: jsonSchema ? { body: jsonSchema } : undefined,
       handler: async (req, reply) => {
+        // reply.elapsedTime runs from the request's arrival: the latency objective counts from there.
+        const timing: RequestTiming = { receivedAt: performance.now() - reply.elapsedTime };
+        (req as Timed)[TIMED] = timing;
         const work = async (signal: AbortSignal) => {
-          const input = api.input ? await api.input.decode(await readInput(req, limits.maxBodyBytes), limits) : undefined;
+          const input = api.input ? tagTiming(await api.input.decode(await readInput(req, limits.maxBodyBytes), limits), timing) : undefined;
           const ctx = contextFor(req, signal);
-          const result = await fn.call(options.service, input, ctx);
+          const result = await withRequestTiming(timing, () => fn.call(options.service, input, ctx));
           reply.headers(ctx.responseHeaders);
           if (ctx.status) reply.code(ctx.status);
           return result;

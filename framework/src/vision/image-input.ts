@@ -5,6 +5,7 @@ import { ConfigError, ImageTooLargeError, InvalidImageError, UnsupportedImageFor
 import { type RawImage, decodeSmall } from './js-decode.js';
 import { nativeDecode } from './native-decode-gate.js';
 import { resizeBilinear, toChannels } from './resample.js';
+import { earliestTiming, tagTiming } from '../runner/request-timing.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'bmp', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg'] as const;
@@ -157,6 +158,11 @@ export class ImageInput {
 
   /** Decodes the first frame, resizes it and converts it to `channels` 8-bit channels. */
   async toPixels(options: PixelOptions): Promise<Pixels> {
+    // The pixels belong to the request this image came with (request-timing.ts).
+    return tagTiming(await this.decodeTo(options), earliestTiming([this]));
+  }
+
+  private async decodeTo(options: PixelOptions): Promise<Pixels> {
     if (onJsPath(this.width, this.height, options)) {
       const raw = decodeSmall(this.data, this.format);
       if (raw) return fitInJs(raw, options);

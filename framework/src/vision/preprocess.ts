@@ -3,6 +3,7 @@ import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
 import { type DeferredTensor, deferred, materialize } from '../tensor/deferred.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Pixels, ResizeFit, ResizeKernel } from './image-input.js';
+import { earliestTiming, tagTiming } from '../runner/request-timing.js';
 
 /** How an image becomes a model input. Derived from the model; every field can be overridden. */
 export interface PreprocessSpec {
@@ -105,6 +106,10 @@ export function preprocessSpecFor(
  */
 export function deferPixels(images: Pixels[], spec: PreprocessSpec): DeferredTensor<'float32' | 'uint8'> {
   for (const img of images) checkPixels(img, spec);
+  return tagTiming(pixelTensor(images, spec), earliestTiming(images));
+}
+
+function pixelTensor(images: Pixels[], spec: PreprocessSpec): DeferredTensor<'float32' | 'uint8'> {
   const { width, height, channels, layout } = spec;
   const shape = layout === 'NCHW' ? [images.length, channels, height, width] : [images.length, height, width, channels];
   const plane = width * height;

@@ -116,6 +116,8 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
         accepted_server_p99_ms: Math.round(quantile(serverMs, 0.99)),
         accepted_server_max_ms: Math.round(Math.max(...serverMs)),
         objective_ms: OBJECTIVE_MS,
+        // The share of the objective admission left for sending answers, learned from the server's responses.
+        sending_share_ms: Math.round(dispatcher.stats().deliveryMs * 10) / 10,
         shed_without_retry_after: shed.filter(([, , r]) => !(r !== null && r >= 1)).length,
         recovery_ms: Math.round(recoveredMs),
       };
