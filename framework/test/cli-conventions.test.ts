@@ -61,6 +61,15 @@ describe('the bento CLI', () => {
       assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
       assert.doesNotThrow(() => JSON.parse(run.stdout), args.join(' '));
     }
+    const templates = await bento(['new', '--list', '-o', 'json'], { env });
+    assert.deepEqual((JSON.parse(templates.stdout) as Array<{ name: string }>).map((t) => t.name), ['blank', 'image-classifier', 'tensor']);
+    const made = await bento(['new', join(base, 'made-json'), '--template', 'blank', '-o', 'json'], { env });
+    assert.equal(made.code, 0, made.stderr);
+    const created = JSON.parse(made.stdout) as { directory: string; template: string; files: string[]; next: string[] };
+    assert.equal(created.directory, join(base, 'made-json'));
+    assert.equal(created.template, 'blank');
+    assert.ok(created.files.includes(join(base, 'made-json', 'src', 'service.ts')), created.files.join(', '));
+    assert.deepEqual(created.next.slice(1), ['npm install', 'npm test', 'npx bento serve .']);
   });
 
   it('writes no ANSI colour when stdout is not a terminal, even in the pretty log format', async () => {

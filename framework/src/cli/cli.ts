@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { BentoError, UsageError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -80,20 +81,26 @@ program
   .option('--name <name>', 'service name (default: the directory name)')
   .option('-t, --template <template>', 'image-classifier, tensor or blank (bento new --list)', 'image-classifier')
   .option('--list', 'list the templates and exit')
+  .option('-o, --output <format>', 'text or json', 'text')
   .addHelpText(
     'after',
     '\nExamples:\n  $ bento new my-classifier && cd my-classifier && npm install && npm test\n' +
-      '  $ bento new scorer --template tensor\n  $ bento new services/my-api --template blank     # inside the bento-ts repository: an npm workspace',
+      '  $ bento new scorer --template tensor\n  $ bento new services/my-api --template blank     # inside the bento-ts repository: an npm workspace\n' +
+      '  $ bento new --list -o json',
   )
-  .action(async (dir: string | undefined, opts: { name?: string; template: string; list?: boolean }) => {
+  .action(async (dir: string | undefined, opts: { name?: string; template: string; list?: boolean; output: string }) => {
+    const { checkFormat, emit, table } = await import('./output.js');
+    const format = checkFormat(opts.output, ['text', 'json']);
     const { listTemplates, renderTemplate } = await import('./new-command.js');
     if (opts.list) {
-      for (const t of listTemplates()) process.stdout.write(`${t.name.padEnd(18)} ${t.description}\n`);
+      const templates = listTemplates();
+      emit(format, templates, () => table([['TEMPLATE', 'DESCRIPTION'], ...templates.map((t) => [t.name, t.description])]));
       return;
     }
     if (!dir) throw new UsageError('bento new needs a directory: bento new <dir> [--template image-classifier|tensor|blank]');
     const written = await renderTemplate(dir, { ...opts, frameworkVersion: version });
-    process.stdout.write(`Created ${written.length} files in ${dir} from the ${opts.template} template. Next:\n  cd ${dir}\n  npm install\n  npm test\n  npx bento serve .\n`);
+    const next = [`cd ${dir}`, 'npm install', 'npm test', 'npx bento serve .'];
+    emit(format, { directory: resolve(dir), template: opts.template, files: written, next }, () => `Created ${written.length} files in ${dir} from the ${opts.template} template. Next:\n${next.map((c) => `  ${c}\n`).join('')}`);
   });
 
 program
