@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type * as TS from 'typescript';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { FRAMEWORK_DIR } from '../package-info.js';
 import { ConfigError } from '../errors.js';
@@ -86,10 +87,51 @@ export function compiledModuleFor(tsFile: string): string {
   const options = (readJson(tsconfig).compilerOptions ?? {}) as { rootDir?: string; outDir?: string };
   const rootDir = resolve(base, options.rootDir ?? '.');
   const outDir = resolve(base, options.outDir ?? '.');
-  const jsFile = join(outDir, relative(rootDir, tsFile)).replace(/\.(c|m)?tsx?$/, '.$1js');
-  const stale = !existsSync(jsFile) || newest(outDir, /\.(c|m)?js$/) < newest(rootDir, /\.(c|m)?tsx?$/, outDir);
+  const output = (ts: string) => join(outDir, relative(rootDir, ts)).replace(/\.(c|m)?tsx?$/, '.$1js');
+  const jsFile = output(tsFile);
+  // A lone service.ts compiles what it imports, nothing else: its directory may be large (a home directory).
+  const sources = isGeneratedTsconfig(tsconfig) ? importedSources(tsFile, tsconfig) : undefined;
+  const stale = !existsSync(jsFile) || (sources ? sources.some((ts) => !(mtime(output(ts)) >= mtime(ts))) : newest(outDir, /\.(c|m)?js$/) < newest(rootDir, /\.(c|m)?tsx?$/, outDir));
   if (stale) compileTsconfig(tsconfig, `${jsFile} is missing or older than its sources`);
   return jsFile;
+}
+
+const isGeneratedTsconfig = (tsconfig: string) => tsconfig.endsWith(join('.bento', 'tsconfig.serve.json'));
+const mtime = (file: string) => (existsSync(file) ? statSync(file).mtimeMs : -1);
+
+/**
+ * `entry` and the local TypeScript files it imports, transitively (relative specifiers only; packages are not
+ * compiled). Read with TypeScript's own import scanner; undefined when TypeScript cannot be loaded.
+ */
+function importedSources(entry: string, tsconfig: string): string[] | undefined {
+  const tsc = tscFor(tsconfig);
+  let ts: typeof TS;
+  try {
+    ts = createRequire(tsc ?? tsconfig)('typescript') as typeof TS;
+  } catch {
+    return undefined;
+  }
+  const seen = new Set([entry]);
+  const queue = [entry];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    for (const { fileName } of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
+      if (!fileName.startsWith('.')) continue;
+      const found = localTypeScript(resolve(dirname(file), fileName));
+      if (found && !seen.has(found)) {
+        seen.add(found);
+        queue.push(found);
+      }
+    }
+  }
+  return [...seen];
+}
+
+/** The TypeScript file an import specifier names: `./x.js` is `./x.ts` in source, `./x` may be `./x/index.ts`. */
+function localTypeScript(target: string): string | undefined {
+  const stem = target.replace(/\.(c|m)?jsx?$/, '');
+  const candidates = [target, `${stem}.ts`, `${stem}.tsx`, `${stem}.mts`, `${stem}.cts`, join(target, 'index.ts')];
+  return candidates.find((c) => /\.(c|m)?tsx?$/.test(c) && !c.endsWith('.d.ts') && existsSync(c) && statSync(c).isFile());
 }
 
 const NOT_SOURCES = new Set(['node_modules', '.bento', '.git']);
@@ -126,11 +168,15 @@ function tscFor(tsconfig: string): string | undefined {
   return undefined;
 }
 
-/** Runs `tsc -b` on a tsconfig (tsc keeps decorator metadata; esbuild and tsx drop it). */
+/**
+ * Runs tsc on a tsconfig (tsc keeps decorator metadata; esbuild and tsx drop it): `tsc -b` on a project's, `tsc -p`
+ * on the one generated for a lone service.ts, whose only root file is the service: `tsc -b` looks at a project's
+ * root files alone to decide it is up to date, and would not see a change to a module the service imports.
+ */
 export function compileTsconfig(tsconfig: string, why = 'the service must be compiled'): void {
   const tsc = tscFor(tsconfig);
   if (!tsc) throw new ConfigError(`${why} and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`);
-  const result = spawnSync(process.execPath, [tsc, '-b', tsconfig], { stdio: ['ignore', 2, 2] });
+  const result = spawnSync(process.execPath, [tsc, isGeneratedTsconfig(tsconfig) ? '-p' : '-b', tsconfig], { stdio: ['ignore', 2, 2] });
   if (result.status !== 0) throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status}); fix the errors above`);
 }
 
