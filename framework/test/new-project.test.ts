@@ -73,6 +73,8 @@ describe('bento new', () => {
   it('lists the templates', () => {
     const res = spawnSync(process.execPath, [BENTO, 'new', '--list'], { env, encoding: 'utf8' });
     assert.equal(res.status, 0);
-    assert.deepEqual(res.stdout.trim().split('\n').map((l) => l.split(/\s+/)[0]), ['blank', 'image-classifier', 'tensor']);
+    const [header, ...rows] = res.stdout.trim().split('\n');
+    assert.match(header!, /^TEMPLATE\s+DESCRIPTION$/);
+    assert.deepEqual(rows.map((l) => l.split(/\s+/)[0]), ['blank', 'image-classifier', 'tensor']);
   });
 });
