@@ -15,18 +15,19 @@ export interface Clock {
 }
 
 const TIMER_RESOLUTION_MS = 1;
-/** Batches whose round-trip excess over the cost model is kept for admission's bad case, and the quantile taken. */
-const EXCESS_WINDOW = 64;
-const EXCESS_QUANTILE = 0.99;
-/** Recent responses whose sending time (answer ready to response sent) is kept, for its 99th percentile. */
-const DELIVERY_WINDOW = 64;
+/**
+ * Recent values kept for admission's bad cases (batches' round-trip excess over the cost model, responses' sending
+ * time), and the quantile taken of them.
+ */
+const TAIL_WINDOW = 64;
+const TAIL_QUANTILE = 0.99;
 
 /** Adds `value` to a window of recent values and returns their 99th percentile. */
 function tail(window: number[], value: number): number {
   window.push(value);
-  if (window.length > DELIVERY_WINDOW) window.shift();
+  if (window.length > TAIL_WINDOW) window.shift();
   const sorted = [...window].sort((x, y) => x - y);
-  return sorted[Math.floor(EXCESS_QUANTILE * (sorted.length - 1))]!;
+  return sorted[Math.floor(TAIL_QUANTILE * (sorted.length - 1))]!;
 }
 
 export const systemClock: Clock = {
@@ -362,10 +363,7 @@ export class Dispatcher {
       // How far round trips run past the cost model (worker messages, event-loop delay, a slow run), and how much
       // that varies: admission counts on the bad case, so accepted requests keep the objective at the tail.
       if (learned) {
-        this.excesses.push(roundTrip - this.cost.estimate(items));
-        if (this.excesses.length > EXCESS_WINDOW) this.excesses.shift();
-        const sorted = [...this.excesses].sort((x, y) => x - y);
-        this.excessMs = Math.max(0, sorted[Math.floor(EXCESS_QUANTILE * (sorted.length - 1))]!);
+        this.excessMs = Math.max(0, tail(this.excesses, roundTrip - this.cost.estimate(items)));
       }
     }
     let pieces: Tensor[] | undefined;
