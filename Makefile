@@ -24,7 +24,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize tune \
-        base-image k8s-validate test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
+        base-image docker-engine docker-engine-stop k8s-validate test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
         tfjs-model
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
@@ -92,6 +92,12 @@ k8s-validate: ## Validate Kubernetes manifests offline (DIR=<a kustomize base, e
 
 base-image: ## Build a local Node base image with debootstrap + buildah (for hosts that cannot pull node:20-bookworm-slim)
 	@infra/base-image.sh
+
+docker-engine: ## Start a Docker engine (podman's Docker API) for a docker CLI without one; prints the DOCKER_HOST line to eval
+	@infra/docker-engine.sh start
+
+docker-engine-stop: ## Stop what make docker-engine started, and the containers it runs
+	@infra/docker-engine.sh stop
 
 test: build stack-install ## Run every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
 	node scripts/run-tests.mjs

@@ -4,6 +4,8 @@
 #   Debian: PostgreSQL (full stack), python3-venv, python3-torch + torchvision and Fashion-MNIST (make train)
 #   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh); MLflow 2.x into .venv-mlflow2 (tests)
 #   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine),
+#           podman and runc (make docker-engine: a Docker API for the docker CLI, so images run in real containers;
+#           docker.io only for its CLI, where no docker CLI is installed),
 #           chromium (the Swagger UI test drives it with playwright-core; no browser download)
 #   Go:     kubeconform, kustomize and the Kubernetes schemas (infra/k8s-tools.sh: the deploy tests validate with them)
 #   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
@@ -23,6 +25,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_missing+=(postgresql)
 [[ -d /usr/share/datasets/fashion-mnist ]] || apt_missing+=(dataset-fashion-mnist)
 command -v buildah >/dev/null || apt_missing+=(buildah)
 command -v debootstrap >/dev/null || apt_missing+=(debootstrap)
+command -v podman >/dev/null || apt_missing+=(podman)
+command -v runc >/dev/null || apt_missing+=(runc)
+command -v iptables >/dev/null || apt_missing+=(iptables)
+command -v docker >/dev/null || apt_missing+=(docker.io)
 command -v chromium >/dev/null || apt_missing+=(chromium)
 if [[ ${#apt_missing[@]} -gt 0 ]]; then
   step "apt: ${apt_missing[*]}"

@@ -4,8 +4,10 @@
  * order, its servers started and stopped, and what its blocks print checked
  * where the page says what they print. Each page runs with a scratch HOME (so
  * ~/projects and the model store ~/bento are its own), the checkout's bento on
- * PATH and BENTO_TS naming the checkout. Blocks that need a Docker engine or a
- * cluster are syntax-checked only, and counted.
+ * PATH and BENTO_TS naming the checkout. Docker commands run against the
+ * machine's engine, or the one `make docker-engine` starts where there is none
+ * (the pages say when); blocks that need a cluster (or Compose's images) are
+ * syntax-checked only, and counted.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -28,7 +30,7 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 /** Where each page runs from: a new directory of its own, or the repository (pages about its Makefile and services). */
 const IN_REPO = new Set(['getting-started.md', 'mlflow.md', 'observability.md', 'reliability.md', 'performance.md']);
 /** The ports the pages use, as a reader's machine would have them free. */
-const PORTS = [3000, 5001, 4318, 16686, 8443];
+const PORTS = [3000, 5001, 4318, 16686, 8443, 8080];
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -49,6 +51,7 @@ async function follow(page: string): Promise<BlockResult[]> {
     BENTO_TS: REPO,
     PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH}`,
     STACK_DIR: join(home, 'stack'),
+    DOCKER_ENGINE_DIR: join(home, 'docker-engine'),
     ONNXRUNTIME_NODE_INSTALL: 'skip',
     npm_config_audit: 'false',
     npm_config_fund: 'false',
@@ -59,8 +62,10 @@ async function follow(page: string): Promise<BlockResult[]> {
   try {
     return await runShellBlocks(codeBlocks(text), { cwd: IN_REPO.has(page) ? REPO : home, env, source: `docs/${page}` });
   } finally {
-    // A page that started the MLflow stack stops it even when a block failed.
-    if (page === 'mlflow.md') execFileSync('make', ['-s', 'stop', 'serve-stop'], { cwd: REPO, env, stdio: 'ignore' });
+    // A page that started the MLflow stack or a Docker engine stops it even when a block failed (the engine
+    // stops the containers it runs, which would hold their ports).
+    if (page === 'mlflow.md' || page === 'deployment.md') execFileSync('make', ['-s', 'stop', 'serve-stop'], { cwd: REPO, env, stdio: 'ignore' });
+    execFileSync('bash', [join(REPO, 'infra', 'docker-engine.sh'), 'stop'], { env, stdio: 'ignore' });
   }
 }
 
@@ -89,16 +94,22 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
     assert.match(out(r), /\]\}200$/m, 'the probe answers without a key');
     assert.match(out(r), /\{"error":\{"code":"UNAUTHORIZED","message":"send a valid key in the x-api-key header"\}\}\n401/);
     assert.match(out(r), /^Pulled classifier:[0-9a-f]+/m);
+    assert.match(out(r), /^plugins:\n {2}- "?@bento-ts\/plugin-https"?$/m, 'bento new --plugin https listed it');
   },
   'building-and-containerizing.md': (r) => {
     assert.match(out(r), /^packed:1\.0\.0$/m);
     assert.match(out(r), /"predicted_class":"Ankle boot"/);
     assert.match(out(r), /^buildah build .* -t packed:1\.0\.0 /m);
     assert.match(out(r), /^bento map\[3000\/tcp:\{\}\]$/m);
+    // From the container docker ran: a prediction, then who it runs as.
+    assert.match(out(r), /^\{"predicted_class":"Ankle boot".*\n^bento$/m);
   },
   'deployment.md': (r) => {
     assert.match(out(r), /Summary: \d+ resources found .* Valid: \d+, Invalid: 0, Errors: 0/);
     assert.match(out(r), /^bento_worker_processes 2$/m);
+    // The image served its packed model, then the registry's champion.
+    assert.match(out(r), /^\{"status":"healthy","service":"deployed"\}$/m);
+    assert.match(out(r), /^bento_model_info\{[^}]*name="vision-model"[^}]*\} 1$/m);
     assert.ok(r.filter((b) => b.outcome === 'skipped').length >= 3);
   },
   'mlflow.md': (r) => {

@@ -32,5 +32,26 @@ describe('bento new (rendering)', () => {
     await renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0', template: 'blank' });
     await assert.rejects(renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0' }), /not empty/);
     await assert.rejects(renderTemplate(join(dir, 'b'), { name: 'Bad Name', frameworkVersion: '0.1.0' }), /not a valid service name/);
+    await assert.rejects(renderTemplate(join(dir, 'c'), { plugins: ['kafka'], frameworkVersion: '0.1.0' }), /no plugin "kafka" ships with bento-ts; choose among/);
+    assert.ok(!readdirSync(dir).includes('c'), 'nothing is written for a refused plugin');
+  });
+
+  it('adds plugins: each a dependency, and those the framework does not pick up by itself listed in bento.yaml', async () => {
+    const dir = join(base, 'with-plugins');
+    await renderTemplate(dir, { frameworkVersion: '0.1.0', plugins: ['mlflow', 'https', 'onnx'] });
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    assert.deepEqual(Object.keys(pkg.dependencies), [
+      '@bento-ts/framework',
+      '@bento-ts/plugin-https',
+      '@bento-ts/plugin-local',
+      '@bento-ts/plugin-mlflow',
+      '@bento-ts/plugin-onnx',
+    ]);
+    assert.equal(pkg.dependencies['@bento-ts/plugin-mlflow'], '^0.1.0');
+    const yaml = readFileSync(join(dir, 'bento.yaml'), 'utf8');
+    // mlflow is used once installed; https is not a built-in, so it is listed. The template's comments stay.
+    assert.match(yaml, /^plugins:\n {2}- "?@bento-ts\/plugin-https"?\n/m);
+    assert.doesNotMatch(yaml, /plugin-mlflow/);
+    assert.match(yaml, /^# Build and serve configuration/);
   });
 });

@@ -80,15 +80,17 @@ program
   .argument('[dir]', 'directory to create (must not exist, or be empty)')
   .option('--name <name>', 'service name (default: the directory name)')
   .option('-t, --template <template>', 'image-classifier, tensor or blank (bento new --list)', 'image-classifier')
+  .option('--plugin <name>', 'also depend on a plugin bento-ts ships: mlflow, tfjs, https, local, onnx (repeatable)', collect)
   .option('--list', 'list the templates and exit')
   .option('-o, --output <format>', 'text or json', 'text')
   .addHelpText(
     'after',
     '\nExamples:\n  $ bento new my-classifier && cd my-classifier && npm install && npm test\n' +
+      '  $ bento new registry-classifier --plugin mlflow      # serves MODEL_NAME / MODEL_RUN_ID models from MLflow\n' +
       '  $ bento new scorer --template tensor\n  $ bento new services/my-api --template blank     # inside the bento-ts repository: an npm workspace\n' +
       '  $ bento new --list -o json',
   )
-  .action(async (dir: string | undefined, opts: { name?: string; template: string; list?: boolean; output: string }) => {
+  .action(async (dir: string | undefined, opts: { name?: string; template: string; plugin?: string[]; list?: boolean; output: string }) => {
     const { checkFormat, emit, table } = await import('./output.js');
     const format = checkFormat(opts.output, ['text', 'json']);
     const { listTemplates, renderTemplate } = await import('./new-command.js');
@@ -98,7 +100,7 @@ program
       return;
     }
     if (!dir) throw new UsageError('bento new needs a directory: bento new <dir> [--template image-classifier|tensor|blank]');
-    const written = await renderTemplate(dir, { ...opts, frameworkVersion: version });
+    const written = await renderTemplate(dir, { ...opts, plugins: opts.plugin, frameworkVersion: version });
     const next = [`cd ${dir}`, 'npm install', 'npm test', 'npx bento serve .'];
     emit(format, { directory: resolve(dir), template: opts.template, files: written, next }, () => `Created ${written.length} files in ${dir} from the ${opts.template} template. Next:\n${next.map((c) => `  ${c}\n`).join('')}`);
   });

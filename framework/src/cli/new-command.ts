@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { FRAMEWORK_DIR, TEMPLATES_DIR } from '../package-info.js';
+import { BUILTIN_PLUGINS } from '../plugins/loader.js';
 import { NAME_PATTERN } from '../sdk/decorators/service.js';
 
 /** Files whose template name differs from the rendered one (npm strips .gitignore from packages). */
@@ -57,10 +59,44 @@ async function dependencySpec(pkg: string, version: string, target: string, root
   return `file:${VENDOR_DIR}/${npmPack(dir, join(target, VENDOR_DIR)).filename}`;
 }
 
+/** The plugins bento-ts ships, by the short name `bento new --plugin` takes: `mlflow` is @bento-ts/plugin-mlflow. */
+export const SHIPPED_PLUGINS = ['local', 'onnx', 'mlflow', 'tfjs', 'https'];
+
 export interface NewOptions {
   name?: string;
   template?: string;
+  /** Shipped plugins the project depends on beyond its template's (SHIPPED_PLUGINS names). */
+  plugins?: string[];
   frameworkVersion: string;
+}
+
+/**
+ * Adds plugins to a rendered project: each a dependency in package.json, and,
+ * unless the framework uses it once installed (BUILTIN_PLUGINS), an entry of
+ * bento.yaml's plugins list. Comments and order in bento.yaml are kept.
+ */
+async function addPlugins(target: string, plugins: string[], version: string, root: string | undefined): Promise<string[]> {
+  const pkgFile = join(target, 'package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { dependencies?: Record<string, string> };
+  const listed: string[] = [];
+  for (const short of plugins) {
+    const name = `@bento-ts/plugin-${short}`;
+    pkg.dependencies ??= {};
+    pkg.dependencies[name] ??= await dependencySpec(`plugin-${short}`, version, target, root);
+    if (!BUILTIN_PLUGINS.includes(name)) listed.push(name);
+  }
+  pkg.dependencies = Object.fromEntries(Object.entries(pkg.dependencies ?? {}).sort(([a], [b]) => a.localeCompare(b)));
+  writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+  const changed = [pkgFile];
+  const yamlFile = join(target, 'bento.yaml');
+  if (listed.length > 0 && existsSync(yamlFile)) {
+    const doc = parseDocument(readFileSync(yamlFile, 'utf8'));
+    const current = (doc.get('plugins') as { toJSON(): string[] } | undefined)?.toJSON() ?? [];
+    doc.set('plugins', [...current, ...listed.filter((name) => !current.includes(name))]);
+    writeFileSync(yamlFile, doc.toString());
+    changed.push(yamlFile);
+  }
+  return changed;
 }
 
 /** Renders a service project from templates/<template> into `dir`; returns the files written. */
@@ -74,6 +110,10 @@ export async function renderTemplate(dir: string, options: NewOptions): Promise<
   const known = listTemplates();
   if (!known.some((t) => t.name === template)) {
     throw new ConfigError(`no template "${template}"; choose one of: ${known.map((t) => t.name).join(', ')} (bento new --list)`);
+  }
+  const unknown = (options.plugins ?? []).filter((p) => !SHIPPED_PLUGINS.includes(p));
+  if (unknown.length > 0) {
+    throw new ConfigError(`no plugin "${unknown[0]}" ships with bento-ts; choose among ${SHIPPED_PLUGINS.join(', ')} (others: npm install them, then list them in bento.yaml)`);
   }
   if (existsSync(target) && readdirSync(target).length > 0) throw new ConfigError(`${target} exists and is not empty; choose a new directory`);
   mkdirSync(target, { recursive: true });
@@ -99,6 +139,9 @@ export async function renderTemplate(dir: string, options: NewOptions): Promise<
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, text === undefined ? bytes : text.replace(/\{\{([\w:-]+)\}\}/g, (m, key: string) => values[key] ?? m));
     written.push(out);
+  }
+  if (options.plugins?.length) {
+    for (const file of await addPlugins(target, options.plugins, options.frameworkVersion, root)) if (!written.includes(file)) written.push(file);
   }
   return written;
 }

@@ -88,6 +88,7 @@ export const SETTINGS: readonly Setting[] = [
   s('storage', 'BENTO_HTTPS_TIMEOUT_SECONDS', '600', '@bento-ts/plugin-https: time allowed for one download'),
   s('storage', 'BENTO_HTTPS_RETRIES', '3', '@bento-ts/plugin-https: retries of a failed download'),
   s('tools', 'BENTO_CONTAINERIZE_BACKEND', 'the first of docker, podman, buildah that works', 'Image builder of bento containerize'),
+  s('tools', 'BENTO_BASE_IMAGE', "the bento's docker.baseImage", 'Base image bento containerize builds from (a mirror, a stand-in); --build-arg BASE_IMAGE= wins'),
 ];
 
 const BY_NAME = new Map(SETTINGS.flatMap((setting) => [setting.name, ...(setting.aliases ?? [])].map((n) => [n, setting] as const)));

@@ -38,11 +38,14 @@ export async function containerize(bento: StoredBento, options: ContainerizeOpti
   const env = options.env ?? process.env;
   const backend = chooseBackend(options.backend ?? env.BENTO_CONTAINERIZE_BACKEND);
   const tags = options.tags?.length ? options.tags : [bento.manifest.tag];
+  // The bento's Dockerfile names its base as ARG BASE_IMAGE; the environment can point it at a registry mirror
+  // (or a local stand-in) without rebuilding the bento, and an explicit --build-arg still wins.
+  const buildArgs = { ...(env.BENTO_BASE_IMAGE ? { BASE_IMAGE: env.BENTO_BASE_IMAGE } : {}), ...options.buildArgs };
   const command = backend.command({
     context: bento.path,
     dockerfile: join(bento.path, 'env', 'docker', 'Dockerfile'),
     tags,
-    buildArgs: options.buildArgs ?? {},
+    buildArgs,
     extra: options.extra ?? [],
   });
   if (options.dryRun) return { backend: backend.name, command, tags };

@@ -3,15 +3,18 @@
  * vfs storage, chroot isolation) builds the bento's generated Dockerfile from a
  * Node base image made from Debian packages by infra/base-image.sh (no registry
  * is reachable). The image is inspected, then run: its entrypoint serves the
- * bento, and the host calls /health and /predict_image.
+ * bento, and the host calls /health and /predict_image. Then it runs as Docker
+ * runs it: the docker CLI, through the Docker API of infra/docker-engine.sh
+ * (podman, sharing buildah's storage), starts it in a container with its own
+ * network behind a published port, and `docker stop` drains it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { REPO_ROOT, freePort, multipart, runBento, sample } from './helpers.js';
+import { REPO_ROOT, freePort, halfSentUploads, multipart, runBento, sample, waitForMetrics } from './helpers.js';
 
 const BASE_IMAGE = 'localhost/bento-ts-node:20-bookworm-slim';
 const IMAGE = 'localhost/bento-ts-test/classifier:ci';
@@ -40,16 +43,24 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('refuses an unknown backend, and names why docker cannot build here', async () => {
+  it('refuses an unknown backend, names why docker cannot build, takes the base image from BENTO_BASE_IMAGE', async () => {
     const unknown = await runBento(['containerize', 'x:1', '--backend', 'kaniko'], env);
     assert.equal(unknown.code, 3, 'there is no bento x:1 (exit code 3)');
     const built = await runBento(['build', '--version', 'img', '-o', 'tag'], env);
     assert.equal(built.code, 0, built.stderr);
     const bad = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'kaniko'], env);
     assert.match(bad.stderr, /CONTAINERIZE_ERROR.*unknown backend "kaniko"; use one of docker, podman, buildah/);
-    const docker = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'docker'], env);
+    // An engine nothing serves (one make docker-engine started would answer).
+    const docker = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'docker'], { ...env, DOCKER_HOST: `unix://${home}/no-engine.sock` });
     assert.equal(docker.code, 1);
     assert.match(docker.stderr, /backend docker cannot build here: (docker cannot reach an engine|the docker CLI is not installed)/);
+    const mirrored = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run'], { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:20-bookworm-slim' });
+    assert.match(mirrored.stdout, / --build-arg BASE_IMAGE=mirror\.example\/node:20-bookworm-slim /);
+    const explicit = await runBento(
+      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--build-arg', 'BASE_IMAGE=own/node:20'],
+      { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:20-bookworm-slim' },
+    );
+    assert.match(explicit.stdout, / --build-arg BASE_IMAGE=own\/node:20 /, 'a --build-arg wins over BENTO_BASE_IMAGE');
     const dry = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--', '--layers'], env);
     assert.match(dry.stdout, /^buildah build --format docker -f \S+\/env\/docker\/Dockerfile -t mlflow_vision_classifier:img --layers \S+\/mlflow_vision_classifier\/img\n$/);
   });
@@ -119,5 +130,63 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.throws(() => process.kill(-pgid, 0), { code: 'ESRCH' }, 'no process of the container is left');
     server = undefined;
+  });
+
+  it('runs under the docker CLI: a container of its own behind a published port, non-root, docker stop drains it', async () => {
+    assert.ok(container, 'the image was built');
+    const engineDir = mkdtempSync(join(tmpdir(), 'bento-engine-'));
+    const engineEnv = { ...process.env, DOCKER_ENGINE_DIR: engineDir };
+    const script = join(REPO_ROOT, 'infra', 'docker-engine.sh');
+    const exported = execFileSync('bash', [script, 'start'], { env: engineEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const dockerHost = /^export DOCKER_HOST=(\S+)$/m.exec(exported)?.[1];
+    assert.ok(dockerHost, exported);
+    const docker = (...args: string[]) =>
+      execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: dockerHost }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const name = `bento-test-${process.pid}`;
+    const logs = () => {
+      const r = spawnSync('docker', ['logs', name], { env: { ...process.env, DOCKER_HOST: dockerHost }, encoding: 'utf8' });
+      return `${r.stdout}${r.stderr}`;
+    };
+    try {
+      const port = await freePort();
+      docker('run', '-d', '--name', name, '-p', `127.0.0.1:${port}:3000`, '-e', 'BENTO_LOG_LEVEL=info', IMAGE);
+      const base = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 120_000;
+      while (!(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
+        assert.ok(Date.now() < deadline, `not ready in 120 s:\n${logs()}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // Published, not shared: the server listens on the container's own interface, on 3000 inside.
+      assert.equal(docker('port', name, '3000/tcp'), `127.0.0.1:${port}`);
+      assert.notEqual(docker('inspect', '--format', '{{.NetworkSettings.IPAddress}}', name), '');
+      assert.equal(docker('exec', name, 'id', '-un'), 'bento');
+      assert.equal(docker('exec', name, 'node', 'env/docker/healthcheck.mjs'), '');
+      const res = await fetch(`${base}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg') });
+      assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Trouser');
+
+      // docker stop is SIGTERM, then SIGKILL after -t seconds: the uploads it finds half sent still complete.
+      const pending = await halfSentUploads(port, 4);
+      await waitForMetrics(base, /bento_http_requests_in_flight\{route="\/predict_image"\} 4\b/);
+      const stopped = new Promise<string>((resolve, reject) =>
+        execFile('docker', ['stop', '-t', '60', name], { env: { ...process.env, DOCKER_HOST: dockerHost } }, (err, out) => (err ? reject(err) : resolve(out))),
+      );
+      const draining = Date.now() + 30_000;
+      while (!/SIGTERM received/.test(logs())) {
+        assert.ok(Date.now() < draining, 'the server never logged SIGTERM');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const p of pending) p.finish();
+      for (const r of await Promise.all(pending.map((p) => p.done))) assert.equal(r.status, 200, r.body);
+      await stopped;
+      assert.equal(docker('inspect', '--format', '{{.State.ExitCode}}', name), '0', 'exited by itself, not killed after the timeout');
+    } finally {
+      try {
+        docker('rm', '-f', name);
+      } catch {
+        // never created
+      }
+      execFileSync('bash', [script, 'stop'], { env: engineEnv, stdio: 'ignore' });
+      rmSync(engineDir, { recursive: true, force: true });
+    }
   });
 });
