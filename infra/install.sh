@@ -6,7 +6,8 @@
 #   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine),
 #           podman and runc (make docker-engine: a Docker API for the docker CLI, so images run in real containers;
 #           docker.io only for its CLI, where no docker CLI is installed),
-#           chromium (the Swagger UI test drives it with playwright-core; no browser download)
+#           chromium (the Swagger UI test drives it with playwright-core; no browser download),
+#           apache2-utils (ab: the README's load example, run by the docs test)
 #   Go:     kubeconform, kustomize and the Kubernetes schemas (infra/k8s-tools.sh: the deploy tests validate with them)
 #   Go:     MinIO, built from its module into .stack-bin/minio (about 5-8 min on 2 cores, once)
 #           Jaeger v2 (the tracing tests' OTLP backend), built from infra/jaeger/go.mod into .stack-bin/jaeger
@@ -28,6 +29,7 @@ command -v debootstrap >/dev/null || apt_missing+=(debootstrap)
 command -v podman >/dev/null || apt_missing+=(podman)
 command -v runc >/dev/null || apt_missing+=(runc)
 command -v iptables >/dev/null || apt_missing+=(iptables)
+command -v ab >/dev/null || apt_missing+=(apache2-utils)
 command -v docker >/dev/null || apt_missing+=(docker.io)
 command -v chromium >/dev/null || apt_missing+=(chromium)
 if [[ ${#apt_missing[@]} -gt 0 ]]; then

@@ -124,7 +124,11 @@ stop_one() { # name
 case "$cmd" in
   start)
     mkdir -p "$dir"
-    if alive mlflow; then log "MLflow already runs (pid $(cat "$dir/mlflow.pid")); infra/stack.sh stop first"; exit 1; fi
+    if alive mlflow; then
+      # Asked again for what already runs: nothing to do. Another stack than the one running: stop it first.
+      if [[ "$(cat "$dir/mode" 2>/dev/null)" == "$mode" ]]; then echo "MLflow ($mode) already runs: http://localhost:$mlflow_port"; exit 0; fi
+      log "MLflow already runs as the $(cat "$dir/mode" 2>/dev/null || echo other) stack (pid $(cat "$dir/mlflow.pid")); infra/stack.sh stop first"; exit 1
+    fi
     t0=$(date +%s)
     if [[ "$mode" == full ]]; then start_postgres; start_minio; fi
     start_mlflow

@@ -7,7 +7,11 @@
  * - a ```bash background block (a server) starts in its own process group, is
  *   waited for until it prints its ready line (the server's banner, or the
  *   text of a `ready=<text>` tag) or until the URL of a `wait-for=<url>` tag
- *   answers, and is stopped when the document is done;
+ *   answers, and is stopped when the document is done, or, tagged `scoped`,
+ *   when the next heading is reached (a server an example starts, as a reader
+ *   would stop it before the next section's example needs the port);
+ * - a ```python block runs as a script (RunOptions.python, default python3),
+ *   in the current directory;
  * - a block tagged `needs-<what>` (needs-docker, needs-cluster) needs what this
  *   machine does not have: it is syntax-checked with `bash -n`, not run, and
  *   reported as skipped.
@@ -34,6 +38,8 @@ export interface RunOptions {
   blockTimeoutMs?: number;
   /** Where a block's failure is reported from, e.g. the document's path. */
   source: string;
+  /** The interpreter of ```python blocks (one with what they import). */
+  python?: string;
 }
 
 export class DocBlockError extends Error {}
@@ -68,10 +74,14 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
   writeFileSync(cwdFile, options.cwd);
   writeFileSync(envFile, '');
   const results: BlockResult[] = [];
-  const background: ChildProcess[] = [];
+  const background: Array<{ child: ChildProcess; scopedTo?: number }> = [];
   const timeoutMs = options.blockTimeoutMs ?? 10 * 60_000;
   try {
     for (const block of blocks) {
+      for (const b of background.filter((b) => b.scopedTo !== undefined && b.scopedTo !== block.section)) {
+        await stopGroup(b.child);
+        background.splice(background.indexOf(b), 1);
+      }
       const cwd = readFileSync(cwdFile, 'utf8').trim();
       const where = `${options.source}:${block.line}`;
       const file = block.tags.find((t) => t.startsWith('file='))?.slice('file='.length);
@@ -79,6 +89,13 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
         mkdirSync(dirname(join(cwd, file)), { recursive: true });
         writeFileSync(join(cwd, file), block.code.endsWith('\n') ? block.code : `${block.code}\n`);
         results.push({ block, stdout: '', stderr: '', outcome: 'written' });
+        continue;
+      }
+      if (block.lang === 'python') {
+        const script = `source ${JSON.stringify(envFile)}\n${options.python ?? 'python3'} - <<'__PYTHON__'\n${block.code}\n__PYTHON__\n`;
+        const { code, stdout, stderr } = await exec(script, cwd, options.env, timeoutMs);
+        if (code !== 0) throw new DocBlockError(`${where}: the Python block exited with ${code}\n--- block ---\n${block.code}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-4000)}`);
+        results.push({ block, stdout, stderr, outcome: 'ran' });
         continue;
       }
       if (!SHELL_LANGS.has(block.lang)) continue;
@@ -89,7 +106,7 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
         continue;
       }
       if (block.tags.includes('background')) {
-        background.push(await startBackground(block, cwd, envFile, options, where));
+        background.push({ child: await startBackground(block, cwd, envFile, options, where), scopedTo: block.tags.includes('scoped') ? block.section : undefined });
         results.push({ block, stdout: '', stderr: '', outcome: 'started' });
         continue;
       }
@@ -100,7 +117,7 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
       results.push({ block, stdout, stderr, outcome: 'ran' });
     }
   } finally {
-    for (const child of background) await stopGroup(child);
+    for (const { child } of background) await stopGroup(child);
   }
   return results;
 }
