@@ -278,6 +278,45 @@ describe('Dispatcher', () => {
     await next;
   });
 
+  it('runs a request that can start at once even when a slow spell left the estimates of its wait too high', async () => {
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 100 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 40);
+    // A slow spell: two answers took 50 ms to send. Of the 100 ms objective, a batch (40 ms) and sending (50 ms)
+    // leave 10 ms for the wait before a batch starts.
+    for (let i = 0; i < 2; i++) {
+      const timing: RequestTiming = { receivedAt: clock.t };
+      const slow = dispatcher.submit(tagTiming(rows(1, 2), timing));
+      clock.t += 40;
+      model.answer(model.batches.length - 1);
+      await slow;
+      timing.delivered!(50);
+    }
+    assert.equal(dispatcher.stats().deliveryMs, 50);
+    // Requests that took 15 ms to decode, each on an idle worker. Refused on the stale figure, none would run and
+    // no answer would be sent to show that sending is fast again.
+    for (let i = 0; i < 64; i++) {
+      const timing: RequestTiming = { receivedAt: clock.t - 15 };
+      const idle = dispatcher.submit(tagTiming(rows(i, i), timing));
+      clock.t += 40;
+      model.answer(model.batches.length - 1);
+      await idle;
+      timing.delivered!(1);
+    }
+    assert.equal(dispatcher.stats().expired, 0);
+    assert.equal(dispatcher.stats().deliveryMs, 1, 'the spell has left the window of recent answers');
+    // With the estimates current, a request behind a running batch is let in again: 40 + 40 + 1 ms.
+    const running = dispatcher.submit(rows(1, 2));
+    const queued = dispatcher.submit(rows(3, 4));
+    clock.t += 40;
+    model.answer(model.batches.length - 1);
+    await running;
+    clock.t += 40;
+    model.answer(model.batches.length - 1);
+    await queued;
+    assert.equal(dispatcher.stats().rejectedLatency, 0);
+  });
+
   it('fails every caller of a failing batch, and no one else', async () => {
     const { model, dispatcher } = make();
     const first = dispatcher.submit(rows(1));

@@ -91,6 +91,8 @@ export interface DispatcherStats {
   arrivalGapMs: number | undefined;
   /** The share of the latency objective kept for sending answers (99th percentile of recent responses). */
   deliveryMs: number;
+  /** How far batches' round trips run past the cost model (99th percentile of recent batches). */
+  excessMs: number;
 }
 
 interface Pending {
@@ -99,6 +101,8 @@ interface Pending {
   arrivedAt: number;
   /** When it joined the queue. */
   queuedAt: number;
+  /** Admitted because a worker was free for it: run, however late the estimates say it is (see expireLate). */
+  startsNow: boolean;
   timing?: RequestTiming;
   rows: number;
   /** Rows handed to batches so far. */
@@ -172,6 +176,7 @@ export class Dispatcher {
       cost: this.cost.coefficients,
       arrivalGapMs: this.arrivals.gap,
       deliveryMs: this.deliveryMs,
+      excessMs: this.excessMs,
     };
   }
 
@@ -203,7 +208,7 @@ export class Dispatcher {
     }
     this.arrivals.record(now, rows);
     return new Promise<Tensor>((resolve, reject) => {
-      this.queue.push({ input, arrivedAt, queuedAt: now, timing, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
+      this.queue.push({ input, arrivedAt, queuedAt: now, startsNow, timing, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
       this.queuedItems += rows;
       this.pump();
     });
@@ -251,6 +256,11 @@ export class Dispatcher {
    * Refuses, from the queue's head, requests that can no longer be answered in time: admission judged them by an
    * estimate, and a slow batch ahead can still make them late. Answering them late would break the objective for
    * the caller; a 503 now lets it retry elsewhere, and spares the batch the work.
+   *
+   * A request admitted because a worker was free for it is run all the same. The bad-case shares this limit counts
+   * (round-trip excess, sending time) are learned only from batches that run and answers that are sent: refusing
+   * such a request on them would, after one slow spell, refuse every request arriving on an idle worker, run
+   * nothing, and so never learn that the spell was over.
    */
   private expireLate(): void {
     const { maxLatencyMs, name } = this.options;
@@ -261,7 +271,7 @@ export class Dispatcher {
     while (this.queue.length > 0) {
       const head = this.queue[0]!;
       // A request split across batches has rows running already: it is seen through.
-      if (head.taken > 0 || now - head.arrivedAt <= limit) return;
+      if (head.taken > 0 || head.startsNow || now - head.arrivedAt <= limit) return;
       this.counters.expired++;
       this.fail(head, new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request has waited ${Math.round(now - head.arrivedAt)} ms since it arrived`, { retryAfter: 1 }));
     }
@@ -275,7 +285,7 @@ export class Dispatcher {
     if (gap >= saving) return 0;
     const now = this.clock.now();
     const head = this.queue[0]!;
-    const budget = Math.min(saving - (now - head.queuedAt), this.options.maxLatencyMs - this.deliveryMs - this.cost.estimate(this.queuedItems + 1) - (now - head.arrivedAt));
+    const budget = Math.min(saving - (now - head.queuedAt), this.options.maxLatencyMs - this.deliveryMs - this.roundTrip(this.queuedItems + 1) - (now - head.arrivedAt));
     // Timers cannot wait less than 1 ms: a shorter hold would overshoot its budget.
     return budget >= TIMER_RESOLUTION_MS ? Math.min(Math.max(gap, TIMER_RESOLUTION_MS), budget) : 0;
   }
