@@ -52,7 +52,7 @@ const crash = read('runner-crash');
 if (crash) {
   rows.push(
     ['runner worker killed under load: failed batches / requests', `${crash.failed_batches} / ${crash.crashed_answers} (503 RUNNER_CRASHED)`],
-    ['runner worker killed under load: other failures', `${crash.other_failures} (of ${crash.sent} at ${crash.offered_rps} req/s; ${crash.served_after_crash} served after)`],
+    ['runner worker killed under load: other failures', `${crash.other_failures} (of ${crash.sent} at ${crash.offered_rps} req/s, capacity ${crash.capacity_rps}; ${crash.served_after_crash} served after)`],
     ['runner worker killed under load: replacement thread started', `${crash.worker_replaced_ms} ms (${crash.workers_after} workers after)`],
   );
 }

@@ -1,6 +1,6 @@
 /**
  * A runner worker killed under load: the classifier runs two runner worker threads and is offered uploads
- * open-loop; while both workers have a batch in flight, one thread is terminated. Only the requests of the batch
+ * open-loop at a share of its measured capacity; while both workers have a batch in flight, one thread is terminated. Only the requests of the batch
  * it held may fail, with 503 RUNNER_CRASHED; every other request is served, the pool is back to two workers and
  * serves on. Figures in test-output/reliability/runner-crash.json.
  */
@@ -15,7 +15,9 @@ import { loadProject, startServer } from '@bento-ts/framework';
 import { LOAD_GENERATOR, REPO_ROOT, SERVICE_DIR, multipart, sample, uploadFile } from '../helpers.js';
 
 const run = promisify(execFile);
-const RATE = 500;
+/** The offered load: at most this, and at most this share of the capacity measured first. */
+const MAX_RATE = 500;
+const CAPACITY_SHARE = 0.4;
 const SECONDS = 8;
 /** The classifier's batchable method takes up to 64 items a batch. */
 const MAX_BATCH = 64;
@@ -31,7 +33,14 @@ const until = async (what: () => boolean, ms: number) => {
 
 describe('a runner worker killed under load', { timeout: 120_000 }, () => {
   it('fails only the batch it held, with RUNNER_CRASHED, is replaced, and everything else is served', async () => {
-    const server = await startServer({ project: loadProject(SERVICE_DIR), port: 0, host: '127.0.0.1', runnerWorkers: 2, logger: false });
+    // The test is about a crash, not about the speed of the machine: with the objective at its usual 500 ms, a
+    // machine shared with other work (the project's CI, or two busy loops here) stalls long enough for admission to
+    // shed a few requests with 503 SERVICE_UNAVAILABLE, as it should (the overload test holds that). A one-minute
+    // objective leaves every answer but the killed batch's to the crash handling alone.
+    const project = loadProject(SERVICE_DIR);
+    const batching = { classify: { maxLatencyMs: 60_000 } };
+    const config = { ...project.config, runners: { ...project.config.runners, vision_model_runner: { ...project.config.runners?.vision_model_runner, batching } } };
+    const server = await startServer({ project: { ...project, config }, port: 0, host: '127.0.0.1', runnerWorkers: 2, logger: false });
     try {
       const runner = server.runners[0]!;
       // Fault injection: the test reaches the pool's threads, as a native crash in one would.
@@ -40,7 +49,19 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
       const batchFailures = async () => (await server.metrics!.batchFailures.get()).values.reduce((n, v) => n + v.value, 0);
 
       const body = await uploadFile('trouser.jpg', 'image/jpeg');
-      const loading = run(process.execPath, [LOAD_GENERATOR, `${server.url}/predict_image`, String(RATE), String(SECONDS), body.type, body.file], { maxBuffer: 256 << 20, timeout: 120_000 });
+      const offer = async (rate: number, seconds: number) =>
+        JSON.parse((await run(process.execPath, [LOAD_GENERATOR, `${server.url}/predict_image`, String(rate), String(seconds), body.type, body.file], { maxBuffer: 256 << 20, timeout: 120_000 })).stdout) as {
+          sent: number;
+          answers: Array<[number, number, number | null, number, number, string?]>;
+          failures: unknown[];
+        };
+      // Capacity on this machine now: what is served of more than it can take. A load over capacity would be an
+      // overload test (queue full: 503), which says nothing of the crash.
+      const probe = await offer(2 * MAX_RATE, 3);
+      const capacity = probe.answers.filter(([s, , , at]) => s === 200 && at <= 3_000).length / 3;
+      const RATE = Math.min(MAX_RATE, Math.round(capacity * CAPACITY_SHARE));
+      assert.ok(RATE >= 50, `capacity ${capacity} req/s`);
+      const loading = offer(RATE, SECONDS);
 
       await new Promise((r) => setTimeout(r, 2_000));
       // Kill a worker while both hold a batch; a batch that ends in the same instant escapes, so try again then.
@@ -56,7 +77,7 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
         replacedMs = performance.now() - killedAt;
         await new Promise((r) => setTimeout(r, 300));
       }
-      const load = JSON.parse((await loading).stdout) as { sent: number; answers: Array<[number, number, number | null, number, number, string?]>; failures: unknown[] };
+      const load = await loading;
 
       const crashed = load.answers.filter(([s, , , , , code]) => s === 503 && code === 'RUNNER_CRASHED');
       const other = load.answers.filter(([s, , , , , code]) => s !== 200 && code !== 'RUNNER_CRASHED');
@@ -66,6 +87,7 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
       const servedAfter = served.filter(([, , , at]) => at > lastCrash).length;
       const after = await fetch(`${server.url}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg') });
       const figures = {
+        capacity_rps: Math.round(capacity),
         offered_rps: RATE,
         seconds: SECONDS,
         sent: load.sent,
