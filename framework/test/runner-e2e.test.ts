@@ -121,8 +121,28 @@ describe('hot updates', () => {
 
       await assert.rejects(pool.reload({ ...first, format: 'no-such-format', version: '3' }), /no backend|format/i);
       await assert.rejects(pool.reload({ ...first, version: '4', metadata: { delayMs: 0, classes: ['a', 'b'] } }), /was not swapped in: its classes differ/);
+      // It loads, but cannot run where the served model could: the warm-up finds it before any caller does.
+      await assert.rejects(pool.reload({ ...first, version: '5', metadata: { delayMs: 0, rejectsZeros: true } }), /was not swapped in: its warm-up inference failed: .*all zeros/);
       assert.equal(pool.model.version, '2', 'the swapped-in model serves on');
       assert.deepEqual(await (await post(server.url, [[5, 6]])).json(), [10, 12]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('holds a new model to the warm-up only when the served one passed it', async () => {
+    // A service may serve a model that cannot take zeros: it starts (with a warning), and so may its next version.
+    const server = await serve({ ECHO_MODEL: 'echo:0:rejects-zeros' });
+    try {
+      const pool = server.runners[0]!;
+      assert.deepEqual(pool.model.warmUp, { ran: false, failed: 'all zeros' });
+      assert.equal((await pool.reload({ ...pool.model, version: '2' })).version, '2');
+      assert.deepEqual(await (await post(server.url, [[1, 2]])).json(), [2, 4]);
+      // One that warms up is taken, and from then on the warm-up is the measure.
+      assert.equal((await pool.reload({ ...pool.model, version: '3', metadata: { delayMs: 0, rejectsZeros: false } })).version, '3');
+      assert.equal(pool.model.warmUp.ran, true);
+      await assert.rejects(pool.reload({ ...pool.model, version: '4', metadata: { delayMs: 0, rejectsZeros: true } }), /warm-up inference failed/);
+      assert.equal(pool.model.version, '3');
     } finally {
       await server.close();
     }

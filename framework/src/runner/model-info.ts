@@ -1,5 +1,6 @@
 import type { ModelMetadata, ModelSession, ResolvedModel, TensorSpec } from '../plugins/types.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { WarmUp } from './warm-up.js';
 
 /** What the HTTP side knows of a model once the workers have loaded it. */
 export interface ModelInfo extends ResolvedModel {
@@ -7,6 +8,8 @@ export interface ModelInfo extends ResolvedModel {
   outputs: TensorSpec[];
   device: string;
   backend: string;
+  /** How its warm-up inference went in the first worker. */
+  warmUp: WarmUp;
 }
 
 /**
@@ -17,6 +20,7 @@ export class LoadedModel {
   constructor(
     readonly resolved: ResolvedModel,
     readonly session: ModelSession,
+    private readonly warmUp: WarmUp = { ran: false, skipped: 'the model was not warmed up' },
   ) {}
 
   get metadata(): ModelMetadata {
@@ -51,6 +55,7 @@ export class LoadedModel {
       outputs: this.session.outputs,
       device: this.session.device,
       backend: this.session.backend,
+      warmUp: this.warmUp,
     };
   }
 }

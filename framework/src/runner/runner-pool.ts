@@ -36,6 +36,16 @@ export function signatureChange(from: ModelInfo, to: ModelInfo): string | undefi
   return undefined;
 }
 
+/**
+ * Why a model that loaded should not replace the served one at a hot update, if it should not: its warm-up failed
+ * where the served model's ran. A served model that could not be warmed up either (it cannot take zeros, say) is no
+ * measure, so then the new one is not held to it.
+ */
+export function warmUpRegression(from: ModelInfo, to: ModelInfo): string | undefined {
+  if (!from.warmUp.ran || to.warmUp.ran) return undefined;
+  return `its warm-up inference ${to.warmUp.failed ? `failed: ${to.warmUp.failed}` : `could not run: ${to.warmUp.skipped}`}`;
+}
+
 function fromSerialized(error: { code: string; message: string; statusCode: number }): BentoError {
   return new BentoError(error.code, error.message, error.statusCode);
 }
@@ -98,13 +108,14 @@ export class RunnerPool {
   /**
    * Hot update: loads `model` and warms it up in a second set of workers while these go on serving, then swaps it
    * in at once. Calls already running finish on the old model, whose workers are then closed; calls made after the
-   * swap go to the new one. A model that fails to load or warm up, or whose inputs and outputs differ from the ones
-   * the service was built against, is not swapped in: the error is thrown and the old model serves on.
+   * swap go to the new one. A model that fails to load, fails the warm-up the served model passed, or whose inputs
+   * and outputs differ from the ones the service was built against, is not swapped in: the error is thrown and the
+   * old model serves on.
    */
   async reload(model: WorkerBootstrap['model']): Promise<ModelInfo> {
     if (this.closed) throw new ServiceUnavailableError(`runner "${this.name}" is shutting down`);
     const { pool, info } = await RunnerPool.loaded({ ...this.bootstrap, model }, this.options);
-    const differs = signatureChange(this.current, info);
+    const differs = signatureChange(this.current, info) ?? warmUpRegression(this.current, info);
     if (differs || this.closed) {
       await pool.destroy().catch(() => undefined);
       if (differs) throw new ModelLoadError(`runner "${this.name}": ${info.resolvedUri ?? info.uri} was not swapped in: ${differs}`);

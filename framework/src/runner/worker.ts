@@ -44,8 +44,7 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
     throw new ModelLoadError(`backend "${backend.name}" could not load ${boot.model.uri}: ${(err as Error).message}`, { cause: err });
   }
   checkSignature(boot.model.metadata, session, `model ${boot.model.resolvedUri ?? boot.model.uri}`);
-  await warmUp(session, logger);
-  const model = new LoadedModel(boot.model, session);
+  const model = new LoadedModel(boot.model, session, await warmUp(session, logger));
   const scope = container.createChildContainer();
   scope.registerInstance(LoadedModel, model);
   return { instance: scope.resolve(cls) as Record<string, unknown>, model };
