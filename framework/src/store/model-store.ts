@@ -83,8 +83,10 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.filter((f) => f !== MANIFEST).sort();
 }
 
-/** A staging directory this old is abandoned, whoever made it. */
-const STAGING_MAX_AGE_MS = 24 * 3600 * 1000;
+/** A staging directory or replaced copy this old is abandoned, whoever made it. */
+const LEFTOVER_MAX_AGE_MS = 24 * 3600 * 1000;
+/** Marks a model directory a commit moved aside while it put the new copy in its place. */
+const OLD_MARK = '.old-';
 
 function processAlive(pid: number): boolean {
   try {
@@ -94,6 +96,31 @@ function processAlive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** A name that says which process on which host made it, and when: `<pid>-<ms>-<random>@<host>`. */
+function ownedName(): string {
+  return `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}@${hostname()}`;
+}
+
+/** Whether what `ownedName()` named is left from a process gone from this host, or a day old. */
+function abandoned(owner: string): boolean {
+  const [local, host] = owner.split('@');
+  const [pid, created] = local!.split('-').map(Number);
+  // A process ID means something only on its own host: a store shared by several machines or containers keeps
+  // the others' work until it is a day old.
+  const dead = host === hostname() && Number.isInteger(pid) && pid !== process.pid && !processAlive(pid!);
+  return dead || Date.now() - (created ?? 0) > LEFTOVER_MAX_AGE_MS;
+}
+
+/**
+ * Writes a manifest whole or not at all: a new file beside it, renamed over it. A process killed while writing
+ * in place would leave a truncated manifest, and the model (and a listing of the store) unreadable.
+ */
+async function writeManifest(dir: string, model: StoredModel): Promise<void> {
+  const temp = join(dir, `${MANIFEST}.${ownedName()}.tmp`);
+  await writeFile(temp, JSON.stringify({ ...model, path: undefined }, null, 2));
+  await rename(temp, join(dir, MANIFEST));
 }
 
 /**
@@ -126,27 +153,29 @@ export class ModelStore {
    * process ID and host, so that what a killed process left behind can be told from a download under way elsewhere.
    */
   async staging(): Promise<string> {
-    await this.sweepStaging();
-    const dir = join(this.modelsDir, '.staging', `${process.pid}-${Date.now()}-${randomBytes(6).toString('hex')}@${hostname()}`);
+    await this.sweep();
+    const dir = join(this.modelsDir, '.staging', ownedName());
     await mkdir(dir, { recursive: true });
     return dir;
   }
 
   /**
-   * Removes staging directories whose process on this host is gone (killed mid-download), or that are a day old. They are
-   * never read as models; this only gives their space back.
+   * Removes what killed processes left: staging directories (a download cut short) and the replaced copies a commit
+   * had moved aside (`<version>.old-…`), when their process on this host is gone or they are a day old. Neither is
+   * ever read as a model; this only gives their space back.
    */
-  private async sweepStaging(): Promise<void> {
-    const root = join(this.modelsDir, '.staging');
-    const entries = await readdir(root).catch(() => [] as string[]);
-    for (const name of entries) {
-      const [local, host] = name.split('@');
-      const [pid, created] = local!.split('-').map(Number);
-      // A process ID means something only on its own host: a store shared by several machines or containers keeps
-      // the others' downloads until they are a day old.
-      const dead = host === hostname() && Number.isInteger(pid) && pid !== process.pid && !processAlive(pid!);
-      const stale = dead || Date.now() - (created ?? 0) > STAGING_MAX_AGE_MS;
-      if (stale) await rm(join(root, name), { recursive: true, force: true });
+  private async sweep(): Promise<void> {
+    const staging = join(this.modelsDir, '.staging');
+    const leftovers = (await readdir(staging).catch(() => [] as string[])).map((name) => ({ dir: join(staging, name), owner: name }));
+    for (const name of await readdir(this.modelsDir).catch(() => [] as string[])) {
+      if (name.startsWith('.')) continue;
+      for (const version of await readdir(join(this.modelsDir, name)).catch(() => [] as string[])) {
+        const at = version.indexOf(OLD_MARK);
+        if (at > 0) leftovers.push({ dir: join(this.modelsDir, name, version), owner: version.slice(at + OLD_MARK.length) });
+      }
+    }
+    for (const { dir, owner } of leftovers) {
+      if (abandoned(owner)) await rm(dir, { recursive: true, force: true });
     }
   }
 
@@ -177,10 +206,10 @@ export class ModelStore {
       resolvedAt: now,
       path: this.dirOf(name, version),
     };
-    await writeFile(join(staging, MANIFEST), JSON.stringify({ ...stored, path: undefined }, null, 2));
+    await writeManifest(staging, stored);
     await mkdir(join(this.modelsDir, name), { recursive: true });
     const target = this.dirOf(name, version);
-    const old = `${target}.old-${randomBytes(4).toString('hex')}`;
+    const old = `${target}${OLD_MARK}${ownedName()}`;
     const hadOld = await rename(target, old).then(
       () => true,
       () => false,
@@ -204,7 +233,7 @@ export class ModelStore {
       }
       // resolvedAt changes whenever the source is asked again; a packed copy keeps a fixed one so that packing is repeatable.
       const copy: StoredModel = { ...model, resolvedAt: model.createdAt, path: this.dirOf(model.name, model.version) };
-      await writeFile(join(staging, MANIFEST), JSON.stringify({ ...copy, path: undefined }, null, 2));
+      await writeManifest(staging, copy);
       await mkdir(join(this.modelsDir, model.name), { recursive: true });
       await rename(staging, copy.path);
       await rmdir(join(this.modelsDir, '.staging')).catch(() => undefined);
@@ -247,7 +276,7 @@ export class ModelStore {
       resolutions: { ...model.resolutions, [uri]: resolution ?? model.resolutions?.[uri] ?? {} },
       resolvedAt: at,
     };
-    await writeFile(join(model.path, MANIFEST), JSON.stringify({ ...updated, path: undefined }, null, 2));
+    await writeManifest(model.path, updated);
     return updated;
   }
 
@@ -276,7 +305,7 @@ export class ModelStore {
       if (name.startsWith('.')) continue;
       const versions = await readdir(join(this.modelsDir, name)).catch(() => [] as string[]);
       for (const version of versions) {
-        if (version.includes('.old-')) continue;
+        if (version.includes(OLD_MARK)) continue;
         const model = await this.read(name, version);
         if (model) out.push(model);
       }
