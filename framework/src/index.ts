@@ -34,6 +34,7 @@ export { LoadedModel, type ModelInfo } from './runner/model-info.js';
 export { modelFromEnv, MODEL_ENV } from './models/model-selector.js';
 export { signatureOf, checkSignature, type ModelSignature } from './models/signature.js';
 export { ModelStore, storeRoot, tagPart, parseTag, BENTO_HOME_ENV, type StoredModel, type StoredFile, type NewModel } from './store/model-store.js';
+export { unpackArchive, unpackLimits, DEFAULT_UNPACK_LIMITS, type UnpackLimits, type UnpackErrors } from './store/unpack-archive.js';
 export { inspectModelPath, LABEL_FILES, type ModelDirInfo } from './models/model-dir.js';
 
 // Plugins

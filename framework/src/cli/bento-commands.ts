@@ -1,7 +1,7 @@
-import { DEFAULT_IMPORT_LIMITS, exportBento, importBento } from '../bento/archive.js';
+import { exportBento, importBento } from '../bento/archive.js';
+import { unpackLimits } from '../store/unpack-archive.js';
 import { BentoStore, type StoredBento } from '../bento/bento-store.js';
 import { loadDotEnv } from '../config/dotenv.js';
-import { envInt } from '../config/limits.js';
 import { keyValues } from './key-values.js';
 import { checkFormat, emit, humanSize, table } from './output.js';
 
@@ -75,7 +75,7 @@ export async function exportCommand(tag: string, out: string | undefined, opts: 
 
 export async function importCommand(file: string, opts: { output: string }): Promise<void> {
   const format = checkFormat(opts.output, ['text', 'json']);
-  const limits = { ...DEFAULT_IMPORT_LIMITS, maxBytes: envInt(process.env, 'BENTO_IMPORT_MAX_BYTES', DEFAULT_IMPORT_LIMITS.maxBytes) };
+  const limits = unpackLimits(process.env);
   const bento = await importBento(file, store(), limits);
   emit(format, summary(bento), () => `Imported ${bento.manifest.tag} (${humanSize(bento.size)}) into ${bento.path}\n`);
 }

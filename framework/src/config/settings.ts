@@ -83,7 +83,7 @@ export const SETTINGS: readonly Setting[] = [
   s('storage', 'AWS_SECRET_ACCESS_KEY', 'unset', 'Object store secret key', { secret: true }),
   s('storage', 'AWS_SESSION_TOKEN', 'unset', 'Object store session token', { secret: true }),
   s('storage', 'AWS_DEFAULT_REGION', 'us-east-1', 'Object store region (also AWS_REGION)', { aliases: ['AWS_REGION'] }),
-  s('storage', 'BENTO_IMPORT_MAX_BYTES', '21474836480 (20 GiB)', 'Largest .bento archive bento import unpacks'),
+  s('storage', 'BENTO_IMPORT_MAX_BYTES', '21474836480 (20 GiB)', 'Largest total an archive may unpack to: bento import, and .tar.gz models of the https plugin'),
   s('storage', 'BENTO_HTTPS_MAX_BYTES', '2147483648 (2 GiB)', '@bento-ts/plugin-https: largest download'),
   s('storage', 'BENTO_HTTPS_TIMEOUT_SECONDS', '600', '@bento-ts/plugin-https: time allowed for one download'),
   s('storage', 'BENTO_HTTPS_RETRIES', '3', '@bento-ts/plugin-https: retries of a failed download'),

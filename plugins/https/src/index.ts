@@ -6,29 +6,31 @@
  * It is also the worked example of a model-source plugin: see docs/plugins.md.
  */
 import { rm } from 'node:fs/promises';
-import { join, normalize } from 'node:path';
-import { ModelFormatError, type ModelSource, type ModelSourceContext, type ResolvedModel, type StoredModel, definePlugin, envInt, inspectModelPath, tagPart } from '@bento-ts/framework';
-import { extract } from 'tar';
+import { join } from 'node:path';
+import {
+  ModelFormatError,
+  type ModelSource,
+  type ModelSourceContext,
+  type ResolvedModel,
+  type StoredModel,
+  definePlugin,
+  envInt,
+  inspectModelPath,
+  tagPart,
+  unpackArchive,
+  unpackLimits,
+} from '@bento-ts/framework';
 import { download } from './download.js';
 import { type HttpsModelRef, modelName, parseHttpsUri, shown } from './https-uri.js';
 
 const MiB = 1 << 20;
 
-/** A tarball's entries land only inside the model directory: plain files and directories, no links, no escapes. */
-async function unpack(archive: string, dir: string, ref: HttpsModelRef): Promise<void> {
-  const refused: string[] = [];
-  await extract({
-    file: archive,
-    cwd: dir,
-    strict: true,
-    filter: (path, entry) => {
-      const type = 'type' in entry ? entry.type : undefined;
-      const safe = (type === 'File' || type === 'Directory') && !path.startsWith('/') && !normalize(path).split('/').includes('..');
-      if (!safe) refused.push(`${path} (${type})`);
-      return safe;
-    },
+/** A tarball's entries land only inside the model directory: plain files and directories, no links, no escapes, bounded. */
+async function unpack(archive: string, dir: string, ref: HttpsModelRef, env: ModelSourceContext['env']): Promise<void> {
+  await unpackArchive(archive, dir, unpackLimits(env), {
+    refused: (reason) => new ModelFormatError(`${shown(ref.url)} is refused: ${reason}`),
+    unreadable: (message) => new ModelFormatError(`${shown(ref.url)} is not a readable .tar.gz (truncated or corrupt): ${message}`),
   });
-  if (refused.length) throw new ModelFormatError(`${shown(ref.url)} holds entries that would land outside the model directory or are links: ${refused.slice(0, 3).join(', ')}`);
 }
 
 /**
@@ -56,7 +58,7 @@ async function fetchIntoStore(ref: HttpsModelRef, uri: string, ctx: ModelSourceC
       logger: ctx.logger,
     });
     if (ref.archive) {
-      await unpack(file, staging, ref);
+      await unpack(file, staging, ref, ctx.env);
       await rm(file);
     }
     // Refuse what cannot be served before it enters the store.

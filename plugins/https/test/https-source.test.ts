@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,27 +52,37 @@ describe('https:// model source', { timeout: 300_000 }, () => {
   let env: Record<string, string>;
   const project = join(dir, 'project');
   let archive: Buffer;
-  let evil: Buffer;
+  /** Tarballs that try to write outside the model directory, by name: what each holds besides model.onnx. */
+  const evil: Record<string, Buffer> = {};
+  /** Where the absolute-path entry would land. */
+  const absoluteTarget = join(dir, 'written-by-an-absolute-path');
 
   before(async () => {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
     await create({ gzip: true, file: join(dir, 'model.tar.gz'), cwd: join(SERVICE, 'model') }, ['MLmodel', 'model.onnx', 'labels.txt']);
     archive = readFileSync(join(dir, 'model.tar.gz'));
-    // A tarball that tries to leave its directory: a symlink to /etc and a ../ path.
+    // Tarballs made by tar itself that try to leave their directory: a symlink to /etc, a hard link, a ../ path and
+    // an absolute path (its file removed once packed, so that finding it again means the entry was written).
     const bad = join(dir, 'bad');
     mkdirSync(join(bad, 'm'), { recursive: true });
     writeFileSync(join(bad, 'm', 'model.onnx'), model);
     symlinkSync('/etc/passwd', join(bad, 'm', 'passwd'));
+    linkSync(join(bad, 'm', 'model.onnx'), join(bad, 'm', 'hard.onnx'));
     writeFileSync(join(bad, 'escape'), 'x');
-    await create({ gzip: true, file: join(dir, 'evil.tar.gz'), cwd: join(bad, 'm'), preservePaths: true }, ['model.onnx', 'passwd', '../escape']);
-    evil = readFileSync(join(dir, 'evil.tar.gz'));
+    writeFileSync(absoluteTarget, 'x');
+    for (const [name, entry] of Object.entries({ symlink: 'passwd', hardlink: 'hard.onnx', dotdot: '../escape', absolute: absoluteTarget })) {
+      await create({ gzip: true, file: join(dir, `${name}.tar.gz`), cwd: join(bad, 'm'), preservePaths: true }, ['model.onnx', entry]);
+      evil[name] = readFileSync(join(dir, `${name}.tar.gz`));
+    }
+    rmSync(absoluteTarget);
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
       const path = req.url!.split('?')[0]!;
       const n = (hits[path] = (hits[path] ?? 0) + 1);
       const send = (body: Buffer) => res.writeHead(200, { 'content-length': body.length }).end(body);
       if (path === '/model.onnx') return send(model);
       if (path === '/model.tar.gz') return send(archive);
-      if (path === '/evil.tar.gz') return send(evil);
+      const evilName = /^\/evil\/(\w+)\.tar\.gz$/.exec(path)?.[1];
+      if (evilName && evil[evilName]) return send(evil[evilName]);
       if (path === '/flaky/model.onnx') {
         if (n === 1) return res.writeHead(503).end('busy');
         // Declares the whole file, sends half, then cuts the connection.
@@ -133,7 +143,10 @@ describe('https:// model source', { timeout: 300_000 }, () => {
       [`${base}/model.onnx#sha256=${'0'.repeat(64)}`, /MODEL_CHECKSUM_MISMATCH.*has SHA-256 [0-9a-f]{64}, not the 0{64} its URI names/, 1],
       [`${base}/model.onnx`, /INVALID_INPUT.*names no checksum: add #sha256=/, 2],
       [`${base}/missing.onnx#sha256=${sha(model)}`, /MODEL_NOT_FOUND.*answered 404/, 3],
-      [`${base}/evil.tar.gz#sha256=${sha(evil)}`, /MODEL_FORMAT_ERROR.*outside the model directory or are links: .*passwd \(SymbolicLink\)/, 1],
+      [`${base}/evil/symlink.tar.gz#sha256=${sha(evil.symlink!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "passwd" is a link/, 1],
+      [`${base}/evil/hardlink.tar.gz#sha256=${sha(evil.hardlink!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "hard\.onnx" is a link/, 1],
+      [`${base}/evil/dotdot.tar.gz#sha256=${sha(evil.dotdot!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "\.\.\/escape" climbs out of the archive/, 1],
+      [`${base}/evil/absolute.tar.gz#sha256=${sha(evil.absolute!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "\/.*written-by-an-absolute-path" has an absolute path/, 1],
     ];
     for (const [uri, said, code] of cases) {
       const run = await pull(uri);
@@ -142,7 +155,16 @@ describe('https:// model source', { timeout: 300_000 }, () => {
     }
     assert.equal(hits['/missing.onnx'], 1, 'a 404 is not retried');
     assert.equal((await stored()).length, before);
+    // Nothing was written: not where the entries pointed, not in the store's staging area.
     assert.equal(existsSync(join(env.BENTO_HOME!, 'models', 'escape')), false);
+    assert.equal(existsSync(absoluteTarget), false);
+    assert.deepEqual(readdirSync(join(env.BENTO_HOME!, 'models', '.staging')), []);
+
+    // A tarball that unpacks to more than BENTO_IMPORT_MAX_BYTES (a gzip bomb would) is refused before it is unpacked.
+    const bomb = await bento(['models', 'pull', `${base}/model.tar.gz#sha256=${sha(archive)}`, '--project', project], { ...env, BENTO_HOME: join(dir, 'home-bomb'), BENTO_IMPORT_MAX_BYTES: '1000' });
+    assert.equal(bomb.code, 1);
+    assert.match(bomb.stderr, /MODEL_FORMAT_ERROR.*is refused: it unpacks to more than 1000 bytes \(BENTO_IMPORT_MAX_BYTES\)/);
+    assert.deepEqual(readdirSync(join(dir, 'home-bomb', 'models', '.staging')), []);
   });
 
   it('serves the stored model directory (its MLmodel names classes and preprocessing) with the web server gone', async () => {
