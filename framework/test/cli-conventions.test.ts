@@ -72,6 +72,20 @@ describe('the bento CLI', () => {
     assert.deepEqual(created.next.slice(1), ['npm install', 'npm test', 'npx bento serve .']);
   });
 
+  it('masks credentials in bento config: secrets by name, user, password and query of URLs, in settings and in bento.yaml\'s overrides', async () => {
+    const dir = join(base, 'masked');
+    await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
+    const signed = 'https://bob:hunter2@models.example/m.onnx?X-Amz-Signature=sig-0123456789#sha256=' + 'a'.repeat(64);
+    writeFileSync(join(dir, 'bento.yaml'), `service: .\nrunners:\n  any_runner:\n    variants:\n      challenger: { uri: "${signed}", weight: 10 }\n`);
+    const secretEnv = { ...env, MODEL_URI: signed, MLFLOW_TRACKING_PASSWORD: 'pw-5678', MLFLOW_TRACKING_URI: 'http://alice:pw-1234@mlflow:5000' };
+    for (const format of ['table', 'json', 'yaml', 'env']) {
+      const run = await bento(['config', dir, '--all', '-o', format], { env: secretEnv });
+      assert.equal(run.code, 0, `${format}: ${run.stderr}`);
+      for (const secret of ['hunter2', 'sig-0123456789', 'pw-1234', 'pw-5678', 'bob:', 'alice:']) assert.ok(!run.stdout.includes(secret), `-o ${format} shows ${secret}:\n${run.stdout}`);
+      assert.match(run.stdout, /https:\/\/\*\*\*\*@models\.example\/m\.onnx\?\*\*\*\*#sha256=a{64}/, `-o ${format} keeps the rest of the URL`);
+    }
+  });
+
   it('writes no ANSI colour when stdout is not a terminal, even in the pretty log format', async () => {
     const dir = join(base, 'colourless');
     await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });

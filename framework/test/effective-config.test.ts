@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { layerEnv, resolveSettings } from '../src/config/effective-config.js';
-import { isSecretName, maskValue } from '../src/config/settings.js';
+import { isSecretName, maskTree, maskValue } from '../src/config/settings.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bento-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -48,6 +48,13 @@ describe('the precedence of settings', () => {
     assert.ok(!isSecretName('MLFLOW_TRACKING_URI'));
     assert.equal(maskValue('MLFLOW_TRACKING_PASSWORD', 'hunter2'), '****');
     assert.equal(maskValue('MLFLOW_TRACKING_URI', 'https://bob:hunter2@mlflow:5000/x'), 'https://****@mlflow:5000/x');
+    // A signed URL's query is its credential; the fragment (a checksum) is not.
+    assert.equal(maskValue('MODEL_URI', 'https://s3.example/b/m.onnx?X-Amz-Signature=abc&X-Amz-Date=1#sha256=ff'), 'https://s3.example/b/m.onnx?****#sha256=ff');
+    assert.equal(maskValue('MODEL_URI', 'models:/vision-model@champion'), 'models:/vision-model@champion');
+    assert.deepEqual(maskTree({ runners: { r: { variants: { a: { uri: 'https://u:p@h/x?t=1', weight: 1 } } } }, env: { API_TOKEN: 't' } }), {
+      runners: { r: { variants: { a: { uri: 'https://****@h/x?****', weight: 1 } } } },
+      env: { API_TOKEN: '****' },
+    });
   });
 });
 

@@ -1,4 +1,4 @@
-import { type Setting, SETTINGS, maskValue, settingNamed } from '../config/settings.js';
+import { type Setting, SETTINGS, maskTree, maskValue, settingNamed } from '../config/settings.js';
 import { checkFormat, emit, table } from './output.js';
 import { type ServeCommandOptions, resolveServeTarget } from './serve-command.js';
 
@@ -41,7 +41,8 @@ export async function configCommand(target: string, opts: ConfigOptions): Promis
     configFile: settings.configFile ?? null,
     dotenvFiles: settings.dotenvFiles,
     settings: list.map(({ name, value, source }) => ({ name, value, source })),
-    overrides: { traffic: settings.config.traffic ?? null, apis: settings.config.apis ?? null, runners: settings.config.runners ?? null },
+    // Variant URIs and any env-like key under the runners can hold credentials too.
+    overrides: maskTree({ traffic: settings.config.traffic ?? null, apis: settings.config.apis ?? null, runners: settings.config.runners ?? null }) as Record<string, unknown>,
     unknown,
   };
   if (format === 'env') {

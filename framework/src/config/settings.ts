@@ -109,13 +109,29 @@ export function isSecretName(name: string): boolean {
   return settingNamed(name)?.secret === true || SECRET_NAME.test(name);
 }
 
-/** A text with the user and password of every URL in it (`https://user:pass@host`) replaced by `mask`. */
+/**
+ * A text with the credentials of every URL in it replaced by `mask`: the user and password (`https://user:pass@host`),
+ * and the query, since a signed URL's query is one (`?X-Amz-Signature=…`, `?sig=…`, `?token=…`).
+ */
 export function hideUrlCredentials(text: string, mask = '****'): string {
-  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${mask}@`);
+  return text
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, `$1${mask}@`)
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#"']*)\?[^\s#"']+/gi, `$1?${mask}`);
 }
 
 /** A value as it may be shown: secrets masked, credentials in a URL blanked. */
 export function maskValue(name: string, value: string): string {
   if (isSecretName(name)) return value === '' ? '' : '****';
   return hideUrlCredentials(value);
+}
+
+/**
+ * A configuration tree (bento.yaml's overrides, say) as it may be shown: every value under a secret's name masked,
+ * and every string's URL credentials blanked, however deep.
+ */
+export function maskTree(value: unknown, name = ''): unknown {
+  if (typeof value === 'string') return maskValue(name, value);
+  if (Array.isArray(value)) return value.map((v) => maskTree(v, name));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskTree(v, k)]));
+  return value;
 }
