@@ -178,6 +178,13 @@ export class MlflowRestClient {
     // Unknown run, model, version (404) and unknown alias or stage (MLflow answers those with 400).
     if (err.errorCode === 'RESOURCE_DOES_NOT_EXIST' || err.errorCode === 'NOT_FOUND' || err.status === 400) return new ModelNotFoundError(message);
     if (err.status === 404) return new MlflowHttpError(404, 'ENDPOINT_NOT_FOUND', `${this.show(url.pathname)} not found on the MLflow server (${message})`);
+    // The proxy's 500 is an HTML page that names no cause: the usual one is the store behind it.
+    if (err.status >= 500 && url.pathname.includes('/api/2.0/mlflow-artifacts/')) {
+      return new ModelSourceUnavailableError(
+        `MLflow's artifact proxy answered ${err.status} for ${this.show(url.pathname)}${url.search ? ` (${this.show(decodeURIComponent(url.search))})` : ''}: ` +
+          'the MLflow server could not read it from its artifact store (--artifacts-destination: S3, MinIO...). Is that store up and reachable from the MLflow server? Its log names the cause',
+      );
+    }
     return new ModelSourceUnavailableError(`MLflow answered ${err.status} for ${this.show(url.pathname)}: ${message}`);
   }
 

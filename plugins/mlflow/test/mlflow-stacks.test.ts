@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { BentoError } from '@bento-ts/framework';
 import { serve, servesAnkleBoot } from './helpers/serve.js';
-import { REPO_ROOT, Stack } from './helpers/stack.js';
+import { Stack } from './helpers/stack.js';
 
 const NAME = 'vision-model';
 
@@ -23,20 +23,7 @@ describe('the full stack: PostgreSQL backend store and S3-compatible artifact st
   before(async () => {
     await stack.start();
     await stack.logModels(NAME);
-    // An experiment whose artifacts live in S3 itself, as with `--default-artifact-root s3://…`: clients read S3 directly.
-    await stack.python(
-      [
-        'import mlflow, onnx, warnings, yaml',
-        'warnings.filterwarnings("ignore")',
-        `mlflow.set_tracking_uri("${stack.trackingUri}")`,
-        'mlflow.set_experiment(experiment_id=mlflow.create_experiment("direct-s3", artifact_location="s3://mlflow/direct"))',
-        'with mlflow.start_run():',
-        '    mlflow.log_param("epochs", "7")',
-        `    bundled = "${join(REPO_ROOT, 'services/vision-classifier/model')}"`,
-        '    metadata = yaml.safe_load(open(bundled + "/MLmodel"))["metadata"]',
-        '    mlflow.onnx.log_model(onnx.load(bundled + "/model.onnx"), name="model", metadata=metadata, registered_model_name="vision-s3")',
-      ].join('\n'),
-    );
+    await stack.logDirectS3Model('vision-s3', { epochs: '7' });
   });
   after(() => stack.stop());
 
@@ -51,7 +38,7 @@ describe('the full stack: PostgreSQL backend store and S3-compatible artifact st
 
   it('reads s3:// artifact roots straight from the store, with the S3 credentials from the environment', async () => {
     const info = await servesAnkleBoot(env({ MODEL_NAME: 'vision-s3', MODEL_VERSION: '1' }));
-    assert.match(String(info.resolved_uri), /^s3:\/\/mlflow\/direct\//);
+    assert.match(String(info.resolved_uri), /^s3:\/\/mlflow\/direct-vision-s3\//);
     assert.equal((info.model_metadata as { params: Record<string, string> }).params.epochs, '7');
   });
 

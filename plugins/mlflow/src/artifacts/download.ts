@@ -45,7 +45,15 @@ async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: s
       done(null, chunk);
     },
   });
-  await pipeline(body, count, createWriteStream(target));
+  try {
+    await pipeline(body, count, createWriteStream(target));
+  } catch (err) {
+    // AWS's client checks an object's bytes against the checksum header the store sent, as they stream.
+    if (/^Checksum mismatch/.test((err as Error).message)) {
+      throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is corrupt: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
   if (entry.size !== undefined && size !== entry.size) {
     throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is incomplete: ${size} of ${entry.size} bytes`);
   }

@@ -14,6 +14,9 @@ function s3Error(err: unknown, what: string): Error {
     if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'Forbidden') {
       return new ModelSourceAuthError(`${what}: ${name}; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
     }
+    if (name === 'InvalidTokenId' || name === 'InvalidToken' || name === 'ExpiredToken' || name === 'TokenRefreshRequired') {
+      return new ModelSourceAuthError(`${what}: ${name}; check AWS_SESSION_TOKEN (set only with temporary credentials, and unset it for long-lived keys)`);
+    }
     return new ModelSourceUnavailableError(`${what}: ${name} ${err.message}`);
   }
   const e = err as { name?: string; code?: string; message?: string };

@@ -1,11 +1,20 @@
 /**
- * An HTTP proxy in front of a real MLflow that injects transfer faults into
- * artifact downloads: it cuts a download off halfway, or sends its headers and
- * then stalls. Everything else passes through unchanged.
+ * An HTTP proxy in front of a real MLflow (or a real S3-compatible store) that injects faults: it cuts an artifact
+ * download off halfway, sends its headers and then stalls, or flips a byte of it (same length, other content); and
+ * it can rewrite the answers of other requests (a listing that names hostile paths). Everything else passes
+ * through unchanged.
  */
-import { type Server, createServer, request } from 'node:http';
+import { type IncomingHttpHeaders, type Server, createServer, request } from 'node:http';
 
-export type Fault = 'truncate' | 'stall';
+export type Fault = 'truncate' | 'stall' | 'corrupt';
+
+export interface FaultProxyOptions {
+  /**
+   * Forward the client's Host header as it is, rather than the upstream's: an S3 request is signed over its Host,
+   * and the store checks the signature against the Host it receives.
+   */
+  keepHost?: boolean;
+}
 
 export class FaultProxy {
   private server?: Server;
@@ -13,39 +22,53 @@ export class FaultProxy {
   faults: Fault[] = [];
   /** Downloads seen, and how each was treated. */
   readonly downloads: Array<{ path: string; fault?: Fault }> = [];
+  /** Rewrites the body of every answer to a GET whose path and query match `match`. */
+  alter?: { match: RegExp; body: (text: string) => string };
   url = '';
 
   constructor(
     private readonly upstream: string,
     /** Which downloads to interfere with: the path of a GET of one artifact file. */
     private readonly target: RegExp = /\/api\/2\.0\/mlflow-artifacts\/artifacts\/.*model\.onnx$/,
+    private readonly options: FaultProxyOptions = {},
   ) {}
 
   async start(): Promise<this> {
     const up = new URL(this.upstream);
     this.server = createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
-      const fault = req.method === 'GET' && this.target.test(path) ? this.faults.shift() : undefined;
-      if (req.method === 'GET' && this.target.test(path)) this.downloads.push({ path, fault });
-      const forward = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: { ...req.headers, host: up.host } }, (upRes) => {
+      const download = req.method === 'GET' && this.target.test(path);
+      const fault = download ? this.faults.shift() : undefined;
+      if (download) this.downloads.push({ path, fault });
+      const alter = req.method === 'GET' && this.alter?.match.test(req.url ?? '') ? this.alter.body : undefined;
+      const headers = this.options.keepHost ? req.headers : { ...req.headers, host: up.host };
+      const forward = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (upRes) => {
+        if (alter) return void rewritten(upRes.headers, upRes, alter).then(([h, body]) => res.writeHead(upRes.statusCode ?? 502, h).end(body));
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        // The client has the status and the length before anything goes wrong: the fault hits the body itself.
-        if (fault) res.flushHeaders();
         if (!fault) {
           upRes.pipe(res);
           return;
         }
+        // The client has the status and the length before anything goes wrong: the fault hits the body itself.
+        res.flushHeaders();
         const declared = Number(upRes.headers['content-length'] ?? 0);
+        const half = Math.floor(declared / 2);
         let sent = 0;
         upRes.on('data', (chunk: Buffer) => {
           if (fault === 'stall') return;
-          const room = Math.max(0, Math.floor(declared / 2) - sent);
+          if (fault === 'corrupt') {
+            if (sent <= half && half < sent + chunk.length) chunk[half - sent]! ^= 0xff;
+            sent += chunk.length;
+            res.write(chunk);
+            return;
+          }
+          const room = Math.max(0, half - sent);
           if (room > 0) res.write(chunk.subarray(0, room));
           sent += Math.min(room, chunk.length);
-          if (sent >= Math.floor(declared / 2)) res.destroy();
+          if (sent >= half) res.destroy();
         });
         // A stalled answer holds its connection open until the client gives up.
-        upRes.on('end', () => fault === 'truncate' && res.destroy());
+        upRes.on('end', () => (fault === 'corrupt' ? res.end() : fault === 'truncate' && res.destroy()));
       });
       forward.on('error', () => res.destroy());
       req.pipe(forward);
@@ -59,4 +82,13 @@ export class FaultProxy {
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
   }
+}
+
+/** The whole body of `stream` passed through `change`, with headers that fit it. */
+async function rewritten(headers: IncomingHttpHeaders, stream: AsyncIterable<Buffer>, change: (text: string) => string): Promise<[IncomingHttpHeaders, Buffer]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  const body = Buffer.from(change(Buffer.concat(chunks).toString('utf8')));
+  const { 'transfer-encoding': _chunked, ...rest } = headers;
+  return [{ ...rest, 'content-length': String(body.length) }, body];
 }

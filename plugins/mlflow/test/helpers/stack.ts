@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +37,8 @@ export interface StackOptions {
   auth?: { user: string; password: string };
   /** The venv whose MLflow runs the server and logs the models (default .venv: MLflow 3; .venv-mlflow2: MLflow 2.x). */
   venv?: string;
+  /** MinIO's root credentials, which clients use as their AWS keys (default minio / minio123). */
+  s3?: { accessKeyId: string; secretAccessKey: string };
 }
 
 /**
@@ -65,13 +67,14 @@ export class Stack {
   async start(): Promise<this> {
     const mlflowPort = await freePort();
     const s3Port = await freePort();
+    const { accessKeyId, secretAccessKey } = this.options.s3 ?? { accessKeyId: 'minio', secretAccessKey: 'minio123' };
     this.serverEnv = {
       STACK_DIR: this.dir,
       MLFLOW_PORT: String(mlflowPort),
       PG_PORT: String(await freePort()),
       S3_PORT: String(s3Port),
-      AWS_ACCESS_KEY_ID: 'minio',
-      AWS_SECRET_ACCESS_KEY: 'minio123',
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
       BENTO_VENV: this.venv,
     };
     if (this.options.auth) {
@@ -85,7 +88,7 @@ export class Stack {
     };
     if (this.options.auth) Object.assign(this.env, { MLFLOW_TRACKING_USERNAME: this.options.auth.user, MLFLOW_TRACKING_PASSWORD: this.options.auth.password });
     if (this.options.mode === 'full') {
-      Object.assign(this.env, { MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${s3Port}`, AWS_ACCESS_KEY_ID: 'minio', AWS_SECRET_ACCESS_KEY: 'minio123' });
+      Object.assign(this.env, { MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${s3Port}`, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey });
     }
     await this.script('start');
     return this;
@@ -119,8 +122,34 @@ export class Stack {
     return stdout.trim();
   }
 
+  /**
+   * Logs the bundled model into an experiment whose artifacts live in S3 itself (as with `--default-artifact-root
+   * s3://…`), so clients read the bucket directly, and registers it as `name` version 1 (full stack only).
+   */
+  async logDirectS3Model(name: string, params: Record<string, string> = {}): Promise<void> {
+    await this.python(
+      [
+        'import mlflow, onnx, warnings, yaml',
+        'warnings.filterwarnings("ignore")',
+        `mlflow.set_experiment(experiment_id=mlflow.create_experiment("direct-s3-${name}", artifact_location="s3://mlflow/direct-${name}"))`,
+        'with mlflow.start_run():',
+        `    mlflow.log_params(${JSON.stringify(params)})`,
+        `    bundled = ${JSON.stringify(join(SERVICE_DIR, 'model'))}`,
+        '    metadata = yaml.safe_load(open(bundled + "/MLmodel"))["metadata"]',
+        `    mlflow.onnx.log_model(onnx.load(bundled + "/model.onnx"), name="model", metadata=metadata, registered_model_name=${JSON.stringify(name)})`,
+      ].join('\n'),
+    );
+  }
+
   async stopServers(): Promise<void> {
     await this.script('stop');
+  }
+
+  /** Stops the S3-compatible object store (MinIO) alone, as an outage would; MLflow and PostgreSQL go on. */
+  async stopObjectStore(): Promise<void> {
+    const pid = Number(readFileSync(join(this.dir, 's3.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    while (await fetch(`${this.env.MLFLOW_S3_ENDPOINT_URL}/minio/health/live`).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 50));
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
- * Secrets stay secret: a whole run with known credentials (MLflow basic auth
- * and a token, S3 keys) against a real MLflow + PostgreSQL + MinIO stack, then
+ * Secrets stay secret: a whole run with known random credentials (MLflow basic auth
+ * and a token, S3 keys, used by MLflow and by bento-ts's own S3 client for a model
+ * read straight from the bucket) against a real MLflow + PostgreSQL + MinIO stack, then
  * every byte it produced is searched for them: server logs at debug level with
  * every request logged, HTTP answers (model info, metrics, OpenAPI, protocol
  * metadata, errors), error messages of failed starts, the model store, the
@@ -20,6 +21,7 @@ import { REPO_ROOT, SERVICE_DIR, Stack } from '../helpers/stack.js';
 const run = promisify(execFile);
 const BENTO = join(REPO_ROOT, 'framework', 'bin', 'bento.js');
 const NAME = 'secret-model';
+const DIRECT = 'secret-s3-model';
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -65,7 +67,9 @@ describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
   const password = `pw-${randomBytes(9).toString('hex')}`;
   const token = `tok-${randomBytes(12).toString('hex')}`;
   const sessionToken = `sess-${randomBytes(12).toString('hex')}`;
-  const stack = new Stack({ mode: 'full', auth: { user, password } });
+  // MinIO takes access keys of 3 characters or more and secrets of 8 or more.
+  const s3 = { accessKeyId: `AK${randomBytes(9).toString('hex').toUpperCase()}`, secretAccessKey: `sk-${randomBytes(15).toString('hex')}` };
+  const stack = new Stack({ mode: 'full', auth: { user, password }, s3 });
   const home = mkdtempSync(join(tmpdir(), 'bento-secrets-'));
   /** Everything the run produced, by where it came from. */
   const produced = new Map<string, string>();
@@ -83,14 +87,16 @@ describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
   before(async () => {
     await stack.start();
     await stack.logModels(NAME);
-    secrets = [password, token, sessionToken, stack.env.AWS_SECRET_ACCESS_KEY!, Buffer.from(`${user}:${password}`).toString('base64')];
+    // Read straight from the bucket: bento-ts's own S3 client signs with the AWS keys.
+    await stack.logDirectS3Model(DIRECT, { epochs: '1' });
+    secrets = [password, token, sessionToken, s3.accessKeyId, s3.secretAccessKey, Buffer.from(`${user}:${password}`).toString('base64')];
   });
   after(() => stack.stop());
 
-  it('serves, answers, fails and builds without writing a credential anywhere', async () => {
-    // A served model, every route that describes the server, and bad requests, with every log line on.
+  /** Serves `model`, calls every route that describes the server and some bad requests, with every log line on. */
+  const serveAndCall = async (model: string, extra: Record<string, string> = {}) => {
     const { spawn } = await import('node:child_process');
-    const env = { ...process.env, ...stack.env, BENTO_HOME: home, MLFLOW_TRACKING_TOKEN: token, AWS_SESSION_TOKEN: sessionToken, MODEL_NAME: NAME, BENTO_LOG_LEVEL: 'debug', BENTO_ACCESS_LOG: 'all', BENTO_LOG_FORMAT: 'json' };
+    const env = { ...process.env, ...stack.env, BENTO_HOME: home, MLFLOW_TRACKING_TOKEN: token, AWS_SESSION_TOKEN: sessionToken, MODEL_NAME: model, BENTO_LOG_LEVEL: 'debug', BENTO_ACCESS_LOG: 'all', BENTO_LOG_FORMAT: 'json', ...extra };
     const child = spawn(process.execPath, [BENTO, 'serve', SERVICE_DIR, '--port', '0', '--host', '127.0.0.1'], { cwd: REPO_ROOT, env });
     let out = '';
     let err = '';
@@ -119,14 +125,20 @@ describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
     ];
     for (const [path, init] of calls) {
       const res = await fetch(`${base}${path}`, init);
-      produced.set(`GET ${path} (${res.status})`, `${JSON.stringify([...res.headers])}\n${await res.text()}`);
+      produced.set(`${model}: ${init?.method ?? 'GET'} ${path} (${res.status})`, `${JSON.stringify([...res.headers])}\n${await res.text()}`);
     }
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await exited;
-    produced.set('bento serve: stdout', out);
-    produced.set('bento serve: stderr', err);
-    assert.match(produced.get("GET /get_model_info (200)")!, /"model_uri":"models:\/secret-model\/latest"/);
+    produced.set(`bento serve ${model}: stdout`, out);
+    produced.set(`bento serve ${model}: stderr`, err);
+    return produced.get(`${model}: GET /get_model_info (200)`) ?? '';
+  };
+
+  it('serves, answers, fails and builds without writing a credential anywhere', async () => {
+    assert.match(await serveAndCall(NAME), /"model_uri":"models:\/secret-model\/latest"/);
+    // MinIO refuses a session token it did not issue: this one signs with the keys alone.
+    assert.match(await serveAndCall(DIRECT, { AWS_SESSION_TOKEN: '' }), /"resolved_uri":"s3:\/\/mlflow\//);
 
     // Failed starts: wrong password, the password inside the tracking URI, an unknown model.
     const port = new URL(stack.trackingUri).port;
@@ -134,6 +146,11 @@ describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
     await bento(['serve', SERVICE_DIR, '--port', '0'], { MODEL_NAME: NAME, MLFLOW_TRACKING_PASSWORD: `${password}-wrong` }, 30_000);
     await bento(['serve', SERVICE_DIR, '--port', '0'], { MODEL_NAME: NAME, MLFLOW_TRACKING_URI: `http://${user}:${password}@127.0.0.1:${port}` }, 30_000);
     await bento(['serve', SERVICE_DIR, '--port', '0'], { MODEL_NAME: 'no-such-model' }, 30_000);
+    // The token alone (MLflow's basic auth refuses it), and S3 refusing a wrong secret and a session token.
+    await bento(['serve', SERVICE_DIR, '--port', '0'], { MODEL_NAME: NAME, MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '' }, 30_000);
+    const nothingStored = () => mkdtempSync(join(tmpdir(), 'bento-secrets-'));
+    await bento(['serve', SERVICE_DIR, '--port', '0'], { MODEL_NAME: DIRECT, BENTO_HOME: nothingStored(), AWS_SESSION_TOKEN: '', AWS_SECRET_ACCESS_KEY: `${s3.secretAccessKey}-wrong` }, 30_000);
+    await bento(['serve', SERVICE_DIR, '--port', '0'], { MODEL_NAME: DIRECT, BENTO_HOME: nothingStored() }, 30_000);
     await bento(['models', 'pull', `models:/${NAME}/1`, '--project', SERVICE_DIR]);
     await bento(['models', 'list', '--json']);
 
@@ -164,6 +181,10 @@ describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
     assert.ok([...layers.binary.values()].some((b) => b.includes('home/bento/bento/bento.yaml')), 'the layers were read unpacked');
     assert.deepEqual(leaks, []);
     // The failed starts said what failed, so the search above looked at real error messages.
-    assert.match([...produced.entries()].filter(([k]) => k.startsWith('bento serve ')).map(([, v]) => v).join('\n'), /Failed to load model from MLflow/);
+    const failedStarts = [...produced.entries()].filter(([k]) => k.startsWith('bento serve ')).map(([, v]) => v).join('\n');
+    assert.match(failedStarts, /Failed to load model from MLflow/);
+    assert.match(failedStarts, /401 Unauthorized/, 'the token alone was sent and refused');
+    assert.match(failedStarts, /SignatureDoesNotMatch/, 'the wrong S3 secret was sent and refused');
+    assert.match(failedStarts, /MODEL_SOURCE_UNAUTHORIZED.*InvalidTokenId/, 'the session token was sent and refused');
   });
 });
