@@ -25,6 +25,19 @@ describe('inspectModelPath on MLflow model directories', () => {
     assert.deepEqual([info.format, info.file], ['onnx', 'extra_files/model.onnx']);
   });
 
+  // The layouts mlflow.tensorflow.save_model writes (mlflow/tensorflow/__init__.py), with a stand-in saved_model.pb.
+  it('finds the SavedModel of each layout MLflow\'s tensorflow flavor writes, and refuses a Keras file TF.js cannot read', async () => {
+    const PB = BUNDLED_ONNX;
+    const keras = await inspectModelPath(mlflowDir('flavors:\n  tensorflow:\n    data: data\n    model_type: keras\n    save_format: tf\n', { 'data/model/saved_model.pb': PB }));
+    assert.deepEqual([keras.format, keras.file], ['tf-saved-model', join('data', 'model')]);
+    const module = await inspectModelPath(mlflowDir('flavors:\n  tensorflow:\n    saved_model_dir: tf2model\n    model_type: tf2-module\n', { 'tf2model/saved_model.pb': PB }));
+    assert.deepEqual([module.format, module.file], ['tf-saved-model', 'tf2model']);
+    for (const file of ['data/model.keras', 'data/model.h5']) {
+      const dir = mlflowDir('flavors:\n  tensorflow:\n    data: data\n    model_type: keras\n', { [file]: PB });
+      await assert.rejects(inspectModelPath(dir), (err: Error & { code?: string }) => err.code === 'MODEL_FORMAT_ERROR' && err.message.includes(`a Keras model saved as ${file}`) && /tensorflowjs_converter/.test(err.message));
+    }
+  });
+
   it('refuses a PyTorch-only model, saying how to log an ONNX copy', async () => {
     const dir = mlflowDir('flavors:\n  pytorch:\n    model_data: data\n  python_function: {}\n');
     await assert.rejects(inspectModelPath(dir), (err: Error & { code?: string }) => err.code === 'MODEL_FORMAT_ERROR' && /mlflow\.onnx\.log_model/.test(err.message) && /extra_files/.test(err.message));

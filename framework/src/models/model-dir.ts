@@ -60,13 +60,35 @@ async function readMlmodel(dir: string): Promise<Record<string, unknown> | undef
   }
 }
 
-function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): { format: string; file?: string } {
+/**
+ * Where MLflow's tensorflow flavor keeps the model. A tf.Module (and a TF 1 estimator) is a SavedModel in
+ * `saved_model_dir`. A Keras model is under `data` (data/model): a SavedModel directory up to TF 2.15, else a
+ * `.keras` or `.h5` file, which no TF.js engine reads as it is.
+ */
+async function tensorflowModelPath(conf: Record<string, unknown>, dir: string): Promise<string | undefined> {
+  if (typeof conf.saved_model_dir === 'string') return conf.saved_model_dir;
+  const data = typeof conf.data === 'string' ? conf.data : undefined;
+  if (!data) return undefined;
+  if (await exists(join(dir, data, 'model', 'saved_model.pb'))) return join(data, 'model');
+  for (const ext of ['.keras', '.h5']) {
+    const file = join(data, `model${ext}`);
+    if (await exists(join(dir, file))) {
+      throw new ModelFormatError(
+        `the MLflow model at ${dir} is a Keras model saved as ${file}, which TF.js does not read as it is. Convert it with ` +
+          '`tensorflowjs_converter --input_format=keras_saved_model` (or `keras` for .h5) and log the TF.js model, or export it to ONNX (tf2onnx)',
+      );
+    }
+  }
+  return data;
+}
+
+async function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): Promise<{ format: string; file?: string }> {
   const flavors = (mlmodel.flavors ?? {}) as Record<string, Record<string, unknown>>;
   for (const [flavor, format] of Object.entries(SERVABLE_FLAVORS)) {
     const conf = flavors[flavor];
     if (!conf) continue;
-    // MLflow's tensorflow flavor names the SavedModel directory `saved_model_dir` (TF 1) or `data` (TF 2).
-    const file = [conf.data, conf.model_dir, conf.saved_model_dir].find((v): v is string => typeof v === 'string');
+    if (flavor === 'tensorflow') return { format, file: await tensorflowModelPath(conf, dir) };
+    const file = [conf.data, conf.model_dir].find((v): v is string => typeof v === 'string');
     return { format, file };
   }
   const names = Object.keys(flavors).join(', ') || 'none';
@@ -111,7 +133,7 @@ export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
   } else {
     mlmodel = await readMlmodel(dir);
     if (mlmodel) {
-      ({ format, file } = formatFromMlmodel(mlmodel, dir));
+      ({ format, file } = await formatFromMlmodel(mlmodel, dir));
       metadata = { ...((mlmodel.metadata ?? {}) as ModelMetadata) };
       const signature = signatureOf(mlmodel);
       if (signature) metadata.signature = signature;
