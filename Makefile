@@ -102,8 +102,8 @@ docker-engine-stop: ## Stop what make docker-engine started, and the containers 
 test: build stack-install ## Run every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
 	node scripts/run-tests.mjs
 
-test-reliability: build stack-install ## Hostile-input fuzzing and the other reliability tests, then their figures as a table
-	@start=$$(date +%s); node scripts/run-tests.mjs --only /reliability/; status=$$?; \
+test-reliability: build stack-install ## Hostile-input fuzzing and the other reliability tests, then their figures as a table (SUITE=fuzz|overload|... for one)
+	@start=$$(date +%s); node scripts/run-tests.mjs --only /reliability/ $(if $(SUITE),--only '$(SUITE)'); status=$$?; \
 	  node scripts/reliability-report.mjs --since $$start; exit $$status
 
 test-soak: build ## Ten minutes at half of the measured capacity (SOAK_SECONDS): errors, RSS growth, open handles

@@ -14,6 +14,8 @@ const read = (name) => {
 };
 
 const rows = [];
+/** The first sample of every minute, and the last one. */
+const perMinute = (curve) => curve.filter((c, i) => i === curve.length - 1 || i === 0 || Math.floor(c.t / 60) > Math.floor(curve[i - 1].t / 60));
 const fuzz = read('fuzz');
 if (fuzz) {
   const statuses = Object.entries(fuzz.statuses).map(([k, n]) => `${k}: ${n}`).join(', ');
@@ -63,6 +65,7 @@ if (hot) {
     ['hot update under load: requests / failed', `${hot.requests} / ${hot.failed} (${hot.clients} clients; ${by})`],
     ['hot update: alias moved → first answer from the new version', `${hot.alias_moved_to_first_v2_answer_s} s (old version answering after it: ${hot.v1_answers_after_first_v2})`],
     ['hot update: a version that fails to load', `refused after ${hot.broken_version_refused_after_s} s; the old version served ${hot.served_after_refusal} more`],
+    ['hot update: a version that fails its warm-up', `refused after ${hot.warm_up_failure_refused_after_s} s; the old version served ${hot.served_after_warm_up_refusal} more`],
   );
 }
 const soak = read('soak');
@@ -73,6 +76,7 @@ if (soak) {
     ['soak: latency p50 / p99 / max', `${soak.p50_ms} / ${soak.p99_ms} / ${soak.max_ms} ms`],
     ['soak: RSS after warm-up / max / end', `${soak.rss_mb.warm_up} / ${soak.rss_mb.max_after_warm_up} / ${soak.rss_mb.end} MB (${soak.rss_growth_pct}% growth)`],
     ['soak: open handles after warm-up / max / end', `${soak.handles.warm_up} / ${soak.handles.max_after_warm_up} / ${soak.handles.end}`],
+    ['soak: the curve, a sample a minute (s, RSS MB, open handles)', perMinute(soak.curve).map((c) => `(${c.t}, ${c.rss_mb}, ${c.handles})`).join(' ')],
   );
 }
 const faults = read('faults');
@@ -86,6 +90,24 @@ if (faults) {
   if (faults.mlflow_down_after_start) rows.push(['faults: MLflow down after start', faults.mlflow_down_after_start]);
   if (faults.mlflow_down_at_start_cached) rows.push(['faults: MLflow down at start, model cached', faults.mlflow_down_at_start_cached]);
   if (none) rows.push(['faults: MLflow down at start, nothing cached', `${none.error} after ${none.seconds} s`]);
+}
+const objectStore = read('object-store');
+if (objectStore) {
+  const none = objectStore.object_store_down_at_start_nothing_cached;
+  rows.push(
+    ['faults: S3 transfer corrupted (checksum mismatch)', `retried: ${objectStore.corrupt_transfer.attempts} attempts, model installed ${objectStore.corrupt_transfer.installed}`],
+    ['security: S3 listing naming ../../escape.onnx', objectStore.hostile_listing],
+    ['faults: object store (MinIO) down after start', objectStore.object_store_down_after_start],
+    ['faults: object store down at start, model cached', objectStore.object_store_down_at_start_cached],
+    ['faults: object store down at start, nothing cached', `through MLflow's proxy: ${none.proxied.error} after ${none.proxied.seconds} s; straight from S3: ${none.direct_s3.error} after ${none.direct_s3.seconds} s`],
+  );
+}
+const storeKills = read('model-store');
+if (storeKills) {
+  rows.push([
+    'model store: SIGKILL while rewriting a manifest / committing a model',
+    `${storeKills.manifest_kills} / ${storeKills.commit_kills} kills: the store readable and the model whole after each (absent, never partial, after ${storeKills.killed_between_renames})`,
+  ]);
 }
 const secrets = read('secrets');
 if (secrets) {

@@ -16,11 +16,20 @@ function walk(dir) {
 }
 for (const root of roots) walk(root);
 files.sort();
-// `--only <text>`: just the test files whose path contains it (make test-reliability: `--only /reliability/`).
-const args = process.argv.slice(2);
-const only = args.indexOf('--only');
+// `--only <text>` (repeatable): just the test files whose path contains every such text (make test-reliability:
+// `--only /reliability/`, and `--only <suite>` for SUITE=). Other arguments go to node's test runner.
+const only = [];
+const extra = [];
+for (const args = process.argv.slice(2); args.length > 0; ) {
+  const arg = args.shift();
+  if (arg === '--only') only.push(args.shift() ?? '');
+  else extra.push(arg);
+}
 // The soak runs for ten minutes: only when asked for by name (make test-soak).
-const selected = only >= 0 ? files.filter((f) => f.includes(args[only + 1] ?? '')) : files.filter((f) => !f.includes('/soak/'));
-const extra = only >= 0 ? [...args.slice(0, only), ...args.slice(only + 2)] : args;
+const selected = only.length > 0 ? files.filter((f) => only.every((text) => f.includes(text))) : files.filter((f) => !f.includes('/soak/'));
+if (selected.length === 0) {
+  console.error(`no test file matches ${only.map((t) => `"${t}"`).join(' and ')}`);
+  process.exit(2);
+}
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...selected], { stdio: 'inherit' });
 process.exit(result.status ?? 1);
