@@ -2,9 +2,9 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, getApis, getServiceDefinition, service } from '../src/index.js';
+import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, service } from '../src/index.js';
 import { ServerMetrics } from '../src/observability/metrics.js';
-import { buildApp } from '../src/server/app.js';
+import { listeningApp } from './helpers/listening-app.js';
 
 @service({ name: 'app_test', traffic: { timeoutMs: 300, maxConcurrency: 2 } })
 class AppTestService {
@@ -53,18 +53,7 @@ let app: FastifyInstance;
 let url: string;
 
 before(async () => {
-  app = await buildApp({
-    service: new AppTestService(),
-    definition: getServiceDefinition(AppTestService)!,
-    apis: getApis(AppTestService),
-    limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 4096 },
-    logger: false,
-    metrics: new ServerMetrics({ processMetrics: false }),
-    state,
-    accessLog: 'off',
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  ({ app, url } = await listeningApp(new AppTestService(), { limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 4096 }, metrics: new ServerMetrics({ processMetrics: false }), state }));
 });
 after(async () => app?.close());
 
