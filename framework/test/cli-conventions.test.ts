@@ -20,14 +20,18 @@ const env = { BENTO_HOME: join(base, 'home'), NO_COLOR: undefined, FORCE_COLOR: 
 
 const COMMANDS = [
   'serve', 'config', 'schema', 'new', 'build', 'list', 'get', 'delete', 'export', 'import', 'containerize',
-  'deploy k8s', 'deploy kserve', 'models pull', 'models list', 'models get', 'models delete',
+  'deploy', 'deploy k8s', 'deploy kserve', 'models', 'models pull', 'models list', 'models get', 'models delete',
 ];
 
 describe('the bento CLI', () => {
   it('has --help with examples for every command, and lists every command', async () => {
     const top = await bento(['--help'], { env });
     assert.equal(top.code, 0);
+    assert.match(top.stdout, /\nExamples?:\n {2}\$ .*\bbento /, 'bento --help shows an example');
     for (const name of new Set(COMMANDS.map((c) => c.split(' ')[0]!))) assert.match(top.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
+    // And the other way: a command added to the CLI is in the list above, so its help is checked too.
+    const listed = [...top.stdout.split('Commands:')[1]!.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
+    assert.deepEqual(listed.filter((n) => !COMMANDS.includes(n)), []);
     for (const command of COMMANDS) {
       const help = await bento([...command.split(' '), '--help'], { env });
       assert.equal(help.code, 0, command);

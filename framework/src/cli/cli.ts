@@ -31,6 +31,11 @@ const program = new Command('bento')
   // `bento build --version 1.0` is the bento's version, not bento-ts's.
   .enablePositionalOptions()
   .showHelpAfterError('(bento <command> --help shows its options and examples)')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ bento new my-classifier && cd my-classifier && npm install && npm test\n  $ bento serve --reload\n' +
+      '  $ bento build && bento containerize my_classifier:latest\n  $ bento serve --help                 # every command has its options and examples',
+  )
   // Usage errors exit 2 (see exit-codes.ts); commander would exit 1.
   .exitOverride();
 
@@ -174,7 +179,14 @@ program
   )
   .action(async (tag: string, builderArgs: string[], opts) => (await import('./bento-commands.js')).containerizeCommand(tag, opts, builderArgs));
 
-const deploy = program.command('deploy').description('Write deployment manifests for a built bento\'s image (Kubernetes, KServe)');
+const deploy = program
+  .command('deploy')
+  .description('Write deployment manifests for a built bento\'s image (Kubernetes, KServe)')
+  .addHelpText(
+    'after',
+    '\nExamples:\n  $ bento deploy k8s mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 && kubectl apply -k deploy/mlflow-vision-classifier\n' +
+      '  $ bento deploy kserve mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 -o -',
+  );
 
 /** The options both deploy targets take. */
 function deployOptions(cmd: Command, outputDefault: string): Command {
@@ -212,7 +224,10 @@ deployOptions(deploy.command('kserve'), 'deploy/<name>-kserve')
   .addHelpText('after', '\nExample:\n  $ bento deploy kserve mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 && kubectl apply -k deploy/mlflow-vision-classifier-kserve')
   .action(async (tag: string, opts) => (await import('./deploy-command.js')).deployCommand('kserve', tag, opts));
 
-const models = program.command('models').description('Manage the local model store (BENTO_HOME, default ~/bento)');
+const models = program
+  .command('models')
+  .description('Manage the local model store (BENTO_HOME, default ~/bento)')
+  .addHelpText('after', '\nExamples:\n  $ bento models pull models:/vision-model@champion\n  $ bento models list\n  $ bento models delete vision-model:1')
 
 models
   .command('pull')
