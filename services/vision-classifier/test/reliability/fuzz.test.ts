@@ -27,6 +27,8 @@ interface Answer {
   type?: string;
   ms: number;
   error?: string;
+  /** A HEAD request: its answer has the headers of a GET's and no body. */
+  head?: boolean;
 }
 
 function send(agent: Agent, port: number, req: HostileRequest): Promise<Answer> {
@@ -41,7 +43,7 @@ function send(agent: Agent, port: number, req: HostileRequest): Promise<Answer> 
       // A server may answer an oversized body at once and close while the client still writes: the answer counts
       // when it arrived whole (a JSON body that parses), whatever the write then met.
       const whole = status !== undefined && (!error || (() => { try { JSON.parse(body); return true; } catch { return false; } })());
-      resolve(whole ? { status, type, body, ms: performance.now() - started } : { body, ms: performance.now() - started, error: error ?? 'incomplete answer' });
+      resolve(whole ? { status, type, body, ms: performance.now() - started, head: req.method === 'HEAD' } : { body, ms: performance.now() - started, error: error ?? 'incomplete answer' });
     };
     const r = request({ host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent, timeout: ANSWER_WITHIN_MS }, (res) => {
       status = res.statusCode;
@@ -61,7 +63,7 @@ function problem(a: Answer): string | undefined {
   if (a.error) return `no answer: ${a.error}`;
   if (a.status! >= 500) return `status ${a.status}: ${a.body.slice(0, 300)}`;
   if (!/^application\/json/.test(a.type ?? '') && a.status! >= 400) return `status ${a.status} with ${a.type}: ${a.body.slice(0, 200)}`;
-  if (a.status! >= 400) {
+  if (a.status! >= 400 && !a.head) {
     const e = (JSON.parse(a.body) as { error?: { code?: unknown; message?: unknown } }).error;
     if (typeof e?.code !== 'string' || typeof e.message !== 'string') return `status ${a.status} without {error:{code,message}}: ${a.body.slice(0, 200)}`;
     if (/\n\s+at /.test(e.message)) return `a stack trace in the message: ${e.message.slice(0, 200)}`;

@@ -239,6 +239,23 @@ function httpCases(r: () => number, images: Array<{ format: string; data: Buffer
     () => ({ kind: 'unknown-route', method: pick(r, ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']), path: pick(r, ['/nope', '/predict_image/../../etc/passwd', '/%2e%2e/%2e%2e', `/${'a'.repeat(3000)}`, '/v2/models', '/docs.json/x', '/metrics?x=' + '%'.repeat(10)]), headers: {} }),
     () => ({ kind: 'wrong-method', method: pick(r, ['GET', 'PUT', 'DELETE', 'PATCH']), path: pick(r, ['/predict_image', '/predict_batch', '/invocations']), headers: {} }),
     () => ({ kind: 'query-garbage', method: 'GET', path: `/get_model_info?${'a[b][c]='.repeat(200)}&${'%zz'.repeat(50)}`, headers: {} }),
+    // Every route that reads rather than predicts, with odd methods, queries and headers.
+    () => ({
+      kind: 'read-routes',
+      method: pick(r, ['GET', 'GET', 'HEAD', 'OPTIONS']),
+      path:
+        pick(r, ['/metrics', '/docs.json', '/docs', '/livez', '/readyz', '/healthz', '/health', '/get_model_info', '/ping', '/version', '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/vision_model_runner', '/v2/models/vision_model_runner/ready', '/v2/models/vision_model_runner/versions/1', '/v2/models/x%00y', '/v2/models/%ff%fe/ready']) +
+        pick(r, ['', '?', '?name[]=1&name[]=2', `?${'x'.repeat(5000)}=1`, '?%', '?a=%zz&b=é']),
+      headers: pick(r, [
+        {},
+        { accept: pick(r, ['application/xml', '*/*;q=garbage', 'text/html, application/json;q=0.5', 'x'.repeat(8000)]) },
+        { 'accept-encoding': pick(r, ['br;q=abc', 'gzip, deflate, zstd, *;q=0', 'x-nope']) },
+        { range: pick(r, ['bytes=0-0', 'bytes=-1', 'bytes=999999999-', 'lines=1-2']) },
+        { 'if-none-match': '"x"', 'if-modified-since': 'not a date' },
+        { 'x-request-id': pick(r, ['', ' ', 'a'.repeat(4000), '../../etc/passwd', '{"$gt":""}']) },
+        { traceparent: pick(r, ['00-zz-zz-01', '00-' + '0'.repeat(32) + '-' + '0'.repeat(16) + '-01', 'garbage']) },
+      ]),
+    }),
     () => upload('empty-file', Buffer.alloc(0), 'image/png'),
     () => ({ kind: 'raw-image-wrong-type', method: 'POST', path: '/predict_image', headers: { 'content-type': pick(r, ['image/png', 'image/jpeg', 'image/svg+xml', 'image/x-nope']) }, body: pick(r, images).data }),
   ];
