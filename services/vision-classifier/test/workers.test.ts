@@ -3,7 +3,10 @@
  * over both, a dead worker replaced, and a graceful stop of all of them.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BENTO, type LiveBento, REPO_ROOT, multipart, runBento, sample, sigtermUnderLoad, startBento, waitForMetrics } from './helpers.js';
 import { parseExposition, value } from './prometheus.js';
@@ -133,6 +136,14 @@ describe('starting and stopping several workers', () => {
     const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], { BENTO_WORKERS: '2', BENTO_LOG_LEVEL: 'info' }, /Health: GET/);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /2 worker processes serving/);
+  });
+
+  it('takes workers: cpu_count from a config file: one process per core', { skip: availableParallelism() < 2 && 'one core: one process, no primary' }, async () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'bento-workers-')), 'prod.yaml');
+    writeFileSync(config, 'workers: cpu_count\n');
+    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '-c', config], { BENTO_LOG_LEVEL: 'info' }, /Health: GET/);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`${availableParallelism()} worker processes serving`));
   });
 
   it('refuses a bad worker count', async () => {
