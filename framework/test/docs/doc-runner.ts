@@ -14,20 +14,24 @@
  *   in the current directory;
  * - a block tagged `needs-<what>` (needs-docker, needs-cluster) needs what this
  *   machine does not have: it is syntax-checked with `bash -n`, not run, and
- *   reported as skipped.
+ *   reported as skipped;
+ * - a ```ts typecheck block (an excerpt the reader reads, not a file they make)
+ *   is type-checked with the repository's tsc and compiler options against
+ *   the framework, and reported as checked.
  * A failing block fails with its document and line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type CodeBlock, SHELL_LANGS } from './markdown-blocks.js';
 
 export interface BlockResult {
   block: CodeBlock;
   stdout: string;
   stderr: string;
-  outcome: 'ran' | 'written' | 'started' | 'skipped';
+  outcome: 'ran' | 'written' | 'started' | 'skipped' | 'checked';
 }
 
 export interface RunOptions {
@@ -91,6 +95,11 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
         results.push({ block, stdout: '', stderr: '', outcome: 'written' });
         continue;
       }
+      if (block.tags.includes('typecheck')) {
+        await typecheck(block, where);
+        results.push({ block, stdout: '', stderr: '', outcome: 'checked' });
+        continue;
+      }
       if (block.lang === 'python') {
         const script = `source ${JSON.stringify(envFile)}\n${options.python ?? 'python3'} - <<'__PYTHON__'\n${block.code}\n__PYTHON__\n`;
         const { code, stdout, stderr } = await exec(script, cwd, options.env, timeoutMs);
@@ -120,6 +129,26 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
     for (const { child } of background) await stopGroup(child);
   }
   return results;
+}
+
+const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/**
+ * Type-checks a TypeScript excerpt as a module of a project inside the repository (so `@bento-ts/framework` and
+ * the plugins resolve to the workspace packages), with the compiler options every package builds with.
+ */
+async function typecheck(block: CodeBlock, where: string): Promise<void> {
+  mkdirSync(join(REPO, '.bento'), { recursive: true });
+  const dir = mkdtempSync(join(REPO, '.bento', 'doc-typecheck-'));
+  try {
+    writeFileSync(join(dir, 'excerpt.ts'), block.code);
+    const compilerOptions = { noEmit: true, composite: false, declaration: false, declarationMap: false, sourceMap: false, incremental: false };
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(REPO, 'tsconfig.base.json'), compilerOptions, files: ['excerpt.ts'] }));
+    const { code, stdout, stderr } = await exec(`${JSON.stringify(join(REPO, 'node_modules', '.bin', 'tsc'))} -p tsconfig.json`, dir, process.env, 120_000);
+    if (code !== 0) throw new DocBlockError(`${where}: the TypeScript block does not type-check\n--- block ---\n${block.code}\n--- tsc ---\n${stdout}${stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function startBackground(block: CodeBlock, cwd: string, envFile: string, options: RunOptions, where: string): Promise<ChildProcess> {
