@@ -4,12 +4,16 @@
  * model, every sample and the sample batch get the same classes and probabilities within 1e-4.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { type RunningServer } from '@bento-ts/framework';
-import { CLASSES, SERVICE_DIR, expectedSamples, freePort, multipart, runBento, sample, startService } from './helpers.js';
+import { CLASSES, REPO_ROOT, SERVICE_DIR, expectedSamples, freePort, multipart, runBento, sample, startService } from './helpers.js';
+
+const run = promisify(execFile);
 
 interface Prediction {
   predicted_class: string;
@@ -100,6 +104,18 @@ describe('BACKEND=tfjs', () => {
       assert.ok(checked, served.stderr);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ships the TF.js model that make tfjs-model writes from model/model.onnx, byte for byte', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'bento-tfjs-export-'));
+    try {
+      await run(join(REPO_ROOT, '.venv', 'bin', 'python'), [join(SERVICE_DIR, 'training', 'export_tfjs.py'), join(SERVICE_DIR, 'model', 'model.onnx'), out]);
+      const files = readdirSync(join(SERVICE_DIR, 'model-tfjs')).sort();
+      assert.deepEqual(readdirSync(out).sort(), files);
+      for (const file of files) assert.ok(readFileSync(join(out, file)).equals(readFileSync(join(SERVICE_DIR, 'model-tfjs', file))), `${file} differs from what the script writes: run make tfjs-model`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 
