@@ -121,7 +121,8 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
         resolution: uriFacts(resolution),
       });
     } catch (err) {
-      await ctx.store.discard(staging);
+      // What went wrong is the download's error; a staging directory that could not be removed is swept later.
+      await ctx.store.discard(staging).catch(() => undefined);
       throw err;
     }
   } catch (err) {

@@ -122,25 +122,24 @@ export async function downloadTree(repo: ArtifactRepository, dest: string, optio
   bar?.start(total, 0, { files: files.length });
   let done = 0;
   const queue = [...files];
+  let failure: { error: unknown } | undefined;
   try {
+    // On the first failure no lane takes another file, and the download ends only once the files in flight in the
+    // other lanes have: the caller then discards `dest`, which a lane still writing into would fill again.
     await Promise.all(
       Array.from({ length: Math.min(PARALLEL, files.length) }, async () => {
-        for (let entry = queue.shift(); entry; entry = queue.shift()) {
-          await fetchWithRetries(
-            repo,
-            entry,
-            dest,
-            (n) => {
-              done += n;
-              bar?.update(done);
-            },
-            options,
-          );
+        for (let entry = queue.shift(); entry && !failure; entry = queue.shift()) {
+          const onBytes = (n: number) => {
+            done += n;
+            bar?.update(done);
+          };
+          await fetchWithRetries(repo, entry, dest, onBytes, options).catch((error: unknown) => void (failure ??= { error }));
         }
       }),
     );
   } finally {
     bar?.stop();
   }
+  if (failure) throw failure.error;
   return files;
 }

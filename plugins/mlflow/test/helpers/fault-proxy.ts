@@ -1,8 +1,8 @@
 /**
  * An HTTP proxy in front of a real MLflow (or a real S3-compatible store) that injects faults: it cuts an artifact
- * download off halfway, sends its headers and then stalls, or flips a byte of it (same length, other content); and
- * it can rewrite the answers of other requests (a listing that names hostile paths). Everything else passes
- * through unchanged.
+ * download off halfway, sends its headers and then stalls, flips a byte of it (same length, other content), or
+ * holds every download a while (a slow store); and it can rewrite the answers of other requests (a listing that
+ * names hostile paths). Everything else passes through unchanged.
  */
 import { type IncomingHttpHeaders, type Server, createServer, request } from 'node:http';
 
@@ -24,6 +24,10 @@ export class FaultProxy {
   readonly downloads: Array<{ path: string; fault?: Fault }> = [];
   /** Rewrites the body of every answer to a GET whose path and query match `match`. */
   alter?: { match: RegExp; body: (text: string) => string };
+  /** Holds every download (as `target` matches) this long before passing it on: a slow store. */
+  slowMs = 0;
+  /** Downloads whose answer has not been sent whole yet. */
+  inFlight = 0;
   url = '';
 
   constructor(
@@ -39,10 +43,15 @@ export class FaultProxy {
       const path = (req.url ?? '/').split('?')[0]!;
       const download = req.method === 'GET' && this.target.test(path);
       const fault = download ? this.faults.shift() : undefined;
-      if (download) this.downloads.push({ path, fault });
+      if (download) {
+        this.downloads.push({ path, fault });
+        this.inFlight++;
+        res.once('close', () => this.inFlight--);
+      }
       const alter = req.method === 'GET' && this.alter?.match.test(req.url ?? '') ? this.alter.body : undefined;
       const headers = this.options.keepHost ? req.headers : { ...req.headers, host: up.host };
-      const forward = request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (upRes) => {
+      const delay = download ? this.slowMs : 0;
+      const forward = () => request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (upRes) => {
         if (alter) return void rewritten(upRes.headers, upRes, alter).then(([h, body]) => res.writeHead(upRes.statusCode ?? 502, h).end(body));
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         if (!fault) {
@@ -70,8 +79,13 @@ export class FaultProxy {
         // A stalled answer holds its connection open until the client gives up.
         upRes.on('end', () => (fault === 'corrupt' ? res.end() : fault === 'truncate' && res.destroy()));
       });
-      forward.on('error', () => res.destroy());
-      req.pipe(forward);
+      const send = () => {
+        const upstream = forward();
+        upstream.on('error', () => res.destroy());
+        req.pipe(upstream);
+      };
+      if (delay > 0) setTimeout(send, delay);
+      else send();
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;

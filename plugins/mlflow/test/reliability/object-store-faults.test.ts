@@ -61,14 +61,19 @@ describe('the object store down', { timeout: 900_000 }, () => {
 
   it('refuses a listing that names a file outside the download directory, and writes nothing', async () => {
     // Amazon S3 takes keys with "..", MinIO does not: the proxy adds one to the bucket's answer.
-    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL!, /^$/, { keepHost: true }).start();
+    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL!, new RegExp(`^/mlflow/direct-${DIRECT}/`), { keepHost: true }).start();
     try {
+      // The other files still downloading when the hostile one is refused: the refusal must wait for them before the
+      // download directory is removed (the project's CI once saw it removed under them: ENOTEMPTY, and that error
+      // instead of the refusal).
+      s3.slowMs = 500;
       s3.alter = {
         match: /^\/mlflow\/?\?.*list-type=2/,
         body: (xml) => {
           const prefix = /<Prefix>([^<]*)<\/Prefix>/.exec(xml)?.[1] ?? '';
           const hostile = `<Contents><Key>${prefix}../../escape.onnx</Key><Size>2</Size><StorageClass>STANDARD</StorageClass></Contents>`;
-          return xml.replace('</ListBucketResult>', `${hostile}</ListBucketResult>`);
+          // First in the listing: refused while the other files are still downloading, which a discard must wait for.
+          return xml.includes('<Contents>') ? xml.replace('<Contents>', `${hostile}<Contents>`) : xml.replace('</ListBucketResult>', `${hostile}</ListBucketResult>`);
         },
       };
       const home = mkdtempSync(join(tmpdir(), 'bento-os-'));
@@ -76,6 +81,8 @@ describe('the object store down', { timeout: 900_000 }, () => {
         assert.match(err.message, /refusing artifact path "\.\.\/\.\.\/escape\.onnx": it leaves the download directory/);
         return true;
       });
+      assert.ok(s3.downloads.length > 0, 'other files were downloading');
+      assert.equal(s3.inFlight, 0, 'the start failed only once no download was still writing into the staging directory');
       assert.deepEqual(await new ModelStore(home).list(), []);
       assert.equal(existsSync(join(home, 'models', 'escape.onnx')), false);
       assert.equal(existsSync(join(home, 'escape.onnx')), false);
