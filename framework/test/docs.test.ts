@@ -128,10 +128,19 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
   'mlflow.md': (r) => {
     assert.match(out(r), /"predicted_class": "Trouser"|"predicted_class":"Trouser"/);
     assert.match(out(r), /vision-model:\d+/);
+    // The registry by hand: the version the Python block promoted is the one served by its alias.
+    assert.match(out(r), /promoted version (\d+)[\s\S]*"model_version":"\1"/);
   },
   'observability.md': (r) => assert.match(out(r), /"operationName":"POST \/predict_image"/),
   'reliability.md': (r) => assert.match(out(r), /requests tried/i),
-  'performance.md': (r) => assert.match(out(r), /latest\.md/),
+  'performance.md': (r) => {
+    assert.match(out(r), /latest\.md/);
+    // autocannon's summary: every request answered 2xx.
+    const load = r.find((b) => b.block.code.includes('autocannon'))!;
+    const summary = `${load.stdout}${load.stderr}`;
+    assert.match(summary, /\d+k? requests in [\d.]+s/);
+    assert.doesNotMatch(summary, /non 2xx responses|errors \(/, summary);
+  },
 };
 
 describe('docs/', { timeout: 3_600_000 }, () => {
