@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type BentoError, ModelStore, inspectModelPath } from '@bento-ts/framework';
-import { directProbabilities, modelInfo, predict, serve, servesAnkleBoot } from './helpers/serve.js';
+import { answeredBy, directProbabilities, modelInfo, predict, serve, servesAnkleBoot } from './helpers/serve.js';
 import { type Fixtures, REPO_ROOT, Stack, freePort } from './helpers/stack.js';
 
 const NAME = 'vision-model';
@@ -116,6 +116,29 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     );
     assert.equal(v1.resolutions[`models:/${NAME}@champion`]!.registered_version, '1');
     assert.equal(await store.verify(v1, true), undefined);
+  });
+
+  it('follows models:/<name>/latest: a newly registered version is swapped in without a restart', async () => {
+    const name = 'follow-latest';
+    // Each version from another training run: other files (a version of the same files is the same model).
+    const register = (run: string) => stack.python(`import mlflow\nmlflow.register_model("runs:/${run}/model", "${name}")`);
+    await register(fx.versions[0]!.run_id);
+    const server = await serve(env({ MODEL_URI: `models:/${name}/latest`, BENTO_MODEL_POLL_SECONDS: '0.5' }));
+    try {
+      assert.equal(await answeredBy(server), `${name}/1`);
+      await register(fx.versions[1]!.run_id);
+      const deadline = performance.now() + 60_000;
+      while ((await modelInfo(server)).model_version !== '2') {
+        assert.ok(performance.now() < deadline, 'version 2 swapped in within a minute');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(await answeredBy(server), `${name}/2`);
+      const info = await modelInfo(server);
+      assert.equal(info.model_uri, `models:/${name}/latest`);
+      assert.equal(info.run_id, fx.versions[1]!.run_id);
+    } finally {
+      await server.close();
+    }
   });
 
   it('names the cause of every failure, in one line that starts as the seed\'s', async () => {

@@ -17,12 +17,24 @@ export interface Prediction {
   probabilities: Record<string, number>;
 }
 
-export async function predict(server: RunningServer, image = SAMPLE): Promise<Prediction> {
+/** Posts a PNG to /predict_image. */
+export function postImage(server: RunningServer, image = SAMPLE): Promise<Response> {
   const form = new FormData();
   form.append('image', new Blob([image], { type: 'image/png' }), 'sample.png');
-  const res = await fetch(`${server.url}/predict_image`, { method: 'POST', body: form });
+  return fetch(`${server.url}/predict_image`, { method: 'POST', body: form });
+}
+
+export async function predict(server: RunningServer, image = SAMPLE): Promise<Prediction> {
+  const res = await postImage(server, image);
   if (res.status !== 200) throw new Error(`predict_image answered ${res.status}: ${await res.text()}`);
   return (await res.json()) as Prediction;
+}
+
+/** The model version that answered a prediction (its X-Model-Version header). */
+export async function answeredBy(server: RunningServer): Promise<string | null> {
+  const res = await postImage(server);
+  await res.arrayBuffer();
+  return res.headers.get('x-model-version');
 }
 
 /** Serves with `env`, checks that the sample is classified as the bundled model does, and returns /get_model_info. */

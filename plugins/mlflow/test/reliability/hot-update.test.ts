@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunningServer } from '@bento-ts/framework';
 import * as ort from 'onnxruntime-node';
-import { SAMPLE, serve } from '../helpers/serve.js';
+import { postImage, serve } from '../helpers/serve.js';
 import { REPO_ROOT, Stack } from '../helpers/stack.js';
 
 const NAME = 'hot-model';
@@ -31,10 +31,8 @@ function keepBusy(server: RunningServer) {
   let running = true;
   const client = async () => {
     while (running) {
-      const form = new FormData();
-      form.append('image', new Blob([SAMPLE], { type: 'image/png' }), 'sample.png');
       try {
-        const res = await fetch(`${server.url}/predict_image`, { method: 'POST', body: form });
+        const res = await postImage(server);
         await res.arrayBuffer();
         answers.push({ status: res.status, model: res.headers.get('x-model-version'), at: performance.now() });
       } catch {
