@@ -65,6 +65,20 @@ describe('the bento CLI', () => {
       assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
       assert.doesNotThrow(() => JSON.parse(run.stdout), args.join(' '));
     }
+    // The store's commands, on a bento built from that project and on a model from a local directory.
+    const json = async (args: string[], cwd?: string) => {
+      const run = await bento(args, { env, cwd });
+      assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
+      return JSON.parse(run.stdout) as Record<string, unknown>;
+    };
+    const { tag } = (await json(['build', '-f', join(dir, 'bento.yaml'), '-o', 'json'])) as { tag: string };
+    const exported = (await json(['export', tag, base, '-o', 'json'])) as { tag: string; file: string };
+    assert.equal(exported.tag, tag);
+    assert.deepEqual(await json(['delete', tag, '-o', 'json']), { deleted: [tag] });
+    assert.equal(((await json(['import', exported.file, '-o', 'json'])) as { tag: string }).tag, tag);
+    // A relative path is taken from the working directory, as MODEL_URI's is (before, from the service project).
+    const pulled = (await json(['models', 'pull', 'services/vision-classifier/model', '-o', 'json'], REPO)) as { format: string; path: string };
+    assert.deepEqual([pulled.format, pulled.path], ['onnx', join(REPO, 'services', 'vision-classifier', 'model')]);
     const templates = await bento(['new', '--list', '-o', 'json'], { env });
     assert.deepEqual((JSON.parse(templates.stdout) as Array<{ name: string }>).map((t) => t.name), ['blank', 'image-classifier', 'tensor']);
     const made = await bento(['new', join(base, 'made-json'), '--template', 'blank', '-o', 'json'], { env });

@@ -1,6 +1,7 @@
 import { loadDotEnv } from '../config/dotenv.js';
 import { loadProject } from '../config/project.js';
 import { consoleLogger } from '../logging/console-logger.js';
+import { fromWorkingDirectory } from '../models/model-selector.js';
 import { resolveModel } from '../models/resolve-model.js';
 import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import { ModelStore, type StoredModel } from '../store/model-store.js';
@@ -12,7 +13,7 @@ export async function pullCommand(uri: string, opts: { project: string; output: 
   loadDotEnv();
   const project = loadProject(opts.project);
   const registry = await loadPlugins(findPlugins(project.plugins, project.serviceDir, project.root));
-  const model = await resolveModel(registry, uri, project, process.env, consoleLogger('bento'));
+  const model = await resolveModel(registry, fromWorkingDirectory(uri), project, process.env, consoleLogger('bento'));
   const tag = typeof model.metadata.tag === 'string' ? model.metadata.tag : undefined;
   emit(format, { uri, resolvedUri: model.resolvedUri ?? uri, tag: tag ?? null, format: model.format, path: model.path }, () => `${tag ? `Pulled ${tag}` : `Resolved ${uri}`} (${model.format}) → ${model.path}\n`);
 }

@@ -28,8 +28,7 @@ export const MODEL_ENV = {
 export function modelFromEnv(fallback?: string): (env: Readonly<Record<string, string | undefined>>) => string {
   return (env) => {
     const uri = env[MODEL_ENV.uri]?.trim();
-    // A path typed on the command line means "from here", not from the service project.
-    if (uri) return schemeOf(uri) === '' && !isAbsolute(uri) ? resolve(process.cwd(), uri) : uri;
+    if (uri) return fromWorkingDirectory(uri);
     const runId = env[MODEL_ENV.runId]?.trim();
     if (runId) return `runs:/${runId}/${env[MODEL_ENV.artifactPath]?.trim() || 'model'}`;
     const name = env[MODEL_ENV.name]?.trim();
@@ -44,6 +43,14 @@ export function modelFromEnv(fallback?: string): (env: Readonly<Record<string, s
     }
     return fallback;
   };
+}
+
+/**
+ * A model URI a user typed (MODEL_URI, `bento models pull <uri>`): a relative path means "from here", the working
+ * directory, not the service project a code-declared default is relative to. Other URIs are returned as they are.
+ */
+export function fromWorkingDirectory(uri: string): string {
+  return schemeOf(uri) === '' && !isAbsolute(uri) ? resolve(process.cwd(), uri) : uri;
 }
 
 export function selectModelUri(selector: ModelSelector, env: Readonly<Record<string, string | undefined>>): string {
