@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, service } from '../src/index.js';
@@ -130,6 +131,24 @@ describe('errors', () => {
   it('answers oversized headers with a JSON 431', async () => {
     const res = await fetch(`${url}/refuse`, { headers: { 'x-big': 'y'.repeat(8000) } });
     await error(res, 431, 'HEADERS_TOO_LARGE');
+  });
+
+  it('answers a request it cannot parse with a JSON 400, and a HEAD one without a body', async () => {
+    const { port } = new URL(url);
+    const raw = (method: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.end(Buffer.concat([Buffer.from(`${method} /docs.json?b=`), Buffer.from([0xc3, 0xa9]), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')])));
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const [headers, body] = (await raw('GET')).split('\r\n\r\n');
+    assert.match(headers!, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Content-Type: application\/json/);
+    assert.equal((JSON.parse(body!) as { error: { code: string } }).error.code, 'BAD_REQUEST');
+    const head = await raw('HEAD');
+    assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.ok(head.endsWith('\r\n\r\n'), `no body after the headers: ${JSON.stringify(head)}`);
   });
 
   it('answers unknown routes and methods with JSON 404 / 405', async () => {

@@ -98,8 +98,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
       const [status, code, text] = tooLarge ? [431, 'HEADERS_TOO_LARGE', 'Request Header Fields Too Large'] : [400, 'BAD_REQUEST', 'Bad Request'];
       const body = JSON.stringify(errorBody(code, tooLarge ? `request headers exceed ${limits.maxHeaderBytes} bytes` : 'malformed HTTP request'));
+      // The answer to a HEAD has no body (the client would read one as the start of the next answer); the request
+      // could not be parsed, so its method is read from the bytes that came.
+      const raw: unknown = (err as { rawPacket?: unknown }).rawPacket;
+      const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
       if (socket.writable) {
-        socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`);
       } else socket.destroy();
     },
   });
