@@ -20,6 +20,11 @@ class AppTestService {
     return { bytes: file.data.length, name: file.filename ?? null, type: file.contentType };
   }
 
+  @api({ input: File({ mediaTypes: ['text/csv', 'audio/*'] }) })
+  async raw(file: FilePart) {
+    return { bytes: file.data.length, type: file.contentType };
+  }
+
   @api({ input: JSONBody() })
   async created(_body: unknown, ctx: RequestContext) {
     ctx.status = 201;
@@ -131,6 +136,15 @@ describe('errors', () => {
   it('answers oversized headers with a JSON 431', async () => {
     const res = await fetch(`${url}/refuse`, { headers: { 'x-big': 'y'.repeat(8000) } });
     await error(res, 431, 'HEADERS_TOO_LARGE');
+  });
+
+  it('reads as bytes the raw body types an input declares (a CSV, any audio/*), and refuses others with a JSON 415', async () => {
+    for (const type of ['text/csv', 'audio/wav', 'audio/ogg']) {
+      const res = await post('/raw', '1,2\n3,4', type);
+      assert.equal(res.status, 200, type);
+      assert.deepEqual(await res.json(), { bytes: 7, type });
+    }
+    await error(await post('/raw', '1,2', 'video/mp4'), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('answers a request it cannot parse with a JSON 400, and a HEAD one without a body', async () => {

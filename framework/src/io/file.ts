@@ -4,7 +4,7 @@ import { pickFile } from './file-part.js';
 export interface FileOptions {
   /** Multipart field holding the file. Default `file`. */
   field?: string;
-  /** Accepted media types for a raw body; default any. */
+  /** Accepted media types for a raw body (`text/csv`, `audio/*`); default any. */
   mediaTypes?: string[];
 }
 
@@ -12,7 +12,8 @@ export interface FileOptions {
 export function File(options: FileOptions = {}): InputDescriptor<FilePart> {
   const field = options.field ?? 'file';
   const rawTypes = options.mediaTypes ?? ['application/octet-stream'];
-  const accepts = (t: string) => options.mediaTypes === undefined || rawTypes.includes(t);
+  // `audio/*` takes every audio subtype.
+  const accepts = (t: string) => options.mediaTypes === undefined || rawTypes.some((m) => m === t || (m.endsWith('/*') && t.startsWith(m.slice(0, -1))));
   return {
     kind: 'file',
     mediaTypes: ['multipart/form-data', ...rawTypes],

@@ -72,6 +72,17 @@ function installRequestHooks(app: FastifyInstance, hooks: RequestHook[]): void {
   });
 }
 
+/** Media types fastify parses itself (JSON, text; multipart through @fastify/multipart). */
+const PARSED_TYPES = new Set(['application/json', 'text/plain', 'multipart/form-data']);
+
+/** The content types to read as raw bytes: images, application/octet-stream, and those the APIs' inputs declare. */
+function rawBodyTypes(apis: ApiDefinition[]): Array<string | RegExp> {
+  const declared = new Set(apis.flatMap((a) => a.input?.mediaTypes ?? []).map((t) => t.toLowerCase()));
+  const extra = [...declared].filter((t) => !PARSED_TYPES.has(t) && !t.startsWith('image/') && t !== 'application/octet-stream');
+  // `audio/*` stands for every subtype.
+  return [/^image\/[\w.+-]+$/, 'application/octet-stream', ...extra.map((t) => (t.endsWith('/*') ? new RegExp(`^${t.slice(0, -2).replace(/[.+]/g, '\\$&')}/[\\w.+-]+$`) : t))];
+}
+
 /** Builds the HTTP app of a service: one route per `@api`, JSON errors, limits and traffic control. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { limits, definition } = options;
@@ -129,8 +140,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(fastifyMultipart, {
     limits: { fileSize: limits.maxBodyBytes, files: limits.maxFiles, fields: limits.maxFields, parts: limits.maxFiles + limits.maxFields, headerPairs: 100 },
   });
-  // Raw uploads (an image as the whole body) reach the input descriptor as bytes.
-  for (const type of [/^image\/[\w.+-]+$/, 'application/octet-stream']) {
+  // Raw uploads (an image as the whole body, or any type an API's input declares: text/csv, audio/wav...) reach the
+  // input descriptor as bytes; fastify would refuse a type it has no parser for with 415 before the descriptor saw it.
+  for (const type of rawBodyTypes(options.apis)) {
     app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => done(null, body));
   }
 
