@@ -38,6 +38,7 @@ if (overload) {
     ['overload: shed rate (503 with Retry-After)', `${overload.shed_rate}% (${overload.shed_after_queueing} of them after queueing; ${overload.shed_without_retry_after} without Retry-After)`],
     ['overload: accepted latency at the server p50 / p99 / max (objective)', `${overload.accepted_server_p50_ms} / ${overload.accepted_server_p99_ms} / ${overload.accepted_server_max_ms} ms (${overload.objective_ms} ms)`],
     ['overload: accepted latency at the client p50 / p99', `${overload.accepted_p50_ms} / ${overload.accepted_p99_ms} ms`],
+    ['overload: share of the objective kept for sending answers', `${overload.sending_share_ms} ms`],
     ['overload: other answers / no answer', `${overload.other_statuses} / ${overload.errors}`],
     ['overload: recovery after the load', `${overload.recovery_ms} ms`],
   );
@@ -72,9 +73,10 @@ const soak = read('soak');
 if (soak) {
   rows.push(
     ['soak: load', `${soak.offered_rps} req/s (half of ${soak.capacity_rps}) for ${soak.seconds} s, ${soak.sent} requests`],
-    ['soak: answers / no answer', `${Object.entries(soak.statuses).map(([k, n]) => `${k}: ${n}`).join(', ')} / ${soak.errors}`],
+    ['soak: answers / no answer', `${Object.entries(soak.statuses).map(([k, n]) => `${k}: ${n}`).join(', ')} / ${soak.errors}${soak.errors ? ` (${JSON.stringify(soak.failed)})` : ''}`],
     ['soak: latency p50 / p99 / max', `${soak.p50_ms} / ${soak.p99_ms} / ${soak.max_ms} ms`],
-    ['soak: RSS after warm-up / max / end', `${soak.rss_mb.warm_up} / ${soak.rss_mb.max_after_warm_up} / ${soak.rss_mb.end} MB (${soak.rss_growth_pct}% growth)`],
+    ['soak: RSS after warm-up / max / end', `${soak.rss_mb.warm_up} / ${soak.rss_mb.max_after_warm_up} / ${soak.rss_mb.end} MB`],
+    ['soak: RSS growth (median of the last two minutes against the first two)', `${soak.rss_mb.early_median} → ${soak.rss_mb.late_median} MB (${soak.rss_growth_pct}%)`],
     ['soak: open handles after warm-up / max / end', `${soak.handles.warm_up} / ${soak.handles.max_after_warm_up} / ${soak.handles.end}`],
     ['soak: the curve, a sample a minute (s, RSS MB, open handles)', perMinute(soak.curve).map((c) => `(${c.t}, ${c.rss_mb}, ${c.handles})`).join(' ')],
   );

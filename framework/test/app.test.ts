@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, service } from '../src/index.js';
+import { limitsFromEnv } from '../src/config/limits.js';
 import { ServerMetrics } from '../src/observability/metrics.js';
 import { listeningApp } from './helpers/listening-app.js';
 
@@ -163,6 +164,38 @@ describe('errors', () => {
     const head = await raw('HEAD');
     assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
     assert.ok(head.endsWith('\r\n\r\n'), `no body after the headers: ${JSON.stringify(head)}`);
+  });
+
+  it('keeps an idle keep-alive connection open for BENTO_KEEP_ALIVE_TIMEOUT_MS (72 s by default), then closes it', async () => {
+    // Two requests on one connection, `idleMs` apart: the answers, and whether the server had closed it in between.
+    const twoRequests = (base: string, idleMs: number) =>
+      new Promise<{ answers: string[]; closedBetween: boolean }>((resolve, reject) => {
+        const request = 'GET /livez HTTP/1.1\r\nHost: x\r\n\r\n';
+        const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(request));
+        const answers: string[] = [];
+        let sentSecond = false;
+        let timer: NodeJS.Timeout | undefined;
+        socket.on('data', (d: Buffer) => {
+          answers.push(d.toString('latin1'));
+          if (answers.length === 1) timer = setTimeout(() => ((sentSecond = true), socket.end(request)), idleMs);
+        });
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve({ answers, closedBetween: !sentSecond });
+        });
+        socket.on('error', reject);
+      });
+    const idle = await twoRequests(url, 7000);
+    assert.match(idle.answers[0]!, /\r\nKeep-Alive: timeout=72\r\n/);
+    assert.equal(idle.closedBetween, false, 'open after 7 s idle (Node alone closes at 5 s, plus its 1 s allowance)');
+    assert.match(idle.answers.join(''), /^HTTP\/1\.1 200[\s\S]*HTTP\/1\.1 200/);
+    const short = await listeningApp(new AppTestService(), { limits: { ...limitsFromEnv({ BENTO_KEEP_ALIVE_TIMEOUT_MS: '1000' }) }, metrics: new ServerMetrics({ processMetrics: false }) });
+    try {
+      const closed = await twoRequests(short.url, 3000);
+      assert.equal(closed.closedBetween, true, 'closed after 3 s idle at a 1 s timeout (Node allows 1 s more)');
+    } finally {
+      await short.app.close();
+    }
   });
 
   it('answers unknown routes and methods with JSON 404 / 405', async () => {

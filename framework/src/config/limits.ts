@@ -12,6 +12,12 @@ export interface Limits {
   maxFields: number;
   /** Largest request header block, in bytes. */
   maxHeaderBytes: number;
+  /**
+   * How long an idle keep-alive connection stays open, in ms. Longer than the idle timeout of the load balancers
+   * and clients in front (60 s for most): whoever closes an idle connection first must be the client, or a request
+   * it sends as the server closes is reset, unanswered.
+   */
+  keepAliveTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -20,6 +26,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFiles: 8,
   maxFields: 16,
   maxHeaderBytes: 16 * 1024,
+  keepAliveTimeoutMs: 72_000,
 };
 
 /** Environment variables that override each limit. */
@@ -29,6 +36,7 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   maxFiles: 'BENTO_MAX_FILES',
   maxFields: 'BENTO_MAX_FIELDS',
   maxHeaderBytes: 'BENTO_MAX_HEADER_BYTES',
+  keepAliveTimeoutMs: 'BENTO_KEEP_ALIVE_TIMEOUT_MS',
 };
 
 function envPositive(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, integer: boolean): number {

@@ -53,6 +53,7 @@ export const SETTINGS: readonly Setting[] = [
   s('limits', 'BENTO_MAX_FILES', '8', 'Files in one multipart request'),
   s('limits', 'BENTO_MAX_FIELDS', '16', 'Non-file fields in one multipart request'),
   s('limits', 'BENTO_MAX_HEADER_BYTES', '16384 (16 KiB)', 'Request header block (431)'),
+  s('limits', 'BENTO_KEEP_ALIVE_TIMEOUT_MS', '72000', 'How long an idle keep-alive connection stays open; keep it above the idle timeout of the load balancer or clients in front (60 s for most), so that side closes first'),
   s('limits', 'BENTO_JS_DECODE_MAX_PIXELS', '9216 (96x96)', 'PNG/JPEG up to this size are decoded in JavaScript, larger ones by sharp off the event loop'),
   s('limits', 'MAX_BATCH_IMAGES', '32', 'Images per /predict_batch request (the example service)'),
   s('runner', 'BENTO_RUNNER_WORKERS', 'half the cores, at least 1', 'Worker threads per runner, each with its own model session', { flag: '--runner-workers' }),

@@ -104,7 +104,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     // Validate what clients send as they sent it: no silent coercion, no silently dropped properties.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    serverFactory: (handler) => createServer({ maxHeaderSize: limits.maxHeaderBytes }, handler),
+    // A server of our own (for maxHeaderSize) does not get fastify's keep-alive timeout: Node's 5 s would close
+    // idle connections under clients that reuse them later, and a request sent as one closes is reset unanswered
+    // (the overload and soak runs lost requests in pairs that way).
+    serverFactory: (handler) => Object.assign(createServer({ maxHeaderSize: limits.maxHeaderBytes }, handler), { keepAliveTimeout: limits.keepAliveTimeoutMs }),
     clientErrorHandler: (err, socket) => {
       const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
       const [status, code, text] = tooLarge ? [431, 'HEADERS_TOO_LARGE', 'Request Header Fields Too Large'] : [400, 'BAD_REQUEST', 'Bad Request'];

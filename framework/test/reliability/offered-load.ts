@@ -5,12 +5,14 @@
  *   node offered-load.js <url> <requests/s> <seconds> <content-type> <body file> [--summary] [--ids]
  * Prints one JSON object: { sent, answers: [[status, ms, retryAfter, at, id, error code]...], errors,
  * failures: [[id, code, at]...] } (the error code from the JSON body of a non-2xx answer),
- * or with --summary { sent, statuses: {status: count}, errors, p50_ms, p99_ms, max_ms } (for long runs).
+ * or with --summary { sent, statuses: {status: count}, errors, failed: {code: [{at_ms, reused_after_idle_ms}]}, p50_ms,
+ * p99_ms, max_ms } (for long runs).
  * --ids sends request n with `x-request-id: load-<n>` (the server logs it), so its answer can be matched to the
  * server's account of it.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import type { Socket } from 'node:net';
 
 const [url, rateArg, secondsArg, contentType, bodyFile, ...flags] = process.argv.slice(2) as [string, string, string, string, string, ...string[]];
 const summarize = flags.includes('--summary');
@@ -24,7 +26,10 @@ const payload = readFileSync(bodyFile);
  * for a non-2xx answer its `error.code`. */
 const answers: Array<[number, number, number | null, number, number, string?]> = [];
 /** Per request that got no answer: its number, the error code (ECONNREFUSED, ECONNRESET, timeout...) and when. */
-const failures: Array<[number, string, number]> = [];
+const failures: Array<[number, string, number, number?]> = [];
+/** When each keep-alive socket was last handed back to the agent: a failure on a reused socket says how long it sat idle. */
+const freedAt = new WeakMap<Socket, number>();
+agent.on('free', (socket: Socket) => freedAt.set(socket, performance.now()));
 let errors = 0;
 let sent = 0;
 let outstanding = 0;
@@ -36,12 +41,13 @@ function fire(): void {
   const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': payload.length };
   if (withIds) headers['x-request-id'] = `load-${n}`;
   let settled = false;
+  let idleMs: number | undefined;
   const fail = (code: string) => {
     if (settled) return;
     settled = true;
     outstanding--;
     errors++;
-    failures.push([n, code, performance.now() - start]);
+    failures.push([n, code, performance.now() - start, idleMs]);
   };
   const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, timeout: 10_000, headers }, (res) => {
     const status = res.statusCode!;
@@ -58,6 +64,10 @@ function fire(): void {
       if (status >= 300) answer.push(errorCode(body));
       answers.push(answer);
     });
+  });
+  req.on('socket', (socket: Socket) => {
+    const freed = freedAt.get(socket);
+    if (freed !== undefined) idleMs = Math.round(performance.now() - freed);
   });
   req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
   req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
@@ -79,7 +89,10 @@ function summary() {
   const at = (q: number) => Math.round(ms[Math.min(ms.length - 1, Math.floor(q * ms.length))] ?? 0);
   // Served while the load was on: a throughput that the drain afterwards does not inflate.
   const servedInWindow = answers.filter(([status, , , t]) => status === 200 && t <= seconds * 1000).length;
-  return { sent, statuses, errors, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: Math.round(ms[ms.length - 1] ?? 0), served_per_s: servedInWindow / seconds };
+  // Requests with no answer, by why (ECONNRESET, TIMEOUT...), with when each came: a long run's few failures say what they were.
+  const failed: Record<string, Array<{ at_ms: number; reused_after_idle_ms?: number }>> = {};
+  for (const [, code, t, idle] of failures) (failed[code] ??= []).push({ at_ms: Math.round(t), reused_after_idle_ms: idle });
+  return { sent, statuses, errors, failed, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: Math.round(ms[ms.length - 1] ?? 0), served_per_s: servedInWindow / seconds };
 }
 
 const start = performance.now();

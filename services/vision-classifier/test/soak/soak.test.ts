@@ -1,7 +1,8 @@
 /**
  * The soak: `bento serve` under half of its measured capacity for 10 minutes
  * (SOAK_SECONDS), offered open-loop. No errors; resident memory after the
- * warm-up grows by less than 10%; open handles do not grow. The curve is kept
+ * warm-up grows by less than 10% (median of the last two minutes against the
+ * first two) and stays under 1.5 GB; open handles do not grow. The curve is kept
  * in test-output/reliability/soak.json. Not part of `make test` (its length):
  * `make test-soak`.
  */
@@ -38,7 +39,8 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
     const { file: bodyFile, type } = await uploadFile('ankle_boot.png', 'image/png');
     const load = (rate: number, seconds: number) =>
       run(process.execPath, [LOAD_GENERATOR, `${bento.base}/predict_image`, String(rate), String(seconds), type, bodyFile, '--summary'], { timeout: (seconds + 120) * 1000, maxBuffer: 16 << 20 }).then(
-        ({ stdout }) => JSON.parse(stdout) as { sent: number; statuses: Record<string, number>; errors: number; p50_ms: number; p99_ms: number; max_ms: number; served_per_s: number },
+        ({ stdout }) =>
+          JSON.parse(stdout) as { sent: number; statuses: Record<string, number>; errors: number; failed: Record<string, Array<{ at_ms: number; reused_after_idle_ms?: number }>>; p50_ms: number; p99_ms: number; max_ms: number; served_per_s: number },
       );
     // Capacity: what it serves while offered far more, for 10 s.
     const capacity = (await load(10_000, 10)).served_per_s;
@@ -63,6 +65,12 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
     const atWarmUp = warm[0] ?? samples[0]!;
     const last = samples[samples.length - 1]!;
     const maxAfter = Math.max(...warm.map((s) => s.rss_mb));
+    // Growth is the trend: the median of the last two minutes against the first two after the warm-up. One sample
+    // against another reads the garbage collector's sawtooth as growth (two runs here: a sample 17% and 20% above
+    // the warm-up's, with the floor flat and the end within 3% of it).
+    const window = Math.min(12, Math.max(1, Math.floor(warm.length / 3)));
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const [early, late] = [median(warm.slice(0, window).map((s) => s.rss_mb)), median(warm.slice(-window).map((s) => s.rss_mb))];
     const figures = {
       seconds: SECONDS,
       capacity_rps: Math.round(capacity),
@@ -70,22 +78,25 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
       sent: result.sent,
       statuses: result.statuses,
       errors: result.errors,
+      failed: result.failed,
       p50_ms: result.p50_ms,
       p99_ms: result.p99_ms,
       max_ms: result.max_ms,
-      rss_mb: { warm_up: atWarmUp.rss_mb, max_after_warm_up: maxAfter, end: last.rss_mb },
-      rss_growth_pct: Math.round(((maxAfter - atWarmUp.rss_mb) / atWarmUp.rss_mb) * 1000) / 10,
+      rss_mb: { warm_up: atWarmUp.rss_mb, max_after_warm_up: maxAfter, end: last.rss_mb, early_median: early, late_median: late },
+      rss_growth_pct: Math.round(((late - early) / early) * 1000) / 10,
       handles: { warm_up: atWarmUp.handles, max_after_warm_up: Math.max(...warm.map((s) => s.handles)), end: last.handles },
       curve: samples,
     };
     mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
     writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'soak.json'), JSON.stringify(figures, null, 2));
 
-    assert.equal(result.errors, 0);
+    assert.equal(result.errors, 0, `requests with no answer, by why and when (ms): ${JSON.stringify(result.failed)}`);
     assert.equal(Object.values(result.statuses).reduce((a, b) => a + b, 0), result.sent, 'every request was answered');
     assert.deepEqual(Object.keys(result.statuses), ['200'], JSON.stringify(result.statuses));
     assert.ok(result.sent >= rate * SECONDS * 0.95, `${result.sent} sent at ${rate}/s`);
-    assert.ok(figures.rss_growth_pct < 10, `RSS grew ${figures.rss_growth_pct}% after the warm-up`);
+    assert.ok(figures.rss_growth_pct < 10, `RSS grew ${figures.rss_growth_pct}% after the warm-up (median ${early} → ${late} MB)`);
+    // And no spike past the ceiling the hostile-input suite holds the same server to.
+    assert.ok(maxAfter < 1536, `RSS peaked at ${maxAfter} MB`);
     // Connections come and go with the load; a leak would climb steadily past the warm-up's level.
     assert.ok(last.handles <= atWarmUp.handles + 16, `handles ${atWarmUp.handles} → ${last.handles}`);
   });
