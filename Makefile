@@ -18,7 +18,7 @@ PASS_VARS := MODEL_URI MODEL_RUN_ID MODEL_NAME MODEL_VERSION MODEL_ARTIFACT_PATH
              MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD MLFLOW_TRACKING_TOKEN MLFLOW_TRACKING_INSECURE_TLS \
              MLFLOW_S3_ENDPOINT_URL MLFLOW_S3_IGNORE_TLS AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION BENTO_HOME \
              MAX_BATCH_IMAGES BENTO_RUNNER_WORKERS BENTO_RUNNER_THREADS BENTO_LOG_LEVEL BACKEND BENTO_TFJS_ENGINE \
-             BENTO_MODEL_POLL_SECONDS
+             BENTO_MODEL_POLL_SECONDS MODEL_INPUT_SHAPE MODEL_MEAN MODEL_STD MODEL_CLASSES BENTO_CONVERT_PYTHON
 SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 
 export ONNXRUNTIME_NODE_INSTALL := skip
@@ -129,16 +129,22 @@ mlflow-ui: ## Print the MLflow UI address
 	@$(STACK_ENV) infra/stack.sh status
 	@echo "MLflow UI: http://localhost:$(MLFLOW_PORT)"
 
-bench: build ## Ceilings vs served throughput/latency (autocannon), decode costs; writes bench/results/
+bench: build stack-install ## Ceilings vs served throughput/latency (autocannon), decode costs, bento serve vs mlflow models serve; writes bench/results/
 	node bench/run.mjs
 	node bench/decode.mjs
 	node bench/observability.mjs
 	node bench/workers.mjs
 	node bench/backends.mjs
+	node bench/mlflow-serve.mjs
 
-train: stack-install ## Train the seed's model, log it to MLflow, register vision-model @champion (EPOCHS, QUICK=1, DATASET=cifar10 DATA_DIR=...)
-	$(if $(MLFLOW_TRACKING_URI),MLFLOW_TRACKING_URI='$(MLFLOW_TRACKING_URI)') .venv/bin/python services/vision-classifier/training/train_mlflow.py \
-	  $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(QUICK),--quick) $(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_DIR),--data-dir '$(DATA_DIR)') \
+# FLAVOR=pytorch logs as the reference does (mlflow.pytorch.log_model only), with MLflow 2.x's client: MLflow 3's pytorch
+# flavor needs torch 2, and the machine's torch is Debian's 1.13.
+FLAVOR ?= onnx
+TRAIN_PYTHON := $(if $(filter pytorch,$(FLAVOR)),.venv-mlflow2/bin/python,.venv/bin/python)
+
+train: stack-install ## Train the seed's model, log it to MLflow, register vision-model @champion (EPOCHS, QUICK=1, DATASET=cifar10 DATA_DIR=..., FLAVOR=pytorch)
+	$(if $(MLFLOW_TRACKING_URI),MLFLOW_TRACKING_URI='$(MLFLOW_TRACKING_URI)') $(TRAIN_PYTHON) services/vision-classifier/training/train_mlflow.py \
+	  --flavor $(FLAVOR) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(QUICK),--quick) $(if $(DATASET),--dataset $(DATASET)) $(if $(DATA_DIR),--data-dir '$(DATA_DIR)') \
 	  $(if $(MODEL_NAME),--model-name '$(MODEL_NAME)')
 
 tfjs-model: stack-install ## Write the bundled classifier as a TF.js model (services/vision-classifier/model-tfjs) from model/model.onnx

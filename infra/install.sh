@@ -2,7 +2,8 @@
 # Installs what the MLflow stack, `make train` and the tests need, from package registries only, and only what is
 # missing (so it is quick the second time):
 #   Debian: PostgreSQL (full stack), python3-venv, python3-torch + torchvision and Fashion-MNIST (make train)
-#   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh); MLflow 2.x into .venv-mlflow2 (tests)
+#   PyPI:   MLflow and its client-side needs, into .venv (infra/venv.sh); MLflow 2.x into .venv-mlflow2 (tests);
+#           TensorFlow 2.21 (CPU), Keras 3 and tf2onnx into .venv-tf (the Keras converter's tests)
 #   Debian: buildah and debootstrap (the containerize test builds a real image without a Docker engine),
 #           podman and runc (make docker-engine: a Docker API for the docker CLI, so images run in real containers;
 #           docker.io only for its CLI, where no docker CLI is installed),
@@ -44,6 +45,8 @@ step "Python venv with MLflow (.venv)"
 timed "$root/infra/venv.sh"
 step "Python venv with MLflow 2.x (.venv-mlflow2, for the compatibility tests)"
 timed env BENTO_VENV="$root/.venv-mlflow2" BENTO_REQUIREMENTS="$root/infra/requirements-mlflow2.txt" "$root/infra/venv.sh"
+step "Python venv with TensorFlow and Keras (.venv-tf, for the converter tests)"
+timed env BENTO_VENV="$root/.venv-tf" BENTO_REQUIREMENTS="$root/infra/requirements-tf.txt" BENTO_VENV_ISOLATED=1 "$root/infra/venv.sh"
 
 minio="$root/.stack-bin/minio"
 stamp="$root/.stack-bin/minio.version"

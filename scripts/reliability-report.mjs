@@ -77,7 +77,8 @@ if (soak) {
     ['soak: latency p50 / p99 / max', `${soak.p50_ms} / ${soak.p99_ms} / ${soak.max_ms} ms`],
     ['soak: RSS after warm-up / max / end', `${soak.rss_mb.warm_up} / ${soak.rss_mb.max_after_warm_up} / ${soak.rss_mb.end} MB`],
     ['soak: RSS growth (median of the last two minutes against the first two)', `${soak.rss_mb.early_median} → ${soak.rss_mb.late_median} MB (${soak.rss_growth_pct}%)`],
-    ['soak: open handles after warm-up / max / end', `${soak.handles.warm_up} / ${soak.handles.max_after_warm_up} / ${soak.handles.end}`],
+    ['soak: open handles under load, median of the first / last two minutes (max)', `${soak.handles.early_median} → ${soak.handles.late_median} (${soak.handles.max_after_warm_up})`],
+    ['soak: open handles without load, before / after the soak', `${soak.handles.quiet_before} / ${soak.handles.quiet_after}`],
     ['soak: the curve, a sample a minute (s, RSS MB, open handles)', perMinute(soak.curve).map((c) => `(${c.t}, ${c.rss_mb}, ${c.handles})`).join(' ')],
   );
 }

@@ -2,7 +2,7 @@
 // (after make build). The docs test checks the page holds exactly this text: edit the catalogue, then paste.
 import { SETTINGS } from '../framework/dist/src/config/settings.js';
 
-const GROUPS = { server: 'Server', model: 'Model', limits: 'Request limits', runner: 'Runners and batching', logging: 'Logs and tracing', mlflow: 'MLflow', storage: 'Stores and downloads', tools: 'Tools' };
+const GROUPS = { server: 'Server', model: 'Model', convert: 'Model conversion', limits: 'Request limits', runner: 'Runners and batching', logging: 'Logs and tracing', mlflow: 'MLflow', storage: 'Stores and downloads', tools: 'Tools' };
 const code = (s) => `\`${s}\``;
 let group = '';
 const lines = [];

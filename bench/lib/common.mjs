@@ -61,11 +61,12 @@ export async function measuredLoad(url, options) {
 }
 
 /**
- * `bento serve . <args>` (the CLI in a child process, as deployed) on a free port with `env` added; resolves with
- * its base URL and a stop function once it is serving.
+ * `bento serve <target> <args>` (the CLI in a child process, as deployed) on a free port with `env` added; resolves
+ * with its base URL and a stop function once its banner lists `/health` (or, for a model served with no service
+ * code, `/invocations`).
  */
-export function serveBento(args = [], env = {}) {
-  const child = spawn(process.execPath, [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', '.', '--port', '0', '--host', '127.0.0.1', ...args], {
+export function serveBento(args = [], env = {}, target = '.') {
+  const child = spawn(process.execPath, [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', target, '--port', '0', '--host', '127.0.0.1', ...args], {
     cwd: ROOT,
     env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,7 +77,7 @@ export function serveBento(args = [], env = {}) {
   child.stderr.on('data', (d) => (err += d));
   return new Promise((resolve, reject) => {
     const poll = setInterval(() => {
-      const m = /Health: GET (\S+)\/health/.exec(out);
+      const m = /Health: GET (\S+)\/health/.exec(out) ?? /POST (\S+)\/invocations/.exec(out);
       if (!m) return;
       clearInterval(poll);
       resolve({

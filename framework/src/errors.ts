@@ -43,6 +43,8 @@ function coded(code: string, statusCode: number): ErrorClass {
 }
 
 // ---- request errors (4xx): the client can fix these ----
+/** A request the HTTP parser could not read. */
+export const BadRequestError = coded('BAD_REQUEST', 400);
 export const InvalidInputError = coded('INVALID_INPUT', 400);
 export const InvalidJsonError = coded('INVALID_JSON', 400);
 export const MissingFieldError = coded('MISSING_FIELD', 400);
@@ -52,6 +54,8 @@ export const UnauthorizedError = coded('UNAUTHORIZED', 401);
 export const ForbiddenError = coded('FORBIDDEN', 403);
 export const NotFoundError = coded('NOT_FOUND', 404);
 export const MethodNotAllowedError = coded('METHOD_NOT_ALLOWED', 405);
+/** Headers or body still arriving when the receive timeout passed (a slow or stalled client). */
+export const ReceiveTimeoutError = coded('RECEIVE_TIMEOUT', 408);
 export const PayloadTooLargeError = coded('PAYLOAD_TOO_LARGE', 413);
 export const TooManyItemsError = coded('TOO_MANY_ITEMS', 413);
 export const UnsupportedMediaTypeError = coded('UNSUPPORTED_MEDIA_TYPE', 415);
@@ -59,6 +63,28 @@ export const UnsupportedImageFormatError = coded('UNSUPPORTED_IMAGE_FORMAT', 415
 export const ImageTooLargeError = coded('IMAGE_TOO_LARGE', 413);
 export const HeadersTooLargeError = coded('HEADERS_TOO_LARGE', 431);
 export const TooManyRequestsError = coded('TOO_MANY_REQUESTS', 429);
+
+/**
+ * A request MLflow's scoring protocol (`/invocations`) refuses. `mlflowCode` is the `error_code` MLflow's own server
+ * answers the same request with: BAD_REQUEST for what cannot be read, INVALID_PARAMETER_VALUE for what does not fit
+ * the model's signature.
+ */
+export class MlflowInputError extends BentoError {
+  constructor(
+    readonly mlflowCode: 'BAD_REQUEST' | 'INVALID_PARAMETER_VALUE',
+    message: string,
+  ) {
+    super('INVALID_INPUT', message, 400);
+  }
+
+  static badRequest(message: string): MlflowInputError {
+    return new MlflowInputError('BAD_REQUEST', message);
+  }
+
+  static invalidParameter(message: string): MlflowInputError {
+    return new MlflowInputError('INVALID_PARAMETER_VALUE', message);
+  }
+}
 
 // ---- server-side errors (5xx) ----
 export const RequestTimeoutError = coded('TIMEOUT', 504);
@@ -98,6 +124,18 @@ export const ModelSourceAuthError = coded('MODEL_SOURCE_UNAUTHORIZED', 500);
 export const ModelStoreError = coded('MODEL_STORE_ERROR', 500);
 // A download whose bytes are not the ones its URI names (`#sha256=`): nothing of it is stored.
 export const ModelChecksumError = coded('MODEL_CHECKSUM_MISMATCH', 500);
+
+// ---- model conversion (a converter plugin turning an MLflow flavor into a format a backend loads) ----
+/** A model no backend loads and no converter takes: a custom pyfunc, an unknown flavor. */
+export const ModelNotConvertibleError = coded('MODEL_NOT_CONVERTIBLE', 500);
+/** Nothing gives the model's input shapes: no signature, no input example, no MODEL_INPUT_SHAPE. */
+export const InputShapeUnknownError = coded('INPUT_SHAPE_UNKNOWN', 500);
+/** The Python environment for a conversion could not be made (pins that cannot be installed, no such Python). */
+export const ConvertEnvError = coded('CONVERT_ENV_FAILED', 500);
+/** A converter failed; converters report their own codes (MODEL_UNPICKLE_FAILED, ONNX_UNSUPPORTED_OPERATOR...) too. */
+export const ConversionFailedError = coded('CONVERSION_FAILED', 500);
+/** The converted model does not answer as the original does: it is not kept. */
+export const ParityError = coded('CONVERSION_PARITY_FAILED', 500);
 
 export function isBentoError(err: unknown): err is BentoError {
   return err instanceof BentoError;

@@ -53,7 +53,13 @@ export {
   type RequestHook,
   type HookRequest,
   type Logger,
+  type ModelConverter,
+  type ConversionInput,
+  type ConversionResult,
+  type ConverterContext,
+  type ColumnSpec,
 } from './plugins/types.js';
+export { type ConversionRecord, type ParityReport, CONVERTED_DIR } from './models/converted-model.js';
 
 // Configuration and errors
 export { envInt, DEFAULT_LIMITS, type Limits } from './config/limits.js';

@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, service } from '../src/index.js';
 import { limitsFromEnv } from '../src/config/limits.js';
+import type { InferenceTarget } from '../src/protocols/inference-target.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 import { ServerMetrics } from '../src/observability/metrics.js';
 import { listeningApp } from './helpers/listening-app.js';
 
@@ -121,6 +123,56 @@ describe('traffic control', () => {
   });
 });
 
+describe('traffic control of the standard protocols', () => {
+  // A runner's stand-in whose answers take `ms`: the protocols' routes must keep the service's timeout and cap.
+  const target = (ms: number): InferenceTarget => ({
+    name: 'slow',
+    method: 'predict',
+    model: {
+      uri: 'test',
+      source: 'test',
+      path: '/nonexistent',
+      format: 'test',
+      metadata: {},
+      inputs: [{ name: 'x', dtype: 'float32', shape: [null, 2] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [null, 2] }],
+      device: 'cpu',
+      backend: 'test',
+      warmUp: { ran: false, skipped: 'test' },
+    },
+    infer: async (inputs: Record<string, Tensor>) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return { y: inputs.x! };
+    },
+  });
+  const v2 = (base: string) => fetch(`${base}/v2/models/slow/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] }) });
+  const mlflow = (base: string) => fetch(`${base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [[1, 2]] }) });
+
+  it('answers a protocol call that overruns traffic.timeoutMs with 504 TIMEOUT', async () => {
+    const served = await listeningApp(new AppTestService(), { targets: [target(2000)], metrics: new ServerMetrics({ processMetrics: false }) });
+    try {
+      await error(await v2(served.url), 504, 'TIMEOUT');
+      await error(await mlflow(served.url), 504, 'TIMEOUT');
+    } finally {
+      await served.app.close();
+    }
+  });
+
+  it('counts protocol calls against maxConcurrency: 429 with Retry-After past it', async () => {
+    const served = await listeningApp(new AppTestService(), { targets: [target(150)], metrics: new ServerMetrics({ processMetrics: false }) });
+    try {
+      const responses = await Promise.all([v2, v2, mlflow, mlflow].map((call) => call(served.url)));
+      assert.deepEqual(responses.map((r) => r.status).sort(), [200, 200, 429, 429]);
+      for (const res of responses.filter((r) => r.status === 429)) {
+        assert.equal(res.headers.get('retry-after'), '1');
+        await error(res, 429, 'TOO_MANY_REQUESTS');
+      }
+    } finally {
+      await served.app.close();
+    }
+  });
+});
+
 describe('errors', () => {
   it('hides unexpected errors behind a generic 500 without internals', async () => {
     const res = await fetch(`${url}/bug`);
@@ -195,6 +247,56 @@ describe('errors', () => {
       assert.equal(closed.closedBetween, true, 'closed after 3 s idle at a 1 s timeout (Node allows 1 s more)');
     } finally {
       await short.app.close();
+    }
+  });
+
+  it('takes its request limits from the environment: body bytes, and files and fields per multipart request', async () => {
+    const limited = await listeningApp(new AppTestService(), { limits: limitsFromEnv({ BENTO_MAX_BODY_BYTES: '1000', BENTO_MAX_FILES: '1', BENTO_MAX_FIELDS: '2' }), metrics: new ServerMetrics({ processMetrics: false }) });
+    const form = (fields: number, files: number, bytes = 10) => {
+      const body = new FormData();
+      for (let i = 0; i < fields; i++) body.append(`k${i}`, 'v');
+      for (let i = 0; i < files; i++) body.append(i === 0 ? 'file' : `f${i}`, new Blob([Buffer.alloc(bytes, 1)], { type: 'application/octet-stream' }), `f${i}.bin`);
+      return fetch(`${limited.url}/size`, { method: 'POST', body });
+    };
+    try {
+      assert.deepEqual(await (await form(2, 1)).json(), { bytes: 10, name: 'f0.bin', type: 'application/octet-stream' });
+      assert.match(await error(await fetch(`${limited.url}/size`, { method: 'POST', body: new FormData() }), 400, 'MISSING_FIELD'), /multipart field "file" with the uploaded file is missing/);
+      await error(await form(3, 1), 413, 'TOO_MANY_PARTS');
+      await error(await form(0, 2), 413, 'TOO_MANY_PARTS');
+      await error(await form(0, 1, 2000), 413, 'PAYLOAD_TOO_LARGE');
+      await error(await fetch(`${limited.url}/size`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(2000) }), 413, 'PAYLOAD_TOO_LARGE');
+    } finally {
+      await limited.app.close();
+    }
+  });
+
+  it('answers a client whose headers or body do not arrive within BENTO_RECEIVE_TIMEOUT_MS with a JSON 408', async () => {
+    const slow = await listeningApp(new AppTestService(), { limits: limitsFromEnv({ BENTO_RECEIVE_TIMEOUT_MS: '1000' }), metrics: new ServerMetrics({ processMetrics: false }) });
+    // Sends `sent` and then nothing more; what the server answers before it closes the connection.
+    const stall = (sent: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(slow.url).port), '127.0.0.1', () => socket.write(sent));
+        let answer = '';
+        socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    try {
+      const cases = {
+        'a body that stops': 'POST /size HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n0123456789',
+        'headers that stop': 'POST /add HTTP/1.1\r\nHost: x\r\nContent-Ty',
+      };
+      for (const [name, sent] of Object.entries(cases)) {
+        const [head, body] = (await stall(sent)).split('\r\n\r\n');
+        assert.match(head!, /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*Content-Type: application\/json/, name);
+        const error = (JSON.parse(body!) as { error: { code: string; message: string } }).error;
+        assert.equal(error.code, 'RECEIVE_TIMEOUT', name);
+        assert.match(error.message, /did not arrive within 1000 ms/);
+      }
+      // A request that arrives in time is served as usual by the same server.
+      assert.equal((await fetch(`${slow.url}/size`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'abc' })).status, 200);
+    } finally {
+      await slow.app.close();
     }
   });
 

@@ -133,8 +133,8 @@ describe('@api', () => {
 describe('@runnable and @method', () => {
   it('records batching config with BentoML defaults', () => {
     assert.deepEqual(getMethods(EchoRunnable), [
-      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20, maxQueueSize: 1024, preferredBatchSizes: undefined },
-      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000, maxQueueSize: 1024, preferredBatchSizes: undefined },
+      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20, maxQueueSize: 1024, preferredBatchSizes: undefined, namedTensors: false },
+      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000, maxQueueSize: 1024, preferredBatchSizes: undefined, namedTensors: false },
     ]);
     assert.equal(getRunnableDefinition(EchoRunnable)?.name, 'echorunnable');
   });

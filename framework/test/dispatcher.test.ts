@@ -39,7 +39,7 @@ function make(overrides: Partial<DispatcherOptions> = {}) {
   const clock = new FakeClock();
   const dispatcher = new Dispatcher(
     { name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 0, clock, ...overrides },
-    (t) => model.run(t).then((output) => ({ output })),
+    (t) => model.run(t as Tensor).then((output) => ({ output })),
   );
   return { model, clock, dispatcher };
 }
@@ -466,7 +466,7 @@ describe('Dispatcher', () => {
     const model = new FakeModel();
     const clock = new FakeClock();
     const dispatcher = new Dispatcher({ name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 2, clock }, (t) =>
-      model.run(t).then((output) => ({ output, costMs: 5 * t.shape[0]! })),
+      model.run(t as Tensor).then((output) => ({ output, costMs: 5 * (t as Tensor).shape[0]! })),
     );
     for (let i = 0; i < 3; i++) {
       const p = dispatcher.submit(rows(...Array.from({ length: i + 1 }, () => 1)));

@@ -103,7 +103,9 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
     assert.match(shown, /\{"echo":"configured"\}/);
   },
   'plugins.md': (r) => {
-    assert.match(out(r), /\{"y":\[4\.5,4\.5,1\.5,0\.5\]\}/);
+    // The JSON weights, then the same weights as an MLflow model of a flavor the converter took.
+    assert.equal(out(r).match(/\{"y":\[4\.5,4\.5,1\.5,0\.5\]\}/g)?.length, 2);
+    assert.match(out(r), /^csv-model:[0-9a-f]{12} /m, 'the converted model is in the store');
     assert.match(out(r), /\]\}200$/m, 'the probe answers without a key');
     assert.match(out(r), /\{"error":\{"code":"UNAUTHORIZED","message":"send a valid key in the x-api-key header"\}\}\n401/);
     assert.match(out(r), /^Pulled classifier:[0-9a-f]+/m);
@@ -130,6 +132,8 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
     assert.match(out(r), /vision-model:\d+/);
     // The registry by hand: the version the Python block promoted is the one served by its alias.
     assert.match(out(r), /promoted version (\d+)[\s\S]*"model_version":"\1"/);
+    // A model logged with mlflow.sklearn, served by bento serve -m, as mlflow models serve answers it.
+    assert.match(out(r), /^\{"predictions":\[0\]\}$/m);
   },
   'observability.md': (r) => assert.match(out(r), /"operationName":"POST \/predict_image"/),
   'reliability.md': (r) => assert.match(out(r), /requests tried/i),
@@ -193,7 +197,7 @@ describe('docs/', { timeout: 3_600_000 }, () => {
         else if (entry.name.endsWith('.ts')) for (const [name] of readFileSync(path, 'utf8').matchAll(/\bBENTO_[A-Z_]+[A-Z]\b/g)) read.add(name);
       }
     };
-    for (const dir of ['framework/src', 'plugins/https/src', 'plugins/mlflow/src', 'plugins/tfjs/src', 'plugins/onnx/src', 'plugins/local/src']) walk(join(REPO, dir));
+    for (const dir of ['framework/src', 'plugins/https/src', 'plugins/mlflow/src', 'plugins/tfjs/src', 'plugins/onnx/src', 'plugins/local/src', 'plugins/converters/src']) walk(join(REPO, dir));
     // Names the code uses that are not settings: error codes, internal markers.
     const notSettings = new Set(['BENTO_NOT_FOUND', 'BENTO_EXISTS', 'BENTO_INTEGRITY_ERROR', 'BENTO_WORKER_ID', 'BENTO_YAML_SCHEMA', 'BENTO_HOME_ENV', 'BENTO_BIN', 'BENTO_UID', 'BENTO_GID']);
     const catalogued = new Set(SETTINGS.flatMap((s) => [s.name, ...(s.aliases ?? [])]));

@@ -26,7 +26,7 @@ describe('inspectModelPath on MLflow model directories', () => {
   });
 
   // The layouts mlflow.tensorflow.save_model writes (mlflow/tensorflow/__init__.py), with a stand-in saved_model.pb.
-  it('finds the SavedModel of each layout MLflow\'s tensorflow flavor writes, and refuses a Keras file TF.js cannot read', async () => {
+  it('finds the SavedModel of each layout MLflow\'s tensorflow flavor writes, and leaves a Keras file (no SavedModel) to a converter', async () => {
     const PB = BUNDLED_ONNX;
     const keras = await inspectModelPath(mlflowDir('flavors:\n  tensorflow:\n    data: data\n    model_type: keras\n    save_format: tf\n', { 'data/model/saved_model.pb': PB }));
     assert.deepEqual([keras.format, keras.file], ['tf-saved-model', join('data', 'model')]);
@@ -34,13 +34,22 @@ describe('inspectModelPath on MLflow model directories', () => {
     assert.deepEqual([module.format, module.file], ['tf-saved-model', 'tf2model']);
     for (const file of ['data/model.keras', 'data/model.h5']) {
       const dir = mlflowDir('flavors:\n  tensorflow:\n    data: data\n    model_type: keras\n', { [file]: PB });
-      await assert.rejects(inspectModelPath(dir), (err: Error & { code?: string }) => err.code === 'MODEL_FORMAT_ERROR' && err.message.includes(`a Keras model saved as ${file}`) && /tensorflowjs_converter/.test(err.message));
+      assert.equal((await inspectModelPath(dir)).format, 'mlflow.tensorflow', file);
     }
   });
 
-  it('refuses a PyTorch-only model, saying how to log an ONNX copy', async () => {
+  it('reports a model no backend loads by its MLflow flavor, for a converter to take; once converted, the converted file', async () => {
     const dir = mlflowDir('flavors:\n  pytorch:\n    model_data: data\n  python_function: {}\n');
-    await assert.rejects(inspectModelPath(dir), (err: Error & { code?: string }) => err.code === 'MODEL_FORMAT_ERROR' && /mlflow\.onnx\.log_model/.test(err.message) && /extra_files/.test(err.message));
+    const unconverted = await inspectModelPath(dir);
+    assert.deepEqual([unconverted.format, unconverted.file, unconverted.metadata.flavor], ['mlflow.pytorch', undefined, 'pytorch']);
+    mkdirSync(join(dir, 'bento-converted'));
+    copyFileSync(BUNDLED_ONNX, join(dir, 'bento-converted', 'model.onnx'));
+    const record = { converter: 'pytorch-onnx', from: { flavor: 'pytorch' }, format: 'onnx', file: 'bento-converted/model.onnx', libraries: {}, serving: { flavor: 'pytorch' } };
+    writeFileSync(join(dir, 'bento-converted', 'conversion.json'), JSON.stringify(record));
+    const converted = await inspectModelPath(dir);
+    assert.deepEqual([converted.format, converted.file], ['onnx', 'bento-converted/model.onnx']);
+    assert.deepEqual(converted.metadata.serving, { flavor: 'pytorch' });
+    assert.equal((converted.metadata.conversion as { converter: string }).converter, 'pytorch-onnx');
   });
 
   it('reads a tensor signature into the metadata, and ignores a column one', async () => {

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -63,14 +64,18 @@ describe('bento serve --reload', () => {
   });
 });
 
+/** A directory holding only `service.ts` (`source`), outside the repository (whose tsconfig.json would be found), with this checkout's packages beside it. */
+function loneService(source: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bento-lone-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  writeFileSync(join(dir, 'service.ts'), source);
+  return dir;
+}
+
 describe('bento serve service.ts', () => {
   it('compiles a lone TypeScript file with no tsconfig, decorator metadata intact (constructor injection works)', async () => {
-    // Outside the repository (whose tsconfig.json would be found), with this checkout's packages beside it.
-    const dir = mkdtempSync(join(tmpdir(), 'bento-lone-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-    writeFileSync(
-      join(dir, 'service.ts'),
+    const dir = loneService(
       `import { JSONBody, api, injectable, service } from '@bento-ts/framework';
 
 @injectable()
@@ -98,6 +103,43 @@ export class LoneService {
       const res = await fetch(`http://127.0.0.1:${port}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"ts"}' });
       assert.deepEqual(await res.json(), { message: 'hello ts' });
       assert.match(readFileSync(join(dir, '.bento', 'build', 'service.js'), 'utf8'), /__metadata\("design:paramtypes", \[Greeter\]\)/);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+
+  it('runs the worker processes @service({ workers }) declares', async () => {
+    const dir = loneService(
+      `import { api, service } from '@bento-ts/framework';
+
+@service({ name: 'declared', workers: 2 })
+export class DeclaredService {
+  @api()
+  async pid() {
+    return { pid: process.pid };
+  }
+}
+`,
+    );
+    const port = await freePort();
+    const server = new CliProcess(['serve', join(dir, 'service.ts'), '--port', String(port), '--host', '127.0.0.1'], { cwd: dir, env: { BENTO_LOG_LEVEL: 'info' } });
+    try {
+      await server.waitFor(/2 worker processes serving: pids (\d+), (\d+)/);
+      const workers = /2 worker processes serving: pids (\d+), (\d+)/.exec(server.output)!.slice(1).map(Number);
+      // A connection of its own per call, so that the cluster's round-robin hands them to both processes.
+      const answered = new Set<number>();
+      const pidOnNewConnection = () =>
+        new Promise<number>((resolve, reject) => {
+          request({ host: '127.0.0.1', port, path: '/pid', agent: false }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d));
+            res.on('end', () => resolve((JSON.parse(text) as { pid: number }).pid));
+          })
+            .on('error', reject)
+            .end();
+        });
+      for (let i = 0; i < 8; i++) answered.add(await pidOnNewConnection());
+      assert.deepEqual([...answered].sort(), workers.sort());
     } finally {
       assert.equal(await server.stop(), 0);
     }

@@ -43,7 +43,9 @@ const program = new Command('bento')
 function settingFlags(cmd: Command): Command {
   return cmd
     .option('-p, --port <port>', 'port to listen on (env PORT, default 3000)', port)
-    .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
+    // -h is the host, as in `mlflow models serve -h`; help is --help.
+    .helpOption('--help', 'display help for command')
+    .option('-h, --host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
     .option('-w, --workers <n>', 'HTTP worker processes sharing the port, or cpu_count (env BENTO_WORKERS, bento.yaml workers, @service({ workers }); default 1)', workers)
     .option('--runner-workers <n>', 'worker threads per runner (env BENTO_RUNNER_WORKERS)', positiveInt)
     .option('--graceful-timeout <seconds>', 'on SIGTERM/SIGINT, time allowed to finish in-flight requests (env BENTO_GRACEFUL_TIMEOUT, default 30)', positiveInt)
@@ -52,11 +54,22 @@ function settingFlags(cmd: Command): Command {
 }
 
 settingFlags(program.command('serve'))
-  .description('Serve a service: a directory with bento.yaml, a service project, a service.ts / .js file, or a built bento (tag or directory)')
-  .argument('[target]', 'what to serve', '.')
+  .description(
+    'Serve a service (a directory with bento.yaml, a service project, a service.ts / .js file, a built bento) or, with no service code, ' +
+      'a model (runs:/, models:/, an MLflow model directory, a .onnx file), as `mlflow models serve` does',
+  )
+  .argument('[target]', 'what to serve: a service, a bento, or a model URI or path', '.')
+  .option('-m, --model-uri <uri>', 'the model to serve with no service code (as mlflow models serve -m)')
+  .option('-t, --timeout <seconds>', 'request timeout of a model served with no service code (env MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT, default 60)', positiveInt)
+  .option('--env-manager <manager>', 'accepted for mlflow models serve\'s command line; no Python serves here (conversion: BENTO_CONVERT_PYTHON)')
+  .option('--no-conda', 'accepted for mlflow models serve\'s command line; no effect')
+  .option('--install-mlflow', 'accepted for mlflow models serve\'s command line; no effect')
+  .option('--enable-mlserver', 'accepted for mlflow models serve\'s command line; the V2 protocol is always served')
   .option('--reload', 'restart when the service\'s files change, compiling TypeScript first (development)')
   .addHelpText('after', '\nSettings, lowest first: defaults < bento.yaml < config file < .env < environment < flags (bento config shows them).\n' +
-    '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve service.ts --reload     # a TypeScript file, compiled with tsc (no build step)\n  $ bento serve -c prod.yaml -e BENTO_LOG_LEVEL=debug\n  $ bento serve services/vision-classifier --port 3001\n  $ bento serve --workers 2                # two processes share port 3000\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store')
+    '\nExamples:\n  $ bento serve                        # bento.yaml in this directory\n  $ bento serve service.ts --reload     # a TypeScript file, compiled with tsc (no build step)\n  $ bento serve -c prod.yaml -e BENTO_LOG_LEVEL=debug\n  $ bento serve services/vision-classifier --port 3001\n  $ bento serve --workers 2                # two processes share port 3000\n  $ MODEL_URI=./my-model.onnx bento serve\n  $ bento serve mlflow_vision_classifier:latest     # a built bento, from the store\n' +
+      '  $ bento serve runs:/<run_id>/model -p 5000          # a model, no service code: /invocations, /v2, /predict_image\n' +
+      '  $ bento serve -m models:/wine@champion -p 5000 -h 127.0.0.1   # mlflow models serve\'s flags')
   .action(async (target: string, opts: import('./serve-command.js').ServeCommandOptions) => {
     const { serveCommand } = await import('./serve-command.js');
     await serveCommand(target, opts);
@@ -85,7 +98,7 @@ program
   .argument('[dir]', 'directory to create (must not exist, or be empty)')
   .option('--name <name>', 'service name (default: the directory name)')
   .option('-t, --template <template>', 'image-classifier, tensor or blank (bento new --list)', 'image-classifier')
-  .option('--plugin <name>', 'also depend on a plugin bento-ts ships: mlflow, tfjs, https, local, onnx (repeatable)', collect)
+  .option('--plugin <name>', 'also depend on a plugin bento-ts ships: mlflow, tfjs, https, local, onnx, converters (repeatable)', collect)
   .option('--list', 'list the templates and exit')
   .option('-o, --output <format>', 'text or json', 'text')
   .addHelpText(

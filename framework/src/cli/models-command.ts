@@ -1,5 +1,6 @@
 import { loadDotEnv } from '../config/dotenv.js';
-import { loadProject } from '../config/project.js';
+import { isProjectDir, loadProject, modelProject } from '../config/project.js';
+import { FRAMEWORK_DIR } from '../package-info.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { fromWorkingDirectory } from '../models/model-selector.js';
 import { resolveModel } from '../models/resolve-model.js';
@@ -11,8 +12,10 @@ import { checkFormat, emit, humanSize, table } from './output.js';
 export async function pullCommand(uri: string, opts: { project: string; output: string }): Promise<void> {
   const format = checkFormat(opts.output, ['text', 'json']);
   loadDotEnv();
-  const project = loadProject(opts.project);
-  const registry = await loadPlugins(findPlugins(project.plugins, project.serviceDir, project.root));
+  // Outside a project, the plugins installed beside bento-ts resolve the URI.
+  const bare = opts.project === '.' && !isProjectDir(process.cwd());
+  const project = bare ? modelProject(uri) : loadProject(opts.project);
+  const registry = await loadPlugins(findPlugins(project.plugins, project.serviceDir, project.root, bare ? FRAMEWORK_DIR : undefined));
   const model = await resolveModel(registry, fromWorkingDirectory(uri), project, process.env, consoleLogger('bento'));
   const tag = typeof model.metadata.tag === 'string' ? model.metadata.tag : undefined;
   emit(format, { uri, resolvedUri: model.resolvedUri ?? uri, tag: tag ?? null, format: model.format, path: model.path }, () => `${tag ? `Pulled ${tag}` : `Resolved ${uri}`} (${model.format}) → ${model.path}\n`);

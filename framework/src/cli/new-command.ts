@@ -60,7 +60,7 @@ async function dependencySpec(pkg: string, version: string, target: string, root
 }
 
 /** The plugins bento-ts ships, by the short name `bento new --plugin` takes: `mlflow` is @bento-ts/plugin-mlflow. */
-export const SHIPPED_PLUGINS = ['local', 'onnx', 'mlflow', 'tfjs', 'https'];
+export const SHIPPED_PLUGINS = ['local', 'onnx', 'mlflow', 'tfjs', 'https', 'converters'];
 
 export interface NewOptions {
   name?: string;

@@ -7,7 +7,8 @@ import { parseBentoTag } from '../bento/tag.js';
 import { readDotEnvFiles } from '../config/dotenv.js';
 import { type ServeFlags, resolveSettings } from '../config/effective-config.js';
 import { keyValues } from './key-values.js';
-import { type Project, bentoProject, loadProject } from '../config/project.js';
+import { type Project, bentoProject, isModelTarget, loadProject, modelProject } from '../config/project.js';
+import { fromWorkingDirectory } from '../models/model-selector.js';
 import { ConfigError } from '../errors.js';
 import { envInt } from '../config/limits.js';
 import { startServer } from '../server/serve.js';
@@ -17,15 +18,16 @@ import { linkMetrics, onPrimaryStop, reportReady, workerSlot } from '../server/c
 import { importService } from '../server/service-loader.js';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
+import type { ProtocolRoute } from '../server/protocols.js';
 import { getServiceDefinition } from '../sdk/metadata.js';
 
 function title(api: ApiDefinition): string {
   return api.summary ?? api.name.replace(/[_-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
 }
 
-/** The seed guide's start-up banner, listing every endpoint. */
-export function banner(url: string, apis: ApiDefinition[]): string {
-  const lines = apis.map((a) => `  - ${title(a)}: ${a.method} ${url}${a.route}`);
+/** The seed guide's start-up banner, listing every endpoint: the service's, then the standard protocols' prediction routes. */
+export function banner(url: string, apis: ApiDefinition[], protocols: ProtocolRoute[] = []): string {
+  const lines = [...apis.map((a) => `  - ${title(a)}: ${a.method} ${url}${a.route}`), ...protocols.map((p) => `  - ${p.title}: ${p.method} ${url}${p.route}`)];
   return `bento-ts server started!\n\nAPI Endpoints:\n${lines.join('\n')}\n`;
 }
 
@@ -47,8 +49,9 @@ function isBentoTag(value: string): boolean {
   }
 }
 
-/** A path (project, service file, bento directory), else a bento tag in the store. */
+/** A model (URI or path: served with no service code), a path (project, service file, bento directory), else a bento tag in the store. */
 async function findTarget(target: string, storeEnv: () => Readonly<Record<string, string | undefined>>): Promise<Project> {
+  if (isModelTarget(target)) return modelProject(fromWorkingDirectory(target));
   if (existsSync(target)) return loadProject(target);
   if (isBentoTag(target)) {
     const bento = await BentoStore.fromEnv(storeEnv()).find(target);
@@ -90,15 +93,21 @@ export interface ServeCommandOptions extends Omit<ServeFlags, 'env'> {
   /** `--env KEY=value` as given. */
   env?: string[];
   reload?: boolean;
+  /** mlflow models serve's flags that have no effect here, accepted so that its command lines run as they are. */
+  envManager?: string;
+  conda?: boolean;
+  installMlflow?: boolean;
+  enableMlserver?: boolean;
 }
 
 /** What `bento serve` and `bento config` serve: the target, its settings resolved in their one precedence. */
 export async function resolveServeTarget(target: string, opts: ServeCommandOptions) {
   // The working directory's .env may set BENTO_HOME, where a bento named by its tag is found; it is read, not
   // loaded into process.env, so that its values keep their place (and their source) in the precedence below.
-  const project = await findTarget(target, () => ({ ...readDotEnvFiles([process.cwd()]).values, ...process.env }));
+  const project = await findTarget(opts.modelUri ?? target, () => ({ ...readDotEnvFiles([process.cwd()]).values, ...process.env }));
   checkSameFramework(project);
-  const settings = resolveSettings(project, { ...opts, env: keyValues(opts.env, '--env') }, process.env);
+  const { envManager: _m, conda: _c, installMlflow: _i, enableMlserver: _s, ...flags } = opts;
+  const settings = resolveSettings(project, { ...flags, modelUri: project.modelUri, env: keyValues(opts.env, '--env') }, process.env);
   project.config = settings.config;
   return { project, settings };
 }
@@ -148,7 +157,7 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
     host: env.HOST ?? '0.0.0.0',
     env,
   });
-  const startText = banner(server.url, server.apis);
+  const startText = banner(server.url, server.apis, server.protocols);
   let closing = false;
   const stop = (why: string) => {
     if (closing) {

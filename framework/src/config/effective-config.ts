@@ -94,6 +94,10 @@ export interface ServeFlags {
   config?: string;
   /** `--env KEY=value`, repeatable. */
   env?: Record<string, string>;
+  /** The model to serve with no service code (`bento serve <model URI>`, `-m`). */
+  modelUri?: string;
+  /** `-t`: MLflow's scoring request timeout, in seconds. */
+  timeout?: number;
 }
 
 /** Command-line flags as the variables they set. */
@@ -108,6 +112,8 @@ export function flagsEnv(flags: ServeFlags): Record<string, string> {
   set('BENTO_RUNNER_WORKERS', flags.runnerWorkers);
   set('BENTO_GRACEFUL_TIMEOUT', flags.gracefulTimeout);
   set('BENTO_CONFIG', flags.config);
+  set('MODEL_URI', flags.modelUri);
+  set('MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT', flags.timeout);
   return out;
 }
 

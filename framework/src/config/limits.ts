@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 export interface Limits {
   /** Largest request body, in bytes (413 above it). */
   maxBodyBytes: number;
-  /** Largest decoded image, in pixels (width × height × frames); checked from the header, before decoding. */
+  /** Largest image, in pixels (width × height of the frame decoded: an animated image's first); checked from the header, before decoding. */
   maxImagePixels: number;
   /** Files in one multipart request. */
   maxFiles: number;
@@ -18,6 +18,8 @@ export interface Limits {
    * it sends as the server closes is reset, unanswered.
    */
   keepAliveTimeoutMs: number;
+  /** How long a request's headers and body may take to arrive, in ms (408 past it): a slow client's bound. */
+  receiveTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -27,6 +29,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFields: 16,
   maxHeaderBytes: 16 * 1024,
   keepAliveTimeoutMs: 72_000,
+  receiveTimeoutMs: 60_000,
 };
 
 /** Environment variables that override each limit. */
@@ -37,6 +40,7 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   maxFields: 'BENTO_MAX_FIELDS',
   maxHeaderBytes: 'BENTO_MAX_HEADER_BYTES',
   keepAliveTimeoutMs: 'BENTO_KEEP_ALIVE_TIMEOUT_MS',
+  receiveTimeoutMs: 'BENTO_RECEIVE_TIMEOUT_MS',
 };
 
 function envPositive(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, integer: boolean): number {

@@ -22,6 +22,37 @@ export interface Project {
   modelStoreRoot?: string;
   /** Set when serving a built bento; `aliases` maps each packed model's alias to the URI that names it exactly. */
   bento?: { tag: string; path: string; aliases: Record<string, string> };
+  /** Set when serving a model with no service code (`bento serve <model URI>`): the framework's model service serves it. */
+  modelUri?: string;
+}
+
+/** The service `bento serve <model URI>` serves (zero-code/model-service.ts, compiled). */
+export const MODEL_SERVICE_MODULE = join(FRAMEWORK_DIR, 'dist', 'src', 'zero-code', 'model-service.js');
+
+/** URI schemes that name a model (not a service or a bento) when `bento serve` is given one. */
+const MODEL_URI = /^(runs|models|mlflow-artifacts|s3|gs|wasbs|https?|file):/i;
+
+/** Whether a directory holds a project: bento.yaml, a package.json, or a service.ts. */
+export function isProjectDir(dir: string): boolean {
+  return ['bento.yaml', 'package.json', 'service.ts', join('src', 'service.ts')].some((f) => existsSync(join(dir, f)));
+}
+
+/**
+ * Whether `bento serve <target>` is given a model rather than a service: a model URI, a `.onnx` or TF.js
+ * `model.json` file, or a directory holding an MLflow model (MLmodel) or model files but no project.
+ */
+export function isModelTarget(target: string): boolean {
+  if (MODEL_URI.test(target)) return true;
+  const abs = resolve(target);
+  if (!existsSync(abs)) return false;
+  if (statSync(abs).isFile()) return /\.onnx$/i.test(abs) || basename(abs) === 'model.json';
+  if (isProjectDir(abs)) return false;
+  return existsSync(join(abs, 'MLmodel')) || existsSync(join(abs, 'model.json')) || readdirSync(abs).some((f) => f.toLowerCase().endsWith('.onnx'));
+}
+
+/** A model served with no service code, from the working directory (its relative paths, its .env). */
+export function modelProject(uri: string, cwd = process.cwd()): Project {
+  return { root: cwd, serviceDir: cwd, serviceModule: MODEL_SERVICE_MODULE, plugins: [], config: {}, modelUri: uri };
 }
 
 /** The nearest `name` in `start` or a directory above it. */

@@ -5,7 +5,7 @@
  * in the seed guide; some also have a `bento serve` flag. Defaults here are
  * what the code does when a setting is unset, written for people.
  */
-export type SettingGroup = 'server' | 'model' | 'limits' | 'runner' | 'logging' | 'mlflow' | 'storage' | 'tools';
+export type SettingGroup = 'server' | 'model' | 'convert' | 'limits' | 'runner' | 'logging' | 'mlflow' | 'storage' | 'tools';
 
 export interface Setting {
   name: string;
@@ -35,11 +35,14 @@ export const SETTINGS: readonly Setting[] = [
   s('server', 'BENTO_GRACEFUL_TIMEOUT', '30', 'Seconds allowed to finish in-flight requests on SIGTERM/SIGINT', { flag: '--graceful-timeout' }),
   s('server', 'BENTO_CONFIG', 'unset', 'A config file (bento.yaml\'s serve-time keys) over bento.yaml', { flag: '--config' }),
   s('server', 'BENTO_METRICS', 'on', 'off: no metrics and no /metrics route'),
+  s('server', 'MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT', '60', 'Seconds a request to a model served with no service code may take (504 past it), as mlflow models serve\'s', { flag: '-t' }),
   s('model', 'MODEL_URI', 'the service\'s own default', 'Any model URI: a path, file://, runs:/, models:/, s3://, https:// (with its plugin)'),
   s('model', 'MODEL_RUN_ID', 'unset', 'Serve runs:/<id>/<MODEL_ARTIFACT_PATH>'),
   s('model', 'MODEL_ARTIFACT_PATH', 'model', 'Artifact path of the model inside a run'),
   s('model', 'MODEL_NAME', 'unset', 'Serve models:/<name>/<MODEL_VERSION> from the registry'),
   s('model', 'MODEL_VERSION', 'latest', 'Registered model version, or @alias'),
+  s('model', 'MODEL_INPUT_SHAPE', 'unset', 'Input shape of a model whose signature and input example say none (e.g. -1,3,32,32), for its conversion'),
+  s('model', 'MODEL_CLASSES', 'the model\'s labels file or metadata, else 0..n-1', 'Class names of an image classifier served with no service code (/predict_image), comma-separated'),
   s('model', 'MODEL_MEAN', 'the model\'s metadata, else ImageNet\'s', 'Per-channel mean for image normalisation, comma-separated'),
   s('model', 'MODEL_STD', 'the model\'s metadata, else ImageNet\'s', 'Per-channel standard deviation, comma-separated'),
   s('model', 'BENTO_DEFAULT_MODEL', 'unset', 'A packed model\'s alias (or URI) served when MODEL_URI is unset'),
@@ -48,12 +51,17 @@ export const SETTINGS: readonly Setting[] = [
   s('model', 'BENTO_MODEL_POLL_SECONDS', 'unset (off)', 'Follow a moving model URI (models:/name@alias, /latest) and swap new versions in'),
   s('model', 'BENTO_MODEL_VARIANTS', 'unset', 'JSON of the only runner\'s variants (canary, A/B, shadow)'),
   s('model', 'BENTO_MODEL_VARIANT_HEADER', 'x-model-variant', 'Request header that picks a variant by name'),
+  s('convert', 'BENTO_CONVERT_PYTHON', 'unset: an environment made from the model\'s own requirements', 'The Python that converts models (pytorch, sklearn) once, when they enter the store; never used to serve'),
+  s('convert', 'BENTO_CONVERT_OPSET', '17', 'ONNX opset converted models target'),
+  s('convert', 'BENTO_CONVERT_SAMPLES', '8', 'Samples a conversion\'s parity check runs (the input example\'s rows, then generated ones)'),
+  s('convert', 'BENTO_CONVERT_TOLERANCE', '0.0001', 'Largest absolute difference a converted model may answer with, against the original; labels must be equal'),
   s('limits', 'BENTO_MAX_BODY_BYTES', '20971520 (20 MiB)', 'Request body limit (413)'),
-  s('limits', 'BENTO_MAX_IMAGE_PIXELS', '25000000', 'Width x height x frames limit, checked before decoding (413)'),
+  s('limits', 'BENTO_MAX_IMAGE_PIXELS', '25000000', 'Width x height limit (an animated image\'s first frame, the one decoded), checked before decoding (413)'),
   s('limits', 'BENTO_MAX_FILES', '8', 'Files in one multipart request'),
   s('limits', 'BENTO_MAX_FIELDS', '16', 'Non-file fields in one multipart request'),
   s('limits', 'BENTO_MAX_HEADER_BYTES', '16384 (16 KiB)', 'Request header block (431)'),
   s('limits', 'BENTO_KEEP_ALIVE_TIMEOUT_MS', '72000', 'How long an idle keep-alive connection stays open; keep it above the idle timeout of the load balancer or clients in front (60 s for most), so that side closes first'),
+  s('limits', 'BENTO_RECEIVE_TIMEOUT_MS', '60000', 'How long a request\'s headers and body may take to arrive (408 RECEIVE_TIMEOUT): the bound on a slow or stalled client'),
   s('limits', 'BENTO_JS_DECODE_MAX_PIXELS', '9216 (96x96)', 'PNG/JPEG up to this size are decoded in JavaScript, larger ones by sharp off the event loop'),
   s('limits', 'MAX_BATCH_IMAGES', '32', 'Images per /predict_batch request (the example service)'),
   s('runner', 'BENTO_RUNNER_WORKERS', 'half the cores, at least 1', 'Worker threads per runner, each with its own model session', { flag: '--runner-workers' }),

@@ -25,7 +25,7 @@ export function File(options: FileOptions = {}): InputDescriptor<FilePart> {
       ]);
     },
     async decode(input: RawInput) {
-      return pickFile(input, field, accepts, 'file');
+      return pickFile(input, field, accepts, 'uploaded');
     },
   };
 }

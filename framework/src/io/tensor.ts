@@ -1,12 +1,12 @@
 import { InvalidInputError, InvalidTensorError, MissingFieldError, TooManyItemsError } from '../errors.js';
-import { DTYPE_RANGE, type DType, type Tensor, type TypedArrayOf, allocate, isIntegerDType, sizeOf } from '../tensor/tensor.js';
+import { DTYPE_RANGE, type NumericDType, type Tensor, type TypedArrayOf, allocate, isIntegerDType, sizeOf } from '../tensor/tensor.js';
 import type { InputDescriptor, JsonSchema, RawInput } from './descriptor.js';
 import { requireJson } from './json.js';
 
 /** One dimension's constraint: a fixed size, a set of allowed sizes, or null for any. */
 export type DimSpec = number | number[] | null;
 
-export interface TensorOptions<D extends DType> {
+export interface TensorOptions<D extends NumericDType> {
   dtype: D;
   /** Expected shape; its length is the rank. Omit for "any rank". */
   shape?: DimSpec[];
@@ -48,7 +48,7 @@ function claimedShape(value: unknown, maxRank: number, path: string): number[] {
  * (ragged lists), every leaf's type and its range for the dtype. Recursion depth
  * is bounded by the rank, never by the input.
  */
-function fill<D extends DType>(value: unknown, shape: number[], dtype: D, out: TypedArrayOf[D], path: string): void {
+function fill<D extends NumericDType>(value: unknown, shape: number[], dtype: D, out: TypedArrayOf[D], path: string): void {
   const [lo, hi] = DTYPE_RANGE[dtype];
   const integer = isIntegerDType(dtype);
   const big = dtype === 'int64';
@@ -73,7 +73,7 @@ function fill<D extends DType>(value: unknown, shape: number[], dtype: D, out: T
 }
 
 /** Converts a nested JSON list into a tensor of `dtype`, enforcing `options`' shape and item limits. */
-export function tensorFromJson<D extends DType>(value: unknown, options: TensorOptions<D>, path = options.field ?? 'body'): Tensor<D> {
+export function tensorFromJson<D extends NumericDType>(value: unknown, options: TensorOptions<D>, path = options.field ?? 'body'): Tensor<D> {
   if (!Array.isArray(value)) throw new InvalidTensorError(`${path} must be a nested list of numbers`);
   const alternatives = options.shapes ?? (options.shape ? [options.shape] : undefined);
   const maxRank = alternatives ? Math.max(...alternatives.map((a) => a.length)) : 32;
@@ -102,7 +102,7 @@ export function tensorFromJson<D extends DType>(value: unknown, options: TensorO
   return out;
 }
 
-function nestedSchema(options: TensorOptions<DType>): JsonSchema {
+function nestedSchema(options: TensorOptions<NumericDType>): JsonSchema {
   const leaf: JsonSchema = isIntegerDType(options.dtype)
     ? { type: 'integer', minimum: DTYPE_RANGE[options.dtype][0], maximum: DTYPE_RANGE[options.dtype][1] }
     : { type: 'number' };
@@ -121,7 +121,7 @@ function nestedSchema(options: TensorOptions<DType>): JsonSchema {
  * either as the whole body or under `field`. Checked for rank, shape, dtype
  * range and raggedness before the method sees it.
  */
-export function NdArray<D extends DType>(options: TensorOptions<D>): InputDescriptor<Tensor<D>> {
+export function NdArray<D extends NumericDType>(options: TensorOptions<D>): InputDescriptor<Tensor<D>> {
   return {
     kind: 'tensor',
     mediaTypes: ['application/json'],

@@ -3,6 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ModelFormatError, ModelNotFoundError } from '../errors.js';
 import type { ModelMetadata } from '../plugins/types.js';
+import { MLFLOW_FLAVOR_FORMAT, readConversion } from './converted-model.js';
 import { signatureOf } from './signature.js';
 
 /** What a model directory (or file) holds, as far as the framework can tell from its files. */
@@ -61,25 +62,23 @@ async function readMlmodel(dir: string): Promise<Record<string, unknown> | undef
 }
 
 /**
- * Where MLflow's tensorflow flavor keeps the model. A tf.Module (and a TF 1 estimator) is a SavedModel in
- * `saved_model_dir`. A Keras model is under `data` (data/model): a SavedModel directory up to TF 2.15, else a
- * `.keras` or `.h5` file, which no TF.js engine reads as it is.
+ * Where MLflow's tensorflow flavor keeps a SavedModel a backend can load: a tf.Module's (and a TF 1 estimator's)
+ * `saved_model_dir`, or a Keras model's `data/model` SavedModel (TF up to 2.15). A Keras model saved as a `.keras`
+ * or `.h5` file (TF 2.16 and later) is no SavedModel: undefined, for a converter to take.
  */
 async function tensorflowModelPath(conf: Record<string, unknown>, dir: string): Promise<string | undefined> {
   if (typeof conf.saved_model_dir === 'string') return conf.saved_model_dir;
   const data = typeof conf.data === 'string' ? conf.data : undefined;
   if (!data) return undefined;
   if (await exists(join(dir, data, 'model', 'saved_model.pb'))) return join(data, 'model');
-  for (const ext of ['.keras', '.h5']) {
-    const file = join(data, `model${ext}`);
-    if (await exists(join(dir, file))) {
-      throw new ModelFormatError(
-        `the MLflow model at ${dir} is a Keras model saved as ${file}, which TF.js does not read as it is. Convert it with ` +
-          '`tensorflowjs_converter --input_format=keras_saved_model` (or `keras` for .h5) and log the TF.js model, or export it to ONNX (tf2onnx)',
-      );
-    }
-  }
+  for (const ext of ['.keras', '.h5']) if (await exists(join(dir, data, `model${ext}`))) return undefined;
   return data;
+}
+
+/** The flavor an MLflow model is saved in, beside the generic python_function one. */
+export function mainFlavor(mlmodel: Record<string, unknown>): string | undefined {
+  const flavors = Object.keys((mlmodel.flavors ?? {}) as object);
+  return flavors.find((f) => f !== 'python_function') ?? flavors[0];
 }
 
 async function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): Promise<{ format: string; file?: string }> {
@@ -87,31 +86,33 @@ async function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string):
   for (const [flavor, format] of Object.entries(SERVABLE_FLAVORS)) {
     const conf = flavors[flavor];
     if (!conf) continue;
-    if (flavor === 'tensorflow') return { format, file: await tensorflowModelPath(conf, dir) };
+    if (flavor === 'tensorflow') {
+      const file = await tensorflowModelPath(conf, dir);
+      if (file === undefined) continue;
+      return { format, file };
+    }
     const file = [conf.data, conf.model_dir].find((v): v is string => typeof v === 'string');
     return { format, file };
   }
-  const names = Object.keys(flavors).join(', ') || 'none';
-  // mlflow.pytorch.log_model(..., extra_files=["model.onnx"]) ships an ONNX export beside the pickle.
+  // mlflow.pytorch.log_model(..., extra_files=["model.onnx"]) ships an ONNX export beside the pickle: served as it is.
   const extras = (flavors.pytorch?.extra_files ?? []) as Array<{ path?: unknown }>;
   const onnxExtra = extras.map((e) => e?.path).find((p): p is string => typeof p === 'string' && p.toLowerCase().endsWith('.onnx'));
   if (onnxExtra) return { format: 'onnx', file: onnxExtra };
-  if (flavors.pytorch) {
-    throw new ModelFormatError(
-      `the MLflow model at ${dir} is a PyTorch model (flavors: ${names}) and has no ONNX export; bento-ts serves models without Python. ` +
-        'Export it to ONNX and log it with mlflow.onnx.log_model(onnx.load("model.onnx"), name="model"), or beside the PyTorch model with ' +
-        'mlflow.pytorch.log_model(model, name="model", extra_files=["model.onnx"]); ' +
-        'e.g. torch.onnx.export(model, example, "model.onnx", input_names=["input"], dynamic_axes={"input": {0: "batch"}}).',
-    );
-  }
-  throw new ModelFormatError(`the MLflow model at ${dir} has no flavor bento-ts can serve (flavors: ${names}; servable: ${Object.keys(SERVABLE_FLAVORS).join(', ')})`);
+  // Anything else is served once converted (a converter plugin takes the flavor): the framework decides.
+  const flavor = mainFlavor(mlmodel);
+  if (!flavor) throw new ModelFormatError(`the MLflow model at ${dir} has no flavors in its MLmodel`);
+  return { format: `${MLFLOW_FLAVOR_FORMAT}${flavor}` };
 }
 
 /**
  * Inspects a model on disk: an MLflow model directory (its MLmodel file decides
  * the format and carries metadata), a directory with one `.onnx` file, a TF.js
- * `model.json` directory, or a single model file. Class names come from a labels
- * file beside the model first, then from metadata.
+ * `model.json` directory, or a single model file. A directory holding a
+ * conversion (`bento-converted/`) is served as converted, its record and what
+ * serving needs in `metadata.conversion` and `metadata.serving`; an MLflow model
+ * of a flavor no backend loads is reported as format `mlflow.<flavor>`, for a
+ * converter to take. Class names come from a labels file beside the model
+ * first, then from metadata.
  */
 export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
   let info;
@@ -132,11 +133,20 @@ export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
     if (!format) throw new ModelFormatError(`cannot tell the format of model file ${target} (known: .onnx, model.json)`);
   } else {
     mlmodel = await readMlmodel(dir);
+    const conversion = await readConversion(dir);
     if (mlmodel) {
-      ({ format, file } = await formatFromMlmodel(mlmodel, dir));
       metadata = { ...((mlmodel.metadata ?? {}) as ModelMetadata) };
       const signature = signatureOf(mlmodel);
       if (signature) metadata.signature = signature;
+      const flavor = mainFlavor(mlmodel);
+      if (flavor) metadata.flavor = flavor;
+    }
+    if (conversion) {
+      [format, file] = [conversion.format, conversion.file];
+      const { serving, ...record } = conversion;
+      Object.assign(metadata, { conversion: record, ...(serving ? { serving } : {}) });
+    } else if (mlmodel) {
+      ({ format, file } = await formatFromMlmodel(mlmodel, dir));
     } else {
       const entries = await readdir(dir);
       const onnx = entries.filter((e) => e.toLowerCase().endsWith('.onnx'));

@@ -10,7 +10,7 @@ import type { BentoPlugin } from './types.js';
  * but never imports them statically: a project that does not depend on one
  * simply does not get it.
  */
-export const BUILTIN_PLUGINS = ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-tfjs'];
+export const BUILTIN_PLUGINS = ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-tfjs', '@bento-ts/plugin-converters'];
 
 export interface PluginRef {
   /** As written by the user (package name or relative path). */
@@ -36,14 +36,15 @@ function resolveSpecifier(spec: string, fromDir: string): string | undefined {
  * Finds the modules of the built-in plugins that are installed and of the
  * plugins listed in bento.yaml. Package names resolve from `fromDir` (the
  * service project, where its node_modules are); paths from `pathsFrom` (the
- * directory of bento.yaml), and from `fallbackFrom` when given and `fromDir`
- * has no installation. Listed plugins that cannot be found are an error.
+ * directory of bento.yaml), and from `fallbackFrom` (the running framework's
+ * installation, for a built bento or a model served with no project) when
+ * `fromDir` has none. Listed plugins that cannot be found are an error.
  */
 export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromDir, fallbackFrom?: string): PluginRef[] {
   const refs: PluginRef[] = [];
   for (const spec of BUILTIN_PLUGINS) {
     if (listed.includes(spec)) continue;
-    const file = resolveSpecifier(spec, fromDir);
+    const file = resolveSpecifier(spec, fromDir) ?? (fallbackFrom ? resolveSpecifier(spec, fallbackFrom) : undefined);
     if (file) refs.push({ specifier: spec, file });
   }
   for (const spec of listed) {

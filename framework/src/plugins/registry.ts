@@ -1,5 +1,5 @@
 import { BackendNotFoundError, ModelSourceNotFoundError, PluginError } from '../errors.js';
-import type { Backend, BentoPlugin, ModelSource, PluginRegistry, RequestHook } from './types.js';
+import type { Backend, BentoPlugin, ModelConverter, ModelSource, PluginRegistry, RequestHook } from './types.js';
 
 /** Which package to suggest when no loaded plugin handles a well-known URI scheme or format. */
 const SCHEME_HINTS: Record<string, string> = {
@@ -26,6 +26,7 @@ export class Registry implements PluginRegistry {
   readonly plugins: string[] = [];
   private readonly sources = new Map<string, ModelSource>();
   private readonly backends = new Map<string, Backend>();
+  private readonly converters = new Map<string, ModelConverter>();
   readonly requestHooks: RequestHook[] = [];
   private current = '';
 
@@ -71,6 +72,17 @@ export class Registry implements PluginRegistry {
     this.backends.set(`name:${backend.name}`, backend);
   }
 
+  addConverter(converter: ModelConverter): void {
+    if (!converter?.name || !Array.isArray(converter.flavors) || typeof converter.produces !== 'string' || typeof converter.convert !== 'function') {
+      throw new PluginError(`plugin "${this.current}" registered an invalid converter: it needs name, flavors[], produces and convert()`);
+    }
+    for (const flavor of converter.flavors) {
+      const taken = this.converters.get(flavor);
+      if (taken) throw new PluginError(`MLflow flavor "${flavor}" is claimed by converters "${taken.name}" and "${converter.name}"`);
+      this.converters.set(flavor, converter);
+    }
+  }
+
   addRequestHook(hook: RequestHook): void {
     if (!hook?.name || typeof hook.onRequest !== 'function') {
       throw new PluginError(`plugin "${this.current}" registered an invalid request hook: it needs name and onRequest()`);
@@ -101,6 +113,20 @@ export class Registry implements PluginRegistry {
         (hint ? ` Install and enable ${hint}.` : '') +
         ` Loaded plugins: ${this.plugins.join(', ') || 'none'}.`,
     );
+  }
+
+  /** Whether some backend loads `format`. */
+  loads(format: string): boolean {
+    return this.backends.get(format)?.formats.includes(format) === true;
+  }
+
+  /** The converter for an MLflow flavor, or undefined. */
+  converterFor(flavor: string): ModelConverter | undefined {
+    return this.converters.get(flavor);
+  }
+
+  listConverters(): ModelConverter[] {
+    return [...new Set(this.converters.values())];
   }
 
   listSources(): ModelSource[] {

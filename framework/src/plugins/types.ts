@@ -1,15 +1,19 @@
 /**
  * The extension points of bento-ts. A plugin registers model sources (where
- * models come from), backends (what runs them) and request hooks (checks every
- * request passes, such as authentication); the framework picks a source by the
- * model URI's scheme and a backend by the model's format. Input types are not
- * plugins: an `InputDescriptor` (io/descriptor.ts) is passed to `@api({ input })`.
+ * models come from), backends (what runs them), model converters (what turns a
+ * model no backend loads into one that some backend does, once, before it is
+ * served) and request hooks (checks every request passes, such as
+ * authentication); the framework picks a source by the model URI's scheme, a
+ * converter by the model's MLflow flavor and a backend by the model's format.
+ * Input types are not plugins: an `InputDescriptor` (io/descriptor.ts) is passed
+ * to `@api({ input })`.
  *
  * Plugins are loaded twice: once on the HTTP thread (model sources resolve
  * models there) and once in every runner worker thread (backends load and run
  * models there). `setup` must therefore be cheap and free of side effects other
  * than registering.
  */
+import type { ConversionRecord } from '../models/converted-model.js';
 import type { ModelStore } from '../store/model-store.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
 
@@ -69,6 +73,14 @@ export interface ModelSourceContext {
   progress: boolean;
   env: Readonly<Record<string, string | undefined>>;
   logger: Logger;
+  /**
+   * Makes a downloaded model directory servable before the source keeps it: when no backend loads its format and a
+   * converter takes its flavor, converts it inside `dir` (under `bento-converted/`) and checks the result against the
+   * original (see ModelConverter). Returns the conversion's record for the manifest, or undefined when the model
+   * needed none. Throws a BentoError when the model cannot be served; then nothing outside `dir` was written, and
+   * the source should discard it. Call it on a staging directory before `store.commit`.
+   */
+  prepare(dir: string): Promise<ConversionRecord | undefined>;
 }
 
 /** Turns a model URI into a model on local disk. */
@@ -127,6 +139,97 @@ export interface Backend {
   load(model: ResolvedModel, options: BackendOptions): Promise<ModelSession>;
 }
 
+/** A column of a table a model takes (an MLflow column signature): its name and MLflow type (`double`, `long`, `string`...). */
+export interface ColumnSpec {
+  name: string;
+  type: string;
+}
+
+/** A model a converter is asked to convert: an MLflow model directory whose flavor it takes. */
+export interface ConversionInput {
+  /** The model's directory (its MLmodel at the root). Read it; write only into `ConverterContext.outDir`. */
+  path: string;
+  /** The MLflow flavor being converted (one of the converter's `flavors`). */
+  flavor: string;
+  /** The parsed MLmodel file. */
+  mlmodel: Record<string, unknown>;
+  /**
+   * The model's input tensors as far as they are known, from the MLflow signature, else the input example, else the
+   * user (MODEL_INPUT_SHAPE); `inputsFrom` says which. Unset for a table (see `columns`) or when nothing tells.
+   */
+  inputs?: TensorSpec[];
+  /** The table's columns, for a model that takes one (a column signature, or the columns of the input example). */
+  columns?: ColumnSpec[];
+  /** The signature's outputs, when it has tensor ones. */
+  outputs?: TensorSpec[];
+  inputsFrom?: 'signature' | 'input example' | 'MODEL_INPUT_SHAPE';
+  /** Absolute path of the model's input example (MLflow's input_example.json), when it has one. */
+  example?: string;
+  /** The ONNX opset to target (BENTO_CONVERT_OPSET). */
+  opset: number;
+  /** How many samples the parity check should run (the example's rows, then generated ones). */
+  samples: number;
+}
+
+/** What a converter may use while it runs. */
+export interface ConverterContext {
+  /** An empty directory to write the converted model into. It is kept, inside the model, once parity holds. */
+  outDir: string;
+  /**
+   * A Python interpreter for this model: BENTO_CONVERT_PYTHON when set, else a virtualenv made once from the model's
+   * own python_env.yaml / requirements.txt plus `packages` (pip requirement strings), cached in BENTO_HOME by their
+   * hash, as `mlflow models serve --env-manager virtualenv` does. Resolves to the interpreter's path.
+   */
+  python(packages: string[]): Promise<string>;
+  /** Reports a step of the conversion: drawn on a terminal, logged otherwise. */
+  progress(step: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+  logger: Logger;
+}
+
+/** A converted model, and what the original answered, so the framework can check the two agree. */
+export interface ConversionResult {
+  /** The format written (a backend must load it), e.g. `onnx`. */
+  format: string;
+  /** The main file, relative to `outDir`. */
+  file: string;
+  /** Library versions (`torch`, `skl2onnx`...) and the opset used: recorded in the manifest. */
+  libraries: Record<string, string>;
+  opset?: number;
+  /**
+   * Inputs the original model was run on, by the converted model's input names, and what it answered, by output
+   * name. The framework runs the converted model on the same inputs: every float output within 1e-4
+   * (BENTO_CONVERT_TOLERANCE) of the original's, every integer or string output (labels) equal, and the same row
+   * maxima of 2-D float outputs (the predicted classes); else the conversion is refused.
+   */
+  reference: { inputs: Record<string, Tensor>; outputs: Record<string, Tensor> };
+  /**
+   * What serving needs to know that the converted file does not say (e.g. which output MLflow's pyfunc predict
+   * answers with, the table's columns): kept in the model's metadata as `serving`.
+   */
+  serving?: Record<string, unknown>;
+}
+
+/**
+ * Turns models of some MLflow flavors into a format a backend loads. Runs once, when a model enters the model store
+ * (`bento models pull`, the first `bento serve`, `bento build`), on the HTTP thread's process before any worker
+ * starts; never at request time. Conversion may run code the model carries (a pickle): the framework converts only
+ * models whose URI the operator named. Throw a BentoError with a code for what the user can act on.
+ */
+export interface ModelConverter {
+  name: string;
+  /** MLflow flavors it converts (keys of MLmodel's `flavors`: `pytorch`, `sklearn`...). */
+  flavors: string[];
+  /** The format it produces (`onnx`). */
+  produces: string;
+  /**
+   * Whether it reads the input shapes off the model itself when neither the signature, nor the input example, nor
+   * the user gives them (scikit-learn's `n_features_in_`). Otherwise the framework refuses such a model first.
+   */
+  infersInputs?: boolean;
+  convert(model: ConversionInput, ctx: ConverterContext): Promise<ConversionResult>;
+}
+
 /** What a request hook sees of a request: its head, before the body is read. */
 export interface HookRequest {
   readonly method: string;
@@ -160,6 +263,8 @@ export interface PluginRegistry {
   addModelSource(source: ModelSource): void;
   /** A backend for some model formats; the first registered for a format is its default, others are chosen by name. */
   addBackend(backend: Backend): void;
+  /** A converter for some MLflow flavors; a flavor claimed twice fails at start. */
+  addConverter(converter: ModelConverter): void;
   /** A check run on every request before it is served (see RequestHook). */
   addRequestHook(hook: RequestHook): void;
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidInputError, InvalidJsonError, InvalidTensorError, NotFoundError } from '../errors.js';
 import type { TensorSpec } from '../plugins/types.js';
 import type { DType, Tensor } from '../tensor/tensor.js';
-import type { InferenceTarget } from './inference-target.js';
+import type { GuardRequest, InferenceTarget } from './inference-target.js';
 import { rawBodies } from './raw-body.js';
 import { bytesOf, castTensor, jsonData, tensorFromBytes, tensorFromJson, toDatatype } from './tensor-codec.js';
 
@@ -51,18 +51,13 @@ function splitBody(req: FastifyRequest): { header: InferRequest; binary: Buffer 
   return { header: header as InferRequest, binary: body.subarray(length) };
 }
 
-function inputTensor(request: InferRequest, binary: Buffer, spec: TensorSpec, maxElements: number): Tensor {
-  if (!Array.isArray(request.inputs) || request.inputs.length !== 1) {
-    throw new InvalidInputError(`"inputs" must list exactly one tensor (this model takes "${spec.name}")`);
-  }
-  const input = request.inputs[0] as InferInput;
-  if (input.name !== spec.name) throw new InvalidInputError(`unknown input ${JSON.stringify(input.name)}; this model takes "${spec.name}"`);
+function inputTensor(input: InferInput, binary: Buffer | undefined, spec: TensorSpec, maxElements: number): Tensor {
   if (typeof input.datatype !== 'string') throw new InvalidTensorError(`input "${spec.name}": "datatype" is missing`);
   const size = input.parameters?.binary_data_size;
   let t: Tensor;
   if (size !== undefined) {
-    if (!Number.isInteger(size) || (size as number) !== binary.length) {
-      throw new InvalidTensorError(`input "${spec.name}": binary_data_size is ${JSON.stringify(size)} but ${binary.length} bytes follow the JSON header`);
+    if (!binary || !Number.isInteger(size) || (size as number) !== binary.length) {
+      throw new InvalidTensorError(`input "${spec.name}": binary_data_size is ${JSON.stringify(size)}, which does not match the ${binary?.length ?? 0} bytes left after the JSON header`);
     }
     t = tensorFromBytes(input.datatype, input.shape, binary, `input "${spec.name}"`);
     if (t.dtype !== spec.dtype) throw new InvalidTensorError(`input "${spec.name}" is ${input.datatype}; the model takes ${toDatatype(spec.dtype)}`);
@@ -77,7 +72,29 @@ function inputTensor(request: InferRequest, binary: Buffer, spec: TensorSpec, ma
   return t;
 }
 
-export function installOpenInference(app: FastifyInstance, targets: InferenceTarget[], serverVersion: string, maxBodyBytes: number): void {
+/** Every input the model takes, from the request's list (in any order); binary ones take their bytes in turn. */
+function inputTensors(request: InferRequest, binary: Buffer, specs: TensorSpec[], maxElements: number): Record<string, Tensor> {
+  const names = specs.map((s) => `"${s.name}"`).join(', ');
+  if (!Array.isArray(request.inputs) || request.inputs.length !== specs.length) {
+    throw new InvalidInputError(`"inputs" must list ${specs.length === 1 ? 'exactly one tensor' : `${specs.length} tensors`} (this model takes ${names})`);
+  }
+  const feeds: Record<string, Tensor> = {};
+  let offset = 0;
+  for (const raw of request.inputs as InferInput[]) {
+    const spec = specs.find((s) => s.name === raw?.name);
+    if (!spec) throw new InvalidInputError(`unknown input ${JSON.stringify(raw?.name)}; this model takes ${names}`);
+    if (feeds[spec.name]) throw new InvalidInputError(`input "${spec.name}" is given twice`);
+    const size = raw.parameters?.binary_data_size;
+    // Binary inputs follow the header in the order they are listed, each binary_data_size bytes long.
+    const bytes = size === undefined ? undefined : binary.subarray(offset, offset + (Number.isInteger(size) && (size as number) >= 0 ? (size as number) : binary.length + 1));
+    if (bytes) offset += bytes.length;
+    feeds[spec.name] = inputTensor(raw, bytes, spec, maxElements);
+  }
+  if (offset !== binary.length) throw new InvalidTensorError(`${binary.length - offset} bytes after the JSON header belong to no input`);
+  return feeds;
+}
+
+export function installOpenInference(app: FastifyInstance, targets: InferenceTarget[], serverVersion: string, maxBodyBytes: number, guard: GuardRequest): void {
   const byName = new Map(targets.map((t) => [t.name, t]));
   const find = (req: FastifyRequest): InferenceTarget => {
     const { name, version } = req.params as { name: string; version?: string };
@@ -103,29 +120,33 @@ export function installOpenInference(app: FastifyInstance, targets: InferenceTar
         const t = find(req);
         return { name: t.name, ready: true };
       });
-      v2.post(`${prefix}/infer`, async (req: FastifyRequest, reply: FastifyReply) => {
-        const target = find(req);
-        const [inSpec, outSpec] = [target.model.inputs[0]!, target.model.outputs[0]!];
-        const { header, binary } = splitBody(req);
-        const input = inputTensor(header, binary, inSpec, Math.floor(maxBodyBytes / 2));
-        const output = await target.infer(input);
-        const requested = header.outputs?.find((o) => o.name === outSpec.name);
-        if (header.outputs && header.outputs.length > 0 && !requested) {
-          throw new InvalidInputError(`unknown output requested; this model's output is "${outSpec.name}"`);
-        }
-        const binaryOut = requested?.parameters?.binary_data === true || header.parameters?.binary_data_output === true;
-        const base = { name: outSpec.name, datatype: toDatatype(output.dtype), shape: [...output.shape] };
-        const response = {
-          model_name: target.name,
-          model_version: versionOf(target),
-          ...(typeof header.id === 'string' ? { id: header.id } : {}),
-          outputs: [binaryOut ? { ...base, parameters: { binary_data_size: output.data.byteLength } } : { ...base, data: jsonData(output) }],
-        };
-        if (!binaryOut) return response;
-        const json = Buffer.from(JSON.stringify(response));
-        reply.header(HEADER_LENGTH, String(json.length)).type('application/octet-stream');
-        return Buffer.concat([json, bytesOf(output)]);
-      });
+      v2.post(`${prefix}/infer`, (req: FastifyRequest, reply: FastifyReply) => guard(req, () => infer(req, reply)));
     }
   });
+
+  async function infer(req: FastifyRequest, reply: FastifyReply) {
+    const target = find(req);
+    const { header, binary } = splitBody(req);
+    const feeds = inputTensors(header, binary, target.model.inputs, Math.floor(maxBodyBytes / 2));
+    const known = target.model.outputs.map((o) => o.name);
+    const asked = header.outputs ?? [];
+    for (const o of asked) if (!known.includes(o?.name as string)) throw new InvalidInputError(`unknown output ${JSON.stringify(o?.name)}; this model's outputs are ${known.map((n) => `"${n}"`).join(', ')}`);
+    const results = await target.infer(feeds);
+    const wanted = asked.length > 0 ? asked.map((o) => ({ name: o.name as string, binary: o.parameters?.binary_data === true })) : known.map((name) => ({ name, binary: false }));
+    const allBinary = header.parameters?.binary_data_output === true;
+    const blobs: Buffer[] = [];
+    const outputs = wanted.map(({ name, binary: asBinary }) => {
+      const output = results[name]!;
+      const base = { name, datatype: toDatatype(output.dtype), shape: [...output.shape] };
+      if (!asBinary && !allBinary) return { ...base, data: jsonData(output) };
+      const bytes = bytesOf(output);
+      blobs.push(bytes);
+      return { ...base, parameters: { binary_data_size: bytes.length } };
+    });
+    const response = { model_name: target.name, model_version: versionOf(target), ...(typeof header.id === 'string' ? { id: header.id } : {}), outputs };
+    if (blobs.length === 0) return response;
+    const json = Buffer.from(JSON.stringify(response));
+    reply.header(HEADER_LENGTH, String(json.length)).type('application/octet-stream');
+    return Buffer.concat([json, ...blobs]);
+  }
 }

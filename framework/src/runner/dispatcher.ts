@@ -1,6 +1,6 @@
 import { BentoError, InferenceError, ServiceUnavailableError } from '../errors.js';
-import { concat, slice, split } from '../tensor/concat.js';
-import { type TensorInput, isTensorInput, materialize } from '../tensor/deferred.js';
+import { type BatchInput, type BatchOutput, concatBatch, isBatchInput, itemsOf, materializeBatch, sliceBatch, splitBatch } from '../tensor/batch.js';
+import { isTensorInput } from '../tensor/deferred.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
 import { tagAnswer } from './answered-by.js';
 import { ArrivalRate } from './arrival-rate.js';
@@ -96,7 +96,7 @@ export interface DispatcherStats {
 }
 
 interface Pending {
-  input: TensorInput;
+  input: BatchInput;
   /** When the request reached the server (its latency objective runs from there), or else when it was submitted. */
   arrivedAt: number;
   /** When it joined the queue. */
@@ -108,10 +108,10 @@ interface Pending {
   /** Rows handed to batches so far. */
   taken: number;
   /** Result pieces by starting row. */
-  parts: Array<{ start: number; tensor: Tensor }>;
+  parts: Array<{ start: number; output: BatchOutput }>;
   done: number;
   settled: boolean;
-  resolve(value: Tensor): void;
+  resolve(value: BatchOutput): void;
   reject(err: unknown): void;
 }
 
@@ -160,7 +160,7 @@ export class Dispatcher {
 
   constructor(
     private readonly options: DispatcherOptions,
-    private readonly runBatch: (batch: Tensor) => Promise<BatchResult>,
+    private readonly runBatch: (batch: BatchOutput) => Promise<BatchResult>,
   ) {
     this.clock = options.clock ?? systemClock;
     this.cost = new CostModel(64, options.warmupBatches ?? 2);
@@ -180,10 +180,12 @@ export class Dispatcher {
     };
   }
 
-  submit(input: unknown): Promise<Tensor> {
+  /** Queues one call's input; resolves with its rows of the batch's output (a tensor, or named tensors, as the method returns). */
+  submit<T extends BatchOutput = Tensor>(input: unknown): Promise<T> {
     const { name, batchDim, maxQueueSize } = this.options;
-    if (!isTensorInput(input)) return Promise.reject(new InferenceError(`${name} is batchable: call it with one tensor`));
-    const rows = input.shape[batchDim[0]];
+    if (!isBatchInput(input)) return Promise.reject(new InferenceError(`${name} is batchable: call it with one tensor, or an object of named tensors`));
+    const rows = itemsOf(input, batchDim[0]);
+    if (rows === undefined) return Promise.reject(new InferenceError(`${name}: the named tensors have different numbers of items along axis ${batchDim[0]}`));
     if (!rows || rows < 1) return Promise.reject(new InferenceError(`${name}: the input has no items along axis ${batchDim[0]}`));
     // An empty queue takes any request (its size is bounded by the body limit); otherwise the queue is bounded.
     if (this.queuedItems > 0 && this.queuedItems + rows > maxQueueSize) {
@@ -194,7 +196,7 @@ export class Dispatcher {
     // leave estimates that refuse everything for good.
     const startsNow = this.queuedItems === 0 && this.running.size < this.options.concurrency;
     const now = this.clock.now();
-    const timing = timingOf(input);
+    const timing = isTensorInput(input) ? timingOf(input) : undefined;
     const arrivedAt = timing ? Math.min(now, timing.receivedAt) : now;
     const expected = startsNow ? 0 : now - arrivedAt + this.expectedLatency(rows) + this.deliveryMs;
     if (expected > this.options.maxLatencyMs) {
@@ -207,8 +209,8 @@ export class Dispatcher {
       );
     }
     this.arrivals.record(now, rows);
-    return new Promise<Tensor>((resolve, reject) => {
-      this.queue.push({ input, arrivedAt, queuedAt: now, startsNow, timing, rows, taken: 0, parts: [], done: 0, settled: false, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ input, arrivedAt, queuedAt: now, startsNow, timing, rows, taken: 0, parts: [], done: 0, settled: false, resolve: resolve as (v: BatchOutput) => void, reject });
       this.queuedItems += rows;
       this.pump();
     });
@@ -320,18 +322,17 @@ export class Dispatcher {
     return segments;
   }
 
-  /** One tensor of the segments' rows; whole deferred requests are written straight into it. */
-  private batchInput(segments: Segment[]): Tensor {
+  /** One tensor (or set of named ones) of the segments' rows; whole deferred requests are written straight into it. */
+  private batchInput(segments: Segment[]): BatchOutput {
     const axis = this.options.batchDim[0];
-    return concat(
-      segments.map(({ request, start, count }) => {
-        if (start === 0 && count === request.rows) return request.input;
-        // A request split across batches is written once, into a buffer of its own, then sliced.
-        request.input = materialize(request.input);
-        return slice(request.input, axis, start, count);
-      }),
-      axis,
-    );
+    const parts = segments.map(({ request, start, count }) => {
+      if (start === 0 && count === request.rows) return request.input;
+      // A request split across batches is written once, into a buffer of its own, then sliced.
+      const whole = materializeBatch(request.input);
+      request.input = whole;
+      return sliceBatch(whole, axis, start, count);
+    });
+    return parts.length === 1 ? materializeBatch(parts[0]!) : concatBatch(parts, axis);
   }
 
   private dispatch(segments: Segment[]): void {
@@ -342,7 +343,7 @@ export class Dispatcher {
     const started = this.clock.now();
     const run = { started, items };
     this.running.add(run);
-    let batch: Tensor;
+    let batch: BatchOutput;
     try {
       batch = this.batchInput(segments);
     } catch (err) {
@@ -376,21 +377,22 @@ export class Dispatcher {
         this.excessMs = Math.max(0, tail(this.excesses, roundTrip - this.cost.estimate(items)));
       }
     }
-    let pieces: Tensor[] | undefined;
+    let pieces: BatchOutput[] | undefined;
     if (error === undefined) {
       const axis = this.options.batchDim[1];
-      if (!isTensor(output) || output.shape[axis] !== items) {
-        const got = isTensor(output) ? `shape [${output.shape.join(', ')}]` : typeof output;
-        error = new InferenceError(`${this.options.name} returned ${got} for a batch of ${items}; a batchable method must return one tensor with ${items} items along axis ${axis}`);
+      const returned = isBatchInput(output) ? itemsOf(output, axis) : undefined;
+      if (returned !== items) {
+        const got = isTensor(output) ? `shape [${output.shape.join(', ')}]` : isBatchInput(output) ? `named tensors of ${returned ?? 'differing numbers of'} items` : typeof output;
+        error = new InferenceError(`${this.options.name} returned ${got} for a batch of ${items}; a batchable method must return one tensor (or named tensors) with ${items} items along axis ${axis}`);
       } else {
-        pieces = split(output, axis, segments.map((s) => s.count));
+        pieces = splitBatch(output as BatchOutput, axis, segments.map((s) => s.count));
       }
     }
     segments.forEach((segment, i) => {
       const { request } = segment;
       if (request.settled) return;
       if (!pieces) return this.fail(request, error);
-      request.parts.push({ start: segment.start, tensor: pieces[i]! });
+      request.parts.push({ start: segment.start, output: pieces[i]! });
       request.done += segment.count;
       if (request.done === request.rows) {
         request.settled = true;
@@ -398,8 +400,8 @@ export class Dispatcher {
           request.timing.answeredAt = this.clock.now();
           request.timing.delivered = this.recordDelivery;
         }
-        const parts = request.parts.sort((x, y) => x.start - y.start).map((p) => p.tensor);
-        request.resolve(tagAnswer(parts.length === 1 ? parts[0]! : concat(parts, this.options.batchDim[1]), model));
+        const parts = request.parts.sort((x, y) => x.start - y.start).map((p) => p.output);
+        request.resolve(tagAnswer(parts.length === 1 ? parts[0]! : concatBatch(parts, this.options.batchDim[1]), model));
       }
     });
     this.pump();

@@ -15,7 +15,7 @@ export type WarmUp = { ran: true; ms: number } | { ran: false; failed?: string; 
 export async function warmUp(session: ModelSession, logger: Logger): Promise<WarmUp> {
   const feeds: Record<string, ReturnType<typeof allocate>> = {};
   for (const input of session.inputs) {
-    if (!DTYPES.includes(input.dtype as DType)) {
+    if (!(DTYPES as string[]).includes(input.dtype) && input.dtype !== 'string') {
       const skipped = `input "${input.name}" has dtype ${input.dtype}`;
       logger.warn(`warm-up skipped: ${skipped}`);
       return { ran: false, skipped };

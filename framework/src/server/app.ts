@@ -1,4 +1,3 @@
-import { createServer } from 'node:http';
 import fastifyMultipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Limits } from '../config/limits.js';
@@ -6,7 +5,8 @@ import type { ApiDefinition } from '../sdk/decorators/api.js';
 import type { ServiceDefinition } from '../sdk/decorators/service.js';
 import type { RequestContext } from '../sdk/context.js';
 import type { JSONDescriptor } from '../io/json.js';
-import { installErrorHandling, errorBody, sendError } from './error-handler.js';
+import { installErrorHandling, sendError } from './error-handler.js';
+import { clientErrorHandler, createHttpServer } from './http-server.js';
 import { readInput } from './read-input.js';
 import { TrafficControl } from './traffic.js';
 import { installModelVersionHeader } from './model-version-header.js';
@@ -104,22 +104,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     // Validate what clients send as they sent it: no silent coercion, no silently dropped properties.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    // A server of our own (for maxHeaderSize) does not get fastify's keep-alive timeout: Node's 5 s would close
-    // idle connections under clients that reuse them later, and a request sent as one closes is reset unanswered
-    // (the overload and soak runs lost requests in pairs that way).
-    serverFactory: (handler) => Object.assign(createServer({ maxHeaderSize: limits.maxHeaderBytes }, handler), { keepAliveTimeout: limits.keepAliveTimeoutMs }),
-    clientErrorHandler: (err, socket) => {
-      const tooLarge = (err as NodeJS.ErrnoException).code === 'HPE_HEADER_OVERFLOW';
-      const [status, code, text] = tooLarge ? [431, 'HEADERS_TOO_LARGE', 'Request Header Fields Too Large'] : [400, 'BAD_REQUEST', 'Bad Request'];
-      const body = JSON.stringify(errorBody(code, tooLarge ? `request headers exceed ${limits.maxHeaderBytes} bytes` : 'malformed HTTP request'));
-      // The answer to a HEAD has no body (the client would read one as the start of the next answer); the request
-      // could not be parsed, so its method is read from the bytes that came.
-      const raw: unknown = (err as { rawPacket?: unknown }).rawPacket;
-      const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
-      if (socket.writable) {
-        socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`);
-      } else socket.destroy();
-    },
+    serverFactory: (handler) => createHttpServer(limits, handler),
+    clientErrorHandler: clientErrorHandler(limits),
   });
 
   app.addHook('onSend', async (req, reply) => {
@@ -136,7 +122,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (timing?.delivered && timing.answeredAt !== undefined) timing.delivered(performance.now() - timing.answeredAt);
     done();
   });
+  // Every route's methods (the service's and the protocols'), for 405 answers with Allow.
   const methodsByRoute = new Map<string, Set<string>>();
+  app.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
+    if (methods.length > 0) methodsByRoute.set(route.url, new Set([...(methodsByRoute.get(route.url) ?? []), ...methods]));
+  });
   installErrorHandling(app, methodsByRoute);
   installRequestHooks(app, options.requestHooks ?? []);
 
@@ -158,7 +149,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   for (const api of options.apis) {
     const fn = (options.service as Record<string, unknown>)[api.name] as ApiMethod;
     const jsonSchema = (api.input as JSONDescriptor<unknown> | undefined)?.bodySchema;
-    methodsByRoute.set(api.route, (methodsByRoute.get(api.route) ?? new Set()).add(api.method));
     const traffic = trafficFor(api);
     app.route({
       method: api.method,
@@ -182,6 +172,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
   installProbes(app, options.apis, options.state);
   await installDocs(app, definition, options.apis, options.version ?? '0.0.0');
-  installProtocols(app, options.targets ?? [], options.apis, limits.maxBodyBytes);
+  // The protocol routes share the service's limits: the same timeout and concurrency cap as its own routes.
+  installProtocols(app, options.targets ?? [], options.apis, limits.maxBodyBytes, (req, work) => shared.run(work, clientGoneSignal(req)));
   return app;
 }

@@ -33,6 +33,7 @@ import { accessLogMode } from './observability-hooks.js';
 import type { ServerState } from './probes.js';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import { applyOverrides } from './overrides.js';
+import { type ProtocolRoute, protocolRoutes } from './protocols.js';
 import { importService } from './service-loader.js';
 import { useColour } from '../logging/colour.js';
 
@@ -58,6 +59,8 @@ export interface RunningServer {
   runners: RunnerPool[];
   metrics?: ServerMetrics;
   state: ServerState;
+  /** The standard protocols' prediction routes (MLflow's /invocations, V2's infer), for the banner. */
+  protocols: ProtocolRoute[];
   /**
    * Graceful shutdown: reports not ready, stops accepting, lets in-flight
    * requests (and the batches they wait on) finish, then stops the workers.
@@ -172,17 +175,26 @@ function loggerOptions(env: Readonly<Record<string, string | undefined>>): Recor
   return { level, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', colorize: useColour(process.stdout, env) } } };
 }
 
-/** A runner as the standard protocols see it: a model of one input and one output behind a batchable method. */
-function inferenceTarget(runnable: Constructor, pool: RunnerPool, proxy: Record<string, (t: Tensor) => Promise<Tensor>>): InferenceTarget | undefined {
+/**
+ * A runner as the standard protocols see it, through its batchable method: any model when the method takes named
+ * tensors, else a model of one input and one output.
+ */
+function inferenceTarget(runnable: Constructor, pool: RunnerPool, proxy: Record<string, (t: unknown) => Promise<unknown>>): InferenceTarget | undefined {
   const method = getMethods(runnable).find((m) => m.batchable);
-  if (!method || pool.model.inputs.length !== 1 || pool.model.outputs.length !== 1) return undefined;
+  if (!method) return undefined;
+  const call = proxy[method.name]!;
+  let infer: InferenceTarget['infer'];
+  if (method.namedTensors) infer = (feeds) => call(feeds) as Promise<Record<string, Tensor>>;
+  else if (pool.model.inputs.length === 1 && pool.model.outputs.length === 1) {
+    infer = async (feeds) => ({ [pool.model.outputs[0]!.name]: (await call(feeds[pool.model.inputs[0]!.name])) as Tensor });
+  } else return undefined;
   return {
     name: pool.name,
+    method: method.name,
+    infer,
     get model() {
       return pool.model;
     },
-    method: method.name,
-    infer: (t) => proxy[method.name]!(t),
   };
 }
 
@@ -206,7 +218,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   sharp.concurrency(1);
   // A bento served without node_modules uses the running framework's installation (plugins included).
   if (project.bento) useFrameworkModulesFor(project.bento.path);
-  const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root, project.bento ? FRAMEWORK_DIR : undefined);
+  const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root, project.bento || project.modelUri ? FRAMEWORK_DIR : undefined);
   const registry = await loadPlugins(pluginRefs);
   const svc = await importService(project.serviceModule);
   for (const runnable of getServiceDefinition(svc.cls)!.runnables) {
@@ -236,7 +248,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         runners.push(pool);
         const proxy = proxyFor(runnable, def.name, pool);
         scope.registerInstance(runnerToken(runnable), proxy);
-        const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
+        const target = inferenceTarget(runnable, pool, proxy as unknown as Record<string, (t: unknown) => Promise<unknown>>);
         if (target) targets.push(target);
         continue;
       }
@@ -247,16 +259,17 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         metrics.variantRequests.inc({ runner: def.name, variant, version: modelLabel(versions.get(variant)!.model), role, outcome: ok ? 'ok' : 'error' })));
       scope.registerInstance(runnerToken(runnable), routed);
       // The standard protocols see the runner as one model, routed like the service's own calls.
-      const target = inferenceTarget(runnable, started[0]!.pool, routed as unknown as Record<string, (t: Tensor) => Promise<Tensor>>);
+      const target = inferenceTarget(runnable, started[0]!.pool, routed as unknown as Record<string, (t: unknown) => Promise<unknown>>);
       if (target) targets.push(target);
     }
     followers = followersFor(runners, { project, registry, env, logger, metrics });
     const service = scope.resolve(svc.cls) as object;
+    const served = apis.filter((a) => !a.enabled || a.enabled(service));
     const limits = { ...limitsFromEnv(env), ...options.limits };
     const app = await buildApp({
       service,
       definition,
-      apis,
+      apis: served,
       limits,
       logger: options.logger ?? loggerOptions(env),
       metrics,
@@ -280,10 +293,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       url: `http://${shownHost}:${port}`,
       port,
       definition,
-      apis,
+      apis: served,
       runners,
       metrics,
       state,
+      protocols: protocolRoutes(targets, served),
       async close() {
         state.draining = true;
         await Promise.all(followers.map((f) => f.stop()));

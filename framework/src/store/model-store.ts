@@ -5,6 +5,7 @@ import { homedir, hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidInputError, ModelNotFoundError, ModelStoreError } from '../errors.js';
+import type { ConversionRecord } from '../models/converted-model.js';
 import type { ModelMetadata } from '../plugins/types.js';
 
 /** Environment variable naming the store's root (as BENTOML_HOME does); models live under `<root>/models`. */
@@ -34,6 +35,8 @@ export interface StoredModel {
   runId?: string;
   modelId?: string;
   metadata: ModelMetadata;
+  /** How the model was converted for serving (source flavor, library versions, opset, parity), when it was. */
+  conversion?: ConversionRecord;
   files: StoredFile[];
   size: number;
   createdAt: string;
@@ -72,6 +75,16 @@ export function parseTag(tag: string): { name: string; version: string } {
 export async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}
+
+/**
+ * One value for a directory's content: SHA-256 over its sorted files' SHA-256s and paths (as a store manifest lists
+ * them, so a stored model's digest is its directory's).
+ */
+export async function directoryDigest(dir: string): Promise<string> {
+  const hash = createHash('sha256');
+  for (const path of await filesUnder(dir)) hash.update(`${await sha256Of(join(dir, path))}  ${path}\n`);
   return hash.digest('hex');
 }
 

@@ -1,13 +1,19 @@
 import { type TensorInput, isDeferred, materialize } from './deferred.js';
-import { type DType, type Tensor, allocate, sizeOf } from './tensor.js';
+import { type DType, type Tensor, allocate, rangeOf, sizeOf } from './tensor.js';
 
-type Elements = { subarray(begin: number, end: number): ArrayLike<number | bigint>; set(src: ArrayLike<number | bigint>, at: number): void };
+type Elements = { subarray(begin: number, end: number): ArrayLike<unknown>; set(src: ArrayLike<unknown>, at: number): void };
 
 /**
  * Copies `outer` blocks of `block` elements from `src` (rows of `srcRow`, starting at `srcAt`) to `dst`
  * (rows of `dstRow`, starting at `dstAt`): the one loop behind concat and slice along any axis.
  */
 function copyBlocks(src: Tensor['data'], srcRow: number, srcAt: number, dst: Tensor['data'], dstRow: number, dstAt: number, block: number, outer: number): void {
+  if (Array.isArray(src)) {
+    // A string tensor: element by element (plain arrays have no subarray/set).
+    const to = dst as string[];
+    for (let o = 0; o < outer; o++) for (let i = 0; i < block; i++) to[o * dstRow + dstAt + i] = src[o * srcRow + srcAt + i]!;
+    return;
+  }
   const from = src as unknown as Elements;
   const to = dst as unknown as Elements;
   for (let o = 0; o < outer; o++) to.set(from.subarray(o * srcRow + srcAt, o * srcRow + srcAt + block), o * dstRow + dstAt);
@@ -54,7 +60,7 @@ export function slice<D extends DType>(t: Tensor<D>, axis: number, start: number
   const shape = [...t.shape];
   shape[axis] = count;
   const inner = sizeOf(t.shape.slice(axis + 1));
-  if (axis === 0) return { dtype: t.dtype, shape, data: t.data.subarray(start * inner, (start + count) * inner) as Tensor<D>['data'] };
+  if (axis === 0) return { dtype: t.dtype, shape, data: rangeOf(t.data, start * inner, (start + count) * inner) };
   const piece = allocate(t.dtype, shape);
   copyBlocks(t.data, size * inner, start * inner, piece.data, count * inner, 0, count * inner, sizeOf(t.shape.slice(0, axis)));
   return piece;

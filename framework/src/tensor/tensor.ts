@@ -5,7 +5,8 @@
  * a worker.
  */
 
-export type DType =
+/** Element types whose data is a typed array (numbers, bigints for int64, bytes for bool). */
+export type NumericDType =
   | 'float32'
   | 'float64'
   | 'int8'
@@ -16,6 +17,12 @@ export type DType =
   | 'uint32'
   | 'int64'
   | 'bool';
+
+/**
+ * Every element type. `string` (class labels, text columns of a table) keeps its data in a plain array: it is
+ * copied, not moved, between threads.
+ */
+export type DType = NumericDType | 'string';
 
 export interface TypedArrayOf {
   float32: Float32Array;
@@ -28,6 +35,7 @@ export interface TypedArrayOf {
   uint32: Uint32Array;
   int64: BigInt64Array;
   bool: Uint8Array;
+  string: string[];
 }
 
 export type AnyTypedArray = TypedArrayOf[DType];
@@ -38,7 +46,7 @@ export interface Tensor<D extends DType = DType> {
   data: TypedArrayOf[D];
 }
 
-const CONSTRUCTORS: { [D in DType]: { new (n: number): TypedArrayOf[D] } } = {
+const CONSTRUCTORS: { [D in NumericDType]: { new (n: number): TypedArrayOf[D] } } = {
   float32: Float32Array,
   float64: Float64Array,
   int8: Int8Array,
@@ -51,10 +59,11 @@ const CONSTRUCTORS: { [D in DType]: { new (n: number): TypedArrayOf[D] } } = {
   bool: Uint8Array,
 };
 
-export const DTYPES = Object.keys(CONSTRUCTORS) as DType[];
+/** The numeric element types (what a JSON number can be stored as). */
+export const DTYPES = Object.keys(CONSTRUCTORS) as NumericDType[];
 
 /** Inclusive value range a JSON number must fall in to be stored in `dtype` without loss. */
-export const DTYPE_RANGE: { [D in DType]: [number, number] } = {
+export const DTYPE_RANGE: { [D in NumericDType]: [number, number] } = {
   float32: [-3.4028234663852886e38, 3.4028234663852886e38],
   float64: [-Number.MAX_VALUE, Number.MAX_VALUE],
   int8: [-128, 127],
@@ -68,7 +77,7 @@ export const DTYPE_RANGE: { [D in DType]: [number, number] } = {
 };
 
 export function isIntegerDType(dtype: DType): boolean {
-  return dtype !== 'float32' && dtype !== 'float64';
+  return dtype !== 'float32' && dtype !== 'float64' && dtype !== 'string';
 }
 
 export function sizeOf(shape: readonly number[]): number {
@@ -76,7 +85,9 @@ export function sizeOf(shape: readonly number[]): number {
 }
 
 export function allocate<D extends DType>(dtype: D, shape: number[]): Tensor<D> {
-  return { dtype, shape, data: new CONSTRUCTORS[dtype](sizeOf(shape)) as TypedArrayOf[D] };
+  const size = sizeOf(shape);
+  const data = dtype === 'string' ? new Array<string>(size).fill('') : new CONSTRUCTORS[dtype as NumericDType](size);
+  return { dtype, shape, data: data as TypedArrayOf[D] };
 }
 
 export function tensor<D extends DType>(dtype: D, shape: number[], data: TypedArrayOf[D]): Tensor<D> {
@@ -89,14 +100,20 @@ export function tensor<D extends DType>(dtype: D, shape: number[], data: TypedAr
 /** Rows `[start, end)` along the first axis, sharing memory with `t`. */
 export function sliceRows<D extends DType>(t: Tensor<D>, start: number, end: number): Tensor<D> {
   const row = sizeOf(t.shape.slice(1));
-  const data = t.data.subarray(start * row, end * row) as TypedArrayOf[D];
+  const data = rangeOf(t.data, start * row, end * row) as TypedArrayOf[D];
   return { dtype: t.dtype, shape: [end - start, ...t.shape.slice(1)], data };
+}
+
+/** Elements `[begin, end)` of a tensor's data: a view of a typed array, a copy of a string array. */
+export function rangeOf<A extends Tensor['data']>(data: A, begin: number, end: number): A {
+  return (Array.isArray(data) ? data.slice(begin, end) : (data as Exclude<Tensor['data'], string[]>).subarray(begin, end)) as A;
 }
 
 /** Buffers to list in a worker `postMessage` transfer list. */
 export function transferablesOf(values: Iterable<Tensor>): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
   for (const t of values) {
+    if (Array.isArray(t.data)) continue;
     const buf = t.data.buffer;
     // Only whole, unshared buffers can move; a view into a larger pool buffer must be copied.
     if (buf instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === buf.byteLength) seen.add(buf);
@@ -107,5 +124,5 @@ export function transferablesOf(values: Iterable<Tensor>): ArrayBuffer[] {
 export function isTensor(value: unknown): value is Tensor {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<Tensor>;
-  return typeof v.dtype === 'string' && Array.isArray(v.shape) && ArrayBuffer.isView(v.data);
+  return typeof v.dtype === 'string' && Array.isArray(v.shape) && (v.dtype === 'string' ? Array.isArray(v.data) : ArrayBuffer.isView(v.data));
 }

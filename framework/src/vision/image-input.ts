@@ -106,7 +106,7 @@ export class ImageInput {
     if (data.length === 0) throw new InvalidImageError('the image is empty (0 bytes)');
     if (isBmp(data)) {
       const { width, height } = bmpDimensions(data);
-      ImageInput.checkSize(width, height, 1, maxPixels);
+      ImageInput.checkSize(width, height, maxPixels);
       return new ImageInput(data, 'bmp', width, height, 3, false, 1, maxPixels);
     }
     const fast = ImageInput.fromHeader(data, maxPixels);
@@ -127,7 +127,7 @@ export class ImageInput {
     }
     const width = meta.width ?? 0;
     const height = meta.pageHeight ?? meta.height ?? 0;
-    ImageInput.checkSize(width, height, 1, maxPixels);
+    ImageInput.checkSize(width, height, maxPixels);
     return new ImageInput(data, format, width, height, meta.channels ?? 3, meta.hasAlpha ?? false, meta.pages ?? 1, maxPixels);
   }
 
@@ -145,13 +145,14 @@ export class ImageInput {
     const format = HEADER_FORMATS[header.type ?? ''];
     if (format === undefined) return undefined;
     if (format === null) throw new UnsupportedImageFormatError(`${header.type} images are not supported; send ${IMAGE_FORMATS.join(', ')}`);
-    ImageInput.checkSize(header.width, header.height, 1, maxPixels);
+    ImageInput.checkSize(header.width, header.height, maxPixels);
     return new ImageInput(data, format, header.width, header.height, 3, false, header.images?.length ?? 1, maxPixels);
   }
 
-  private static checkSize(width: number, height: number, frames: number, maxPixels: number): void {
+  /** Only the first frame of an animated image is decoded (`pages: 1`), so its size is what the limit bounds. */
+  private static checkSize(width: number, height: number, maxPixels: number): void {
     if (!(width > 0 && height > 0)) throw new InvalidImageError(`the image declares an invalid size ${width}x${height}`);
-    if (width * height * frames > maxPixels) {
+    if (width * height > maxPixels) {
       throw new ImageTooLargeError(`the image is ${width}x${height} pixels, more than the limit of ${maxPixels} pixels`);
     }
   }

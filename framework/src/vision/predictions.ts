@@ -1,4 +1,5 @@
 /** An image classifier's [batch, classes] output as the seed guide's predictions: class names, softmax where needed, the best class. */
+import { ConfigError } from '../errors.js';
 import type { ModelInfo } from '../runner/model-info.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -21,11 +22,20 @@ export const PREDICTION_SCHEMA = {
   },
 };
 
+/** Class names given by setting (comma-separated), for a model that names none itself. */
+export const CLASSES_ENV = 'MODEL_CLASSES';
+
 /**
- * Class names for a model's outputs: the model's metadata (which already took a
- * labels file beside the model first), else the indices as strings.
+ * Class names for a model's outputs: MODEL_CLASSES when set, else the model's
+ * metadata (which already took a labels file beside the model first), else the
+ * indices as strings.
  */
-export function classNamesOf(model: ModelInfo, numClasses: number): string[] {
+export function classNamesOf(model: ModelInfo, numClasses: number, env: Readonly<Record<string, string | undefined>> = process.env): string[] {
+  const given = env[CLASSES_ENV]?.split(',').map((c) => c.trim()).filter(Boolean);
+  if (given) {
+    if (given.length !== numClasses) throw new ConfigError(`${CLASSES_ENV} names ${given.length} classes; the model answers ${numClasses}`);
+    return given;
+  }
   const classes = model.metadata.classes;
   if (Array.isArray(classes) && classes.length === numClasses) return classes.map(String);
   return Array.from({ length: numClasses }, (_, i) => String(i));

@@ -17,7 +17,9 @@
  *   reported as skipped;
  * - a ```ts typecheck block (an excerpt the reader reads, not a file they make)
  *   is type-checked with the repository's tsc and compiler options against
- *   the framework, and reported as checked.
+ *   the framework, and reported as checked;
+ * - any other block (configuration samples, answers, trees) is checked as
+ *   static-blocks.ts says, or refused when its kind is unknown.
  * A failing block fails with its document and line.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -26,12 +28,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CodeBlock, SHELL_LANGS } from './markdown-blocks.js';
+import { checkStaticBlock } from './static-blocks.js';
 
 export interface BlockResult {
   block: CodeBlock;
   stdout: string;
   stderr: string;
-  outcome: 'ran' | 'written' | 'started' | 'skipped' | 'checked';
+  outcome: 'ran' | 'written' | 'started' | 'skipped' | 'checked' | 'shown';
 }
 
 export interface RunOptions {
@@ -107,7 +110,10 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
         results.push({ block, stdout, stderr, outcome: 'ran' });
         continue;
       }
-      if (!SHELL_LANGS.has(block.lang)) continue;
+      if (!SHELL_LANGS.has(block.lang)) {
+        results.push({ block, stdout: '', stderr: '', outcome: checkStaticBlock(block, cwd, where) });
+        continue;
+      }
       if (block.tags.some((t) => t.startsWith('needs-'))) {
         const { code, stderr } = await exec(`bash -n <<'__BLOCK__'\n${block.code}\n__BLOCK__`, cwd, options.env, 10_000);
         if (code !== 0) throw new DocBlockError(`${where}: the block is not valid bash: ${stderr}`);

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { ModelFormatError, ModelNotFoundError, ModelStore, consoleLoggerForTests } from './helpers.js';
 import plugin, { localModelSource } from '../src/index.js';
 
-const ctx = (cwd: string) => ({ cwd, cacheDir: join(cwd, '.cache'), store: new ModelStore(join(cwd, '.bento-home')), progress: false, env: {}, logger: consoleLoggerForTests });
+const ctx = (cwd: string) => ({ cwd, cacheDir: join(cwd, '.cache'), store: new ModelStore(join(cwd, '.bento-home')), progress: false, env: {}, logger: consoleLoggerForTests, prepare: async () => undefined });
 
 function project(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bento-local-'));
@@ -34,7 +34,7 @@ metadata:
 describe('local model source', () => {
   it('registers for plain paths and file: URIs', () => {
     const schemes: string[] = [];
-    plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined, addRequestHook: () => undefined });
+    plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined, addConverter: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(schemes, ['', 'file']);
   });
 

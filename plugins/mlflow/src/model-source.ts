@@ -107,9 +107,11 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
         backoffMs: config.retry.backoffFactor * 1000,
         logger: ctx.logger,
       });
-      // Refuse what cannot be served (a PyTorch-only model, no MLmodel...) before it enters the store.
-      await inspectModelPath(staging);
+      // Convert what no backend loads as it is (a PyTorch or scikit-learn model), and refuse what cannot be served,
+      // before it enters the store.
+      const conversion = await ctx.prepare(staging);
       return await ctx.store.commit(staging, {
+        ...(conversion ? { conversion } : {}),
         uri,
         name,
         version,

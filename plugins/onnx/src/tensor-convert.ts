@@ -12,6 +12,7 @@ const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
   uint32: 'uint32',
   int64: 'int64',
   bool: 'bool',
+  string: 'string',
 };
 
 export function toOrt(t: Tensor): ort.Tensor {

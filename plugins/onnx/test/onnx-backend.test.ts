@@ -18,7 +18,7 @@ async function bundled(): Promise<ResolvedModel> {
 describe('onnx backend', () => {
   it('registers for the onnx format', () => {
     const formats: string[] = [];
-    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addRequestHook: () => undefined });
+    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(formats, ['onnx']);
   });
 

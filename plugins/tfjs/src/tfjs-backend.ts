@@ -61,8 +61,10 @@ class TfjsSession implements ModelSession {
 
   async run(feeds: Record<string, Tensor>, outputNames?: string[]): Promise<Record<string, Tensor>> {
     const wanted = outputNames ?? this.outputs.map((o) => o.name);
-    const inputs = this.inputs.map((spec) => toTf(spec, feeds[spec.name]));
+    // Filled one by one inside the try: when a later input is refused, the earlier ones are still disposed.
+    const inputs: tf.Tensor[] = [];
     try {
+      for (const spec of this.inputs) inputs.push(toTf(spec, feeds[spec.name]));
       return tf.tidy(() => {
         const given = inputs.length === 1 ? inputs[0]! : inputs;
         const raw = this.model.predict(given, {}) as tf.Tensor | tf.Tensor[] | tf.NamedTensorMap;

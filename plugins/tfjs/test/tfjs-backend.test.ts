@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { ImageInput, type Logger, type ModelSession, ModelLoadError, type ResolvedModel, type Tensor, allocate, inspectModelPath, pixelsToTensor, preprocessSpecFor, resizePixels } from '@bento-ts/framework';
@@ -47,8 +48,8 @@ function compare(a: Tensor, b: Tensor, width: number) {
   let maxDiff = 0;
   let sameClass = 0;
   for (let row = 0; row < a.shape[0]!; row++) {
-    const x = [...a.data.subarray(row * width, (row + 1) * width)] as number[];
-    const y = [...b.data.subarray(row * width, (row + 1) * width)] as number[];
+    const x = [...(a.data as Float32Array).subarray(row * width, (row + 1) * width)];
+    const y = [...(b.data as Float32Array).subarray(row * width, (row + 1) * width)];
     x.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - y[i]!))));
     if (x.indexOf(Math.max(...x)) === y.indexOf(Math.max(...y))) sameClass++;
   }
@@ -88,10 +89,58 @@ function graphModel(): string {
   return dir;
 }
 
+/** A graph model with two inputs, y = x + z, to refuse its second input after building its first. */
+function twoInputModel(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bento-tfjs-two-'));
+  const placeholder = (name: string) => ({ name, op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }] } } } });
+  const json = {
+    format: 'graph-model',
+    modelTopology: { node: [placeholder('x'), placeholder('z'), { name: 'y', op: 'AddV2', input: ['x', 'z'], attr: { T: { type: 'DT_FLOAT' } } }], versions: { producer: 1286 } },
+    weightsManifest: [],
+  };
+  writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
+  return dir;
+}
+
+/**
+ * Loads the bundled TF.js model in a new worker thread (TF.js picks one engine per thread) with the engine the
+ * configuration names, and returns what it reports and its logits for one blank image.
+ */
+function inFreshThread(engineOption: string | undefined, envEngine: string | undefined): Promise<{ backend: string; logits: number[] }> {
+  const script = join(mkdtempSync(join(tmpdir(), 'bento-tfjs-engine-')), 'load.mjs');
+  writeFileSync(
+    script,
+    `import { parentPort, workerData } from 'node:worker_threads';
+const { tfjsBackend } = await import(workerData.plugin);
+const { allocate, inspectModelPath } = await import(workerData.framework);
+const info = await inspectModelPath(workerData.dir);
+const model = { uri: workerData.dir, source: 'test', path: info.path, format: info.format, file: info.file, metadata: info.metadata };
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+const extra = workerData.engine ? { engine: workerData.engine } : {};
+const session = await tfjsBackend.load(model, { threads: 1, device: 'cpu', logger: quiet, extra });
+const out = await session.run({ input: allocate('float32', [1, 32, 32, 3]) });
+parentPort.postMessage({ backend: session.backend, logits: [...out.logits.data] });
+`,
+  );
+  const { BENTO_TFJS_ENGINE: _unset, ...env } = process.env;
+  const worker = new Worker(script, {
+    workerData: { plugin: new URL('../src/index.js', import.meta.url).href, framework: import.meta.resolve('@bento-ts/framework'), dir: join(SERVICE, 'model-tfjs'), engine: engineOption },
+    env: envEngine ? { ...env, BENTO_TFJS_ENGINE: envEngine } : env,
+  });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (m) => {
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the worker exited (${code}) without an answer`)));
+  });
+}
+
 describe('tfjs backend', () => {
   it('registers for TF.js models and TensorFlow SavedModels', () => {
     const formats: string[] = [];
-    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addRequestHook: () => undefined });
+    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(formats, ['tfjs', 'tf-saved-model']);
   });
 
@@ -175,6 +224,29 @@ describe('tfjs backend', () => {
     process.stdout.write(`# ${LEAK_CALLS} calls after ${warmUp} to warm up: live tensors ${before.tensors} → ${after.tensors}, their bytes ${before.bytes} → ${after.bytes}, RSS ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MB\n`);
     assert.deepEqual(after, before);
     assert.ok(rssGrowth < 16, `RSS grew ${rssGrowth.toFixed(1)} MB`);
+  });
+
+  it('runs on the engine the configuration names (engine option, then BENTO_TFJS_ENGINE), with the same outputs', async () => {
+    const wasm = await inFreshThread('wasm', 'cpu');
+    const cpu = await inFreshThread('cpu', undefined);
+    const fromEnv = await inFreshThread(undefined, 'cpu');
+    assert.match(wasm.backend, /^tfjs 4\.\d+\.\d+ \(wasm, (simd|no simd)\)$/, 'the option wins over the environment');
+    assert.match(cpu.backend, /^tfjs 4\.\d+\.\d+ \(cpu\)$/);
+    assert.equal(fromEnv.backend, cpu.backend);
+    assert.equal(cpu.logits.length, 10);
+    cpu.logits.forEach((v, i) => assert.ok(Math.abs(v - wasm.logits[i]!) < 1e-4, `logit ${i}: ${v} on cpu, ${wasm.logits[i]} on wasm`));
+  });
+
+  it('leaves no tensor behind when it refuses an input after building the ones before it', async () => {
+    const { TfjsSession } = await import('../src/tfjs-backend.js');
+    const session = await tfjsBackend.load(await resolved(twoInputModel()), options);
+    const x = { dtype: 'float32', shape: [1, 2], data: Float32Array.from([1, 2]) } as Tensor;
+    assert.deepEqual([...(await session.run({ x, z: x })).y!.data], [2, 4]);
+    const before = TfjsSession.memory();
+    for (let i = 0; i < 10; i++) await assert.rejects(session.run({ x, z: allocate('int32', [1, 2]) }), /model input "z" takes float32, got int32/);
+    await assert.rejects(session.run({ x }), /model input "z" is missing/);
+    assert.deepEqual(TfjsSession.memory(), before);
+    await session.dispose();
   });
 
   it('refuses clearly what it cannot run: a SavedModel without tfjs-node, a broken model, a bad input, an unknown engine', async () => {

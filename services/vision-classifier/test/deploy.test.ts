@@ -55,6 +55,11 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.terminationGracePeriodSeconds > 30, 'the grace period covers the pre-stop delay and the drain');
     assert.deepEqual(byKind(list, 'ConfigMap').data, { MLFLOW_TRACKING_URI: 'http://mlflow:5000' });
+    // Settings from the ConfigMap, credentials from a Secret the user creates (optional, so the pod starts without one).
+    assert.deepEqual(container.envFrom, [
+      { configMapRef: { name: byKind(list, 'ConfigMap').metadata.name } },
+      { secretRef: { name: 'mlflow-vision-classifier-secrets', optional: true } },
+    ]);
     const hpa = byKind(list, 'HorizontalPodAutoscaler').spec;
     assert.deepEqual(hpa.metrics.map((m: { type: string }) => m.type), ['Resource', 'Pods']);
     assert.deepEqual(hpa.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'mlflow-vision-classifier' });

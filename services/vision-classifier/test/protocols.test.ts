@@ -44,7 +44,8 @@ describe('standard protocols', () => {
     const batch = pixelsToTensor(pixels, info.input.preprocessing);
     shape = [...batch.shape];
     batchFile = join(dir, 'batch.f32');
-    writeFileSync(batchFile, Buffer.from(batch.data.buffer, batch.data.byteOffset, batch.data.byteLength));
+    const floats = batch.data as Float32Array;
+    writeFileSync(batchFile, Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength));
     // What the service's own API answers for the same images: the reference.
     for (const f of FILES) {
       const res = await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', sample(f), f, f.endsWith('png') ? 'image/png' : 'image/jpeg') });
@@ -72,7 +73,8 @@ describe('standard protocols', () => {
       outputs: [{ name: 'logits', datatype: 'FP32', shape: [-1, 10] }],
     });
     assert.equal(out.missing_model, '404');
-    for (const key of ['triton_binary', 'triton_json', 'mlflow_numpy', 'mlflow_dataframe']) {
+    assert.match(String(out.mlflow_dataframe), /INVALID_PARAMETER_VALUE|number_of_dataframe_columns/);
+    for (const key of ['triton_binary', 'triton_json', 'mlflow_numpy']) {
       const logits = out[key] as number[][];
       assert.deepEqual([logits.length, logits[0]!.length], [FILES.length, 10], key);
       assertClose(logits.map(softmax), served, 1e-5, key);
@@ -108,24 +110,37 @@ describe('standard protocols', () => {
     assert.match(JSON.stringify(await lying.json()), /inference-header-content-length/);
   });
 
-  it('answers MLflow scoring requests: inputs, instances, dataframe_records, CSV; /ping and /version', async () => {
-    const row = Array.from({ length: 3 * 32 * 32 }, () => 0.5);
+  it('answers MLflow scoring requests as mlflow models serve does an ONNX model: tensors checked against the signature, every output by name', async () => {
+    const image = Array.from({ length: 3 }, () => Array.from({ length: 32 }, () => Array.from({ length: 32 }, () => 0.5)));
     const post = (body: string, type = 'application/json') => fetch(`${url}/invocations`, { method: 'POST', headers: { 'content-type': type }, body });
-    for (const body of [JSON.stringify({ instances: [row] }), JSON.stringify({ inputs: { input: [row] } }), JSON.stringify({ dataframe_records: [Object.fromEntries(row.map((v, i) => [`c${i}`, v]))] })]) {
+    for (const body of [JSON.stringify({ instances: [image] }), JSON.stringify({ inputs: [image, image] }), JSON.stringify({ inputs: { input: [image] } })]) {
       const res = await post(body);
       assert.equal(res.status, 200, body.slice(0, 40));
-      const { predictions } = (await res.json()) as { predictions: number[][] };
-      assert.deepEqual([predictions.length, predictions[0]!.length], [1, 10]);
+      const { predictions } = (await res.json()) as { predictions: { logits: number[][] } };
+      assert.equal(predictions.logits[0]!.length, 10);
     }
-    const csv = `${row.map((_, i) => `c${i}`).join(',')}\n${row.join(',')}\n`;
-    assert.equal((await post(csv, 'text/csv')).status, 200);
-    const bad = await post(JSON.stringify({ inputs: [[1, 2, 3]] }));
-    assert.equal(bad.status, 400);
-    assert.match(((await bad.json()) as { error: { message: string } }).error.message, /each row has 3 values; the model's input "input" takes 3072/);
-    const two = await post(JSON.stringify({ inputs: [row], instances: [row] }));
-    assert.equal(two.status, 400);
+    const refusals: Array<[string, string, number, string, RegExp]> = [
+      ['a flattened row', JSON.stringify({ inputs: [image.flat(2)] }), 400, 'INVALID_PARAMETER_VALUE', /Shape of input \(1, 3072\) does not match expected shape \(-1, 3, 32, 32\)/],
+      ['a table', JSON.stringify({ dataframe_records: [{ a: 1, b: 2 }] }), 400, 'INVALID_PARAMETER_VALUE', /number_of_dataframe_columns/],
+      ['two input fields', JSON.stringify({ inputs: [image], instances: [image] }), 400, 'BAD_REQUEST', /exactly one of the input fields/],
+      ['a list', JSON.stringify([image]), 400, 'BAD_REQUEST', /Received a list/],
+      ['not JSON', '{"inputs": [', 400, 'BAD_REQUEST', /valid JSON/],
+      ['ragged', JSON.stringify({ inputs: [[1, 2], [3]] }), 400, 'BAD_REQUEST', /inhomogeneous/],
+    ];
+    for (const [what, body, status, mlflowCode, pattern] of refusals) {
+      const res = await post(body);
+      assert.equal(res.status, status, what);
+      const answer = (await res.json()) as { error_code: string; message: string; error: { code: string } };
+      assert.equal(answer.error_code, mlflowCode, what);
+      assert.match(answer.message, pattern, what);
+      assert.equal(answer.error.code, 'INVALID_INPUT', what);
+    }
     assert.equal((await post('a,b', 'text/plain')).status, 415);
-    assert.equal((await fetch(`${url}/ping`)).status, 200);
+    assert.equal((await post('{}', 'application/json; charset=latin-1')).status, 415);
+    const ping = await fetch(`${url}/ping`);
+    assert.deepEqual([ping.status, await ping.text()], [200, '\n']);
     assert.equal(await (await fetch(`${url}/version`)).text(), '0.1.0');
+    // The service's own /health (the seed's answer) wins over the protocol's.
+    assert.deepEqual(await (await fetch(`${url}/health`)).json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
   });
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`make train`: trains the seed's image classifier with PyTorch and logs it to MLflow,
-as the seed guide's training step does, in the form bento-ts serves without Python:
+as the seed guide's training step does. By default (--flavor onnx) in the form bento-ts
+serves as it is:
 
 - params (learning_rate, batch_size, model_name, epochs, ...), per-epoch loss and
   accuracy, and the final test_accuracy and test_f1 (macro);
@@ -8,6 +9,13 @@ as the seed guide's training step does, in the form bento-ts serves without Pyth
   axis) with a tensor signature, an input example and metadata: class names and the
   preprocessing the server must repeat (size, layout, mean, std);
 - registered as `vision-model` (--model-name), with the alias `champion` on the new version.
+
+With --flavor pytorch (`make train FLAVOR=pytorch`), the reference workflow's own way:
+`mlflow.pytorch.log_model(model, "model")` and nothing else (no ONNX, no signature, no
+metadata). bento-ts converts it to ONNX when it first serves it; the input shape, the
+normalisation and the class names then come from settings, as the reference hard-codes them
+(the command to run is printed). MLflow 3's pytorch flavor needs torch 2, so this mode runs
+with MLflow 2.x's client (.venv-mlflow2), which logs to an MLflow 3 server all the same.
 
     .venv/bin/python services/vision-classifier/training/train_mlflow.py [--epochs N] [--quick]
         [--dataset fashion-mnist|cifar10] [--data-dir DIR] [--model-name NAME]
@@ -52,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--flavor", choices=["onnx", "pytorch"], default=os.environ.get("FLAVOR") or "onnx",
+                   help="onnx: an ONNX model with signature and metadata; pytorch: mlflow.pytorch.log_model only (the reference's)")
     return p.parse_args(argv)
 
 
@@ -131,13 +141,20 @@ def main(argv=None) -> None:
     check_mlflow(tracking_uri)
     r = train_and_log(args, tracking_uri)
     print()
-    print(f"test accuracy {r['accuracy']:.4f}, macro F1 {r['f1']:.4f} ({r['test_images']} test images); ONNX vs PyTorch max |diff| {r['diff']:.1e}")
+    check = f"; ONNX vs PyTorch max |diff| {r['diff']:.1e}" if r["diff"] is not None else ""
+    print(f"test accuracy {r['accuracy']:.4f}, macro F1 {r['f1']:.4f} ({r['test_images']} test images){check}")
     print(f"run ID:     {r['run_id']}")
     print(f"model:      {args.model_name} version {r['version']} (alias {args.alias}), model ID {r['model_id']}")
     print()
     print("Serve it with:")
-    print(f"  make serve MODEL_RUN_ID={r['run_id']}")
-    print(f"  make serve MODEL_NAME={args.model_name} MODEL_VERSION={r['version']}")
+    if args.flavor == "pytorch":
+        # What the reference's service hard-codes, as settings: bento-ts converts the model once, then needs no Python.
+        settings = (f"MODEL_INPUT_SHAPE=-1,3,32,32 MODEL_MEAN={','.join(map(str, r['mean']))} MODEL_STD={','.join(map(str, r['std']))} "
+                    f"MODEL_CLASSES='{','.join(r['classes'])}' BENTO_CONVERT_PYTHON=.venv-mlflow2/bin/python")
+        print(f"  make serve MODEL_RUN_ID={r['run_id']} {settings}")
+    else:
+        print(f"  make serve MODEL_RUN_ID={r['run_id']}")
+        print(f"  make serve MODEL_NAME={args.model_name} MODEL_VERSION={r['version']}")
 
 
 def train_and_log(args: argparse.Namespace, tracking_uri: str, register: bool = True, nested: bool = False) -> dict:
@@ -145,8 +162,6 @@ def train_and_log(args: argparse.Namespace, tracking_uri: str, register: bool = 
     Returns the run ID, model ID, registered version (or None), test accuracy and F1."""
     warnings.filterwarnings("ignore")
     import mlflow
-    import onnx
-    import onnxruntime as ort
     import torch
     import torch.nn.functional as F
     from mlflow.models import ModelSignature
@@ -225,8 +240,20 @@ def train_and_log(args: argparse.Namespace, tracking_uri: str, register: bool = 
         accuracy = float((pred == test_y).mean())
         f1 = macro_f1(test_y, pred, len(classes))
 
-        # ONNX: one file, dynamic batch axis; checked against PyTorch with ONNX Runtime before it is logged.
         model.eval()
+        if args.flavor == "pytorch":
+            # The reference's own logging: the PyTorch model alone (positional artifact path: MLflow 2.x's client).
+            mlflow.log_metrics({"test_accuracy": accuracy, "test_f1": f1})
+            info = mlflow.pytorch.log_model(model, "model", registered_model_name=args.model_name if register else None)
+            version = str(info.registered_model_version) if register else None
+            if register:
+                mlflow.MlflowClient().set_registered_model_alias(args.model_name, args.alias, version)
+            return {"run_id": run.info.run_id, "model_id": getattr(info, "model_id", None), "version": version, "accuracy": accuracy, "f1": f1,
+                    "diff": None, "test_images": len(test_x), "mean": mean, "std": std, "classes": classes}
+        import onnx
+        import onnxruntime as ort
+
+        # ONNX: one file, dynamic batch axis; checked against PyTorch with ONNX Runtime before it is logged.
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "model.onnx")
             torch.onnx.export(model, torch.zeros(1, 3, 32, 32), path, input_names=["input"], output_names=["logits"],
@@ -264,7 +291,7 @@ def train_and_log(args: argparse.Namespace, tracking_uri: str, register: bool = 
             version = str(info.registered_model_version)
             mlflow.MlflowClient().set_registered_model_alias(args.model_name, args.alias, version)
     return {"run_id": run.info.run_id, "model_id": info.model_id, "version": version, "accuracy": accuracy, "f1": f1,
-            "diff": diff, "test_images": len(test_x)}
+            "diff": diff, "test_images": len(test_x), "mean": mean, "std": std, "classes": classes}
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ export interface ApiOptions {
    * for none at all: what health checks want, so they answer even when the service is saturated.
    */
   traffic?: TrafficOptions | false;
+  /**
+   * Whether the API is served, asked once the service is built: an API that only some models can answer (an image
+   * endpoint for a model that takes images). Default: always.
+   */
+  enabled?: (service: object) => boolean;
 }
 
 export interface ApiDefinition {
@@ -33,6 +38,7 @@ export interface ApiDefinition {
   summary?: string;
   description?: string;
   traffic?: TrafficOptions | false;
+  enabled?: (service: object) => boolean;
 }
 
 /**
@@ -64,6 +70,7 @@ export function api(options: ApiOptions = {}): MethodDecorator {
       summary: options.summary,
       description: options.description,
       traffic: options.traffic,
+      enabled: options.enabled,
     };
     appendOwn(APIS_KEY, target.constructor, definition);
   };

@@ -14,6 +14,12 @@ export interface MethodOptions {
   maxQueueSize?: number;
   /** Batch sizes the model runs best at (e.g. [1, 8, 32]); batches are cut to the largest that fits. */
   preferredBatchSizes?: number[];
+  /**
+   * The method takes and returns named tensors (an object keyed by the model's input and output names, all with
+   * the same items along the batch axis) instead of one tensor: for models of several inputs or outputs (a table's
+   * columns, a classifier's label and probabilities). Batching joins and splits them name by name.
+   */
+  namedTensors?: boolean;
 }
 
 export interface MethodDefinition {
@@ -24,6 +30,7 @@ export interface MethodDefinition {
   maxLatencyMs: number;
   maxQueueSize: number;
   preferredBatchSizes?: number[];
+  namedTensors: boolean;
 }
 
 export const METHOD_DEFAULTS = { batchable: false, batchDim: 0, maxBatchSize: 100, maxLatencyMs: 60_000 } as const;
@@ -55,6 +62,7 @@ export function method(options: MethodOptions = {}): MethodDecorator {
       maxLatencyMs,
       maxQueueSize,
       preferredBatchSizes: preferred ? [...preferred] : undefined,
+      namedTensors: options.namedTensors ?? false,
     });
   };
 }

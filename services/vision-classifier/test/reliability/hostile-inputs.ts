@@ -196,8 +196,10 @@ function batchCases(r: () => number): HostileRequest {
 }
 
 function protocolCases(r: () => number): HostileRequest {
-  const infer = '/v2/models/vision_model_runner/infer';
+  // The model's infer route, with and without the version it serves.
+  const infer = pick(r, ['/v2/models/vision_model_runner/infer', '/v2/models/vision_model_runner/versions/1/infer']);
   const cases: Array<() => HostileRequest> = [
+    () => json('v2-unknown-version', `/v2/models/vision_model_runner/versions/${pick(r, ['2', '0', '-1', '%00', 'a'.repeat(500)])}/infer`, '{"inputs": []}'),
     () => json('v2-wrong-shape', infer, JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 32, int(r, 100)], data: [1, 2, 3] }] })),
     () => json('v2-wrong-datatype', infer, JSON.stringify({ inputs: [{ name: 'input', datatype: pick(r, ['BYTES', 'FP64', 'BOOL', 'X']), shape: [1, 3, 32, 32], data: Array(3072).fill(0) }] })),
     () => json('v2-huge-shape', infer, JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [2 ** 31, 3, 32, 32], data: [] }] })),
@@ -244,7 +246,9 @@ function httpCases(r: () => number, images: Array<{ format: string; data: Buffer
       kind: 'read-routes',
       method: pick(r, ['GET', 'GET', 'HEAD', 'OPTIONS']),
       path:
-        pick(r, ['/metrics', '/docs.json', '/docs', '/livez', '/readyz', '/healthz', '/health', '/get_model_info', '/ping', '/version', '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/vision_model_runner', '/v2/models/vision_model_runner/ready', '/v2/models/vision_model_runner/versions/1', '/v2/models/x%00y', '/v2/models/%ff%fe/ready']) +
+        pick(r, ['/metrics', '/docs.json', '/docs', '/livez', '/readyz', '/healthz', '/health', '/get_model_info', '/ping', '/version', '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/vision_model_runner', '/v2/models/vision_model_runner/ready', '/v2/models/vision_model_runner/versions/1', '/v2/models/x%00y', '/v2/models/%ff%fe/ready',
+          // Swagger UI and the files it serves (@fastify/static), with paths that try to leave its directory.
+          '/', '/json', '/yaml', '/static/index.html', '/static/swagger-ui.css', '/static/swagger-initializer.js', '/static/../package.json', '/static/%2e%2e/package.json', '/static/..%2fpackage.json', '/static/..%5cpackage.json', '/static/../../../../package.json', '/static/%00', '/static/' + 'a/'.repeat(300)]) +
         pick(r, ['', '?', '?name[]=1&name[]=2', `?${'x'.repeat(5000)}=1`, '?%', '?a=%zz&b=é']),
       headers: pick(r, [
         {},
