@@ -134,6 +134,7 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
     assert.match(out(r), /promoted version (\d+)[\s\S]*"model_version":"\1"/);
     // A model logged with mlflow.sklearn, served by bento serve -m, as mlflow models serve answers it.
     assert.match(out(r), /^\{"predictions":\[0\]\}$/m);
+    assert.match(out(r), /^wine:1\.0\.0 /m, 'bento build -m packed it');
   },
   'observability.md': (r) => assert.match(out(r), /"operationName":"POST \/predict_image"/),
   'reliability.md': (r) => assert.match(out(r), /requests tried/i),

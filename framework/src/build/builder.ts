@@ -135,7 +135,9 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
     const installed = refs.map((r) => r.specifier).filter((s) => BUILTIN_PLUGINS.includes(s));
     const allPlugins = [...installed, ...plugins.filter((p) => !installed.includes(p))];
 
-    const registry = await loadPlugins(refs);
+    // Packing may convert a model (an MLflow pytorch or sklearn one): every plugin found here takes part, while the
+    // bento lists only those it installs (serving the converted model needs no converter).
+    const registry = await loadPlugins(findPlugins(config.plugins ?? [], serviceDir, root));
     const chosen = modelChosenByEnv(env, [...runnables.values()]);
     const wanted = modelRefs(config);
     if (chosen && !wanted.some((r) => r.uri === chosen)) wanted.push({ uri: chosen });

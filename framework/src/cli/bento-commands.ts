@@ -3,6 +3,8 @@ import { unpackLimits } from '../store/unpack-archive.js';
 import { BentoStore, type StoredBento } from '../bento/bento-store.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { keyValues } from './key-values.js';
+import { UsageError } from '../errors.js';
+import { fromWorkingDirectory } from '../models/model-selector.js';
 import { checkFormat, emit, humanSize, table } from './output.js';
 
 function summary(b: StoredBento) {
@@ -19,7 +21,7 @@ function summary(b: StoredBento) {
 
 const store = () => BentoStore.fromEnv(process.env);
 
-export async function buildCommand(opts: { file: string; version?: string; label?: string[]; output: string }): Promise<void> {
+export async function buildCommand(opts: { file: string; modelUri?: string; name?: string; version?: string; label?: string[]; output: string }): Promise<void> {
   loadDotEnv();
   const format = checkFormat(opts.output, ['table', 'tag', 'json', 'path']);
   const labels = keyValues(opts.label, '--label');
@@ -27,7 +29,10 @@ export async function buildCommand(opts: { file: string; version?: string; label
   // Progress goes to stderr so that `-o tag` prints only the tag.
   const say = (msg: string) => process.stderr.write(`${msg}\n`);
   const logger = { debug: () => undefined, info: say, warn: (m: string) => say(`warning: ${m}`), error: (m: string) => say(`error: ${m}`) };
-  const bento = await buildBento({ file: opts.file, version: opts.version, labels, logger });
+  if (opts.name && !opts.modelUri) throw new UsageError('--name names the bento of a model built with -m; a project\'s bento takes its name from bento.yaml');
+  const bento = opts.modelUri
+    ? await (await import('../build/model-bento.js')).buildModelBento({ uri: fromWorkingDirectory(opts.modelUri), name: opts.name, version: opts.version, labels, logger })
+    : await buildBento({ file: opts.file, version: opts.version, labels, logger });
   emit(format, summary(bento), () => {
     if (format === 'tag') return `${bento.manifest.tag}\n`;
     if (format === 'path') return `${bento.path}\n`;

@@ -125,12 +125,14 @@ program
 
 program
   .command('build')
-  .description('Build a bento (a versioned, self-contained service package) into the store from bento.yaml')
+  .description('Build a bento (a versioned, self-contained service package) into the store from bento.yaml, or of a model with no service code (-m)')
   .option('-f, --file <file>', 'the build config', 'bento.yaml')
+  .option('-m, --model-uri <uri>', 'a bento of this model alone (runs:/, models:/…), served as bento serve <model URI> serves it, the model converted and packed')
+  .option('--name <name>', 'the bento\'s name, with -m (default: the registered model\'s name, else the artifact\'s)')
   .option('--version <version>', 'bento version (default: a new time-ordered one)')
   .option('--label <key=value>', 'add a label (repeatable)', collect)
   .option('-o, --output <format>', 'table, tag, json or path', 'table')
-  .addHelpText('after', '\nExamples:\n  $ bento build\n  $ bento build -f services/my-service/bento.yaml --version 1.0.0 --label stage=prod\n  $ TAG=$(bento build -o tag)')
+  .addHelpText('after', '\nExamples:\n  $ bento build\n  $ bento build -f services/my-service/bento.yaml --version 1.0.0 --label stage=prod\n  $ TAG=$(bento build -o tag)\n  $ bento build -m models:/wine@champion --version 1.0.0    # wine:1.0.0, no service code')
   .action(async (opts) => (await import('./bento-commands.js')).buildCommand(opts));
 
 program

@@ -176,66 +176,90 @@ function tableFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind: 
   return feeds;
 }
 
-/** A nested list's shape, refusing ragged lists as numpy does. */
+const ragged = (depth: number) =>
+  MlflowInputError.badRequest(`Invalid input. setting an array element with a sequence. The requested array has an inhomogeneous shape after ${depth} dimensions.`);
+
+/** A nested list's shape (from its first items), refusing ragged lists as numpy does. */
 function shapeOf(value: unknown): number[] {
   const shape: number[] = [];
   for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
   const check = (v: unknown, depth: number): void => {
     if (depth === shape.length) {
-      if (Array.isArray(v)) throw MlflowInputError.badRequest(`Invalid input. setting an array element with a sequence. The requested array has an inhomogeneous shape after ${depth} dimensions.`);
+      if (Array.isArray(v)) throw ragged(depth);
       return;
     }
-    if (!Array.isArray(v) || v.length !== shape[depth]) {
-      throw MlflowInputError.badRequest(`Invalid input. setting an array element with a sequence. The requested array has an inhomogeneous shape after ${depth} dimensions.`);
-    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) throw ragged(depth);
     for (const x of v) check(x, depth + 1);
   };
   check(value, 0);
   return shape;
 }
 
-const pyShape = (dims: Array<number | string | null>) => `(${dims.map((d) => (typeof d === 'number' ? d : -1)).join(', ')}${dims.length === 1 ? ',' : ''})`;
+/** A leaf as numpy's float conversion reads it: a number, a bool, null as NaN, a numeric string. */
+function leafNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v === null) return NaN;
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+  if (Number.isNaN(n) && !(typeof v === 'string' && /^\s*[+-]?nan\s*$/i.test(v))) throw MlflowInputError.badRequest(`Invalid input. could not convert string to float: '${String(v)}'`);
+  return n;
+}
 
-/** A nested list as the model input `spec`, its shape checked against the signature's (or the model's). */
-function tensorFor(value: unknown, spec: TensorSpec, declared: TensorSpec | undefined): Tensor {
-  // In MLflow's order: a ragged list, then a value that is no number, then a shape the signature does not take.
-  const shape = shapeOf(value);
-  const dtype = spec.dtype as DType;
-  const flat = (value as unknown[]).flat(Infinity);
-  if (dtype !== 'string') {
-    const word = flat.find((v) => typeof v === 'string' && (v.trim() === '' || Number.isNaN(Number(v))));
-    if (word !== undefined) throw MlflowInputError.badRequest(`Invalid input. could not convert string to float: '${String(word)}'`);
-  }
-  const expected = (declared ?? spec).shape;
-  const fits = shape.length === expected.length && expected.every((d, i) => typeof d !== 'number' || d < 0 || d === shape[i]);
-  if (!fits || shape[0] === 0) {
-    const problem = `Shape of input ${pyShape(shape)} does not match expected shape ${pyShape(expected)}`;
-    if (declared) throw MlflowInputError.invalidParameter(`Failed to enforce schema of data with schema '[Tensor('${declared.dtype}', ${pyShape(expected)})]'. Error: ${problem}.`);
-    throw MlflowInputError.badRequest(`Invalid input. ${problem} (the model's input "${spec.name}")`);
-  }
-  if (dtype === 'string') return tensor('string', shape, flat.map((v) => String(v)));
+/**
+ * A nested list read into one array, as numpy's np.array reads it: rectangular (its shape from the first items),
+ * every leaf converted to `dtype`; in one pass, writing as it checks. A list claiming more items than its
+ * `maxElements` could hold is ragged.
+ */
+function readNested(value: unknown, dtype: DType, maxElements: number): Tensor {
+  const shape: number[] = [];
+  for (let level: unknown = value; Array.isArray(level); level = level[0]) shape.push(level.length);
+  if (sizeOf(shape) > maxElements) throw ragged(0);
   const out = allocate(dtype, shape);
-  const data = out.data as unknown as Array<number | bigint>;
-  for (let i = 0; i < flat.length; i++) {
-    const v = flat[i];
-    let n: number;
-    if (typeof v === 'number') n = v;
-    else if (typeof v === 'boolean') n = v ? 1 : 0;
-    else if (v === null) n = NaN;
-    else {
-      n = Number(v);
-      if (typeof v !== 'string' || v.trim() === '' || Number.isNaN(n)) throw MlflowInputError.badRequest(`Invalid input. could not convert string to float: '${String(v)}'`);
+  const data = out.data as unknown as Array<number | bigint | string>;
+  const big = dtype === 'int64';
+  const text = dtype === 'string';
+  const last = shape.length - 1;
+  let at = 0;
+  const walk = (v: unknown, depth: number): void => {
+    if (!Array.isArray(v) || v.length !== shape[depth]) throw ragged(depth);
+    if (depth < last) {
+      for (let i = 0; i < v.length; i++) walk(v[i], depth + 1);
+      return;
     }
-    data[i] = dtype === 'int64' ? BigInt(Number.isFinite(n) ? Math.trunc(n) : 0) : n;
-  }
+    for (let i = 0; i < v.length; i++) {
+      const leaf: unknown = v[i];
+      if (Array.isArray(leaf)) throw ragged(depth + 1);
+      if (text) data[at++] = String(leaf);
+      else {
+        const n = leafNumber(leaf);
+        data[at++] = big ? BigInt(Number.isFinite(n) ? Math.trunc(n) : 0) : n;
+      }
+    }
+  };
+  if (shape.length > 0) walk(value, 0);
   return out;
 }
 
-function tensorFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind: 'tensor' }>): Record<string, Tensor> {
+const pyShape = (dims: Array<number | string | null>) => `(${dims.map((d) => (typeof d === 'number' ? d : -1)).join(', ')}${dims.length === 1 ? ',' : ''})`;
+
+/** A nested list as the model input `spec`, read as MLflow reads it, then its shape checked against the signature's (or the model's). */
+function tensorFor(value: unknown, spec: TensorSpec, declared: TensorSpec | undefined, maxElements: number): Tensor {
+  const t = readNested(value, spec.dtype as DType, maxElements);
+  const expected = (declared ?? spec).shape;
+  const fits = t.shape.length === expected.length && expected.every((d, i) => typeof d !== 'number' || d < 0 || d === t.shape[i]);
+  if (!fits || t.shape[0] === 0) {
+    const problem = `Shape of input ${pyShape(t.shape)} does not match expected shape ${pyShape(expected)}`;
+    if (declared) throw MlflowInputError.invalidParameter(`Failed to enforce schema of data with schema '[Tensor('${declared.dtype}', ${pyShape(expected)})]'. Error: ${problem}.`);
+    throw MlflowInputError.badRequest(`Invalid input. ${problem} (the model's input "${spec.name}")`);
+  }
+  return t;
+}
+
+function tensorFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind: 'tensor' }>, maxElements: number): Record<string, Tensor> {
   const { inputs, declared } = schema;
   if (input.kind === 'tensor') {
     if (inputs.length !== 1) throw MlflowInputError.badRequest(`Invalid input. The model takes ${inputs.length} named inputs (${pyList(inputs.map((i) => i.name))}): send "inputs" as an object of them`);
-    return { [inputs[0]!.name]: tensorFor(input.value, inputs[0]!, declared?.[0]) };
+    return { [inputs[0]!.name]: tensorFor(input.value, inputs[0]!, declared?.[0], maxElements) };
   }
   if (input.kind === 'named') {
     const names = Object.keys(input.values);
@@ -247,7 +271,7 @@ function tensorFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind:
     }
     const missing = known.filter((n) => !names.includes(n));
     if (missing.length > 0) throw MlflowInputError.invalidParameter(`Failed to enforce schema of data. Error: Model is missing inputs ${pyList(missing)}.`);
-    return Object.fromEntries(inputs.map((spec, i) => [spec.name, tensorFor(input.values[spec.name], spec, declared?.[i])]));
+    return Object.fromEntries(inputs.map((spec, i) => [spec.name, tensorFor(input.values[spec.name], spec, declared?.[i], maxElements)]));
   }
   // A table for a tensor model: its rows are the items, when the model takes [N, columns].
   const spec = inputs[0]!;
@@ -258,12 +282,15 @@ function tensorFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind:
       `Failed to enforce schema of data. Error: This model contains a tensor-based model signature with no input names, which suggests a numpy array input, so the input shape must be of the structure (-1, number_of_dataframe_columns). Instead, the input DataFrame passed had ${width} columns and an input shape of ${pyShape(expected)} with all values within the DataFrame of scalar type.`,
     );
   }
-  return { [spec.name]: tensorFor(input.rows, { ...spec, shape: [null, width] }, undefined) };
+  return { [spec.name]: tensorFor(input.rows, { ...spec, shape: [null, width] }, undefined, maxElements) };
 }
 
-/** The model's feeds for a request, and whether it came as a table (some flavors answer a table with records). */
-export function scoringFeeds(input: ScoringInput, schema: ScoringSchema): { feeds: Record<string, Tensor>; table: boolean } {
-  const feeds = schema.kind === 'table' ? tableFeeds(input, schema) : tensorFeeds(input, schema);
+/**
+ * The model's feeds for a request, and whether it came as a table (some flavors answer a table with records).
+ * `maxElements` bounds what a nested list may claim: a JSON number takes two bytes at least, so half the body's size.
+ */
+export function scoringFeeds(input: ScoringInput, schema: ScoringSchema, maxElements: number): { feeds: Record<string, Tensor>; table: boolean } {
+  const feeds = schema.kind === 'table' ? tableFeeds(input, schema) : tensorFeeds(input, schema, maxElements);
   for (const [name, t] of Object.entries(feeds)) if (sizeOf(t.shape) === 0) throw MlflowInputError.badRequest(`Invalid input. The input "${name}" is empty`);
   return { feeds, table: input.kind === 'table' };
 }

@@ -34,9 +34,10 @@ export function installMlflowScoring(app: FastifyInstance, target: InferenceTarg
     if (!taken('/invocations')) {
       scoring.post('/invocations', (req) =>
         guard(req, async () => {
-          const input = parseScoringRequest(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), mediaTypeOf(req.headers['content-type']));
+          const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+          const input = parseScoringRequest(body, mediaTypeOf(req.headers['content-type']));
           const model = target.model;
-          const { feeds, table } = scoringFeeds(input, scoringSchema(model));
+          const { feeds, table } = scoringFeeds(input, scoringSchema(model), Math.ceil(body.length / 2) + 1);
           return { predictions: predictions(await target.infer(feeds), model, table) };
         }),
       );

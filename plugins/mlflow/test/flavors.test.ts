@@ -9,8 +9,8 @@
  * Keras models are logged and converted with .venv-tf (TensorFlow 2.21 CPU, Keras 3, tf2onnx).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +108,7 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     let ours;
     try {
       assert.match(served.stderr, /converting runs:\/\S+\/model \(pytorch → onnx\).*done; max \|difference\| from the original/);
+      assert.equal((await fetch(`${served.base}/predict_image`, { method: 'POST' })).status, 404, 'no /predict_image without preprocessing');
       ours = await Promise.all(bodies.map((b) => invoke(served.base, b)));
       // The Open Inference Protocol answers from the same converted model.
       const batch = images(4, 1);
@@ -138,10 +139,23 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     assert.match(libraries.torch ?? '', /^1\.13/);
     assert.ok(parity.maxAbsDiff <= 1e-4 && parity.labelsEqual && parity.samples >= 2);
     assert.ok(stored.files.some((f) => f.path === 'bento-converted/model.onnx') && stored.files.some((f) => f.path === 'data/model.pth'), 'the converted model is kept beside the original');
-    // Converted once: a second start uses the stored conversion.
-    const again = await serveModel([uri], torchEnv(), work);
-    await again.close();
-    assert.doesNotMatch(again.stderr, /converting/);
+    // Converted once: a second start uses the stored conversion. With its preprocessing given by settings, the
+    // image classifier answers /predict_image too (without them, above, it has no such route).
+    const classes = 'zero,one,two,three,four,five,six,seven,eight,nine';
+    const again = await serveModel([uri], env({ BENTO_CONVERT_PYTHON: MLFLOW2_PYTHON, MODEL_MEAN: '0.5', MODEL_STD: '0.25', MODEL_CLASSES: classes }), work);
+    try {
+      assert.doesNotMatch(again.stderr, /converting/);
+      assert.match(again.stdout, /Predict Image: POST \S+\/predict_image/);
+      const form = new FormData();
+      form.append('image', new Blob([readFileSync(join(REPO_ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'))], { type: 'image/png' }), 'ankle_boot.png');
+      const res = await fetch(`${again.base}/predict_image`, { method: 'POST', body: form });
+      assert.equal(res.status, 200);
+      const prediction = (await res.json()) as { predicted_class: string; probabilities: Record<string, number> };
+      assert.deepEqual(Object.keys(prediction.probabilities), classes.split(','));
+      assert.ok(classes.split(',').includes(prediction.predicted_class));
+    } finally {
+      await again.close();
+    }
   });
 
   it('a scikit-learn pipeline (scaler, one-hot encoder, logistic regression): converted in a Python environment made from its own requirements; every input format answers as pyfunc predict', async () => {
@@ -293,6 +307,45 @@ describe('serving the MLflow models people already have: bento serve <model URI>
       assert.ok(maxDiff(ours, theirs) <= 1e-4);
     } finally {
       await Promise.all([mlflow.close(), bento.close()]);
+    }
+  });
+
+  it('bento build -m packs the converted model; the bento serves it with MLflow gone, and its image holds no Python', async () => {
+    const built = await runBentoCli(['build', '-m', 'models:/wine@champion', '--version', '1.0.0', '-o', 'json'], env(), work);
+    assert.equal(built.code, 0, built.stderr.slice(-3000));
+    const bento = JSON.parse(built.stdout) as { tag: string; path: string };
+    assert.equal(bento.tag, 'wine:1.0.0');
+    const packed = await new ModelStore(bento.path).list();
+    assert.equal(packed.length, 1);
+    assert.equal(packed[0]!.conversion?.from.flavor, 'sklearn', 'the packed model is the converted one');
+    const example = (await pyfuncInput('models:/wine@champion')) as { columns: string[]; data: unknown[][] };
+    // MLflow out of reach: the bento holds all it serves.
+    const offline = env({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:9', BENTO_CONVERT_PYTHON: '/nonexistent/python' });
+    const served = await serveModel(['wine:1.0.0'], offline, work);
+    try {
+      const answer = await invoke(served.base, { dataframe_split: example });
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      assert.deepEqual(answer.json, (await pyfuncPredict(MLFLOW3_PYTHON, 'models:/wine@champion', [{ dataframe_split: example }], stack.env, work))[0]);
+    } finally {
+      await served.close();
+    }
+    // The image: built from the bento with buildah, from the Node base image infra/base-image.sh makes (no registry here).
+    const STORAGE = ['--storage-driver', 'vfs'];
+    const buildah = (...args: string[]) => execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    const base = 'localhost/bento-ts-node:20-bookworm-slim';
+    execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh'), base], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const image = 'localhost/bento-ts-test/wine:1.0.0';
+    const containerized = await runBentoCli(['containerize', 'wine:1.0.0', '--backend', 'buildah', '-t', image, '--build-arg', `BASE_IMAGE=${base}`, '--', ...STORAGE], { ...env(), BUILDAH_ISOLATION: 'chroot' }, work, 1_200_000);
+    assert.equal(containerized.code, 0, containerized.stderr.slice(-3000));
+    const container = buildah('from', '--quiet', image);
+    try {
+      const inside = (cmd: string) => buildah('run', '--isolation', 'chroot', container, '--', 'sh', '-c', cmd);
+      assert.equal(inside('command -v python3 python python3.11 || echo none'), 'none', 'no Python in the image');
+      assert.equal(inside('find / -xdev -name "libpython*" 2>/dev/null | head -1; echo end'), 'end');
+      assert.match(inside('ls models/*/*/bento-converted'), /model\.onnx/);
+    } finally {
+      buildah('rm', container);
+      buildah('rmi', image);
     }
   });
 

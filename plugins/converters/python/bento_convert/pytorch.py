@@ -50,7 +50,8 @@ def load_model(model_dir: str, conf: dict):
         if os.path.exists(os.path.join(data_dir, "model.pt2")):
             if not hasattr(torch, "export"):
                 raise ConversionError("CONVERT_PYTHON_MISSING_PACKAGES", f"the model is a torch.export archive (model.pt2): it needs torch 2.4 or later, this Python has torch {torch.__version__}")
-            return torch.export.load(os.path.join(data_dir, "model.pt2")).module()
+            # MLflow 3's default: an ExportedProgram, which only the dynamo exporter takes.
+            return torch.export.load(os.path.join(data_dir, "model.pt2"))
         raise ConversionError("MODEL_FORMAT_ERROR", f"{data_dir} has neither model.pth nor model.pt2")
     if _is_torchscript(pth):
         model = torch.jit.load(pth, map_location="cpu")
@@ -82,7 +83,6 @@ def _onnx_name(name, default: str) -> str:
 
 def convert(request: dict, writer) -> dict:
     require("torch", "numpy")
-    import numpy as np
     import torch
 
     conf = request["mlmodel"]["flavors"]["pytorch"]
@@ -93,7 +93,9 @@ def convert(request: dict, writer) -> dict:
     if any(not isinstance(d, int) or d < 1 for d in spec["shape"][1:]):
         raise ConversionError("INPUT_SHAPE_UNKNOWN", f"input \"{spec['name']}\" has free dimensions beyond the batch axis ({spec['shape']}); give its full shape (MODEL_INPUT_SHAPE)")
     progress("loading the PyTorch model")
-    model = load_model(request["model_dir"], conf)
+    loaded = load_model(request["model_dir"], conf)
+    program = loaded if hasattr(loaded, "graph_signature") else None
+    model = program.module() if program is not None else loaded
     batch = tensor_samples(request, spec)
     progress(f"running the original model on {len(batch)} samples")
     with torch.no_grad():
@@ -105,26 +107,22 @@ def convert(request: dict, writer) -> dict:
     out_name = _onnx_name(out_spec.get("name"), "output")
     opset = int(request.get("opset") or 17)
     path = os.path.join(request["out_dir"], "model.onnx")
-    kwargs = {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        # torch 2.9 made the dynamo exporter the default; the TorchScript one takes every model torch 1.x did.
-        kwargs["dynamo"] = False
+    if program is not None:
+        # The dynamo exporter starts at opset 18; the program's batch axis is as free as its export made it.
+        require("onnxscript")
+        opset = max(opset, 18)
+        target, kwargs = program, {"dynamo": True, "external_data": False}
+    else:
+        target, kwargs = model, {"dynamic_axes": {in_name: {0: "batch"}, out_name: {0: "batch"}}, "do_constant_folding": True}
+        if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+            # torch 2.9 made the dynamo exporter the default; the TorchScript one takes every model torch 1.x did.
+            kwargs["dynamo"] = False
     progress(f"exporting to ONNX (opset {opset})")
     try:
-        torch.onnx.export(
-            model,
-            torch.from_numpy(batch),
-            path,
-            input_names=[in_name],
-            output_names=[out_name],
-            dynamic_axes={in_name: {0: "batch"}, out_name: {0: "batch"}},
-            opset_version=opset,
-            do_constant_folding=True,
-            **kwargs,
-        )
+        torch.onnx.export(target, (torch.from_numpy(batch),), path, input_names=[in_name], output_names=[out_name], opset_version=opset, **kwargs)
     except Exception as err:  # noqa: BLE001 - the exporter's refusal says which operator
         message = f"{type(err).__name__}: {err}".splitlines()[0].split(" Please feel free")[0]
-        if type(err).__name__ == "UnsupportedOperatorError" or "is not supported" in message:
+        if type(err).__name__ == "UnsupportedOperatorError" or "Exporting the operator" in message:
             raise ConversionError(
                 "ONNX_UNSUPPORTED_OPERATOR",
                 f"torch.onnx.export refused the model at opset {opset}: {message} Try another opset (BENTO_CONVERT_OPSET), "
