@@ -4,7 +4,7 @@
  * converter needs. Environments are kept in BENTO_HOME/python-envs by the hash of what went into them, so each is
  * made once. Python is needed for converting only; nothing served runs it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -75,7 +75,7 @@ function run(command: string, args: string[], log: NodeJS.WritableStream, onLine
 }
 
 /** `python3.11` (or `python3` of that version) on PATH, for a model logged with Python 3.11. */
-async function findInterpreter(version: string | undefined): Promise<string | undefined> {
+function findInterpreter(version: string | undefined): string | undefined {
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
   const names = version ? [`python${version}`, 'python3'] : ['python3'];
   for (const name of names) {
@@ -83,8 +83,8 @@ async function findInterpreter(version: string | undefined): Promise<string | un
       const candidate = join(dir, name);
       if (!existsSync(candidate)) continue;
       if (!version) return candidate;
-      const { code, output } = await run(candidate, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { write: () => true } as unknown as NodeJS.WritableStream);
-      if (code === 0 && output.trim() === version) return candidate;
+      const probe = spawnSync(candidate, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+      if (probe.status === 0 && probe.stdout.trim() === version) return candidate;
     }
   }
   return undefined;
@@ -120,7 +120,7 @@ export async function conversionPython(modelDir: string, packages: string[], opt
   const dir = join(root, key);
   const python = join(dir, 'bin', 'python');
   if (existsSync(join(dir, READY))) return python;
-  const base = await findInterpreter(wanted.python);
+  const base = findInterpreter(wanted.python);
   if (!base) {
     throw new ConvertEnvError(
       `the model was logged with Python ${wanted.python}, and no python${wanted.python} is on PATH to make its environment with; install it, or set ${CONVERT_PYTHON_ENV} to a Python that has the model's libraries and ${packages.join(', ')}`,

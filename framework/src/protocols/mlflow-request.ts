@@ -4,6 +4,7 @@
  * such as `params`, ignored), or a CSV table with a header row. The result says what the client sent: a table
  * (named or numbered columns), one unnamed tensor, or named tensors; the model's schema decides what becomes of it.
  */
+import { parse as parseCsvText } from 'csv-parse/sync';
 import { MlflowInputError, UnsupportedMediaTypeError } from '../errors.js';
 
 export const INPUT_FIELDS = ['dataframe_split', 'dataframe_records', 'instances', 'inputs'] as const;
@@ -102,43 +103,25 @@ function fromInputs(inputs: unknown): ScoringInput {
   return { kind: 'tensor', value: inputs };
 }
 
-/** A CSV field: quoted (with "" for a quote) or bare; an empty one is a missing value. */
+const CSV_ERROR = 'Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method.';
+
+/**
+ * A CSV table as pandas.read_csv reads it: the first row names the columns (an unnamed first one, a saved index, is
+ * `Unnamed: 0`), an empty field is a missing value, a row longer than the header is refused.
+ */
 function parseCsv(text: string): ScoringInput {
-  const records: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  let wasQuoted = false;
-  const endField = () => {
-    row.push(wasQuoted || field !== '' ? field : '\u0000');
-    field = '';
-    wasQuoted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') [field, i] = [field + '"', i + 1];
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') [quoted, wasQuoted] = [true, true];
-    else if (c === ',') endField();
-    else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      endField();
-      if (row.some((f) => f !== '\u0000')) records.push(row);
-      row = [];
-    } else field += c;
+  let records: string[][];
+  try {
+    records = parseCsvText(text, { relax_column_count: true, skip_empty_lines: true }) as string[][];
+  } catch (err) {
+    throw MlflowInputError.badRequest(`${CSV_ERROR} Error: '${(err as Error).message}'`);
   }
-  if (quoted) throw MlflowInputError.badRequest('Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method. Error: \'EOF inside string\'');
-  endField();
-  if (row.some((f) => f !== '\u0000')) records.push(row);
   const [header, ...data] = records;
-  if (!header) throw MlflowInputError.badRequest("Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method. Error: 'No columns to parse from file'");
-  // pandas.read_csv writes an unnamed first column (a saved index) as "Unnamed: 0".
-  const columns = header.map((h, i) => (h === '\u0000' ? `Unnamed: ${i}` : h));
+  if (!header) throw MlflowInputError.badRequest(`${CSV_ERROR} Error: 'No columns to parse from file'`);
+  const columns = header.map((h, i) => (h === '' ? `Unnamed: ${i}` : h));
   const rows = data.map((r) => {
-    if (r.length > columns.length) throw MlflowInputError.badRequest(`Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the \`pandas.DataFrame.to_csv()\` method. Error: 'Expected ${columns.length} fields, saw ${r.length}'`);
-    return columns.map((_, i) => (r[i] === undefined || r[i] === '\u0000' ? null : r[i]));
+    if (r.length > columns.length) throw MlflowInputError.badRequest(`${CSV_ERROR} Error: 'Expected ${columns.length} fields, saw ${r.length}'`);
+    return columns.map((_, i) => (r[i] === undefined || r[i] === '' ? null : r[i]));
   });
   return { kind: 'table', columns, rows };
 }

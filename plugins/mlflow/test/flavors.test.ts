@@ -220,6 +220,12 @@ describe('serving the MLflow models people already have: bento serve <model URI>
       ['keras_tensorflow', 'tensorflow', [{ inputs: rows }, { dataframe_split: { columns: ['0', '1', '2', '3'], data: rows } }]],
       ['keras', 'keras', [{ inputs: image }, { instances: image.slice(0, 1) }]],
     ];
+    // A conversion held to a tolerance it cannot meet (float32 arithmetic differs from the original by about 1e-7) is
+    // refused, saying by how much it missed, and nothing of it is stored.
+    const strict = await runBentoCli(['serve', `runs:/${runs.keras_tensorflow}/model`, '-p', '0'], env({ BENTO_CONVERT_PYTHON: TF_PYTHON, BENTO_CONVERT_TOLERANCE: '1e-12', BENTO_LOG_LEVEL: 'error' }), work);
+    assert.notEqual(strict.code, 0);
+    assert.match(strict.stderr.trim().split('\n').pop()!, /^Error \[CONVERSION_PARITY_FAILED\]: .*does not answer as the original does on \d+ samples: output "output" differs by \d\.\d+e-\d+ at most .*more than 1e-12\. It was not kept$/);
+    assert.ok(!(await new ModelStore(home).list()).some((m) => m.uris.some((u) => u.includes(runs.keras_tensorflow!))));
     for (const [key, flavor, bodies] of cases) {
       const uri = `runs:/${runs[key]}/model`;
       const served = await serveModel([uri], env({ BENTO_CONVERT_PYTHON: TF_PYTHON }), work);
