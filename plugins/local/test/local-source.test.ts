@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
-import { ModelFormatError, ModelNotFoundError, ModelStore, consoleLoggerForTests } from './helpers.js';
+import { ModelNotFoundError, ModelStore, consoleLoggerForTests } from './helpers.js';
 import plugin, { localModelSource } from '../src/index.js';
 
 const ctx = (cwd: string) => ({ cwd, cacheDir: join(cwd, '.cache'), store: new ModelStore(join(cwd, '.bento-home')), progress: false, env: {}, logger: consoleLoggerForTests, prepare: async () => undefined });
@@ -62,7 +62,7 @@ describe('local model source', () => {
     const model = await localModelSource.resolve('./model', ctx(dir));
     assert.equal(model.file, 'model.onnx');
     assert.equal(model.version, '0123abcd');
-    assert.deepEqual(model.metadata, { classes: ['a', 'b'], output_kind: 'logits', params: { lr: '0.1' }, metrics: { acc: 0.9 } });
+    assert.deepEqual(model.metadata, { classes: ['a', 'b'], output_kind: 'logits', params: { lr: '0.1' }, metrics: { acc: 0.9 }, flavor: 'onnx' });
   });
 
   it('prefers a labels file beside the model over metadata classes', async () => {
@@ -72,10 +72,11 @@ describe('local model source', () => {
     assert.deepEqual((await localModelSource.resolve('./model', ctx(dir))).metadata.classes, ['cat', 'dog']);
   });
 
-  it('refuses a PyTorch-only MLflow model with instructions to log ONNX', async () => {
+  it('hands a PyTorch model over as it is, by its flavor: the framework converts it into the store', async () => {
     const dir = project();
     writeFileSync(join(dir, 'model', 'MLmodel'), 'flavors:\n  pytorch: { model_data: data }\n  python_function: {}\n');
-    await assert.rejects(localModelSource.resolve('./model', ctx(dir)), (e: Error) => e instanceof ModelFormatError && /mlflow\.onnx\.log_model/.test(e.message));
+    const model = await localModelSource.resolve('./model', ctx(dir));
+    assert.deepEqual([model.format, model.path], ['mlflow.pytorch', join(dir, 'model')]);
   });
 
   it('refuses missing paths, unknown files and ambiguous directories', async () => {
