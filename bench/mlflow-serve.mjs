@@ -15,7 +15,7 @@ import { alternated, measuredLoad, serveBento } from './lib/common.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CONCURRENCY = (process.env.BENCH_CONCURRENCY ?? '1,8,64').split(',').map(Number);
+const CONCURRENCY = (process.env.BENCH_CONNECTIONS ?? '1,8,64').split(',').map(Number);
 const MODELS = (process.env.BENCH_MODELS ?? 'sklearn,pytorch').split(',');
 // The MLflow (and Python) each model is made and served with, and the Python that converts it for bento-ts.
 const VENV = { sklearn: join(ROOT, '.venv'), pytorch: join(ROOT, '.venv-mlflow2') };

@@ -77,7 +77,9 @@ describe('bento build, export, import and serve', () => {
       'health /health',
     ]);
     assert.deepEqual(manifest.runners[0].methods, [{ name: 'classify', batchable: true, maxBatchSize: 64, maxLatencyMs: 500, maxQueueSize: 1024 }]);
-    assert.deepEqual(manifest.plugins, ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow']);
+    // The converters come along (the service converts a PyTorch or scikit-learn model it is pointed at); TF.js, which
+    // the service does not depend on, does not.
+    assert.deepEqual(manifest.plugins, ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-converters']);
     assert.equal(manifest.docker.baseImage, 'node:20-bookworm-slim');
     // The service's files, minus what bento.yaml excludes.
     const src = readdirSync(join(path, 'src'), { recursive: true }).map(String);
