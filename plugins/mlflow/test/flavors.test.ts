@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ModelStore } from '@bento-ts/framework';
 import { argmax, invoke, maxDiff, mlflowServe, pyfuncPredict, runBentoCli, scoringClient, serveModel } from './helpers/serve-model.js';
+import { modelInfo, predict, serve } from './helpers/serve.js';
 import { REPO_ROOT, Stack, freePort } from './helpers/stack.js';
 
 const run = promisify(execFile);
@@ -244,6 +245,22 @@ describe('serving the MLflow models people already have: bento serve <model URI>
         assert.ok(maxDiff(a, b) <= 1e-4, `${key} body ${i}: max |difference| ${maxDiff(a, b)}`);
         assert.deepEqual(argmax(a), argmax(b));
       });
+    }
+  });
+
+  it('the image models (the ResNet-18, the Keras CNN) are served by the example service too, as make serve MODEL_RUN_ID=… serves them', async () => {
+    for (const [key, size] of [['pytorch', 32], ['keras', 28]] as const) {
+      // What `make serve MODEL_RUN_ID=<run>` starts: the seed's classifier service, the model picked by MODEL_RUN_ID.
+      const server = await serve({ ...stack.env, BENTO_HOME: home, MODEL_RUN_ID: runs[key]!, BENTO_CONVERT_PYTHON: key === 'keras' ? TF_PYTHON : MLFLOW2_PYTHON });
+      try {
+        const info = await modelInfo(server);
+        assert.equal(info.model_format, 'onnx', key);
+        assert.deepEqual((info.input as { preprocessing: { width: number; height: number } }).preprocessing.width, size);
+        const prediction = await predict(server);
+        assert.equal(Object.keys(prediction.probabilities).length, 10, key);
+      } finally {
+        await server.close();
+      }
     }
   });
 
