@@ -1,7 +1,19 @@
-// Runs every compiled test file with node's test runner. Node 20's `node --test`
-// neither finds .js files under dist/ by itself nor expands globs, so list them here.
-import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+// Runs every compiled test file with node's test runner. Node's `node --test` neither finds .js files under dist/
+// by itself (before Node 21) nor expands globs, so list them here.
+//
+// A full run (`make test`) takes three lanes, so that the suite's waiting (MLflow starting, Python converting,
+// images building) overlaps on a two-core machine:
+//   - checkout: files that use what a reader's checkout has one of (the ports 3000 and 5001 the docs name,
+//     `make serve`'s pid file, the Docker engine), one after another;
+//   - isolated: every other file (ephemeral ports, temporary stores), one after another, beside the checkout lane;
+//   - alone: the files whose assertions hold latency objectives under load, after both, with the machine to
+//     themselves.
+// `--only <text>` (repeatable) runs just the files whose path contains every such text, in one lane
+// (make test-reliability: `--only /reliability/`, and `--only <suite>` for SUITE=). BENTO_TEST_LANES=1 runs a full
+// run in one lane too. Other arguments go to node's test runner. The output ends with the summary of all lanes.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const roots = ['framework', 'plugins', 'services'];
@@ -16,8 +28,23 @@ function walk(dir) {
 }
 for (const root of roots) walk(root);
 files.sort();
-// `--only <text>` (repeatable): just the test files whose path contains every such text (make test-reliability:
-// `--only /reliability/`, and `--only <suite>` for SUITE=). Other arguments go to node's test runner.
+
+/** Files that need the checkout's single resources (see above). */
+const CHECKOUT = [
+  'framework/dist/test/docs.test.js',
+  'plugins/mlflow/dist/test/quickstart.test.js',
+  'plugins/mlflow/dist/test/tune.test.js',
+  'services/vision-classifier/dist/test/containerize.test.js',
+  'plugins/mlflow/dist/test/reliability/secrets.test.js',
+];
+/** Files that assert latency or throughput under load (see above). */
+const ALONE = [
+  'framework/dist/test/reliability/overload.test.js',
+  'services/vision-classifier/dist/test/reliability/shutdown.test.js',
+  'services/vision-classifier/dist/test/reliability/runner-crash.test.js',
+  'plugins/mlflow/dist/test/reliability/hot-update.test.js',
+];
+
 const only = [];
 const extra = [];
 for (const args = process.argv.slice(2); args.length > 0; ) {
@@ -31,5 +58,59 @@ if (selected.length === 0) {
   console.error(`no test file matches ${only.map((t) => `"${t}"`).join(' and ')}`);
   process.exit(2);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...extra, ...selected], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+for (const name of [...CHECKOUT, ...ALONE]) {
+  if (!files.includes(name)) {
+    console.error(`scripts/run-tests.mjs names ${name}, which is not a compiled test file: update its lists`);
+    process.exit(2);
+  }
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'bento-tests-'));
+
+/**
+ * Runs `lane` files with node's test runner, one file at a time; its spec output goes to stdout as it comes
+ * (`live`) or into a file printed when the lane ends. Resolves with the lane's counts.
+ */
+function runLane(name, lane, live) {
+  if (lane.length === 0) return Promise.resolve({ name, tests: 0, pass: 0, fail: 0, code: 0 });
+  const report = join(scratch, `${name}.txt`);
+  const reporters = live
+    ? ['--test-reporter=spec', '--test-reporter-destination=stdout']
+    : ['--test-reporter=spec', `--test-reporter-destination=${report}`];
+  // The summary counts come from a TAP copy of the report, which is plain to read.
+  const tap = join(scratch, `${name}.tap`);
+  const args = ['--test', '--test-concurrency=1', ...reporters, '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...extra, ...lane];
+  const started = Date.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', live ? 'inherit' : openSync(join(scratch, `${name}.out`), 'w'), 'inherit'] });
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      if (!live) {
+        console.log(`\n== lane "${name}" (${lane.length} files, ${Math.round((Date.now() - started) / 1000)} s), run beside the lane above:`);
+        process.stdout.write(readFileSync(report, 'utf8') + readFileSync(join(scratch, `${name}.out`), 'utf8'));
+      }
+      const counts = readFileSync(tap, 'utf8');
+      const count = (key) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(counts)?.[1] ?? 0);
+      resolve({ name, tests: count('tests'), pass: count('pass'), fail: count('fail') + count('cancelled'), code: code ?? 1, seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+const started = Date.now();
+const lanes = [];
+if (only.length > 0 || process.env.BENTO_TEST_LANES === '1') {
+  lanes.push(await runLane('all', selected, true));
+} else {
+  const checkout = selected.filter((f) => CHECKOUT.includes(f));
+  const alone = selected.filter((f) => ALONE.includes(f));
+  const isolated = selected.filter((f) => !CHECKOUT.includes(f) && !ALONE.includes(f));
+  lanes.push(...(await Promise.all([runLane('checkout', checkout, true), runLane('isolated', isolated, false)])));
+  console.log(`\n== lane "alone" (${alone.length} files: latency objectives under load, with the machine to themselves):`);
+  lanes.push(await runLane('alone', alone, true));
+}
+rmSync(scratch, { recursive: true, force: true });
+
+const total = lanes.reduce((sum, lane) => ({ tests: sum.tests + lane.tests, pass: sum.pass + lane.pass, fail: sum.fail + lane.fail }), { tests: 0, pass: 0, fail: 0 });
+const failedLanes = lanes.filter((lane) => lane.code !== 0);
+console.log(`\n== ${lanes.map((l) => `${l.name}: ${l.pass}/${l.tests} in ${Math.round(l.seconds ?? 0)} s`).join(', ')}; ${Math.round((Date.now() - started) / 1000)} s in all`);
+console.log(`${total.pass} passed, ${total.fail} failed`);
+process.exit(failedLanes.length > 0 || total.fail > 0 ? 1 : 0);

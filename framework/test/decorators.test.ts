@@ -131,10 +131,10 @@ describe('@api', () => {
 });
 
 describe('@runnable and @method', () => {
-  it('records batching config with BentoML defaults', () => {
+  it('records batching config with BentoML defaults (the queue size, derived, is left to the resolved definition)', () => {
     assert.deepEqual(getMethods(EchoRunnable), [
-      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20, maxQueueSize: 1024, preferredBatchSizes: undefined, namedTensors: false },
-      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000, maxQueueSize: 1024, preferredBatchSizes: undefined, namedTensors: false },
+      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20, maxQueueSize: undefined, preferredBatchSizes: undefined, namedTensors: false },
+      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000, maxQueueSize: undefined, preferredBatchSizes: undefined, namedTensors: false },
     ]);
     assert.equal(getRunnableDefinition(EchoRunnable)?.name, 'echorunnable');
   });

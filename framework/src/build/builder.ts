@@ -27,8 +27,7 @@ import { consoleLogger } from '../logging/console-logger.js';
 import { openApiDocument } from '../openapi/openapi-document.js';
 import { BUILTIN_PLUGINS, findPlugins, loadPlugins } from '../plugins/loader.js';
 import type { Logger } from '../plugins/types.js';
-import { getApis, getMethods, getServiceDefinition } from '../sdk/metadata.js';
-import { applyOverrides } from '../server/overrides.js';
+import { resolveService } from '../definition/resolve-service.js';
 import { MODEL_ENV, selectModelUri } from '../models/model-selector.js';
 import { schemeOf } from '../plugins/registry.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
@@ -82,6 +81,24 @@ function inside(parent: string, child: string): boolean {
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
+/** A description's first paragraph that is not a heading, on one line (a README's opening, say), for the manifest. */
+export function firstParagraph(text: string): string {
+  const lines: string[] = [];
+  for (const line of text.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed) {
+      if (lines.length > 0) break;
+      continue;
+    }
+    if (trimmed.startsWith('#')) {
+      if (lines.length > 0) break;
+      continue;
+    }
+    lines.push(trimmed);
+  }
+  return lines.join(' ');
+}
+
 export async function buildBento(options: BuildOptions = {}): Promise<StoredBento> {
   const logger = options.logger ?? consoleLogger('build');
   const yamlFile = resolve(options.file ?? 'bento.yaml');
@@ -97,8 +114,9 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
   if (project.bento) throw new BuildError(`${root} is a built bento, not a project`);
   const { serviceDir } = project;
   const svc = await importService(project.serviceModule);
-  const declared = getServiceDefinition(svc.cls)!;
-  const { definition, apis, runnables, batching } = applyOverrides(config, declared, getApis(svc.cls));
+  // The serving environment's batching settings apply where the bento is served, not here.
+  const resolved = resolveService(svc.cls, config);
+  const { definition, apis } = resolved;
 
   const name = checkTagPart(config.name ?? definition.name, 'name');
   const version = options.version ? checkTagPart(options.version, 'version') : generateVersion();
@@ -138,7 +156,7 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
     // Packing may convert a model (an MLflow pytorch or sklearn one): every plugin found here takes part, while the
     // bento lists only those it installs (serving the converted model needs no converter).
     const registry = await loadPlugins(findPlugins(config.plugins ?? [], serviceDir, root));
-    const chosen = modelChosenByEnv(env, [...runnables.values()]);
+    const chosen = modelChosenByEnv(env, resolved.runners.map((r) => r.definition));
     const wanted = modelRefs(config);
     if (chosen && !wanted.some((r) => r.uri === chosen)) wanted.push({ uri: chosen });
     const models = await packModels(wanted, staging, { registry, project, env, logger });
@@ -163,7 +181,7 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
       version,
       bento_ts_version: FRAMEWORK_VERSION,
       creation_time: new Date().toISOString(),
-      description: (description ?? definition.description ?? '').split('\n').find((l) => l.trim() && !l.startsWith('#'))?.trim() ?? '',
+      description: firstParagraph(description ?? definition.description ?? ''),
       labels,
       service: { name: definition.name, class: svc.exportName, entry: `src/${entry}` },
       apis: apis.map((a) => ({
@@ -175,22 +193,13 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
         ...(a.output ? { output: a.output.schema } : {}),
         traffic: a.traffic === false ? false : { ...definition.traffic, ...a.traffic },
       })),
-      runners: [...runnables.values()].map((r) => ({
+      runners: resolved.runners.map(({ definition: r, methods }) => ({
         name: r.name,
         ...(r.workers !== undefined ? { workers: r.workers } : {}),
         ...(r.threadsPerWorker !== undefined ? { threads_per_worker: r.threadsPerWorker } : {}),
         ...(r.backend ? { backend: r.backend } : {}),
         device: r.device ?? 'cpu',
-        methods: getMethods([...runnables.entries()].find(([, d]) => d === r)![0]).map((m) => {
-          const o = batching[r.name]?.[m.name] ?? {};
-          return {
-            name: m.name,
-            batchable: m.batchable,
-            maxBatchSize: o.maxBatchSize ?? m.maxBatchSize,
-            maxLatencyMs: o.maxLatencyMs ?? m.maxLatencyMs,
-            maxQueueSize: o.maxQueueSize ?? m.maxQueueSize,
-          };
-        }),
+        methods: methods.map((m) => ({ name: m.name, batchable: m.batchable, maxBatchSize: m.maxBatchSize, maxLatencyMs: m.maxLatencyMs, maxQueueSize: m.maxQueueSize })),
       })),
       models,
       plugins: allPlugins,

@@ -6,8 +6,8 @@ import { FRAMEWORK_DIR, TEMPLATES_DIR } from '../package-info.js';
 import { BUILTIN_PLUGINS } from '../plugins/loader.js';
 import { NAME_PATTERN } from '../sdk/decorators/service.js';
 
-/** Files whose template name differs from the rendered one (npm strips .gitignore from packages). */
-const RENAMES: Record<string, string> = { gitignore: '.gitignore' };
+/** Files whose template name differs from the rendered one (npm strips .gitignore and .npmrc from packages). */
+const RENAMES: Record<string, string> = { gitignore: '.gitignore', npmrc: '.npmrc' };
 /** Describes a template; not rendered. */
 const TEMPLATE_MANIFEST = 'template.json';
 /** What `bento new` renders when no --template is given: the seed guide's image classifier. */

@@ -167,6 +167,12 @@ export class Dispatcher {
     this.preferred = [...(options.preferredBatchSizes ?? [])].sort((a, b) => b - a);
   }
 
+  /** The batching settings it runs with, as the service's definition resolved them. */
+  get settings(): Readonly<Pick<DispatcherOptions, 'maxBatchSize' | 'maxLatencyMs' | 'maxQueueSize' | 'preferredBatchSizes'>> {
+    const { maxBatchSize, maxLatencyMs, maxQueueSize, preferredBatchSizes } = this.options;
+    return { maxBatchSize, maxLatencyMs, maxQueueSize, preferredBatchSizes };
+  }
+
   stats(): DispatcherStats {
     return {
       ...this.counters,

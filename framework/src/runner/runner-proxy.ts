@@ -1,19 +1,13 @@
 import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
-import { type Constructor, getMethods } from '../sdk/metadata.js';
 import { isDeferred, materialize } from '../tensor/deferred.js';
 import { modelLabel, noteAnswer, outsideRequest, requestedVariant, taggedModel } from './answered-by.js';
 import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 import type { CallTracer } from '../observability/tracing.js';
 import { isTensor, tensor } from '../tensor/tensor.js';
+import type { ResolvedRunner } from '../definition/resolve-service.js';
 import type { VariantRouter } from './variants.js';
-
-/** Deployment-time overrides of every batchable method's config (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`). */
-export interface BatchingOverrides {
-  maxBatchSize?: number;
-  maxLatencyMs?: number;
-}
 
 /**
  * Builds the object a service receives for `@runner(Cls)`: one async function
@@ -21,18 +15,14 @@ export interface BatchingOverrides {
  * Dispatcher (adaptive batching), the others straight to the pool.
  */
 export function createRunner<T>(
-  runnable: Constructor<T>,
+  runner: ResolvedRunner,
   pool: RunnerPool,
-  overrides: BatchingOverrides = {},
-  perMethod: Record<string, BatchingOverrides & { maxQueueSize?: number }> = {},
   observerFor?: (method: string) => BatchObserver,
   traced?: CallTracer,
 ): Runner<T> {
   const target: Record<string, unknown> = {};
   const trace = <R>(method: string, call: () => Promise<R>): Promise<R> => (traced ? traced(pool.name, method, call) : call());
-  for (const declared of getMethods(runnable)) {
-    // The environment (one setting for every method) wins over bento.yaml's per-method config, which wins over the code.
-    const m = { ...declared, ...perMethod[declared.name], ...overrides };
+  for (const m of runner.methods) {
     if (m.batchable) {
       const dispatcher = new Dispatcher(
         {
@@ -85,7 +75,7 @@ export function createRunner<T>(
   return new Proxy(target, {
     get(obj, key) {
       if (key in obj || typeof key === 'symbol' || key === 'then') return (obj as Record<string | symbol, unknown>)[key];
-      throw new ServiceDefinitionError(`runner "${pool.name}" has no method "${String(key)}"; add @method() to ${runnable.name}.${String(key)}`);
+      throw new ServiceDefinitionError(`runner "${pool.name}" has no method "${String(key)}"; add @method() to ${runner.cls.name}.${String(key)}`);
     },
   }) as unknown as Runner<T>;
 }
@@ -105,9 +95,9 @@ function copied(args: unknown[]): unknown[] {
  * variant its request asked for by header, else to one drawn by weight; every shadow gets a copy, outside the
  * request, and what it answers is counted and dropped.
  */
-export function createRoutedRunner<T>(runnable: Constructor<T>, router: VariantRouter<Runner<T>>, observe?: VariantCallObserver): Runner<T> {
+export function createRoutedRunner<T>(runner: ResolvedRunner, router: VariantRouter<Runner<T>>, observe?: VariantCallObserver): Runner<T> {
   const target: Record<string, unknown> = {};
-  for (const { name } of getMethods(runnable)) {
+  for (const { name } of runner.methods) {
     target[name] = (...args: unknown[]) => {
       const chosen = router.pick(requestedVariant());
       for (const shadow of router.shadows) {

@@ -10,7 +10,7 @@ export interface MethodOptions {
   maxBatchSize?: number;
   /** Latency objective for a batched call, in milliseconds. Default 60 000 (as BentoML). */
   maxLatencyMs?: number;
-  /** Items that may wait for a batch; more are refused with 503. Default max(1024, 4 × maxBatchSize). */
+  /** Items that may wait for a batch; more are refused with 503. Default max(1024, 4 × maxBatchSize), of the batch size as configured (bento.yaml, environment). */
   maxQueueSize?: number;
   /** Batch sizes the model runs best at (e.g. [1, 8, 32]); batches are cut to the largest that fits. */
   preferredBatchSizes?: number[];
@@ -28,12 +28,18 @@ export interface MethodDefinition {
   batchDim: [number, number];
   maxBatchSize: number;
   maxLatencyMs: number;
-  maxQueueSize: number;
+  /** As declared; unset, it follows the batch size the method ends up with (`defaultMaxQueueSize`). */
+  maxQueueSize?: number;
   preferredBatchSizes?: number[];
   namedTensors: boolean;
 }
 
 export const METHOD_DEFAULTS = { batchable: false, batchDim: 0, maxBatchSize: 100, maxLatencyMs: 60_000 } as const;
+
+/** A method's queue size when none is set: room for several full batches, and never less than 1024 items. */
+export function defaultMaxQueueSize(maxBatchSize: number): number {
+  return Math.max(1024, 4 * maxBatchSize);
+}
 
 /** Marks a Runnable method as callable from the service through its Runner. Runs in a worker thread. */
 export function method(options: MethodOptions = {}): MethodDecorator {
@@ -48,8 +54,8 @@ export function method(options: MethodOptions = {}): MethodDecorator {
     if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new ServiceDefinitionError(`${where}: maxBatchSize must be a positive integer`);
     if (!(maxLatencyMs > 0)) throw new ServiceDefinitionError(`${where}: maxLatencyMs must be positive`);
     if (!batchDim.every((d) => Number.isInteger(d) && d >= 0)) throw new ServiceDefinitionError(`${where}: batchDim must be non-negative integers`);
-    const maxQueueSize = options.maxQueueSize ?? Math.max(1024, 4 * maxBatchSize);
-    if (!Number.isInteger(maxQueueSize) || maxQueueSize < 1) throw new ServiceDefinitionError(`${where}: maxQueueSize must be a positive integer`);
+    const maxQueueSize = options.maxQueueSize;
+    if (maxQueueSize !== undefined && (!Number.isInteger(maxQueueSize) || maxQueueSize < 1)) throw new ServiceDefinitionError(`${where}: maxQueueSize must be a positive integer`);
     const preferred = options.preferredBatchSizes;
     if (preferred && !preferred.every((n) => Number.isInteger(n) && n >= 1 && n <= maxBatchSize)) {
       throw new ServiceDefinitionError(`${where}: preferredBatchSizes must be integers from 1 to maxBatchSize (${maxBatchSize})`);
