@@ -90,7 +90,7 @@ k8s-validate: ## Validate Kubernetes manifests offline (DIR=<a kustomize base, e
 	  -schema-location '$(CURDIR)/.stack-bin/k8s-schemas/kubernetes/{{ .ResourceKind }}{{ .KindSuffix }}.json' \
 	  -schema-location '$(CURDIR)/.stack-bin/k8s-schemas/crds/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json' -
 
-base-image: ## Build a local Node base image with debootstrap + buildah (for hosts that cannot pull node:20-bookworm-slim)
+base-image: ## Build a local Node base image with debootstrap + buildah from the Node.js on PATH, and print its name (for hosts that cannot pull node:24-bookworm-slim)
 	@infra/base-image.sh
 
 docker-engine: ## Start a Docker engine (podman's Docker API) for a docker CLI without one; prints the DOCKER_HOST line to eval

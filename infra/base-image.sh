@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds a local stand-in for the official `node:20-bookworm-slim` image, because no container registry is
+# Builds a local stand-in for the official `node:<major>-bookworm-slim` image (node:24-bookworm-slim by default), because no container registry is
 # reachable here: a Debian bookworm minbase rootfs (debootstrap, slimmed like debian:bookworm-slim) plus the host's
 # Node.js and npm, laid out as in the official image, imported into buildah's storage.
 #
-#   infra/base-image.sh [--rebuild] [--smoke] [IMAGE_NAME]     (default localhost/bento-ts-node:20-bookworm-slim)
+#   infra/base-image.sh [--rebuild] [--smoke] [IMAGE_NAME]     (default localhost/bento-ts-node:<major>-bookworm-slim,
+#                                                              the major version of the Node.js it copies)
 #
 #   --rebuild  build and replace the image even if it exists (the cached Debian rootfs is reused)
 #   --smoke    afterwards, build a throwaway image FROM it with `buildah bud`, run Node and npm in it (including an
@@ -14,7 +15,8 @@
 #   BASE_IMAGE_CACHE=/var/cache/bento-ts          where the slimmed Debian rootfs tarball is kept; delete the
 #                                                 tarball there to debootstrap afresh (e.g. for security updates)
 #   DEBIAN_MIRROR=http://deb.debian.org/debian    SOURCE_DATE_EPOCH   (image timestamps; default: the rootfs's)
-#   NODE_BIN=/usr/bin/node, NODE_MODULES=/usr/lib/node_modules   the Node.js copied into the image
+#   NODE_BIN=<the node on PATH>, NODE_MODULES=/usr/lib/node_modules   the Node.js (and the npm beside it) copied into
+#                                                 the image
 #   BASE_IMAGE_EXTRA_CA=/usr/local/share/ca-certificates  the host's extra CAs (*.crt) the image trusts too (system
 #                                                 store + NODE_EXTRA_CA_CERTS); needed where egress TLS is
 #                                                 intercepted, as here. Empty: none (as the official image)
@@ -24,7 +26,7 @@ export STORAGE_DRIVER="${STORAGE_DRIVER:-vfs}"
 export BUILDAH_ISOLATION="${BUILDAH_ISOLATION:-chroot}"
 CACHE="${BASE_IMAGE_CACHE:-/var/cache/bento-ts}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-NODE_BIN="${NODE_BIN:-/usr/bin/node}"
+NODE_BIN="${NODE_BIN:-$(command -v node || echo /usr/bin/node)}"
 NODE_MODULES="${NODE_MODULES:-/usr/lib/node_modules}"
 EXTRA_CA_DIR="${BASE_IMAGE_EXTRA_CA-/usr/local/share/ca-certificates}"
 SUITE=bookworm
@@ -40,7 +42,8 @@ for arg in "$@"; do
     *) image="$arg" ;;
   esac
 done
-IMAGE="${image:-localhost/bento-ts-node:20-bookworm-slim}"
+[[ -x $NODE_BIN ]] || { echo "base-image.sh: no Node.js at $NODE_BIN (set NODE_BIN)" >&2; exit 1; }
+IMAGE="${image:-localhost/bento-ts-node:$("$NODE_BIN" -p "process.versions.node.split('.')[0]")-bookworm-slim}"
 
 bh() { buildah --storage-driver "$STORAGE_DRIVER" "$@"; }
 have_image() { bh inspect --type image "$1" >/dev/null 2>&1; }

@@ -9,8 +9,9 @@
 //   - alone: the files whose assertions hold latency objectives under load, after both, with the machine to
 //     themselves.
 // `--only <text>` (repeatable) runs just the files whose path contains every such text, in one lane
-// (make test-reliability: `--only /reliability/`, and `--only <suite>` for SUITE=). BENTO_TEST_LANES=1 runs a full
-// run in one lane too. Other arguments go to node's test runner. The output ends with the summary of all lanes.
+// (make test-reliability: `--only /reliability/`, and `--only <suite>` for SUITE=). `--unit` runs the framework's
+// own tests, which start no outside server and install nothing (.ci/run runs them on the oldest Node.js supported).
+// BENTO_TEST_LANES=1 runs a full run in one lane too. Other arguments go to node's test runner. The output ends with the summary of all lanes.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,20 +46,29 @@ const ALONE = [
   'plugins/mlflow/dist/test/reliability/hot-update.test.js',
 ];
 
+/** Framework test files that are not unit tests: they follow documents that install packages and start servers. */
+const NOT_UNIT = ['framework/dist/test/docs.test.js', 'framework/dist/test/new-project.test.js'];
+
 const only = [];
 const extra = [];
+let unit = false;
 for (const args = process.argv.slice(2); args.length > 0; ) {
   const arg = args.shift();
   if (arg === '--only') only.push(args.shift() ?? '');
+  else if (arg === '--unit') unit = true;
   else extra.push(arg);
 }
 // The soak runs for ten minutes: only when asked for by name (make test-soak).
-const selected = only.length > 0 ? files.filter((f) => only.every((text) => f.includes(text))) : files.filter((f) => !f.includes('/soak/'));
+const selected = unit
+  ? files.filter((f) => /^framework\/dist\/test\/[^/]+\.test\.js$/.test(f) && !NOT_UNIT.includes(f))
+  : only.length > 0
+    ? files.filter((f) => only.every((text) => f.includes(text)))
+    : files.filter((f) => !f.includes('/soak/'));
 if (selected.length === 0) {
   console.error(`no test file matches ${only.map((t) => `"${t}"`).join(' and ')}`);
   process.exit(2);
 }
-for (const name of [...CHECKOUT, ...ALONE]) {
+for (const name of [...CHECKOUT, ...ALONE, ...NOT_UNIT]) {
   if (!files.includes(name)) {
     console.error(`scripts/run-tests.mjs names ${name}, which is not a compiled test file: update its lists`);
     process.exit(2);
@@ -97,7 +107,7 @@ function runLane(name, lane, live) {
 
 const started = Date.now();
 const lanes = [];
-if (only.length > 0 || process.env.BENTO_TEST_LANES === '1') {
+if (unit || only.length > 0 || process.env.BENTO_TEST_LANES === '1') {
   lanes.push(await runLane('all', selected, true));
 } else {
   const checkout = selected.filter((f) => CHECKOUT.includes(f));

@@ -34,7 +34,7 @@ import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { importService } from '../server/service-loader.js';
 import { FRAMEWORK_VERSION, TEMPLATES_DIR } from '../package-info.js';
 import { writeDependencies } from './dependencies.js';
-import { defaultBaseImage, writeDockerFiles } from './dockerfile.js';
+import { DEFAULT_NODE_VERSION, defaultBaseImage, writeDockerFiles } from './dockerfile.js';
 import { collectFiles } from './file-set.js';
 import { packModels } from './pack-models.js';
 
@@ -168,7 +168,7 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
     }
 
     const docker = config.docker ?? {};
-    const nodeVersion = docker.nodeVersion ?? process.versions.node.split('.')[0]!;
+    const nodeVersion = docker.nodeVersion ?? DEFAULT_NODE_VERSION;
     const setupScript = docker.setupScript ? resolve(root, docker.setupScript) : undefined;
     if (setupScript && !existsSync(setupScript)) throw new BuildError(`docker.setupScript ${setupScript} does not exist`);
     const labels = Object.fromEntries(Object.entries({ ...config.labels, ...options.labels }).map(([k, v]) => [k, String(v)]));

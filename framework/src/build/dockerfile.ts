@@ -4,7 +4,10 @@ import Mustache from 'mustache';
 import type { EnvVar } from '../config/bento-yaml.js';
 import type { BentoManifest } from '../bento/manifest.js';
 
-/** The default base image: the official slim Node.js image of the build's major version. */
+/** The Node.js major version a bento's image runs when bento.yaml's `docker.nodeVersion` names none: the active LTS. */
+export const DEFAULT_NODE_VERSION = '24';
+
+/** The default base image: the official slim Node.js image of that major version. */
 export function defaultBaseImage(nodeVersion: string): string {
   return `node:${nodeVersion}-bookworm-slim`;
 }

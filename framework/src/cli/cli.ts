@@ -182,7 +182,7 @@ program
   .argument('<tag>')
   .option('-t, --tag <image>', 'image tag (repeatable; default: the bento tag)', collect)
   .option('--backend <backend>', 'docker, podman or buildah (env BENTO_CONTAINERIZE_BACKEND; default: the first usable)')
-  .option('--build-arg <KEY=value>', 'build argument, e.g. BASE_IMAGE=my-registry/node:20-slim (repeatable)', collect)
+  .option('--build-arg <KEY=value>', 'build argument, e.g. BASE_IMAGE=my-registry/node:24-slim (repeatable)', collect)
   .option('--opt <key=value>', 'option passed to the builder as --key=value (repeatable)', collect)
   .option('--dry-run', 'print the build command instead of running it')
   .option('-o, --output <format>', 'text or json (the builder\'s own output goes to stderr)', 'text')

@@ -355,8 +355,7 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     // The image: built from the bento with buildah, from the Node base image infra/base-image.sh makes (no registry here).
     const STORAGE = ['--storage-driver', 'vfs'];
     const buildah = (...args: string[]) => execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    const base = 'localhost/bento-ts-node:20-bookworm-slim';
-    execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh'), base], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const base = execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], { env: { ...process.env, NODE_BIN: process.execPath }, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
     const image = 'localhost/bento-ts-test/wine:1.0.0';
     const containerized = await runBentoCli(['containerize', 'wine:1.0.0', '--backend', 'buildah', '-t', image, '--build-arg', `BASE_IMAGE=${base}`, '--', ...STORAGE], { ...env(), BUILDAH_ISOLATION: 'chroot' }, work, 1_200_000);
     assert.equal(containerized.code, 0, containerized.stderr.slice(-3000));

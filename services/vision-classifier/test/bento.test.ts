@@ -80,7 +80,7 @@ describe('bento build, export, import and serve', () => {
     // The converters come along (the service converts a PyTorch or scikit-learn model it is pointed at); TF.js, which
     // the service does not depend on, does not.
     assert.deepEqual(manifest.plugins, ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-converters']);
-    assert.equal(manifest.docker.baseImage, 'node:20-bookworm-slim');
+    assert.equal(manifest.docker.baseImage, 'node:24-bookworm-slim');
     // The service's files, minus what bento.yaml excludes.
     const src = readdirSync(join(path, 'src'), { recursive: true }).map(String);
     for (const f of ['dist/src/service.js', 'model/model.onnx', 'package.json']) assert.ok(src.includes(f), f);

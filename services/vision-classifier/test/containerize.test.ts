@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { REPO_ROOT, freePort, halfSentUploads, multipart, runBento, sample, waitForMetrics } from './helpers.js';
 
-const BASE_IMAGE = 'localhost/bento-ts-node:20-bookworm-slim';
+/** The stand-in of node:<major>-bookworm-slim for the Node.js running this test (infra/base-image.sh names it). */
+let BASE_IMAGE = '';
 const IMAGE = 'localhost/bento-ts-test/classifier:ci';
 const STORAGE = ['--storage-driver', 'vfs'];
 const buildah = (...args: string[]) => execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
@@ -29,7 +30,7 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
 
   before(() => {
     // Cached in buildah's storage after the first run (debootstrap takes a few minutes).
-    execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh'), BASE_IMAGE], { stdio: ['ignore', 'ignore', 'inherit'] });
+    BASE_IMAGE = execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], { env: { ...process.env, NODE_BIN: process.execPath }, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
   });
 
   after(() => {
@@ -54,13 +55,13 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     const docker = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'docker'], { ...env, DOCKER_HOST: `unix://${home}/no-engine.sock` });
     assert.equal(docker.code, 1);
     assert.match(docker.stderr, /backend docker cannot build here: (docker cannot reach an engine|the docker CLI is not installed)/);
-    const mirrored = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run'], { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:20-bookworm-slim' });
-    assert.match(mirrored.stdout, / --build-arg BASE_IMAGE=mirror\.example\/node:20-bookworm-slim /);
+    const mirrored = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run'], { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:24-bookworm-slim' });
+    assert.match(mirrored.stdout, / --build-arg BASE_IMAGE=mirror\.example\/node:24-bookworm-slim /);
     const explicit = await runBento(
-      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--build-arg', 'BASE_IMAGE=own/node:20'],
-      { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:20-bookworm-slim' },
+      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--build-arg', 'BASE_IMAGE=own/node:24'],
+      { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:24-bookworm-slim' },
     );
-    assert.match(explicit.stdout, / --build-arg BASE_IMAGE=own\/node:20 /, 'a --build-arg wins over BENTO_BASE_IMAGE');
+    assert.match(explicit.stdout, / --build-arg BASE_IMAGE=own\/node:24 /, 'a --build-arg wins over BENTO_BASE_IMAGE');
     const dry = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--', '--layers'], env);
     assert.match(dry.stdout, /^buildah build --format docker -f \S+\/env\/docker\/Dockerfile -t mlflow_vision_classifier:img --layers \S+\/mlflow_vision_classifier\/img\n$/);
   });

@@ -30,7 +30,6 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-const BASE_IMAGE = 'localhost/bento-ts-node:20-bookworm-slim';
 const STORAGE = ['--storage-driver', 'vfs'];
 
 /**
@@ -40,10 +39,11 @@ const STORAGE = ['--storage-driver', 'vfs'];
 async function imageBlobs(tag: string, bento: (args: string[]) => Promise<{ code?: unknown; stderr?: unknown }>): Promise<{ text: Map<string, string>; binary: Map<string, Buffer> }> {
   const image = `localhost/bento-ts-test/secrets:${tag.split(':')[1]!.toLowerCase()}`;
   const buildah = (...args: string[]) => run('buildah', [...STORAGE, ...args], { maxBuffer: 64 << 20, env: { ...process.env, BUILDAH_ISOLATION: 'chroot' } });
-  await run('bash', [join(REPO_ROOT, 'infra', 'base-image.sh'), BASE_IMAGE], { timeout: 1_500_000 });
+  // The stand-in of node:<major>-bookworm-slim for the Node.js running this test (the script prints its name).
+  const { stdout: baseImage } = await run('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], { timeout: 1_500_000, env: { ...process.env, NODE_BIN: process.execPath } });
   const dir = mkdtempSync(join(tmpdir(), 'bento-secrets-image-'));
   try {
-    const built = await bento(['containerize', tag, '--backend', 'buildah', '-t', image, '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '--', ...STORAGE]);
+    const built = await bento(['containerize', tag, '--backend', 'buildah', '-t', image, '--build-arg', `BASE_IMAGE=${String(baseImage).trim()}`, '--', ...STORAGE]);
     if (built.code) throw new Error(`bento containerize failed (${String(built.code)}): ${String(built.stderr).slice(-3000)}`);
     const text = new Map<string, string>();
     text.set('image: buildah inspect', (await buildah('inspect', '--type', 'image', image)).stdout);
