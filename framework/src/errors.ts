@@ -100,6 +100,8 @@ export const InternalError = coded('INTERNAL', 500);
 export const UsageError = coded('USAGE_ERROR', 400);
 export const ConfigError = coded('CONFIG_ERROR', 500);
 export const PluginError = coded('PLUGIN_ERROR', 500);
+/** The port the server was told to listen on is taken (or not ours to take); checked before any model loads. */
+export const PortUnavailableError = coded('PORT_UNAVAILABLE', 500);
 export const ServiceDefinitionError = coded('SERVICE_DEFINITION_ERROR', 500);
 export const ModelSourceNotFoundError = coded('MODEL_SOURCE_NOT_FOUND', 500);
 export const ModelNotFoundError = coded('MODEL_NOT_FOUND', 500);

@@ -35,6 +35,11 @@ class AppTestService {
   }
 
   @api()
+  async search(_: undefined, ctx: RequestContext) {
+    return { query: ctx.query };
+  }
+
+  @api()
   async slow(_: undefined, ctx: RequestContext) {
     await new Promise((resolve) => setTimeout(resolve, 2000));
     return { aborted: ctx.signal.aborted };
@@ -92,6 +97,13 @@ describe('JSON input', () => {
 
   it('lets a method set the status', async () => {
     assert.equal((await post('/created', '{}')).status, 201);
+  });
+
+  it('hands the method the query string, a repeated parameter as a list', async () => {
+    const res = await fetch(`${url}/search?top=3&tag=a&tag=b&q=caf%C3%A9`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { query: { top: '3', tag: ['a', 'b'], q: 'café' } });
+    assert.deepEqual(await (await fetch(`${url}/search`)).json(), { query: {} });
   });
 });
 

@@ -46,6 +46,13 @@ describe('the bento CLI', () => {
     const badFormat = await bento(['list', '-o', 'xml'], { env });
     assert.equal(badFormat.code, 2);
     assert.match(badFormat.stderr, /^Error \[USAGE_ERROR\]: -o xml is not one of table, json, yaml\nSee: bento --help/m);
+    // A configuration error points to where the configuration is described, not to the command line's help.
+    const badConfig = join(base, 'bad-config');
+    mkdirSync(badConfig, { recursive: true });
+    writeFileSync(join(badConfig, 'bento.yaml'), 'service: ./service.ts\ntraffic: { timeoutMs: -1 }\n');
+    const misconfigured = await bento(['config', badConfig], { env });
+    assert.equal(misconfigured.code, 2, misconfigured.stderr);
+    assert.match(misconfigured.stderr, /^Error \[CONFIG_ERROR\]: [^]*\nSee: docs\/configuration\.md, bento schema .*, bento config /m);
     const missing = await bento(['get', 'nothing:1'], { env });
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /BENTO_NOT_FOUND.*\(see: bento list\)/);

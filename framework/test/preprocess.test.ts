@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, IMAGENET_MEAN, deferPixels, pixelsToTensor, preprocessSpecFor } from '../src/index.js';
+import { ConfigError, IMAGENET_MEAN, classNamesOf, deferPixels, pixelsToTensor, preprocessSpecFor } from '../src/index.js';
+import type { ModelInfo } from '../src/runner/model-info.js';
 
 const nchw = { name: 'input', dtype: 'float32', shape: ['batch', 3, 32, 32] };
 
@@ -21,6 +22,31 @@ describe('preprocessSpecFor', () => {
     const spec = preprocessSpecFor(nchw, { preprocessing: { mean: [0.1, 0.1, 0.1] } }, { MODEL_MEAN: '0.5', MODEL_STD: '0.25,0.25,0.25' });
     assert.deepEqual(spec.mean, [0.5, 0.5, 0.5]);
     assert.deepEqual(spec.std, [0.25, 0.25, 0.25]);
+  });
+
+  it('warns at start when the normalisation or the class names had to be guessed, once per model', () => {
+    const lines: string[] = [];
+    // The framework's start-up lines, as JSON (stderr is not a terminal here): their messages.
+    const said = () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg).join('\n');
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      preprocessSpecFor(nchw, { preprocessing: { mean: [0.3, 0.3, 0.3], std: [0.35, 0.35, 0.35] } });
+      assert.deepEqual(lines, [], 'nothing guessed, nothing said');
+      preprocessSpecFor(nchw, {});
+      assert.match(said(), /model input "input": no normalisation mean or std in the model's metadata \(preprocessing\) or in MODEL_MEAN\/MODEL_STD: using ImageNet's/);
+      lines.length = 0;
+      const model = { uri: 'mydir://plain', metadata: {} } as unknown as ModelInfo;
+      assert.deepEqual(classNamesOf(model, 3, {}), ['0', '1', '2']);
+      assert.deepEqual(classNamesOf(model, 3, {}), ['0', '1', '2']);
+      assert.equal(lines.length, 1, lines.join(''));
+      assert.match(said(), /model mydir:\/\/plain: no class names \(its metadata names none; MODEL_CLASSES is unset\): answering the indices "0" to "2"/);
+      lines.length = 0;
+      assert.deepEqual(classNamesOf({ uri: 'named', metadata: { classes: ['a', 'b'] } } as unknown as ModelInfo, 2, {}), ['a', 'b']);
+      assert.deepEqual(lines, []);
+    } finally {
+      process.stderr.write = write;
+    }
   });
 
   it('refuses what cannot be an image input', () => {

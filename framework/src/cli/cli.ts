@@ -277,7 +277,16 @@ models
   .addHelpText('after', '\nExample:\n  $ bento models delete vision-model:1')
   .action(async (tag: string, opts: { output: string }) => (await import('./models-command.js')).deleteCommand(tag, opts));
 
-const USAGE_HINT = 'See: bento --help, or bento <command> --help for its options and examples.';
+/** Where to read more, for an error of the command line or of the configuration. */
+function hintFor(err: BentoError): string {
+  // Its message says what to do.
+  if (err.code === 'PORT_UNAVAILABLE') return '';
+  if (err.code === 'CONFIG_ERROR') {
+    return 'See: docs/configuration.md, bento schema (what bento.yaml may hold), bento config (the settings in effect, and where each comes from).';
+  }
+  if (err.code === 'SERVICE_DEFINITION_ERROR') return 'See: docs/writing-services.md (the decorators and what they accept).';
+  return 'See: bento --help, or bento <command> --help for its options and examples.';
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) {
@@ -286,7 +295,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   }
   const code = exitCodeFor(err);
   if (err instanceof BentoError) {
-    process.stderr.write(`Error [${err.code}]: ${err.message}\n${code === EXIT.usage ? `${USAGE_HINT}\n` : ''}`);
+    process.stderr.write(`Error [${err.code}]: ${err.message}\n${code === EXIT.usage && hintFor(err) ? `${hintFor(err)}\n` : ''}`);
   } else if (process.env.BENTO_DEBUG) {
     process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } else {

@@ -11,6 +11,7 @@ import { type Project, bentoProject, isModelTarget, loadProject, modelProject } 
 import { fromWorkingDirectory } from '../models/model-selector.js';
 import { ConfigError } from '../errors.js';
 import { envInt } from '../config/limits.js';
+import { checkPortFree } from '../server/port-check.js';
 import { startServer } from '../server/serve.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import { runPrimary, serveWorkerCount } from '../server/cluster/primary.js';
@@ -136,6 +137,8 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
   // Life-cycle lines in the same format as the start-up lines (JSON, or readable on a terminal).
   const log = consoleLogger('bento');
   if (slot === undefined) {
+    // Before the models load, which may take minutes: the port the workers will share, checked once.
+    await checkPortFree(portFrom(env), env.HOST ?? '0.0.0.0');
     const workers = serveWorkerCount(env.BENTO_WORKERS ?? (await declaredWorkers(project)));
     if (workers > 1) {
       const code = await runPrimary({

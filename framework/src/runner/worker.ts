@@ -22,7 +22,6 @@ const boot = workerData as WorkerBootstrap;
 const logger = consoleLogger(`runner:${boot.runnable}`);
 
 async function findRunnable(): Promise<Constructor> {
-  if (boot.bentoDir) useFrameworkModulesFor(boot.bentoDir);
   const mod = (await import(boot.serviceModule)) as Record<string, unknown>;
   const svc = mod[boot.serviceExport] as Constructor | undefined;
   const definition = svc && getServiceDefinition(svc);
@@ -33,6 +32,8 @@ async function findRunnable(): Promise<Constructor> {
 }
 
 async function start(): Promise<{ instance: Record<string, unknown>; model: LoadedModel }> {
+  // Before any import from the bento: a plugin it packs as a file imports the framework too.
+  if (boot.bentoDir) useFrameworkModulesFor(boot.bentoDir);
   const registry = await loadPlugins(boot.plugins);
   const backend = registry.backendFor(boot.model.format, boot.backend);
   const cls = await findRunnable();

@@ -51,7 +51,8 @@ type Timed = FastifyRequest & { [TIMED]?: RequestTiming };
 
 
 function contextFor(req: FastifyRequest, signal: AbortSignal): RequestContext {
-  return { requestId: String(req.id), headers: req.headers, signal, log: req.log, responseHeaders: {} };
+  const query = (req.query ?? {}) as RequestContext['query'];
+  return { requestId: String(req.id), headers: req.headers, query, signal, log: req.log, responseHeaders: {} };
 }
 
 /** An AbortSignal that fires when the client closes the connection before the response. */

@@ -22,6 +22,7 @@ import { followersFor } from './model-followers.js';
 import { accessLogMode } from './observability-hooks.js';
 import type { ServerState } from './probes.js';
 import { type ProtocolRoute, protocolRoutes } from './protocols.js';
+import { listenError } from './port-check.js';
 import { importService } from './service-loader.js';
 import { type RunnerContext, startRunners } from './start-runners.js';
 
@@ -71,6 +72,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if (project.bento) useFrameworkModulesFor(project.bento.path);
   const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root, project.bento || project.modelUri ? FRAMEWORK_DIR : undefined);
   const registry = await loadPlugins(pluginRefs);
+  const host = options.host ?? '0.0.0.0';
   const svc = await importService(project.serviceModule);
   const resolved = resolveService(svc.cls, project.config, env);
   const { definition, apis } = resolved;
@@ -106,8 +108,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       variantHeader: variants ? variantHeader(env) : undefined,
       requestHooks: registry.requestHooks,
     });
-    const host = options.host ?? '0.0.0.0';
-    await app.listen({ port: options.port ?? 3000, host });
+    await app.listen({ port: options.port ?? 3000, host }).catch((err: unknown) => {
+      throw listenError(err as NodeJS.ErrnoException, options.port ?? 3000, host);
+    });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : (options.port ?? 3000);
     const shownHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host;

@@ -1,5 +1,6 @@
 /** An image classifier's [batch, classes] output as the seed guide's predictions: class names, softmax where needed, the best class. */
 import { ConfigError } from '../errors.js';
+import { consoleLogger } from '../logging/console-logger.js';
 import type { ModelInfo } from '../runner/model-info.js';
 import type { Tensor } from '../tensor/tensor.js';
 
@@ -30,6 +31,9 @@ export const CLASSES_ENV = 'MODEL_CLASSES';
  * metadata (which already took a labels file beside the model first), else the
  * indices as strings.
  */
+/** Models already warned about answering indices (a zero-code service asks once per request). */
+const warnedIndices = new Set<string>();
+
 export function classNamesOf(model: ModelInfo, numClasses: number, env: Readonly<Record<string, string | undefined>> = process.env): string[] {
   const given = env[CLASSES_ENV]?.split(',').map((c) => c.trim()).filter(Boolean);
   if (given) {
@@ -38,6 +42,12 @@ export function classNamesOf(model: ModelInfo, numClasses: number, env: Readonly
   }
   const classes = model.metadata.classes;
   if (Array.isArray(classes) && classes.length === numClasses) return classes.map(String);
+  // Answering indices is right for some models and silently wrong for others: say so where the operator looks.
+  const why = Array.isArray(classes) ? `its metadata names ${classes.length} classes, not ${numClasses}` : 'its metadata names none';
+  if (!warnedIndices.has(model.uri)) {
+    warnedIndices.add(model.uri);
+    consoleLogger('bento').warn(`model ${model.uri}: no class names (${why}; ${CLASSES_ENV} is unset): answering the indices "0" to "${numClasses - 1}" as class names`);
+  }
   return Array.from({ length: numClasses }, (_, i) => String(i));
 }
 

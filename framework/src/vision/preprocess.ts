@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { consoleLogger } from '../logging/console-logger.js';
 import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
 import { type DeferredTensor, deferred, materialize } from '../tensor/deferred.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -78,8 +79,17 @@ export function preprocessSpecFor(
   if (dtype === 'float32' && input.dtype !== 'float32') {
     throw new ConfigError(`model input "${input.name}" is ${input.dtype}; image preprocessing produces float32 or uint8`);
   }
-  const mean = numberList(env[PREPROCESS_ENV.mean], PREPROCESS_ENV.mean) ?? numberList(pre.mean, 'preprocessing.mean') ?? IMAGENET_MEAN;
-  const std = numberList(env[PREPROCESS_ENV.std], PREPROCESS_ENV.std) ?? numberList(pre.std, 'preprocessing.std') ?? IMAGENET_STD;
+  const givenMean = numberList(env[PREPROCESS_ENV.mean], PREPROCESS_ENV.mean) ?? numberList(pre.mean, 'preprocessing.mean');
+  const givenStd = numberList(env[PREPROCESS_ENV.std], PREPROCESS_ENV.std) ?? numberList(pre.std, 'preprocessing.std');
+  if (dtype === 'float32' && (!givenMean || !givenStd)) {
+    // A guess that is wrong skews every answer without an error: say so where the operator looks.
+    consoleLogger('bento').warn(
+      `model input "${input.name}": no normalisation ${givenMean ? 'std' : givenStd ? 'mean' : 'mean or std'} in the model's metadata (preprocessing) ` +
+        `or in ${PREPROCESS_ENV.mean}/${PREPROCESS_ENV.std}: using ImageNet's, which is right only for models trained with it`,
+    );
+  }
+  const mean = givenMean ?? IMAGENET_MEAN;
+  const std = givenStd ?? IMAGENET_STD;
   if (std.some((s) => s === 0)) throw new ConfigError('preprocessing std values must be non-zero');
   const scale = pre.scale === undefined ? 255 : Number(pre.scale);
   if (!(scale > 0)) throw new ConfigError(`preprocessing.scale must be positive, got ${JSON.stringify(pre.scale)}`);

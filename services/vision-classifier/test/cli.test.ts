@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AddressInfo, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { REPO_ROOT, runBento as bento } from './helpers.js';
 
@@ -47,6 +48,22 @@ describe('bento serve', () => {
     assert.equal(run.code, 2);
     assert.match(run.stderr, /BENTO_JS_DECODE_MAX_PIXELS must be a whole number of pixels.*"96x96"/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('refuses a port already in use at once, before loading any model, saying how to pick another', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      for (const workers of ['1', '2']) {
+        const run = await bento(['serve', '.', '--port', String(port), '--host', '127.0.0.1', '--workers', workers], { BENTO_LOG_LEVEL: 'info' });
+        assert.equal(run.code, 2, run.stderr);
+        assert.match(run.stderr, new RegExp(`^Error \\[PORT_UNAVAILABLE\\]: port ${port} is already in use \\(127\\.0\\.0\\.1:${port}\\): stop what listens there, or choose another with --port \\(or the PORT setting\\)$`, 'm'));
+        assert.doesNotMatch(run.stderr, /resolving model|report it/, 'no model was loaded, and nothing calls it a bug');
+      }
+    } finally {
+      taken.close();
+    }
   });
 
   it('rejects an invalid port with usage help', async () => {

@@ -79,8 +79,12 @@ describe('logs and graceful shutdown (bento serve)', () => {
     const lines = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     const access = lines.filter((l) => l.msg === 'request');
     assert.equal(access.length, 1, JSON.stringify(access));
+    // Every JSON line names its level as a word, the server's (pino) and the start-up lines alike.
+    const startup = run.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.ok(startup.length > 0, run.stderr);
+    assert.deepEqual([...new Set([...lines, ...startup].map((l) => typeof l.level))], ['string']);
     assert.deepEqual({ ...access[0], time: 0, pid: 0, hostname: '', ms: 0, bytes: 0 }, {
-      level: 30,
+      level: 'info',
       time: 0,
       pid: 0,
       hostname: '',
