@@ -24,7 +24,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize tune \
-        base-image docker-engine docker-engine-stop k8s-validate test test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
+        base-image docker-engine docker-engine-stop k8s-validate test lint format test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
         tfjs-model
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
@@ -99,8 +99,16 @@ docker-engine: ## Start a Docker engine (podman's Docker API) for a docker CLI w
 docker-engine-stop: ## Stop what make docker-engine started, and the containers it runs
 	@infra/docker-engine.sh stop
 
-test: build stack-install ## Run every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
+test: lint stack-install ## Lint, the layering check, then every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
 	node scripts/run-tests.mjs
+
+lint: build ## ESLint with type information (zero warnings), Prettier's check, and the layering check (dependency-cruiser)
+	npx eslint --max-warnings=0 .
+	npx prettier --check --log-level warn .
+	npx depcruise framework/src plugins/*/src services/*/src --config .dependency-cruiser.cjs --output-type err
+
+format: install ## Format the TypeScript and JavaScript sources with Prettier
+	npx prettier --write --log-level warn .
 
 test-reliability: build stack-install ## Hostile-input fuzzing and the other reliability tests, then their figures as a table (SUITE=fuzz|overload|... for one)
 	@start=$$(date +%s); node scripts/run-tests.mjs --only /reliability/ $(if $(SUITE),--only '$(SUITE)'); status=$$?; \

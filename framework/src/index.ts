@@ -11,7 +11,10 @@ export { runnable, type RunnableOptions, type ModelSelector } from './sdk/decora
 export { method, type MethodOptions, type MethodDefinition } from './sdk/decorators/method.js';
 export { runner, runnerToken, type Runner } from './sdk/decorators/runner.js';
 export type { RequestContext } from './sdk/context.js';
-export { getApis, getMethods, getRunnableDefinition, getServiceDefinition } from './sdk/metadata.js';
+export { getApis } from './sdk/decorators/api.js';
+export { getMethods } from './sdk/decorators/method.js';
+export { getRunnableDefinition } from './sdk/decorators/runnable.js';
+export { getServiceDefinition } from './sdk/decorators/service.js';
 export { inject, injectable, singleton } from 'tsyringe';
 
 // IO types

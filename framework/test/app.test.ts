@@ -131,7 +131,7 @@ describe('traffic control', () => {
     const refused = responses.find((r) => r.status === 429)!;
     assert.equal(refused.headers.get('retry-after'), '1');
     assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'TOO_MANY_REQUESTS');
-    await Promise.all(responses.filter((r) => r !== refused).map((r) => r.body?.cancel()));
+    await Promise.all(responses.filter((r) => r !== refused).map(async (r) => r.body?.cancel()));
   });
 });
 
@@ -154,7 +154,7 @@ describe('traffic control of the standard protocols', () => {
     },
     infer: async (inputs: Record<string, Tensor>) => {
       await new Promise((resolve) => setTimeout(resolve, ms));
-      return { y: inputs.x! };
+      return { y: inputs.x };
     },
   });
   const v2 = (base: string) => fetch(`${base}/v2/models/slow/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] }) });
@@ -223,8 +223,8 @@ describe('errors', () => {
         socket.on('error', reject);
       });
     const [headers, body] = (await raw('GET')).split('\r\n\r\n');
-    assert.match(headers!, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Content-Type: application\/json/);
-    assert.equal((JSON.parse(body!) as { error: { code: string } }).error.code, 'BAD_REQUEST');
+    assert.match(headers, /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*Content-Type: application\/json/);
+    assert.equal((JSON.parse(body) as { error: { code: string } }).error.code, 'BAD_REQUEST');
     const head = await raw('HEAD');
     assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
     assert.ok(head.endsWith('\r\n\r\n'), `no body after the headers: ${JSON.stringify(head)}`);
@@ -250,7 +250,7 @@ describe('errors', () => {
         socket.on('error', reject);
       });
     const idle = await twoRequests(url, 7000);
-    assert.match(idle.answers[0]!, /\r\nKeep-Alive: timeout=72\r\n/);
+    assert.match(idle.answers[0], /\r\nKeep-Alive: timeout=72\r\n/);
     assert.equal(idle.closedBetween, false, 'open after 7 s idle (Node alone closes at 5 s, plus its 1 s allowance)');
     assert.match(idle.answers.join(''), /^HTTP\/1\.1 200[\s\S]*HTTP\/1\.1 200/);
     const short = await listeningApp(new AppTestService(), { limits: { ...limitsFromEnv({ BENTO_KEEP_ALIVE_TIMEOUT_MS: '1000' }) }, metrics: new ServerMetrics({ processMetrics: false }) });
@@ -300,8 +300,8 @@ describe('errors', () => {
       };
       for (const [name, sent] of Object.entries(cases)) {
         const [head, body] = (await stall(sent)).split('\r\n\r\n');
-        assert.match(head!, /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*Content-Type: application\/json/, name);
-        const error = (JSON.parse(body!) as { error: { code: string; message: string } }).error;
+        assert.match(head, /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*Content-Type: application\/json/, name);
+        const error = (JSON.parse(body) as { error: { code: string; message: string } }).error;
         assert.equal(error.code, 'RECEIVE_TIMEOUT', name);
         assert.match(error.message, /did not arrive within 1000 ms/);
       }

@@ -28,9 +28,9 @@ describe('the bento CLI', () => {
     const top = await bento(['--help'], { env });
     assert.equal(top.code, 0);
     assert.match(top.stdout, /\nExamples?:\n {2}\$ .*\bbento /, 'bento --help shows an example');
-    for (const name of new Set(COMMANDS.map((c) => c.split(' ')[0]!))) assert.match(top.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
+    for (const name of new Set(COMMANDS.map((c) => c.split(' ')[0]))) assert.match(top.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
     // And the other way: a command added to the CLI is in the list above, so its help is checked too.
-    const listed = [...top.stdout.split('Commands:')[1]!.matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]!).filter((n) => n !== 'help');
+    const listed = [...top.stdout.split('Commands:')[1].matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]).filter((n) => n !== 'help');
     assert.deepEqual(listed.filter((n) => !COMMANDS.includes(n)), []);
     for (const command of COMMANDS) {
       const help = await bento([...command.split(' '), '--help'], { env });
@@ -121,6 +121,7 @@ describe('the bento CLI', () => {
     await server.waitFor(/GET \/health|"\/health"|health/);
     assert.equal(await server.stop(), 0);
     const config = await bento(['config', dir, '--all'], { env });
+    // eslint-disable-next-line no-control-regex -- the control character is the point: ANSI colour codes start with ESC
     for (const text of [server.output, config.stdout, config.stderr]) assert.doesNotMatch(text, /\u001b\[/);
     assert.match(server.output, /INFO/, 'the pretty format, not JSON');
   });

@@ -6,11 +6,11 @@ import { type RequestTiming, tagTiming } from '../src/runner/request-timing.js';
 
 /** A model stand-in: records each batch it is given and finishes it when the test says so. */
 class FakeModel {
-  readonly batches: Array<{ input: Tensor; resolve(t: unknown): void; reject(e: unknown): void }> = [];
+  readonly batches: Array<{ input: Tensor; resolve: (t: unknown) => void; reject: (e: unknown) => void }> = [];
   run = (input: Tensor) => new Promise<unknown>((resolve, reject) => this.batches.push({ input, resolve, reject }));
   /** Answers batch i with input × 10 (so each caller can check it got its own rows). */
   answer(i: number) {
-    const { input, resolve } = this.batches[i]!;
+    const { input, resolve } = this.batches[i];
     const out = allocate('float32', [...input.shape]);
     input.data.forEach((v, k) => (out.data[k] = Number(v) * 10));
     resolve(out);
@@ -72,7 +72,7 @@ describe('Dispatcher', () => {
     await first;
     await flush();
     assert.equal(model.batches.length, 2);
-    assert.deepEqual([...model.batches[1]!.input.data], [2, 3, 4, 5]);
+    assert.deepEqual([...model.batches[1].input.data], [2, 3, 4, 5]);
     model.answer(1);
     const [a, b, c] = await Promise.all(waiting);
     assert.deepEqual([[...a.data], [...b.data], [...c.data]], [[20, 30], [40], [50]]);
@@ -87,10 +87,10 @@ describe('Dispatcher', () => {
     model.answer(0);
     await blocker;
     await flush();
-    assert.deepEqual([...model.batches[1]!.input.data], [1, 2, 3, 4]);
+    assert.deepEqual([...model.batches[1].input.data], [1, 2, 3, 4]);
     model.answer(1);
     await flush();
-    assert.deepEqual([...model.batches[2]!.input.data], [5, 6]);
+    assert.deepEqual([...model.batches[2].input.data], [5, 6]);
     model.answer(2);
     assert.deepEqual([...(await big).data], [10, 20, 30]);
     assert.deepEqual([...(await bigger).data], [40, 50, 60], 'the split request is put back together in order');
@@ -127,10 +127,10 @@ describe('Dispatcher', () => {
     model.answer(0);
     await blocker;
     await flush();
-    assert.equal(model.batches[1]!.input.shape[0], 4);
+    assert.equal(model.batches[1].input.shape[0], 4);
     model.answer(1);
     await flush();
-    assert.equal(model.batches[2]!.input.shape[0], 2);
+    assert.equal(model.batches[2].input.shape[0], 2);
     model.answer(2);
     assert.deepEqual((await Promise.all(rest)).map((t) => t.data[0]), [10, 20, 30, 40, 50, 60]);
   });
@@ -199,7 +199,7 @@ describe('Dispatcher', () => {
     await slow;
     await assert.rejects(late, (err: BentoError) => err.statusCode === 503 && err.retryAfter === 1 && /waited 90 ms since it arrived/.test(err.message));
     await flush();
-    assert.deepEqual([...model.batches[3]!.input.data], [5, 6], 'the next batch is the request still on time');
+    assert.deepEqual([...model.batches[3].input.data], [5, 6], 'the next batch is the request still on time');
     model.answer(3);
     await fresh;
     assert.equal(dispatcher.stats().expired, 1);
@@ -228,7 +228,7 @@ describe('Dispatcher', () => {
     await running;
     // Items are coming every few ms, sooner than the 50 ms a batch costs: the pair is held a while for more.
     for (let waited = 0; model.batches.length < 5 && waited < 50; waited++) clock.advance(1);
-    assert.deepEqual([...model.batches[4]!.input.data], [2, 3], 'the two queued requests run as one batch');
+    assert.deepEqual([...model.batches[4].input.data], [2, 3], 'the two queued requests run as one batch');
     model.answer(4);
     assert.deepEqual([...(await second).data, ...(await third).data], [20, 30]);
     assert.equal(dispatcher.stats().rejectedLatency, 0);
@@ -325,7 +325,7 @@ describe('Dispatcher', () => {
     model.answer(0);
     await first;
     await flush();
-    model.batches[1]!.reject(new InferenceError('model exploded'));
+    model.batches[1].reject(new InferenceError('model exploded'));
     for (const p of second) await assert.rejects(p, /model exploded/);
     // The split request: its first rows rode in the failed batch, so it fails too, and its other rows are dropped.
     await assert.rejects(later, /model exploded/);
@@ -340,7 +340,7 @@ describe('Dispatcher', () => {
   it('rejects a batch whose output does not have one row per item', async () => {
     const { model, dispatcher } = make();
     const p = dispatcher.submit(rows(1, 2));
-    model.batches[0]!.resolve(rows(1));
+    model.batches[0].resolve(rows(1));
     await assert.rejects(p, /returned shape \[1, 1\] for a batch of 2/);
   });
 
@@ -353,7 +353,7 @@ describe('Dispatcher', () => {
     model.answer(0);
     await blocker;
     await flush();
-    assert.deepEqual(model.batches[1]!.input.shape, [1, 3]);
+    assert.deepEqual(model.batches[1].input.shape, [1, 3]);
     model.answer(1);
     assert.deepEqual([...(await a).data], [10, 20]);
     assert.deepEqual([...(await b).data], [30]);
@@ -390,7 +390,7 @@ describe('Dispatcher', () => {
       assert.equal(model.batches.length, 2, 'still partial: held');
       const rest = dispatcher.submit(rows(...Array.from({ length: 13 }, (_, i) => i + 4)));
       assert.equal(model.batches.length, 3, 'a full batch runs at once');
-      assert.equal(model.batches[2]!.input.shape[0], 16);
+      assert.equal(model.batches[2].input.shape[0], 16);
       model.answer(2);
       assert.deepEqual([...(await first).data, ...(await second).data, (await rest).data[0]], [10, 20, 30, 40]);
       assert.equal(dispatcher.stats().holds, 1);
@@ -443,7 +443,7 @@ describe('Dispatcher', () => {
     model.answer(0);
     await blocker;
     await flush();
-    const batch = model.batches[1]!.input;
+    const batch = model.batches[1].input;
     assert.deepEqual([...batch.data], [1, 2, 3, 4]);
     assert.equal(writes.length, 2);
     assert.deepEqual(
@@ -456,7 +456,7 @@ describe('Dispatcher', () => {
     );
     model.answer(1);
     await flush();
-    assert.deepEqual([...model.batches[2]!.input.data], [5, 6]);
+    assert.deepEqual([...model.batches[2].input.data], [5, 6]);
     assert.equal(writes.length, 2, 'the split request was not written again');
     model.answer(2);
     assert.deepEqual((await Promise.all(results)).map((t) => [...t.data]), [[10, 20], [30], [40, 50, 60]]);
@@ -466,7 +466,7 @@ describe('Dispatcher', () => {
     const model = new FakeModel();
     const clock = new FakeClock();
     const dispatcher = new Dispatcher({ name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 2, clock }, (t) =>
-      model.run(t as Tensor).then((output) => ({ output, costMs: 5 * (t as Tensor).shape[0]! })),
+      model.run(t as Tensor).then((output) => ({ output, costMs: 5 * (t as Tensor).shape[0] })),
     );
     for (let i = 0; i < 3; i++) {
       const p = dispatcher.submit(rows(...Array.from({ length: i + 1 }, () => 1)));

@@ -45,7 +45,7 @@ function bmpPalette(width: number, height: number, rgb: [number, number, number]
 const TARGET = { width: 8, height: 8, channels: 3 as const };
 
 function assertColour(px: Buffer, rgb: [number, number, number], tolerance = 6) {
-  for (let c = 0; c < 3; c++) assert.ok(Math.abs(px[c]! - rgb[c]!) <= tolerance, `channel ${c}: ${px[c]} vs ${rgb[c]}`);
+  for (let c = 0; c < 3; c++) assert.ok(Math.abs(px[c] - rgb[c]) <= tolerance, `channel ${c}: ${px[c]} vs ${rgb[c]}`);
 }
 
 describe('ImageInput', () => {

@@ -26,9 +26,9 @@ describe('lockfile pruning', () => {
     assert.deepEqual(locals, [{ name: '@x/framework', location: 'framework' }]);
     assert.deepEqual(Object.keys(packages).sort(), ['node_modules/@x/framework/node_modules/sharp', 'node_modules/fast-json', 'node_modules/fastify', 'node_modules/yaml']);
     // A package nested in a workspace folder moves under that package's place, with its own version (not the hoisted one).
-    assert.equal(packages['node_modules/@x/framework/node_modules/sharp']!.version, '0.35.0');
+    assert.equal(packages['node_modules/@x/framework/node_modules/sharp'].version, '0.35.0');
     // A dependency that was dev-only at the root is production here: the dev flag goes.
-    assert.equal(packages['node_modules/yaml']!.dev, undefined);
+    assert.equal(packages['node_modules/yaml'].dev, undefined);
     assert.ok(!('node_modules/typescript' in packages));
   });
 

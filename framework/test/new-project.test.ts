@@ -61,7 +61,7 @@ describe('bento new', () => {
       const results = await runShellBlocks(codeBlocks(readme), { cwd: dir, env, source: `${name}/README.md` });
       const stdout = results.map((r) => r.stdout);
       assert.ok(stdout.some((o) => /# pass [1-9]/.test(o) && /# fail 0/.test(o)), 'npm test ran the project\'s tests');
-      EXPECTED[template]!(stdout);
+      EXPECTED[template](stdout);
       assert.match(stdout.at(-1)!, new RegExp(`^Tag.*\\n${name}:\\S+ `, 'm'), 'bento list shows the built bento');
     });
   }
@@ -76,7 +76,7 @@ describe('bento new', () => {
     const res = spawnSync(process.execPath, [BENTO, 'new', '--list'], { env, encoding: 'utf8' });
     assert.equal(res.status, 0);
     const [header, ...rows] = res.stdout.trim().split('\n');
-    assert.match(header!, /^TEMPLATE\s+DESCRIPTION$/);
+    assert.match(header, /^TEMPLATE\s+DESCRIPTION$/);
     assert.deepEqual(rows.map((l) => l.split(/\s+/)[0]), ['blank', 'image-classifier', 'tensor']);
   });
 });

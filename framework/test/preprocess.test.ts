@@ -28,8 +28,8 @@ describe('preprocessSpecFor', () => {
     const lines: string[] = [];
     // The framework's start-up lines, as JSON (stderr is not a terminal here): their messages.
     const said = () => lines.map((l) => (JSON.parse(l) as { msg: string }).msg).join('\n');
-    const write = process.stderr.write;
-    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true));
     try {
       preprocessSpecFor(nchw, { preprocessing: { mean: [0.3, 0.3, 0.3], std: [0.35, 0.35, 0.35] } });
       assert.deepEqual(lines, [], 'nothing guessed, nothing said');

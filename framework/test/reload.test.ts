@@ -132,7 +132,7 @@ export class DeclaredService {
         new Promise<number>((resolve, reject) => {
           request({ host: '127.0.0.1', port, path: '/pid', agent: false }, (res) => {
             let text = '';
-            res.on('data', (d: Buffer) => (text += d));
+            res.on('data', (d: Buffer) => (text += String(d)));
             res.on('end', () => resolve((JSON.parse(text) as { pid: number }).pid));
           })
             .on('error', reject)

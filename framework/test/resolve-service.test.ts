@@ -15,7 +15,7 @@ const serviceModule = fileURLToPath(new URL('./fixtures/echo-service.js', import
 const plugin = fileURLToPath(new URL('./fixtures/echo-plugin.js', import.meta.url));
 
 const double = (config: Parameters<typeof resolveService>[1], env: Record<string, string> = {}) =>
-  resolveService(EchoService, config, env).runners[0]!.methods.find((m) => m.name === 'double')!;
+  resolveService(EchoService, config, env).runners[0].methods.find((m) => m.name === 'double')!;
 
 describe('the resolved service definition', () => {
   it('derives the queue size from the batch size the method ends up with, wherever that was set', () => {
@@ -45,8 +45,8 @@ describe('the resolved service definition', () => {
       constructor(@runner(Fixed) readonly fixed: Runner<Fixed>) {}
       @api() async go() {}
     }
-    const [resolved] = resolveService(FixedService, {}, { BENTO_MAX_BATCH_SIZE: '512' }).runners[0]!.methods;
-    assert.deepEqual([resolved!.maxBatchSize, resolved!.maxQueueSize], [512, 64]);
+    const [resolved] = resolveService(FixedService, {}, { BENTO_MAX_BATCH_SIZE: '512' }).runners[0].methods;
+    assert.deepEqual([resolved.maxBatchSize, resolved.maxQueueSize], [512, 64]);
   });
 
   it('applies bento.yaml traffic, API and runner overrides, and refuses names the service does not have', () => {
@@ -57,8 +57,8 @@ describe('the resolved service definition', () => {
     });
     assert.deepEqual(resolved.definition.traffic, { timeoutMs: 3000, maxConcurrency: 7 });
     assert.deepEqual(resolved.apis.find((a) => a.name === 'double')!.traffic, { timeoutMs: 500 });
-    assert.equal(resolved.runners[0]!.definition.workers, 3);
-    assert.equal(resolved.runners[0]!.cls, EchoRunnable);
+    assert.equal(resolved.runners[0].definition.workers, 3);
+    assert.equal(resolved.runners[0].cls, EchoRunnable);
     assert.throws(() => resolveService(EchoService, { apis: { dubble: {} } }), /bento\.yaml apis\.dubble: the service has no API "dubble"/);
     assert.throws(() => resolveService(EchoService, { runners: { echo: {} } }), /bento\.yaml runners\.echo: the service has no runner "echo"/);
     assert.throws(() => resolveService(EchoService, { runners: { echo_runner: { batching: { triple: {} } } } }), /runner "echo_runner" has no method "triple"/);
@@ -78,7 +78,7 @@ describe('the served definition is the resolved one', () => {
       env: { ...process.env, ECHO_MODEL: 'echo:0', BENTO_MAX_LATENCY_MS: '25' },
       logger: false,
     });
-    const settings = server.runners[0]!.dispatchers.get('double')!.settings;
+    const settings = server.runners[0].dispatchers.get('double')!.settings;
     assert.deepEqual({ ...settings }, { maxBatchSize: 600, maxLatencyMs: 25, maxQueueSize: 2400, preferredBatchSizes: undefined });
     const res = await fetch(`${server.url}/double`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: [[1, 2]] }) });
     assert.deepEqual(await res.json(), [2, 4]);

@@ -34,7 +34,7 @@ describe('runner pool and batching, end to end', () => {
   after(async () => server?.close());
 
   it('batches concurrent requests and gives each caller its own rows', async () => {
-    const dispatcher = server.runners[0]!.dispatchers.get('double')!;
+    const dispatcher = server.runners[0].dispatchers.get('double')!;
     const before = dispatcher.stats();
     const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => post(server.url, [[i, i + 0.5]]).then((r) => r.json())));
     responses.forEach((r, i) => assert.deepEqual(r, [2 * i, 2 * i + 1]));
@@ -85,15 +85,15 @@ describe('overload', () => {
       const shed = responses.filter((r) => r.status === 503);
       assert.ok(statuses.includes(200), 'some requests served');
       assert.ok(shed.length > 0, 'some requests shed');
-      assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses ${[...new Set(statuses)]}`);
-      const body = (await shed[0]!.json()) as { error: { code: string; message: string } };
+      assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses ${[...new Set(statuses)].join(',')}`);
+      const body = (await shed[0].json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'SERVICE_UNAVAILABLE');
       assert.match(body.error.message, /latency objective of 150 ms/);
-      assert.ok(Number(shed[0]!.headers.get('retry-after')) >= 1);
-      const { rejectedLatency, expired } = server.runners[0]!.dispatchers.get('double')!.stats();
+      assert.ok(Number(shed[0].headers.get('retry-after')) >= 1);
+      const { rejectedLatency, expired } = server.runners[0].dispatchers.get('double')!.stats();
       assert.ok(rejectedLatency + expired > 0, 'refused at admission or, made late, at dispatch');
-      await Promise.all(responses.filter((r) => r.status === 200).map((r) => r.body?.cancel()));
-      await Promise.all(shed.slice(1).map((r) => r.body?.cancel()));
+      await Promise.all(responses.filter((r) => r.status === 200).map(async (r) => r.body?.cancel()));
+      await Promise.all(shed.slice(1).map(async (r) => r.body?.cancel()));
       // Back to full service once the burst is gone.
       assert.deepEqual(await (await post(server.url, [[5, 6]])).json(), [10, 12]);
     } finally {
@@ -106,7 +106,7 @@ describe('hot updates', () => {
   it('swaps a model in while calls run on the old one, and refuses one that cannot load or differs in signature', async () => {
     const server = await serve({ ECHO_MODEL: 'echo:200' });
     try {
-      const pool = server.runners[0]!;
+      const pool = server.runners[0];
       const first = pool.model;
       // A call running on the old model while the new one loads and is swapped in: it finishes there.
       const running = post(server.url, [[1, 2]]);
@@ -134,7 +134,7 @@ describe('hot updates', () => {
     // A service may serve a model that cannot take zeros: it starts (with a warning), and so may its next version.
     const server = await serve({ ECHO_MODEL: 'echo:0:rejects-zeros' });
     try {
-      const pool = server.runners[0]!;
+      const pool = server.runners[0];
       assert.deepEqual(pool.model.warmUp, { ran: false, failed: 'all zeros' });
       assert.equal((await pool.reload({ ...pool.model, version: '2' })).version, '2');
       assert.deepEqual(await (await post(server.url, [[1, 2]])).json(), [2, 4]);
@@ -151,7 +151,7 @@ describe('hot updates', () => {
   it('follows a moving URI: swaps each new version once, refuses a broken one once, and says an outage once', async () => {
     const server = await serve({ ECHO_MODEL: 'echo:0' });
     try {
-      const pool = server.runners[0]!;
+      const pool = server.runners[0];
       const lines: string[] = [];
       const log = (line: string) => void lines.push(line);
       const logger = { debug: log, info: log, warn: log, error: log };
@@ -194,7 +194,7 @@ describe('draining', () => {
     const socket = connect(port, '127.0.0.1');
     await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     let received = '';
-    socket.on('data', (d) => (received += d));
+    socket.on('data', (d) => (received += String(d)));
     const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
     return { socket, closed };
   }
@@ -214,10 +214,10 @@ describe('draining', () => {
     await closing;
     const answers = (raw: string) => raw.split(/(?=HTTP\/1\.1 )/);
     const [first, second] = answers(api);
-    assert.match(first!, /^HTTP\/1\.1 200 [\s\S]*\[2,4\]$/);
-    assert.match(second!, /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\[6,8\]$/i, 'served while draining, then the connection closed');
+    assert.match(first, /^HTTP\/1\.1 200 [\s\S]*\[2,4\]$/);
+    assert.match(second, /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\[6,8\]$/i, 'served while draining, then the connection closed');
     const [, ready] = answers(probe);
-    assert.match(ready!, /^HTTP\/1\.1 503 [\s\S]*retry-after: 1[\s\S]*"code":"SHUTTING_DOWN"/i);
+    assert.match(ready, /^HTTP\/1\.1 503 [\s\S]*retry-after: 1[\s\S]*"code":"SHUTTING_DOWN"/i);
   });
 });
 

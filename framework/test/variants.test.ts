@@ -44,7 +44,7 @@ describe('variant routing', () => {
     assert.equal(variantHeader({}), 'x-model-variant');
     assert.equal(variantHeader({ BENTO_MODEL_VARIANT_HEADER: 'X-Canary' }), 'x-canary');
     const config = parseBentoYaml('runners:\n  r:\n    variants:\n      champion: { uri: "models:/m@champion", weight: 90 }\n      shadow: { uri: "models:/m/3", shadow: true }\n');
-    assert.deepEqual(Object.keys(config.runners!.r!.variants!), ['champion', 'shadow']);
+    assert.deepEqual(Object.keys(config.runners!.r.variants!), ['champion', 'shadow']);
     assert.throws(() => parseBentoYaml('runners:\n  r:\n    variants:\n      a: { weight: 1 }\n'), /bento\.yaml:4: "runners\.r\.variants\.a" must have required property 'uri'/);
   });
 });

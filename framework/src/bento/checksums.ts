@@ -52,7 +52,7 @@ export async function verifyChecksums(dir: string): Promise<void> {
     if (!line) continue;
     const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
     if (!m) throw new BentoIntegrityError(`${CHECKSUMS_FILE} has a malformed line: ${JSON.stringify(line.slice(0, 100))}`);
-    expected.set(m[2]!, m[1]!);
+    expected.set(m[2], m[1]);
   }
   const present = (await listFiles(dir)).filter((f) => f.path !== CHECKSUMS_FILE);
   for (const f of present) {

@@ -41,6 +41,14 @@ export interface ManifestModel {
   sha256: string;
 }
 
+/** A model the service's code names by a path inside the project, packed with its files (`src/`). */
+export interface ManifestSourceModel {
+  uri: string;
+  /** Its directory or file in the bento, `src/…`. */
+  path: string;
+  size: number;
+}
+
 /** A built bento's `bento.yaml`: what it is, what it serves, and how it was built. */
 export interface BentoManifest {
   spec: number;
@@ -55,6 +63,8 @@ export interface BentoManifest {
   apis: ManifestApi[];
   runners: ManifestRunner[];
   models: ManifestModel[];
+  /** Absent in bentos built before bento-ts recorded them. */
+  source_models?: ManifestSourceModel[];
   plugins: string[];
   env: EnvVar[];
   docker: Required<Pick<DockerConfig, 'baseImage' | 'nodeVersion' | 'systemPackages'>> & { setupScript?: string };

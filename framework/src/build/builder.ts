@@ -13,7 +13,7 @@
  *   apis/openapi.yaml     the HTTP API
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { type BentoManifest, MANIFEST_FILE, MANIFEST_SPEC, manifestToYaml } from '../bento/manifest.js';
@@ -36,7 +36,7 @@ import { FRAMEWORK_VERSION, TEMPLATES_DIR } from '../package-info.js';
 import { writeDependencies } from './dependencies.js';
 import { DEFAULT_NODE_VERSION, defaultBaseImage, writeDockerFiles } from './dockerfile.js';
 import { collectFiles } from './file-set.js';
-import { packModels } from './pack-models.js';
+import { modelsInSources, packModels } from './pack-models.js';
 
 
 /**
@@ -131,9 +131,11 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
     const entry = relative(serviceDir, project.serviceModule).split(sep).join('/');
     if (!files.includes(entry)) throw new BuildError(`the compiled service ${entry} is left out by include/exclude (or .bentoignore) in ${yamlFile}`);
     if (!files.includes('package.json')) throw new BuildError(`${serviceDir}/package.json is left out by include/exclude; the service needs it`);
+    const sizes = new Map<string, number>();
     for (const f of files) {
       await mkdir(dirname(join(staging, 'src', f)), { recursive: true });
       await copyFile(join(serviceDir, f), join(staging, 'src', f));
+      sizes.set(f, (await stat(join(staging, 'src', f))).size);
     }
 
     // Plugins: path plugins travel inside src/; packages (built-in or listed) are installed from the lockfile.
@@ -202,6 +204,7 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
         methods: methods.map((m) => ({ name: m.name, batchable: m.batchable, maxBatchSize: m.maxBatchSize, maxLatencyMs: m.maxLatencyMs, maxQueueSize: m.maxQueueSize })),
       })),
       models,
+      source_models: modelsInSources(resolved.runners.map((r) => r.definition), serviceDir, sizes),
       plugins: allPlugins,
       env: bentoEnv,
       docker: {

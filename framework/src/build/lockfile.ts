@@ -87,10 +87,9 @@ export function pruneLock(lock: Lockfile, from: string, deps: Record<string, str
     }
     if (seen.has(key)) continue;
     seen.add(key);
-    const entry = lock.packages[key]!;
-    let folder = key;
+    const entry = lock.packages[key];
     if (entry.link) {
-      folder = entry.resolved!;
+      const folder = entry.resolved!;
       const ws = lock.packages[folder];
       if (!ws) throw new BuildError(`the lockfile links ${name} to ${folder}, which it does not describe`);
       placeOf.set(folder, `node_modules/${name}`);

@@ -64,7 +64,8 @@ export async function buildModelBento(options: ModelBuildOptions): Promise<Store
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   try {
-    const dependencies = Object.fromEntries([['@bento-ts/framework', FRAMEWORK_VERSION], ...versions].sort());
+    const entries: Array<[string, string]> = [['@bento-ts/framework', FRAMEWORK_VERSION], ...versions];
+    const dependencies = Object.fromEntries(entries.sort());
     await writeFile(join(dir, 'package.json'), `${JSON.stringify({ name, version: '0.0.0', private: true, type: 'module', main: './service.js', dependencies }, null, 2)}\n`);
     await writeFile(join(dir, 'service.js'), "// The model service of `bento serve <model URI>`.\nexport { ModelService } from '@bento-ts/framework/model-service';\n");
     await writeFile(join(dir, 'README.md'), `# ${name}\n\nThe model ${options.uri}, served with no service code (bento build -m).\n`);

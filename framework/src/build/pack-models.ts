@@ -1,12 +1,43 @@
 import { createHash } from 'node:crypto';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ModelRef } from '../config/bento-yaml.js';
 import type { Project } from '../config/project.js';
 import { BuildError } from '../errors.js';
-import type { ManifestModel } from '../bento/manifest.js';
+import type { ManifestModel, ManifestSourceModel } from '../bento/manifest.js';
+import { selectModelUri } from '../models/model-selector.js';
+import { schemeOf } from '../plugins/registry.js';
+import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { resolveModel } from '../models/resolve-model.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
 import { ModelStore, type StoredModel } from '../store/model-store.js';
+
+/**
+ * The models the runners' code names by a path inside the service project (`./model`, the default when the
+ * environment chooses none): they travel in `src/` with the service's files, so `bento list` can count them.
+ * `files` are the packed files, relative to `serviceDir`, with their sizes.
+ */
+export function modelsInSources(runners: RunnableDefinition[], serviceDir: string, files: Map<string, number>): ManifestSourceModel[] {
+  const out: ManifestSourceModel[] = [];
+  for (const runner of runners) {
+    let uri: string;
+    try {
+      uri = selectModelUri(runner.model, {});
+    } catch {
+      continue; // a selector that needs the environment names no default
+    }
+    const scheme = schemeOf(uri);
+    if (scheme !== '' && scheme !== 'file') continue;
+    const path = scheme === 'file' ? fileURLToPath(uri) : resolve(serviceDir, uri);
+    const rel = relative(serviceDir, path).split(sep).join('/');
+    if (rel.startsWith('..') || isAbsolute(rel) || out.some((m) => m.path === `src/${rel}`)) continue;
+    let size = 0;
+    for (const [file, bytes] of files) if (file === rel || file.startsWith(`${rel}/`)) size += bytes;
+    if (size > 0) out.push({ uri, path: `src/${rel}`, size });
+  }
+  return out;
+}
 
 /** One value for a model's content: SHA-256 over its sorted file list of paths and SHA-256s. */
 export function modelDigest(model: StoredModel): string {
@@ -34,8 +65,9 @@ export async function packModels(
     const stored = await home.findByUri(ref.uri);
     if (!stored) {
       throw new BuildError(
-        `model ${ref.uri} resolved to ${resolved.path}, outside the model store: the "${resolved.source}" source does not store models. ` +
-          'A model directory of the project is packed with the service files (include), not with models:',
+        `model ${ref.uri} resolved to ${resolved.path}, outside the model store: the "${resolved.source}" source does not keep ` +
+          'its models in ctx.store, so bento build cannot pack it (docs/plugins.md, "Keeping models in the store"). ' +
+          'A model directory inside the project needs no packing: leave it out of models: and it travels with the service files.',
       );
     }
     const problem = await home.verify(stored, true);

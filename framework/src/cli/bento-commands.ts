@@ -21,7 +21,16 @@ function summary(b: StoredBento) {
 
 const store = () => BentoStore.fromEnv(process.env);
 
-export async function buildCommand(opts: { file: string; modelUri?: string; name?: string; version?: string; label?: string[]; output: string }): Promise<void> {
+export interface BuildCommandOptions {
+  file: string;
+  modelUri?: string;
+  name?: string;
+  version?: string;
+  label?: string[];
+  output: string;
+}
+
+export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   loadDotEnv();
   const format = checkFormat(opts.output, ['table', 'tag', 'json', 'path']);
   const labels = keyValues(opts.label, '--label');
@@ -51,7 +60,8 @@ export async function listCommand(name: string | undefined, opts: { output: stri
   emit(format, bentos.map(summary), () => {
     const rows = [['Tag', 'Size', 'Model Size', 'Creation Time']];
     for (const b of bentos) {
-      const modelSize = b.manifest.models.reduce((n, m) => n + m.size, 0);
+      // Models from the store, and those the service's files carry (a project's ./model).
+      const modelSize = [...b.manifest.models, ...(b.manifest.source_models ?? [])].reduce((n, m) => n + m.size, 0);
       rows.push([b.manifest.tag, humanSize(b.size), humanSize(modelSize), b.manifest.creation_time.replace('T', ' ').slice(0, 19)]);
     }
     return bentos.length ? table(rows) : 'No bentos yet: build one with `bento build`.\n';
@@ -85,11 +95,16 @@ export async function importCommand(file: string, opts: { output: string }): Pro
   emit(format, summary(bento), () => `Imported ${bento.manifest.tag} (${humanSize(bento.size)}) into ${bento.path}\n`);
 }
 
-export async function containerizeCommand(
-  tag: string,
-  opts: { tag?: string[]; backend?: string; buildArg?: string[]; opt?: string[]; dryRun?: boolean; output: string },
-  extra: string[],
-): Promise<void> {
+export interface ContainerizeCommandOptions {
+  tag?: string[];
+  backend?: string;
+  buildArg?: string[];
+  opt?: string[];
+  dryRun?: boolean;
+  output: string;
+}
+
+export async function containerizeCommand(tag: string, opts: ContainerizeCommandOptions, extra: string[]): Promise<void> {
   const format = checkFormat(opts.output, ['text', 'json']);
   const { containerize } = await import('../containerize/containerize.js');
   const bento = await store().get(tag);

@@ -81,7 +81,7 @@ settingFlags(program.command('config'))
   .option('--all', 'every setting, including those left at their default')
   .option('-o, --output <format>', 'table, json, yaml or env (KEY=value lines, secrets masked)', 'table')
   .addHelpText('after', '\nExamples:\n  $ bento config\n  $ bento config services/vision-classifier --all\n  $ bento config -c prod.yaml -o json | jq .settings')
-  .action(async (target: string, opts) => (await import('./config-command.js')).configCommand(target, opts));
+  .action(async (target: string, opts: import('./config-command.js').ConfigOptions) => (await import('./config-command.js')).configCommand(target, opts));
 
 program
   .command('schema')
@@ -133,7 +133,7 @@ program
   .option('--label <key=value>', 'add a label (repeatable)', collect)
   .option('-o, --output <format>', 'table, tag, json or path', 'table')
   .addHelpText('after', '\nExamples:\n  $ bento build\n  $ bento build -f services/my-service/bento.yaml --version 1.0.0 --label stage=prod\n  $ TAG=$(bento build -o tag)\n  $ bento build -m models:/wine@champion --version 1.0.0    # wine:1.0.0, no service code')
-  .action(async (opts) => (await import('./bento-commands.js')).buildCommand(opts));
+  .action(async (opts: import('./bento-commands.js').BuildCommandOptions) => (await import('./bento-commands.js')).buildCommand(opts));
 
 program
   .command('list')
@@ -192,7 +192,7 @@ program
     '\nExamples:\n  $ bento containerize mlflow_vision_classifier:latest\n  $ bento containerize mlflow_vision_classifier:latest --backend buildah -t classifier:v1 -- --storage-driver vfs\n' +
       '  $ docker run -p 3000:3000 -e MLFLOW_TRACKING_URI=http://host.docker.internal:5001 -e MODEL_RUN_ID=<run> <image>',
   )
-  .action(async (tag: string, builderArgs: string[], opts) => (await import('./bento-commands.js')).containerizeCommand(tag, opts, builderArgs));
+  .action(async (tag: string, builderArgs: string[], opts: import('./bento-commands.js').ContainerizeCommandOptions) => (await import('./bento-commands.js')).containerizeCommand(tag, opts, builderArgs));
 
 const deploy = program
   .command('deploy')
@@ -230,14 +230,14 @@ deployOptions(deploy.command('k8s'), 'deploy/<name>')
     '\nExamples:\n  $ bento deploy k8s mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 --env MLFLOW_TRACKING_URI=http://mlflow:5000\n' +
       '  $ kubectl apply -k deploy/mlflow-vision-classifier\n  $ bento deploy k8s mlflow_vision_classifier -o - | kubectl apply -f -',
   )
-  .action(async (tag: string, opts) => (await import('./deploy-command.js')).deployCommand('k8s', tag, opts));
+  .action(async (tag: string, opts: import('./deploy-command.js').DeployCommandOptions) => (await import('./deploy-command.js')).deployCommand('k8s', tag, opts));
 
 deployOptions(deploy.command('kserve'), 'deploy/<name>-kserve')
   .description('A KServe InferenceService with the bento image as its custom predictor (Open Inference / V2 protocol)')
   .option('--mode <mode>', 'Serverless (Knative, scales on concurrency) or RawDeployment (Deployment + HPA on CPU)', 'Serverless')
   .option('--target-cpu <percent>', 'RawDeployment: average CPU use, as a percentage of the request, to scale at (default 70)', positiveInt)
   .addHelpText('after', '\nExample:\n  $ bento deploy kserve mlflow_vision_classifier:latest --image registry.example.com/classifier:1.0 && kubectl apply -k deploy/mlflow-vision-classifier-kserve')
-  .action(async (tag: string, opts) => (await import('./deploy-command.js')).deployCommand('kserve', tag, opts));
+  .action(async (tag: string, opts: import('./deploy-command.js').DeployCommandOptions) => (await import('./deploy-command.js')).deployCommand('kserve', tag, opts));
 
 const models = program
   .command('models')

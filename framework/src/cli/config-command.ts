@@ -2,7 +2,7 @@ import { type Setting, SETTINGS, maskTree, maskValue, settingNamed } from '../co
 import { checkFormat, emit, table } from './output.js';
 import { type ServeCommandOptions, resolveServeTarget } from './serve-command.js';
 
-interface ConfigOptions extends ServeCommandOptions {
+export interface ConfigOptions extends ServeCommandOptions {
   all?: boolean;
   output: string;
 }
@@ -26,13 +26,13 @@ export async function configCommand(target: string, opts: ConfigOptions): Promis
   const shown = (setting: Setting): ShownSetting | undefined => {
     const name = [setting.name, ...(setting.aliases ?? [])].find((n) => settings.env[n] !== undefined);
     if (!name) return opts.all ? { name: setting.name, value: setting.default, source: 'default', description: setting.description } : undefined;
-    return { name, value: maskValue(name, settings.env[name]!), source: settings.sources.get(name) ?? 'environment', description: setting.description };
+    return { name, value: maskValue(name, settings.env[name]), source: settings.sources.get(name) ?? 'environment', description: setting.description };
   };
   const list = SETTINGS.map(shown).filter((s): s is ShownSetting => s !== undefined);
   // bento.yaml's own env entries are settings of the service too, catalogued or not.
   for (const [name, source] of settings.sources) {
     if (!settingNamed(name) && (source === 'bento.yaml' || source === 'config file' || source === '.env' || source === 'flag')) {
-      list.push({ name, value: maskValue(name, settings.env[name]!), source, description: '(the service\'s own)' });
+      list.push({ name, value: maskValue(name, settings.env[name]), source, description: '(the service\'s own)' });
     }
   }
   const unknown = unknownBentoVariables(Object.keys(settings.env));

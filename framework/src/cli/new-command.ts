@@ -52,7 +52,7 @@ const VENDOR_DIR = 'vendor';
  * registry; inside it, the checkout's npm workspaces link it by version.
  */
 async function dependencySpec(pkg: string, version: string, target: string, root: string | undefined): Promise<string> {
-  if (!root || !relative(root, target).split(sep)[0]!.startsWith('..')) return `^${version}`;
+  if (!root || !relative(root, target).split(sep)[0].startsWith('..')) return `^${version}`;
   const dir = pkg === 'framework' ? join(root, 'framework') : join(root, 'plugins', pkg.replace(/^plugin-/, ''));
   const { npmPack } = await import('../build/dependencies.js');
   mkdirSync(join(target, VENDOR_DIR), { recursive: true });
@@ -130,7 +130,7 @@ export async function renderTemplate(dir: string, options: NewOptions): Promise<
   const root = checkoutRoot();
   for (const { text } of templateFiles) {
     for (const [, key] of text?.matchAll(/\{\{(pkg:[\w-]+)\}\}/g) ?? []) {
-      values[key!] ??= await dependencySpec(key!.slice(4), options.frameworkVersion, target, root);
+      values[key] ??= await dependencySpec(key.slice(4), options.frameworkVersion, target, root);
     }
   }
   const written: string[] = [];

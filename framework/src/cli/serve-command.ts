@@ -20,7 +20,7 @@ import { importService } from '../server/service-loader.js';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
 import type { ProtocolRoute } from '../server/protocols.js';
-import { getServiceDefinition } from '../sdk/metadata.js';
+import { getServiceDefinition } from '../sdk/decorators/service.js';
 
 function title(api: ApiDefinition): string {
   return api.summary ?? api.name.replace(/[_-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
@@ -129,7 +129,7 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
   if (project.bento) {
     // A packed model may be chosen by its alias from bento.yaml's models: (MODEL_URI=champion).
     for (const name of ['MODEL_URI', 'BENTO_DEFAULT_MODEL']) {
-      const pinned = env[name] ? project.bento.aliases[env[name]!.trim()] : undefined;
+      const pinned = env[name] ? project.bento.aliases[env[name].trim()] : undefined;
       if (pinned) env[name] = pinned;
     }
   }

@@ -51,7 +51,7 @@ export async function containerize(bento: StoredBento, options: ContainerizeOpti
   if (options.dryRun) return { backend: backend.name, command, tags };
   // The builder's output is progress: stderr, so that stdout holds only the result (-o json).
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 2, 2], env: { ...process.env, ...env } });
+    const child = spawn(command[0], command.slice(1), { stdio: ['ignore', 2, 2], env: { ...process.env, ...env } });
     child.on('error', reject);
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
   });

@@ -13,11 +13,11 @@ function numbers(t: Tensor): ArrayLike<number> {
 
 /** Row maxima (predicted classes) of a [N, C] float tensor. */
 function argmaxRows(t: Tensor): number[] {
-  const [rows, width] = [t.shape[0]!, sizeOf(t.shape.slice(1))];
+  const [rows, width] = [t.shape[0], sizeOf(t.shape.slice(1))];
   const data = numbers(t);
   return Array.from({ length: rows }, (_, r) => {
     let best = 0;
-    for (let c = 1; c < width; c++) if (data[r * width + c]! > data[r * width + best]!) best = c;
+    for (let c = 1; c < width; c++) if (data[r * width + c] > data[r * width + best]) best = c;
     return best;
   });
 }
@@ -45,7 +45,7 @@ function compare(name: string, got: Tensor | undefined, want: Tensor, tolerance:
   let maxAbsDiff = 0;
   let worst = 0;
   for (let i = 0; i < y.length; i++) {
-    const [u, v] = [x[i]!, y[i]!];
+    const [u, v] = [x[i], y[i]];
     if (Number.isNaN(u) && Number.isNaN(v)) continue;
     const diff = Number.isNaN(u) || Number.isNaN(v) ? Infinity : Math.abs(u - v);
     if (diff > maxAbsDiff) [maxAbsDiff, worst] = [diff, i];
@@ -53,7 +53,7 @@ function compare(name: string, got: Tensor | undefined, want: Tensor, tolerance:
   if (maxAbsDiff > tolerance) {
     return { maxAbsDiff, problem: `output "${name}" differs by ${maxAbsDiff.toExponential(2)} at most (element ${worst}: ${x[worst]} where the original answers ${y[worst]}), more than ${tolerance}` };
   }
-  if (want.shape.length === 2 && want.shape[1]! > 1) {
+  if (want.shape.length === 2 && want.shape[1] > 1) {
     const [a, b] = [argmaxRows(got), argmaxRows(want)];
     const row = a.findIndex((c, i) => c !== b[i]);
     if (row >= 0) return { maxAbsDiff, equal: false, problem: `output "${name}" picks class ${a[row]} for sample ${row}, where the original picks ${b[row]}` };
@@ -79,7 +79,7 @@ export async function checkParity(
   const outputs: ParityReport['outputs'] = {};
   const problems: string[] = [];
   for (const name of names) {
-    const want = reference.outputs[name]!;
+    const want = reference.outputs[name];
     const check = compare(name, batch[name], want, tolerance);
     const alone = compare(name, single[name], slice(want, 0, 0, 1), tolerance);
     if (check.problem) problems.push(check.problem);

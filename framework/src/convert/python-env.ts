@@ -35,7 +35,9 @@ async function readRequirements(modelDir: string): Promise<ModelRequirements | u
   const read = (name: string) => readFile(join(modelDir, name), 'utf8').catch(() => undefined);
   const pythonEnv = await read('python_env.yaml');
   const parsed = pythonEnv ? (parseYaml(pythonEnv) as { python?: unknown; dependencies?: unknown } | null) : undefined;
-  const python = /^(\d+\.\d+)/.exec(String(parsed?.python ?? ''))?.[1];
+  const version = parsed?.python;
+  // YAML reads an unquoted `python: 3.11` as a number.
+  const python = typeof version === 'string' || typeof version === 'number' ? /^(\d+\.\d+)/.exec(String(version))?.[1] : undefined;
   const lines: string[] = [];
   const deps = Array.isArray(parsed?.dependencies) ? (parsed.dependencies as unknown[]).map(String) : ['-r requirements.txt'];
   for (const dep of deps) {
@@ -93,9 +95,9 @@ function findInterpreter(version: string | undefined): string | undefined {
 /** The requirements pip said it could not install, from its output. */
 export function unavailablePins(pipOutput: string): string[] {
   const pins = new Set<string>();
-  for (const m of pipOutput.matchAll(/(?:No matching distribution found for|Could not find a version that satisfies the requirement) ([^\s(]+)/g)) pins.add(m[1]!);
+  for (const m of pipOutput.matchAll(/(?:No matching distribution found for|Could not find a version that satisfies the requirement) ([^\s(]+)/g)) pins.add(m[1]);
   for (const m of pipOutput.matchAll(/The conflict is caused by:\n((?:\s+.+\n)+)/g)) {
-    for (const line of m[1]!.split('\n')) if (line.trim()) pins.add(line.trim());
+    for (const line of m[1].split('\n')) if (line.trim()) pins.add(line.trim());
   }
   return [...pins];
 }

@@ -10,11 +10,11 @@
 import type { BatchingConfig, BentoYaml } from '../config/bento-yaml.js';
 import { envInt } from '../config/limits.js';
 import { ConfigError, ServiceDefinitionError } from '../errors.js';
-import type { ApiDefinition } from '../sdk/decorators/api.js';
-import { type MethodDefinition, defaultMaxQueueSize } from '../sdk/decorators/method.js';
-import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
-import type { ServiceDefinition } from '../sdk/decorators/service.js';
-import { type Constructor, getApis, getMethods, getRunnableDefinition, getServiceDefinition } from '../sdk/metadata.js';
+import { type ApiDefinition, getApis } from '../sdk/decorators/api.js';
+import { type MethodDefinition, defaultMaxQueueSize, getMethods } from '../sdk/decorators/method.js';
+import { type RunnableDefinition, getRunnableDefinition } from '../sdk/decorators/runnable.js';
+import { type ServiceDefinition, getServiceDefinition } from '../sdk/decorators/service.js';
+import type { Constructor } from '../sdk/metadata.js';
 
 /** A runnable method with every batching setting decided. */
 export interface ResolvedMethod extends Omit<MethodDefinition, 'maxQueueSize'> {

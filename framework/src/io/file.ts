@@ -1,4 +1,4 @@
-import type { FilePart, InputDescriptor, RawInput } from './descriptor.js';
+import type { FilePart, InputDescriptor, JsonSchema, RawInput } from './descriptor.js';
 import { pickFile } from './file-part.js';
 
 export interface FileOptions {
@@ -19,9 +19,9 @@ export function File(options: FileOptions = {}): InputDescriptor<FilePart> {
     mediaTypes: ['multipart/form-data', ...rawTypes],
     requestSchema() {
       const binary = { type: 'string', format: 'binary' };
-      return Object.fromEntries([
+      return Object.fromEntries<JsonSchema>([
         ['multipart/form-data', { type: 'object', required: [field], properties: { [field]: binary } }],
-        ...rawTypes.map((t) => [t, binary]),
+        ...rawTypes.map((t): [string, JsonSchema] => [t, binary]),
       ]);
     },
     async decode(input: RawInput) {

@@ -1,5 +1,5 @@
 import { IMAGE_MEDIA_TYPES, ImageInput } from '../vision/image-input.js';
-import type { InputDescriptor, RawInput } from './descriptor.js';
+import type { InputDescriptor, JsonSchema, RawInput } from './descriptor.js';
 import { pickFile } from './file-part.js';
 import type { Limits } from '../config/limits.js';
 
@@ -30,7 +30,7 @@ export function Image(options: ImageOptions = {}): InputDescriptor<ImageInput> {
         required: [field],
         properties: { [field]: { ...binary, description: options.description ?? 'Image file (JPEG, PNG, BMP, WebP, GIF, TIFF, AVIF, SVG)' } },
       };
-      return Object.fromEntries([['multipart/form-data', multipart], ...IMAGE_MEDIA_TYPES.map((t) => [t, binary])]);
+      return Object.fromEntries<JsonSchema>([['multipart/form-data', multipart], ...IMAGE_MEDIA_TYPES.map((t): [string, JsonSchema] => [t, binary])]);
     },
     async decode(input: RawInput, limits: Limits) {
       const part = pickFile(input, field, isImageBody, 'image');

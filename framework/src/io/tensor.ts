@@ -79,8 +79,8 @@ export function tensorFromJson<D extends NumericDType>(value: unknown, options: 
   const maxRank = alternatives ? Math.max(...alternatives.map((a) => a.length)) : 32;
   const shape = claimedShape(value, maxRank, path);
   const minItems = options.minItems ?? 1;
-  if (shape[0]! < minItems) throw new InvalidTensorError(`${path} is empty; send at least ${minItems} item${minItems === 1 ? '' : 's'}`);
-  if (options.maxItems !== undefined && shape[0]! > options.maxItems) {
+  if (shape[0] < minItems) throw new InvalidTensorError(`${path} is empty; send at least ${minItems} item${minItems === 1 ? '' : 's'}`);
+  if (options.maxItems !== undefined && shape[0] > options.maxItems) {
     throw new TooManyItemsError(`${path} has ${shape[0]} items; at most ${options.maxItems} are accepted per request`);
   }
   if (alternatives) {
@@ -89,10 +89,10 @@ export function tensorFromJson<D extends NumericDType>(value: unknown, options: 
     if (sameRank.length === 0) {
       throw new InvalidTensorError(`${path} has rank ${shape.length} (shape [${shape.join(', ')}]); expected ${described}`);
     }
-    if (!sameRank.some((alt) => alt.every((dim, i) => dimAllows(dim, shape[i]!)))) {
-      const alt = sameRank[0]!;
-      const axis = alt.findIndex((dim, i) => !dimAllows(dim, shape[i]!));
-      throw new InvalidTensorError(`${path} has shape [${shape.join(', ')}]; axis ${axis} must be ${describeDim(alt[axis]!)}, got ${shape[axis]} (expected ${described})`);
+    if (!sameRank.some((alt) => alt.every((dim, i) => dimAllows(dim, shape[i])))) {
+      const alt = sameRank[0];
+      const axis = alt.findIndex((dim, i) => !dimAllows(dim, shape[i]));
+      throw new InvalidTensorError(`${path} has shape [${shape.join(', ')}]; axis ${axis} must be ${describeDim(alt[axis])}, got ${shape[axis]} (expected ${described})`);
     }
   }
   if (shape.includes(0)) throw new InvalidTensorError(`${path} has an empty axis (shape [${shape.join(', ')}])`);

@@ -42,7 +42,7 @@ async function readLabels(dir: string): Promise<string[] | undefined> {
       const parsed: unknown = JSON.parse(text);
       const list = Array.isArray(parsed) ? parsed : (parsed as { classes?: unknown }).classes;
       if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) throw new ModelFormatError(`${file} must hold a JSON list of class names`);
-      return list as string[];
+      return list;
     }
     return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   }
@@ -77,7 +77,7 @@ async function tensorflowModelPath(conf: Record<string, unknown>, dir: string): 
 
 /** The flavor an MLflow model is saved in, beside the generic python_function one. */
 export function mainFlavor(mlmodel: Record<string, unknown>): string | undefined {
-  const flavors = Object.keys((mlmodel.flavors ?? {}) as object);
+  const flavors = Object.keys((mlmodel.flavors ?? {}));
   return flavors.find((f) => f !== 'python_function') ?? flavors[0];
 }
 

@@ -115,7 +115,7 @@ class OtelTracing implements Tracing {
           kind: api.SpanKind.SERVER,
           attributes: {
             'http.request.method': req.method,
-            'url.path': req.url.split('?')[0]!,
+            'url.path': req.url.split('?')[0],
             'url.scheme': req.protocol,
             'client.address': req.ip,
             'user_agent.original': req.headers['user-agent'],

@@ -18,8 +18,8 @@ const FORMAT_HINTS: Record<string, string> = {
 /** The scheme of a model URI: `runs:/x` → `runs`; a plain or Windows-style path → ''. */
 export function schemeOf(uri: string): string {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(uri);
-  if (!m || m[1]!.length === 1) return '';
-  return m[1]!.toLowerCase();
+  if (!m || m[1].length === 1) return '';
+  return m[1].toLowerCase();
 }
 
 export class Registry implements PluginRegistry {

@@ -13,50 +13,19 @@
  * models there). `setup` must therefore be cheap and free of side effects other
  * than registering.
  */
+import type { ModelMetadata, ResolvedModel, TensorSpec } from '../models/model.js';
 import type { ConversionRecord } from '../models/converted-model.js';
 import type { ModelStore } from '../store/model-store.js';
-import type { DType, Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+// The model vocabulary plugins speak, declared once in models/model.ts.
+export type { ModelMetadata, ResolvedModel, TensorSpec };
 
 export interface Logger {
   debug(msg: string, ...args: unknown[]): void;
   info(msg: string, ...args: unknown[]): void;
   warn(msg: string, ...args: unknown[]): void;
   error(msg: string, ...args: unknown[]): void;
-}
-
-/** What the framework knows about a model beyond its weights. Every field is optional. */
-export interface ModelMetadata {
-  /** Class names in output order. */
-  classes?: string[];
-  /** `logits` (the server applies softmax) or `probabilities`; unset means "detect". */
-  output_kind?: 'logits' | 'probabilities';
-  /** How to turn an image into the model's input; see `PreprocessSpec` in the vision module. */
-  preprocessing?: Record<string, unknown>;
-  /** Training parameters (MLflow params are strings). */
-  params?: Record<string, string>;
-  /** Training metrics. */
-  metrics?: Record<string, number>;
-  [key: string]: unknown;
-}
-
-/** A model made available on local disk by a ModelSource. Must be structured-clonable: it is posted to workers. */
-export interface ResolvedModel {
-  /** The URI as the user gave it. */
-  uri: string;
-  /** The fully resolved URI (e.g. a registry alias turned into a version), when it differs. */
-  resolvedUri?: string;
-  /** Name of the ModelSource that resolved it. */
-  source: string;
-  /** Local directory holding the model's files. */
-  path: string;
-  /** Model format; selects the backend (e.g. `onnx`, `tfjs`). */
-  format: string;
-  /** Main model file, relative to `path`, when the format has one. */
-  file?: string;
-  name?: string;
-  version?: string;
-  runId?: string;
-  metadata: ModelMetadata;
 }
 
 export interface ModelSourceContext {
@@ -98,13 +67,6 @@ export interface ModelSource {
    * the user can act on.
    */
   resolve(uri: string, ctx: ModelSourceContext): Promise<ResolvedModel>;
-}
-
-export interface TensorSpec {
-  name: string;
-  dtype: DType | string;
-  /** Dimensions; a string or null is a free (symbolic) dimension such as the batch axis. */
-  shape: Array<number | string | null>;
 }
 
 export interface BackendOptions {

@@ -15,33 +15,33 @@ export function nested(t: Tensor): unknown {
   const build = (offset: number, depth: number): unknown => {
     if (depth === t.shape.length) return flat[offset];
     const stride = sizeOf(t.shape.slice(depth + 1));
-    return Array.from({ length: t.shape[depth]! }, (_, i) => build(offset + i * stride, depth + 1));
+    return Array.from({ length: t.shape[depth] }, (_, i) => build(offset + i * stride, depth + 1));
   };
   return build(0, 0);
 }
 
 /** A [N, 1] (or [N]) tensor as a flat list; anything wider as rows. */
 function values(t: Tensor): unknown {
-  return t.shape.length === 2 && t.shape[1] === 1 ? nested({ ...t, shape: [t.shape[0]!] } as Tensor) : nested(t);
+  return t.shape.length === 2 && t.shape[1] === 1 ? nested({ ...t, shape: [t.shape[0]] }) : nested(t);
 }
 
 export function predictions(outputs: Record<string, Tensor>, model: ModelInfo, fromTable: boolean): unknown {
   const serving = model.metadata.serving as { flavor?: string; predict_output?: string } | undefined;
   const flavor = serving?.flavor ?? (model.metadata.flavor as string | undefined);
   const names = model.outputs.map((o) => o.name).filter((n) => n in outputs);
-  if (flavor === 'sklearn') return values(outputs[serving?.predict_output ?? names[0]!]!);
+  if (flavor === 'sklearn') return values(outputs[serving?.predict_output ?? names[0]]);
   // PyTorch's pyfunc answers a DataFrame with a DataFrame; Keras's does when the model has no signature.
   const records = flavor === 'pytorch' || ((flavor === 'keras' || flavor === 'tensorflow') && !model.metadata.signature);
   if (records && fromTable) {
     // pyfunc returns pd.DataFrame(preds) for a DataFrame: columns 0..k-1, sent as records.
-    const rows = nested(outputs[names[0]!]!) as unknown[][];
+    const rows = nested(outputs[names[0]]) as unknown[][];
     return rows.map((row) => Object.fromEntries((Array.isArray(row) ? row : [row]).map((v, i) => [String(i), v])));
   }
   if (flavor === 'onnx' && fromTable) {
     // The ONNX wrapper answers a DataFrame with one column per output: records of each row's output values.
-    const columns = names.map((n) => [n, nested(outputs[n]!) as unknown[]] as const);
+    const columns = names.map((n) => [n, nested(outputs[n]) as unknown[]] as const);
     return (columns[0]?.[1] ?? []).map((_, i) => Object.fromEntries(columns.map(([n, rows]) => [n, rows[i]])));
   }
-  if (flavor === 'onnx' || names.length > 1) return Object.fromEntries(names.map((n) => [n, nested(outputs[n]!)]));
-  return nested(outputs[names[0]!]!);
+  if (flavor === 'onnx' || names.length > 1) return Object.fromEntries(names.map((n) => [n, nested(outputs[n])]));
+  return nested(outputs[names[0]]);
 }

@@ -28,13 +28,13 @@ export function mediaTypeOf(header: string | undefined): 'application/json' | 't
   const [type, ...params] = header.split(';').map((p) => p.trim());
   for (const param of params) {
     const [key, value = ''] = param.split('=').map((p) => p.trim());
-    if (key!.toLowerCase() === 'charset') {
+    if (key.toLowerCase() === 'charset') {
       if (value.toLowerCase() !== 'utf-8') throw new UnsupportedMediaTypeError('The scoring server only supports UTF-8');
     } else if (key) {
       throw new UnsupportedMediaTypeError(`Unrecognized content type parameters: ${key}.`);
     }
   }
-  if (!MEDIA_TYPES.includes(type!)) {
+  if (!MEDIA_TYPES.includes(type)) {
     throw new UnsupportedMediaTypeError(`This predictor only supports the following content types: Types: ${JSON.stringify(MEDIA_TYPES)}. Got '${header}'.`);
   }
   return type as 'application/json' | 'text/csv';
@@ -70,7 +70,7 @@ function fromSplit(split: unknown): ScoringInput {
   if (!('data' in split)) throw MlflowInputError.badRequest(`Invalid input. Dataframe split format must have 'data' field and optionally 'columns' and 'index' fields. Got {${Object.keys(split).map((k) => `'${k}'`).join(', ')}}.`);
   const data = split.data;
   if (!Array.isArray(data)) throw MlflowInputError.badRequest("Invalid input. Provided dataframe_split field is not a valid dataframe representation in 'split' format. Error: 'data must be a list'");
-  const rows = data.map((r) => (Array.isArray(r) ? r : [r]));
+  const rows = data.map((r): unknown[] => (Array.isArray(r) ? r : [r]));
   const columns = Array.isArray(split.columns) ? split.columns.map(String) : undefined;
   const width = columns?.length ?? Math.max(0, ...rows.map((r) => r.length));
   if (rows.some((r) => r.length !== width)) {
@@ -86,7 +86,7 @@ function fromSplit(split: unknown): ScoringInput {
 function fromInstances(instances: unknown): ScoringInput {
   if (Array.isArray(instances) && instances.length > 0 && instances.every(isObject)) {
     const values: Record<string, unknown[]> = {};
-    for (const record of instances as Array<Record<string, unknown>>) {
+    for (const record of instances) {
       for (const [k, v] of Object.entries(record)) (values[k] ??= []).push(v);
     }
     return { kind: 'named', values };
@@ -112,7 +112,7 @@ const CSV_ERROR = 'Failed to parse input as a Pandas DataFrame. Ensure that the 
 function parseCsv(text: string): ScoringInput {
   let records: string[][];
   try {
-    records = parseCsvText(text, { relax_column_count: true, skip_empty_lines: true }) as string[][];
+    records = parseCsvText(text, { relax_column_count: true, skip_empty_lines: true });
   } catch (err) {
     throw MlflowInputError.badRequest(`${CSV_ERROR} Error: '${(err as Error).message}'`);
   }
@@ -170,8 +170,8 @@ export function parseScoringRequest(body: Buffer, mediaType: 'application/json' 
       `The input must be a JSON dictionary with exactly one of the input fields {${INPUT_FIELDS.map((f) => `'${f}'`).join(', ')}}. Received dictionary with input fields: [${given.map((f) => `'${f}'`).join(', ')}].`,
     );
   }
-  const value = json[given[0]!];
-  switch (given[0]!) {
+  const value = json[given[0]];
+  switch (given[0]) {
     case 'dataframe_split':
       return fromSplit(value);
     case 'dataframe_records':

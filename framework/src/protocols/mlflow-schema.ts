@@ -83,9 +83,11 @@ function coerce(value: unknown, column: ColumnSpec, how: 'as a column' | 'as an 
     if (type === 'double' || type === 'float') return NaN;
     throw fail(`TypeError("int() argument must be a string, a bytes-like object or a real number, not 'NoneType'")`);
   } else {
-    const text = String(value).trim();
+    // Past the checks above, a value decoded from JSON or CSV is a string.
+    const raw = value as string;
+    const text = raw.trim();
     n = /^[+-]?(nan|inf|infinity)$/i.test(text) ? Number(text.replace(/inf(inity)?/i, 'Infinity').replace(/nan/i, 'NaN')) : text === '' ? NaN : Number(text);
-    if (Number.isNaN(n) && !/nan/i.test(text)) throw fail(`ValueError("could not convert string to float: '${String(value)}'")`);
+    if (Number.isNaN(n) && !/nan/i.test(text)) throw fail(`ValueError("could not convert string to float: '${raw}'")`);
   }
   if (type === 'boolean') return n !== 0;
   if (type === 'long' || type === 'integer') {
@@ -128,10 +130,10 @@ function tableFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind: 
     if (lists.some((l) => l.length !== count)) throw MlflowInputError.badRequest('Invalid input. All arrays must be of the same length');
     table = { columns, rows: Array.from({ length: count }, (_, i) => lists.map((l) => l[i])) };
   } else {
-    const rows = input.value.map((r) => (Array.isArray(r) ? r : [r]));
+    const rows = input.value.map((r): unknown[] => (Array.isArray(r) ? r : [r]));
     // MLflow first reads such a list as one array of the first column's type: a word among numbers fails there.
     shapeOf(input.value);
-    const first = schema.columns[0]!;
+    const first = schema.columns[0];
     if (first.type !== 'string') for (const v of rows.flat(Infinity)) coerce(v, first, 'as an array');
     if (schema.byName) {
       // MLflow reads a list of rows as numbered columns, which a named signature does not have.
@@ -158,18 +160,18 @@ function tableFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind: 
     const spec = schema.matrix!;
     const out = allocate((spec.dtype === 'float32' ? 'float32' : 'float64') as DType, [rows.length, schema.columns.length]);
     const data = out.data as Float64Array | Float32Array;
-    for (let j = 0; j < schema.columns.length; j++) for (let i = 0; i < rows.length; i++) data[i * schema.columns.length + j] = Number(values[j]![i]);
+    for (let j = 0; j < schema.columns.length; j++) for (let i = 0; i < rows.length; i++) data[i * schema.columns.length + j] = Number(values[j][i]);
     return { [spec.name]: out };
   }
   const feeds: Record<string, Tensor> = {};
   schema.columns.forEach((column, j) => {
     const name = column.input ?? column.name;
     const dtype: DType = ({ double: 'float64', float: 'float32', long: 'int64', integer: 'int32', boolean: 'bool', string: 'string' } as Record<string, DType>)[column.type] ?? 'float64';
-    if (dtype === 'string') feeds[name] = tensor('string', [rows.length, 1], values[j]!.map(String));
+    if (dtype === 'string') feeds[name] = tensor('string', [rows.length, 1], values[j].map(String));
     else {
       const t = allocate(dtype, [rows.length, 1]);
       const data = t.data as unknown as Array<number | bigint>;
-      values[j]!.forEach((v, i) => (data[i] = dtype === 'int64' ? BigInt(Number(v)) : Number(v)));
+      values[j].forEach((v, i) => (data[i] = dtype === 'int64' ? BigInt(Number(v)) : Number(v)));
       feeds[name] = t;
     }
   });
@@ -201,7 +203,7 @@ function leafNumber(v: unknown): number {
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (v === null) return NaN;
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-  if (Number.isNaN(n) && !(typeof v === 'string' && /^\s*[+-]?nan\s*$/i.test(v))) throw MlflowInputError.badRequest(`Invalid input. could not convert string to float: '${String(v)}'`);
+  if (Number.isNaN(n) && !(typeof v === 'string' && /^\s*[+-]?nan\s*$/i.test(v))) throw MlflowInputError.badRequest(`Invalid input. could not convert string to float: '${typeof v === 'string' ? v : JSON.stringify(v)}'`);
   return n;
 }
 
@@ -259,7 +261,7 @@ function tensorFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind:
   const { inputs, declared } = schema;
   if (input.kind === 'tensor') {
     if (inputs.length !== 1) throw MlflowInputError.badRequest(`Invalid input. The model takes ${inputs.length} named inputs (${pyList(inputs.map((i) => i.name))}): send "inputs" as an object of them`);
-    return { [inputs[0]!.name]: tensorFor(input.value, inputs[0]!, declared?.[0], maxElements) };
+    return { [inputs[0].name]: tensorFor(input.value, inputs[0], declared?.[0], maxElements) };
   }
   if (input.kind === 'named') {
     const names = Object.keys(input.values);
@@ -274,7 +276,7 @@ function tensorFeeds(input: ScoringInput, schema: Extract<ScoringSchema, { kind:
     return Object.fromEntries(inputs.map((spec, i) => [spec.name, tensorFor(input.values[spec.name], spec, declared?.[i], maxElements)]));
   }
   // A table for a tensor model: its rows are the items, when the model takes [N, columns].
-  const spec = inputs[0]!;
+  const spec = inputs[0];
   const width = input.columns?.length ?? input.rows[0]?.length ?? 0;
   const expected = (declared?.[0] ?? spec).shape;
   if (inputs.length !== 1 || expected.length !== 2 || (typeof expected[1] === 'number' && expected[1] > 0 && expected[1] !== width)) {

@@ -48,7 +48,7 @@ function splitBody(req: FastifyRequest): { header: InferRequest; binary: Buffer 
     throw new InvalidJsonError(`the inference request is not valid JSON: ${(err as Error).message}`);
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw new InvalidInputError('the inference request must be a JSON object');
-  return { header: header as InferRequest, binary: body.subarray(length) };
+  return { header: header, binary: body.subarray(length) };
 }
 
 function inputTensor(input: InferInput, binary: Buffer | undefined, spec: TensorSpec, maxElements: number): Tensor {
@@ -136,7 +136,7 @@ export function installOpenInference(app: FastifyInstance, targets: InferenceTar
     const allBinary = header.parameters?.binary_data_output === true;
     const blobs: Buffer[] = [];
     const outputs = wanted.map(({ name, binary: asBinary }) => {
-      const output = results[name]!;
+      const output = results[name];
       const base = { name, datatype: toDatatype(output.dtype), shape: [...output.shape] };
       if (!asBinary && !allBinary) return { ...base, data: jsonData(output) };
       const bytes = bytesOf(output);

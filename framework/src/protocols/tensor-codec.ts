@@ -26,7 +26,7 @@ export function toDType(datatype: string): DType {
   return dtype;
 }
 
-export function toDatatype(dtype: DType | string): string {
+export function toDatatype(dtype: DType | (string & {})): string {
   const found = Object.entries(TO_DTYPE).find(([, d]) => d === dtype);
   if (!found) throw new InvalidTensorError(`dtype ${dtype} has no Open Inference Protocol datatype`);
   return found[0];
@@ -85,7 +85,7 @@ export function tensorFromBytes(datatype: string, shapeValue: unknown, bytes: Bu
   const dtype = toDType(datatype);
   const shape = checkShape(shapeValue, what);
   if (dtype === 'string') return tensor('string', shape, stringsFromBytes(bytes, sizeOf(shape), what));
-  const out = allocate(dtype, shape) as Tensor<Exclude<DType, 'string'>>;
+  const out = allocate<Exclude<DType, 'string'>>(dtype, shape);
   if (bytes.length !== out.data.byteLength) throw new InvalidTensorError(`${what}: ${bytes.length} bytes of binary data, shape [${shape.join(', ')}] of ${datatype} needs ${out.data.byteLength}`);
   new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength).set(bytes);
   return out;

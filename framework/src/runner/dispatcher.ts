@@ -27,7 +27,7 @@ function tail(window: number[], value: number): number {
   window.push(value);
   if (window.length > TAIL_WINDOW) window.shift();
   const sorted = [...window].sort((x, y) => x - y);
-  return sorted[Math.floor(TAIL_QUANTILE * (sorted.length - 1))]!;
+  return sorted[Math.floor(TAIL_QUANTILE * (sorted.length - 1))];
 }
 
 export const systemClock: Clock = {
@@ -238,7 +238,7 @@ export class Dispatcher {
     // Batch k goes to worker k mod c (in order of freeing): every full batch adds the same time to its worker.
     const ahead = this.queuedItems + rows;
     const last = Math.ceil(ahead / maxBatchSize) - 1;
-    const starts = free[last % concurrency]! + Math.floor(last / concurrency) * this.roundTrip(maxBatchSize);
+    const starts = free[last % concurrency] + Math.floor(last / concurrency) * this.roundTrip(maxBatchSize);
     // The request's last batch takes in what arrives until it starts: under load it runs full, and costs that.
     const gap = this.arrivals.gap;
     const joining = gap === undefined || gap <= 0 ? 0 : Math.floor(starts / gap);
@@ -277,7 +277,7 @@ export class Dispatcher {
     if (limit <= 0 || !this.cost.fitted) return;
     const now = this.clock.now();
     while (this.queue.length > 0) {
-      const head = this.queue[0]!;
+      const head = this.queue[0];
       // A request split across batches has rows running already: it is seen through.
       if (head.taken > 0 || head.startsNow || now - head.arrivedAt <= limit) return;
       this.counters.expired++;
@@ -292,7 +292,7 @@ export class Dispatcher {
     const saving = this.cost.coefficients.b;
     if (gap >= saving) return 0;
     const now = this.clock.now();
-    const head = this.queue[0]!;
+    const head = this.queue[0];
     const budget = Math.min(saving - (now - head.queuedAt), this.options.maxLatencyMs - this.deliveryMs - this.roundTrip(this.queuedItems + 1) - (now - head.arrivedAt));
     // Timers cannot wait less than 1 ms: a shorter hold would overshoot its budget.
     return budget >= TIMER_RESOLUTION_MS ? Math.min(Math.max(gap, TIMER_RESOLUTION_MS), budget) : 0;
@@ -317,7 +317,7 @@ export class Dispatcher {
     let room = this.batchSize();
     const segments: Segment[] = [];
     while (room > 0 && this.queue.length > 0) {
-      const request = this.queue[0]!;
+      const request = this.queue[0];
       const count = Math.min(room, request.rows - request.taken);
       segments.push({ request, start: request.taken, count });
       request.taken += count;
@@ -338,7 +338,7 @@ export class Dispatcher {
       request.input = whole;
       return sliceBatch(whole, axis, start, count);
     });
-    return parts.length === 1 ? materializeBatch(parts[0]!) : concatBatch(parts, axis);
+    return parts.length === 1 ? materializeBatch(parts[0]) : concatBatch(parts, axis);
   }
 
   private dispatch(segments: Segment[]): void {
@@ -398,7 +398,7 @@ export class Dispatcher {
       const { request } = segment;
       if (request.settled) return;
       if (!pieces) return this.fail(request, error);
-      request.parts.push({ start: segment.start, output: pieces[i]! });
+      request.parts.push({ start: segment.start, output: pieces[i] });
       request.done += segment.count;
       if (request.done === request.rows) {
         request.settled = true;
@@ -407,7 +407,7 @@ export class Dispatcher {
           request.timing.delivered = this.recordDelivery;
         }
         const parts = request.parts.sort((x, y) => x.start - y.start).map((p) => p.output);
-        request.resolve(tagAnswer(parts.length === 1 ? parts[0]! : concatBatch(parts, this.options.batchDim[1]), model));
+        request.resolve(tagAnswer(parts.length === 1 ? parts[0] : concatBatch(parts, this.options.batchDim[1]), model));
       }
     });
     this.pump();

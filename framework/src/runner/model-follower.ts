@@ -9,7 +9,7 @@ export interface FollowOptions {
   resolve(): Promise<ResolvedModel>;
   logger: Logger;
   /** Told of every look that found a new version: swapped in (with its load time), or refused. */
-  onUpdate?(outcome: 'swapped' | 'refused', model: ModelInfo | ResolvedModel, seconds: number): void;
+  onUpdate?: (outcome: 'swapped' | 'refused', model: ModelInfo | ResolvedModel, seconds: number) => void;
 }
 
 /** Which model version a resolved model is: its resolved URI, else its URI with version and run. */

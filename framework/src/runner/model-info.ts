@@ -1,16 +1,8 @@
-import type { ModelMetadata, ModelSession, ResolvedModel, TensorSpec } from '../plugins/types.js';
+import type { ModelInfo, ModelMetadata, ResolvedModel, TensorSpec, WarmUp } from '../models/model.js';
+import type { ModelSession } from '../plugins/types.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { WarmUp } from './warm-up.js';
 
-/** What the HTTP side knows of a model once the workers have loaded it. */
-export interface ModelInfo extends ResolvedModel {
-  inputs: TensorSpec[];
-  outputs: TensorSpec[];
-  device: string;
-  backend: string;
-  /** How its warm-up inference went in the first worker. */
-  warmUp: WarmUp;
-}
+export type { ModelInfo };
 
 /**
  * The model as a Runnable sees it inside its worker: the resolved model and the
@@ -45,7 +37,7 @@ export class LoadedModel {
     const [outputSpec] = this.session.outputs;
     if (!inputSpec || !outputSpec) throw new Error('runSingle needs a model with at least one input and one output');
     const out = await this.session.run({ [inputSpec.name]: input }, [outputSpec.name]);
-    return out[outputSpec.name]!;
+    return out[outputSpec.name];
   }
 
   info(): ModelInfo {

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { BentoError, ModelLoadError, RunnerCrashedError, ServiceUnavailableError } from '../errors.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
-import { isTensor, transferablesOf, type Tensor } from '../tensor/tensor.js';
+import { isTensor, transferablesOf } from '../tensor/tensor.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ModelInfo } from './model-info.js';
 import { INFO_METHOD, type InfoResponse, type TaskResponse, type WorkerBootstrap } from './protocol.js';
@@ -143,7 +143,7 @@ export class RunnerPool {
 
   /** `call`, with how long the method itself ran in its worker. */
   async callTimed(method: string, args: unknown[]): Promise<{ value: unknown; elapsedMs?: number }> {
-    const tensors = args.filter(isTensor) as Tensor[];
+    const tensors = args.filter(isTensor);
     let response: TaskResponse;
     try {
       response = (await this.pool.run({ method, args }, { transferList: transferablesOf(tensors) })) as TaskResponse;

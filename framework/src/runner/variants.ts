@@ -48,8 +48,8 @@ export function variantsFromEnv(env: Readonly<Record<string, string | undefined>
   }
   if (!variants || typeof variants !== 'object' || Array.isArray(variants)) throw new ConfigError('BENTO_MODEL_VARIANTS must be a JSON object of variant name to { uri, weight, shadow }');
   const config: VariantsConfig = { variants: variants as Record<string, VariantConfig> };
-  checkVariants(runners[0]!, config, 'BENTO_MODEL_VARIANTS');
-  return { [runners[0]!]: config };
+  checkVariants(runners[0], config, 'BENTO_MODEL_VARIANTS');
+  return { [runners[0]]: config };
 }
 
 /** The header that picks a variant: BENTO_MODEL_VARIANT_HEADER, lowercase, or x-model-variant. */
@@ -82,7 +82,7 @@ export class VariantRouter<T> {
 
   /** The first variant that answers: the one whose model the service and /get_model_info describe. */
   get main(): T {
-    return this.answering[0]!.target;
+    return this.answering[0].target;
   }
 
   get names(): string[] {
@@ -97,12 +97,12 @@ export class VariantRouter<T> {
       return { name: requested, target };
     }
     // Every weight 0: the variants answer only by header, and the first one takes the rest.
-    if (this.total === 0) return this.answering[0]!;
+    if (this.total === 0) return this.answering[0];
     let x = this.random() * this.total;
     for (const v of this.answering) {
       if (x < v.weight) return v;
       x -= v.weight;
     }
-    return this.answering[this.answering.length - 1]!;
+    return this.answering[this.answering.length - 1];
   }
 }

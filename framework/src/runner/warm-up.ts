@@ -1,8 +1,8 @@
+import type { WarmUp } from '../models/model.js';
 import type { Logger, ModelSession } from '../plugins/types.js';
 import { DTYPES, type DType, allocate } from '../tensor/tensor.js';
 
-/** How a model's warm-up went: it ran (and took `ms`), it failed, or it could not be tried. */
-export type WarmUp = { ran: true; ms: number } | { ran: false; failed?: string; skipped?: string };
+export type { WarmUp };
 
 /**
  * Runs the model once on zeros (free dimensions as 1) right after loading, so

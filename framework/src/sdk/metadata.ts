@@ -1,13 +1,10 @@
 /**
  * Where decorators keep what they learn. Keys are registered symbols so that two
  * copies of the framework in one process (a service and a plugin resolving
- * different installs) still read each other's metadata.
+ * different installs) still read each other's metadata. What each key holds, and
+ * its typed reader, belong to the decorator that writes it (decorators/*.ts).
  */
 import 'reflect-metadata';
-import type { ApiDefinition } from './decorators/api.js';
-import type { MethodDefinition } from './decorators/method.js';
-import type { RunnableDefinition } from './decorators/runnable.js';
-import type { ServiceDefinition } from './decorators/service.js';
 
 export const SERVICE_KEY = Symbol.for('bento-ts:service');
 export const APIS_KEY = Symbol.for('bento-ts:apis');
@@ -20,26 +17,10 @@ export type Constructor<T = any> = new (...args: any[]) => T;
 
 /** Appends to a class's own list, copying an inherited list first so subclasses never mutate their parent's. */
 export function appendOwn<T>(key: symbol, target: object, item: T): void {
-  const own: T[] | undefined = Reflect.getOwnMetadata(key, target);
+  const own = Reflect.getOwnMetadata(key, target) as T[] | undefined;
   const list = own ?? [...((Reflect.getMetadata(key, target) as T[] | undefined) ?? [])];
   list.push(item);
   Reflect.defineMetadata(key, list, target);
-}
-
-export function getServiceDefinition(cls: Constructor): ServiceDefinition | undefined {
-  return Reflect.getOwnMetadata(SERVICE_KEY, cls);
-}
-
-export function getApis(cls: Constructor): ApiDefinition[] {
-  return Reflect.getMetadata(APIS_KEY, cls) ?? [];
-}
-
-export function getRunnableDefinition(cls: Constructor): RunnableDefinition | undefined {
-  return Reflect.getOwnMetadata(RUNNABLE_KEY, cls);
-}
-
-export function getMethods(cls: Constructor): MethodDefinition[] {
-  return Reflect.getMetadata(METHODS_KEY, cls) ?? [];
 }
 
 export interface RunnerParam {
@@ -48,5 +29,5 @@ export interface RunnerParam {
 }
 
 export function getRunnerParams(cls: Constructor): RunnerParam[] {
-  return Reflect.getOwnMetadata(RUNNER_PARAMS_KEY, cls) ?? [];
+  return (Reflect.getOwnMetadata(RUNNER_PARAMS_KEY, cls) as RunnerParam[] | undefined) ?? [];
 }

@@ -149,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
   for (const api of options.apis) {
     const fn = (options.service as Record<string, unknown>)[api.name] as ApiMethod;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc needs it to read bodySchema; JSONDescriptor only adds an optional field, so typescript-eslint takes the two types as equal
     const jsonSchema = (api.input as JSONDescriptor<unknown> | undefined)?.bodySchema;
     const traffic = trafficFor(api);
     app.route({

@@ -60,7 +60,7 @@ export function installErrorHandling(app: FastifyInstance, methodsByRoute: Map<s
     return sendError(reply, err);
   });
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0]!;
+    const path = req.url.split('?')[0];
     const allowed = methodsByRoute.get(path);
     if (allowed) {
       reply.header('allow', [...allowed].join(', '));

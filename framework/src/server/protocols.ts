@@ -36,5 +36,5 @@ export function protocolRoutes(targets: InferenceTarget[], apis: ApiDefinition[]
 export function installProtocols(app: FastifyInstance, targets: InferenceTarget[], apis: ApiDefinition[], maxBodyBytes: number, guard: GuardRequest): void {
   const { taken, v2, mlflow } = plan(targets, apis);
   if (v2) installOpenInference(app, targets, FRAMEWORK_VERSION, maxBodyBytes, guard);
-  if (mlflow) installMlflowScoring(app, targets[0]!, FRAMEWORK_VERSION, maxBodyBytes, guard, taken);
+  if (mlflow) installMlflowScoring(app, targets[0], FRAMEWORK_VERSION, maxBodyBytes, guard, taken);
 }

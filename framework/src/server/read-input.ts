@@ -29,7 +29,7 @@ export async function readInput(req: FastifyRequest, maxBodyBytes: number): Prom
     return { kind: 'multipart', files, fields };
   }
   const body = req.body;
-  const contentType = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0]!.trim().toLowerCase();
+  const contentType = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim().toLowerCase();
   if (Buffer.isBuffer(body)) return { kind: 'binary', contentType, data: body };
   // fastify parses text/plain into a string: keep it as the bytes it was, so only JSON counts as JSON.
   if (typeof body === 'string' && contentType !== 'application/json') return { kind: 'binary', contentType, data: Buffer.from(body) };

@@ -130,7 +130,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await Promise.all(followers.map((f) => f.stop()));
         await app.close();
         await Promise.all(runners.map((r) => r.close()));
-        scope.dispose();
+        // Services registered with a dispose() (tsyringe Disposable) release what they hold; the server is closing either way.
+        await Promise.resolve(scope.dispose()).catch(() => undefined);
         await tracing?.shutdown();
       },
     };

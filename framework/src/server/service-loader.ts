@@ -1,6 +1,8 @@
 import { pathToFileURL } from 'node:url';
 import { ServiceDefinitionError } from '../errors.js';
-import { getApis, getServiceDefinition, type Constructor } from '../sdk/metadata.js';
+import { getApis } from '../sdk/decorators/api.js';
+import { getServiceDefinition } from '../sdk/decorators/service.js';
+import type { Constructor } from '../sdk/metadata.js';
 
 export interface LoadedServiceModule {
   moduleUrl: string;

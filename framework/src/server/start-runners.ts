@@ -61,7 +61,7 @@ export async function startRunners(service: ResolvedService, ctx: RunnerContext,
       metrics.variantRequests.inc({ runner: def.name, variant, version: modelLabel(versions.get(variant)!.model), role, outcome: ok ? 'ok' : 'error' })));
     scope.registerInstance(runnerToken(runner.cls), routed);
     // The standard protocols see the runner as one model, routed like the service's own calls.
-    const target = inferenceTarget(runner, started[0]!.pool, routed as unknown as Record<string, (t: unknown) => Promise<unknown>>);
+    const target = inferenceTarget(runner, started[0].pool, routed as unknown as Record<string, (t: unknown) => Promise<unknown>>);
     if (target) targets.push(target);
   }
   return { targets, variants: Object.keys(variants).length > 0 };
@@ -123,8 +123,8 @@ async function startVariants(def: RunnableDefinition, config: VariantsConfig, ct
   for (const [name, variant] of ordered) {
     const pool = await startRunner(def, ctx, { name, uri: variant.uri });
     pools.push(pool);
-    const differs = started.length ? signatureChange(started[0]!.pool.model, pool.model) : undefined;
-    if (differs) throw new ConfigError(`runner "${def.name}": variant "${name}" cannot serve beside "${started[0]!.name}": ${differs}`);
+    const differs = started.length ? signatureChange(started[0].pool.model, pool.model) : undefined;
+    if (differs) throw new ConfigError(`runner "${def.name}": variant "${name}" cannot serve beside "${started[0].name}": ${differs}`);
     started.push({ name, config: variant, pool });
   }
   ctx.logger.info(`runner "${def.name}": variants ${started.map((v) => (v.config.shadow ? `${v.name} (shadow)` : `${v.name} (weight ${v.config.weight ?? 1})`)).join(', ')}`);
@@ -153,11 +153,11 @@ export function modelLabels(runner: string, m: ModelInfo): ModelLabels {
 function inferenceTarget(runner: ResolvedRunner, pool: RunnerPool, proxy: Record<string, (t: unknown) => Promise<unknown>>): InferenceTarget | undefined {
   const method = runner.methods.find((m) => m.batchable);
   if (!method) return undefined;
-  const call = proxy[method.name]!;
+  const call = proxy[method.name];
   let infer: InferenceTarget['infer'];
   if (method.namedTensors) infer = (feeds) => call(feeds) as Promise<Record<string, Tensor>>;
   else if (pool.model.inputs.length === 1 && pool.model.outputs.length === 1) {
-    infer = async (feeds) => ({ [pool.model.outputs[0]!.name]: (await call(feeds[pool.model.inputs[0]!.name])) as Tensor });
+    infer = async (feeds) => ({ [pool.model.outputs[0].name]: (await call(feeds[pool.model.inputs[0].name])) as Tensor });
   } else return undefined;
   return {
     name: pool.name,

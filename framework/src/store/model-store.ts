@@ -6,7 +6,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidInputError, ModelNotFoundError, ModelStoreError } from '../errors.js';
 import type { ConversionRecord } from '../models/converted-model.js';
-import type { ModelMetadata } from '../plugins/types.js';
+import type { ModelMetadata } from '../models/model.js';
 
 /** Environment variable naming the store's root (as BENTOML_HOME does); models live under `<root>/models`. */
 export const BENTO_HOME_ENV = 'BENTO_HOME';
@@ -119,10 +119,10 @@ function ownedName(): string {
 /** Whether what `ownedName()` named is left from a process gone from this host, or a day old. */
 function abandoned(owner: string): boolean {
   const [local, host] = owner.split('@');
-  const [pid, created] = local!.split('-').map(Number);
+  const [pid, created] = local.split('-').map(Number);
   // A process ID means something only on its own host: a store shared by several machines or containers keeps
   // the others' work until it is a day old.
-  const dead = host === hostname() && Number.isInteger(pid) && pid !== process.pid && !processAlive(pid!);
+  const dead = host === hostname() && Number.isInteger(pid) && pid !== process.pid && !processAlive(pid);
   return dead || Date.now() - (created ?? 0) > LEFTOVER_MAX_AGE_MS;
 }
 

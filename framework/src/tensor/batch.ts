@@ -46,7 +46,7 @@ export function sliceBatch(value: BatchOutput, axis: number, start: number, coun
 
 /** Joins batch values along `axis`; named ones must all name the same tensors. */
 export function concatBatch(parts: BatchInput[], axis: number): BatchOutput {
-  const first = parts[0]!;
+  const first = parts[0];
   const named = entries(first);
   if (!named) return concat(parts as TensorInput[], axis);
   const keys = named.map(([k]) => k);
@@ -54,7 +54,7 @@ export function concatBatch(parts: BatchInput[], axis: number): BatchOutput {
     const theirs = Object.keys(p);
     if (theirs.length !== keys.length || theirs.some((k) => !keys.includes(k))) throw new RangeError(`cannot batch tensors named ${theirs.join(', ')} with ${keys.join(', ')}`);
   }
-  return Object.fromEntries(keys.map((k) => [k, concat(parts.map((p) => (p as Record<string, TensorInput>)[k]!), axis)]));
+  return Object.fromEntries(keys.map((k) => [k, concat(parts.map((p) => (p as Record<string, TensorInput>)[k]), axis)]));
 }
 
 /** Cuts a batch's output into consecutive pieces of the given sizes along `axis`. */

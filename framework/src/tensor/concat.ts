@@ -36,14 +36,14 @@ export function concat<D extends DType>(parts: TensorInput<D>[], axis: number): 
     }
   }
   const shape = [...first.shape];
-  shape[axis] = parts.reduce((n, p) => n + p.shape[axis]!, 0);
+  shape[axis] = parts.reduce((n, p) => n + p.shape[axis], 0);
   const out = allocate(first.dtype, shape);
   const outer = sizeOf(first.shape.slice(0, axis));
   const inner = sizeOf(first.shape.slice(axis + 1));
-  const outRow = shape[axis]! * inner;
+  const outRow = shape[axis] * inner;
   let offset = 0;
   for (const p of parts) {
-    const block = p.shape[axis]! * inner;
+    const block = p.shape[axis] * inner;
     // Along axis 0 a part is one contiguous block, which a deferred part can write itself.
     if (isDeferred(p) && outer === 1) p.writeInto(out.data, offset);
     else copyBlocks(materialize(p).data, block, 0, out.data, outRow, offset, block, outer);
@@ -54,7 +54,7 @@ export function concat<D extends DType>(parts: TensorInput<D>[], axis: number): 
 
 /** Items `[start, start + count)` of `t` along `axis`: a view for axis 0 (or the tensor itself when whole), else a copy. */
 export function slice<D extends DType>(t: Tensor<D>, axis: number, start: number, count: number): Tensor<D> {
-  const size = t.shape[axis]!;
+  const size = t.shape[axis];
   if (start < 0 || count < 0 || start + count > size) throw new RangeError(`cannot take ${start}..${start + count} of axis ${axis} (size ${size})`);
   if (start === 0 && count === size) return t;
   const shape = [...t.shape];

@@ -86,6 +86,7 @@ export function sizeOf(shape: readonly number[]): number {
 
 export function allocate<D extends DType>(dtype: D, shape: number[]): Tensor<D> {
   const size = sizeOf(shape);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- tsc does not narrow the generic D by the === 'string' test and needs it; typescript-eslint sees the narrowed type
   const data = dtype === 'string' ? new Array<string>(size).fill('') : new CONSTRUCTORS[dtype as NumericDType](size);
   return { dtype, shape, data: data as TypedArrayOf[D] };
 }
@@ -100,13 +101,13 @@ export function tensor<D extends DType>(dtype: D, shape: number[], data: TypedAr
 /** Rows `[start, end)` along the first axis, sharing memory with `t`. */
 export function sliceRows<D extends DType>(t: Tensor<D>, start: number, end: number): Tensor<D> {
   const row = sizeOf(t.shape.slice(1));
-  const data = rangeOf(t.data, start * row, end * row) as TypedArrayOf[D];
+  const data = rangeOf<TypedArrayOf[D]>(t.data, start * row, end * row);
   return { dtype: t.dtype, shape: [end - start, ...t.shape.slice(1)], data };
 }
 
 /** Elements `[begin, end)` of a tensor's data: a view of a typed array, a copy of a string array. */
 export function rangeOf<A extends Tensor['data']>(data: A, begin: number, end: number): A {
-  return (Array.isArray(data) ? data.slice(begin, end) : (data as Exclude<Tensor['data'], string[]>).subarray(begin, end)) as A;
+  return (Array.isArray(data) ? data.slice(begin, end) : data.subarray(begin, end)) as A;
 }
 
 /** Buffers to list in a worker `postMessage` transfer list. */

@@ -71,8 +71,8 @@ function softmax(row: Float32Array): Float64Array {
   for (const v of row) max = Math.max(max, v);
   const out = new Float64Array(row.length);
   let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i]! - max);
-  for (let i = 0; i < row.length; i++) out[i]! /= sum;
+  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
+  for (let i = 0; i < row.length; i++) out[i] /= sum;
   return out;
 }
 
@@ -88,10 +88,10 @@ export function toPredictions(output: Tensor, classes: string[], kind?: 'logits'
     const row = data.subarray(r * width, (r + 1) * width);
     const probs = kind === 'probabilities' || (kind === undefined && looksLikeProbabilities(row)) ? Float64Array.from(row) : softmax(row);
     let best = 0;
-    for (let i = 1; i < width; i++) if (probs[i]! > probs[best]!) best = i;
+    for (let i = 1; i < width; i++) if (probs[i] > probs[best]) best = i;
     const probabilities: Record<string, number> = {};
     classes.forEach((name, i) => (probabilities[name] = probs[i]!));
-    predictions.push({ predicted_class: classes[best]!, predicted_index: best, confidence: probs[best]!, probabilities });
+    predictions.push({ predicted_class: classes[best], predicted_index: best, confidence: probs[best], probabilities });
   }
   return predictions;
 }

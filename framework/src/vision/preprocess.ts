@@ -59,7 +59,7 @@ export function preprocessSpecFor(
   metadata: ModelMetadata,
   env: Readonly<Record<string, string | undefined>> = {},
 ): PreprocessSpec {
-  const pre = (metadata.preprocessing ?? {}) as Record<string, unknown>;
+  const pre = (metadata.preprocessing ?? {});
   const shape = input.shape;
   if (shape.length !== 4) {
     throw new ConfigError(`model input "${input.name}" has rank ${shape.length}; an image model takes a rank-4 tensor (NCHW or NHWC)`);
@@ -73,7 +73,7 @@ export function preprocessSpecFor(
   const size = numberList(pre.input_size, 'preprocessing.input_size');
   const height = isFixed(hDim) ? hDim : (size?.[0] ?? DEFAULT_SIZE);
   const width = isFixed(wDim) ? wDim : (size?.[1] ?? size?.[0] ?? DEFAULT_SIZE);
-  const channels = (isFixed(cDim) ? cDim : Number(pre.channels ?? 3)) as 1 | 3;
+  const channels = isFixed(cDim) ? cDim : Number(pre.channels ?? 3);
   if (channels !== 1 && channels !== 3) throw new ConfigError(`model input "${input.name}" has ${channels} channels; image models take 1 or 3`);
   const dtype = input.dtype === 'uint8' ? 'uint8' : 'float32';
   if (dtype === 'float32' && input.dtype !== 'float32') {
@@ -131,26 +131,26 @@ function pixelTensor(images: Pixels[], spec: PreprocessSpec): DeferredTensor<'fl
         if (layout === 'NHWC') out.set(img.data, base);
         else for (let i = 0; i < plane; i++) for (let c = 0; c < channels; c++) out[base + c * plane + i] = img.data[i * channels + c]!;
       });
-    }) as DeferredTensor<'float32' | 'uint8'>;
+    });
   }
   const mul = spec.std.map((s) => 1 / (spec.scale * s));
-  const add = spec.mean.map((m, c) => -m / spec.std[c]!);
+  const add = spec.mean.map((m, c) => -m / spec.std[c]);
   return deferred('float32', shape, (out, offset) => {
     images.forEach((img, b) => {
       const src = img.data;
       const base = offset + b * size;
       for (let c = 0; c < channels; c++) {
-        const k = mul[c]!;
-        const a = add[c]!;
+        const k = mul[c];
+        const a = add[c];
         if (layout === 'NCHW') {
           const dst = base + c * plane;
-          for (let i = 0; i < plane; i++) out[dst + i] = src[i * channels + c]! * k + a;
+          for (let i = 0; i < plane; i++) out[dst + i] = src[i * channels + c] * k + a;
         } else {
-          for (let i = 0; i < plane; i++) out[base + i * channels + c] = src[i * channels + c]! * k + a;
+          for (let i = 0; i < plane; i++) out[base + i * channels + c] = src[i * channels + c] * k + a;
         }
       }
     });
-  }) as DeferredTensor<'float32' | 'uint8'>;
+  });
 }
 
 /** The same, written at once into a tensor of its own. */

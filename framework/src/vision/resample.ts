@@ -47,7 +47,7 @@ function computeTaps(inSize: number, outSize: number): Taps {
       weights[o * maxTaps + (i - lo)] = w;
       total += w;
     }
-    if (total > 0) for (let k = 0; k < hi - lo; k++) weights[o * maxTaps + k]! /= total;
+    if (total > 0) for (let k = 0; k < hi - lo; k++) weights[o * maxTaps + k] /= total;
     start[o] = lo;
     count[o] = hi - lo;
   }
@@ -71,12 +71,12 @@ export function resizeBilinear(src: Uint8Array, inW: number, inH: number, channe
     const srcRow = y * inRow;
     const dstRow = y * midRow;
     for (let x = 0; x < outW; x++) {
-      const first = srcRow + hStart[x]! * channels;
-      const n = hCount[x]!;
+      const first = srcRow + hStart[x] * channels;
+      const n = hCount[x];
       const wBase = x * hMax;
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0, at = first + c; k < n; k++, at += channels) acc += src[at]! * hWeights[wBase + k]!;
+        for (let k = 0, at = first + c; k < n; k++, at += channels) acc += src[at] * hWeights[wBase + k];
         mid[dstRow + x * channels + c] = acc;
       }
     }
@@ -87,13 +87,13 @@ export function resizeBilinear(src: Uint8Array, inW: number, inH: number, channe
   const vMax = v.maxTaps;
   const out = new Uint8Array(outW * outH * channels);
   for (let y = 0; y < outH; y++) {
-    const first = vStart[y]! * midRow;
-    const n = vCount[y]!;
+    const first = vStart[y] * midRow;
+    const n = vCount[y];
     const wBase = y * vMax;
     const dstRow = y * midRow;
     for (let i = 0; i < midRow; i++) {
       let acc = 0;
-      for (let k = 0, at = first + i; k < n; k++, at += midRow) acc += mid[at]! * vWeights[wBase + k]!;
+      for (let k = 0, at = first + i; k < n; k++, at += midRow) acc += mid[at] * vWeights[wBase + k];
       out[dstRow + i] = acc <= 0 ? 0 : acc >= 255 ? 255 : (acc + 0.5) | 0;
     }
   }
@@ -119,7 +119,7 @@ export function toChannels(src: Uint8Array, pixels: number, from: number, to: 1 
         out[i * 3] = out[i * 3 + 1] = out[i * 3 + 2] = src[p]!;
       }
     } else {
-      out[i] = colour ? Math.round((src[p]! * 299 + src[p + 1]! * 587 + src[p + 2]! * 114) / 1000) : src[p]!;
+      out[i] = colour ? Math.round((src[p] * 299 + src[p + 1] * 587 + src[p + 2] * 114) / 1000) : src[p];
     }
   }
   return out;

@@ -94,8 +94,8 @@ export class ModelService {
     const spec = this.spec!;
     const info = this.model.model;
     const pixels = await image.toPixels(spec);
-    const outputs = await this.model.predict({ [info.inputs[0]!.name]: deferPixels([pixels], spec) } as unknown as Record<string, Tensor>);
-    const width = outputWidth(info) ?? outputs[info.outputs[0]!.name]!.shape[1]!;
-    return toPredictions(outputs[info.outputs[0]!.name] as Tensor<'float32'>, classNamesOf(info, width), info.metadata.output_kind)[0]!;
+    const outputs = await this.model.predict({ [info.inputs[0].name]: deferPixels([pixels], spec) } as unknown as Record<string, Tensor>);
+    const width = outputWidth(info) ?? outputs[info.outputs[0].name].shape[1];
+    return toPredictions(outputs[info.outputs[0].name], classNamesOf(info, width), info.metadata.output_kind)[0];
   }
 }

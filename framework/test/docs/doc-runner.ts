@@ -56,8 +56,8 @@ function exec(script: string, cwd: string, env: Record<string, string | undefine
     const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
     const timer = setTimeout(() => {
       stderr += `\n[timed out after ${timeoutMs} ms]`;
       try {
@@ -171,25 +171,25 @@ function startBackground(block: CodeBlock, cwd: string, envFile: string, options
       void stopGroup(child).then(() => reject(new DocBlockError(`${where}: the background block ${why}\n--- block ---\n${block.code}\n--- output ---\n${output.slice(-4000)}`)));
     };
     const onData = (d: Buffer) => {
-      output += d;
+      output += String(d);
       if (ready.test(output)) {
         clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        child.stderr!.off('data', onData);
+        child.stdout.off('data', onData);
+        child.stderr.off('data', onData);
         // Keep draining, so a chatty server never blocks on a full pipe.
-        child.stdout!.resume();
-        child.stderr!.resume();
+        child.stdout.resume();
+        child.stderr.resume();
         resolve(child);
       }
     };
     child.on('exit', (code) => fail(`exited with ${code} before it was ready`));
     if (!waitFor) {
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
       return;
     }
-    child.stdout!.on('data', (d: Buffer) => (output += d));
-    child.stderr!.on('data', (d: Buffer) => (output += d));
+    child.stdout.on('data', (d: Buffer) => (output += String(d)));
+    child.stderr.on('data', (d: Buffer) => (output += String(d)));
     const poll = async () => {
       for (;;) {
         const answered = await fetch(waitFor, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);

@@ -19,14 +19,14 @@ export function codeBlocks(markdown: string): CodeBlock[] {
   const lines = markdown.split('\n');
   let section = 0;
   for (let i = 0; i < lines.length; i++) {
-    if (/^#{1,6}\s/.test(lines[i]!)) section++;
-    const open = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*(.*)$/.exec(lines[i]!);
+    if (/^#{1,6}\s/.test(lines[i])) section++;
+    const open = /^(\s*)(`{3,}|~{3,})\s*([\w+-]*)\s*(.*)$/.exec(lines[i]);
     if (!open) continue;
     const [, indent, fence, lang, rest] = open;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !lines[j]!.trimStart().startsWith(fence!); j++) body.push(lines[j]!.slice(Math.min(indent!.length, lines[j]!.length - lines[j]!.trimStart().length)));
-    blocks.push({ lang: lang!.toLowerCase(), tags: rest!.split(/\s+/).filter(Boolean), code: body.join('\n'), line: i + 1, section });
+    for (; j < lines.length && !lines[j].trimStart().startsWith(fence); j++) body.push(lines[j].slice(Math.min(indent.length, lines[j].length - lines[j].trimStart().length)));
+    blocks.push({ lang: lang.toLowerCase(), tags: rest.split(/\s+/).filter(Boolean), code: body.join('\n'), line: i + 1, section });
     i = j;
   }
   return blocks;

@@ -34,9 +34,9 @@ function checkTree(code: string, cwd: string, where: string): void {
   for (const line of code.split('\n')) {
     const entry = /^( *)(\S+(?:, \S+)*)/.exec(line);
     // Lines indented past the entries are the previous entry's description continued.
-    if (!entry || entry[1]!.length >= 10) continue;
-    const top = entry[1]!.length === 0;
-    for (const name of entry[2]!.split(', ')) {
+    if (!entry || entry[1].length >= 10) continue;
+    const top = entry[1].length === 0;
+    for (const name of entry[2].split(', ')) {
       const path = top ? name : join(parent, name);
       if (!existsSync(join(cwd, path))) missing.push(path);
       if (top) parent = name;

@@ -18,8 +18,8 @@ export function bento(args: string[], options: { env?: Record<string, string | u
     const child = spawn(process.execPath, [BENTO, ...args], { cwd: options.cwd, env: { ...outer, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -34,7 +34,7 @@ export class CliProcess {
   constructor(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}) {
     this.child = spawn(process.execPath, [BENTO, ...args], { cwd: options.cwd, env: { ...outer, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const take = (d: Buffer) => {
-      this.output += d;
+      this.output += String(d);
       this.waiters = this.waiters.filter((w) => {
         if (!w.pattern.test(this.output.slice(w.from))) return true;
         w.resolve();

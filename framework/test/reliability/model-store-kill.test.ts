@@ -55,7 +55,7 @@ describe('model store', () => {
       figures.manifest_kills++;
       const models = await store.list();
       assert.deepEqual(models.map((m) => m.tag), ['m:1'], `round ${round}`);
-      assert.equal(await store.verify(models[0]!, true), undefined);
+      assert.equal(await store.verify(models[0], true), undefined);
     }
   });
 

@@ -76,7 +76,8 @@ function fire(): void {
 
 function errorCode(body: string): string {
   try {
-    return String((JSON.parse(body) as { error?: { code?: unknown } }).error?.code ?? 'NO_CODE');
+    const code = (JSON.parse(body) as { error?: { code?: unknown } }).error?.code;
+    return code === undefined || code === null ? 'NO_CODE' : typeof code === 'string' ? code : JSON.stringify(code);
   } catch {
     return 'NOT_JSON';
   }

@@ -64,7 +64,7 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
     writeFileSync(log, '');
     const server = await serve(log);
     const url = `${server.url}/double`;
-    const dispatcher = server.runners[0]!.dispatchers.get('double')!;
+    const dispatcher = server.runners[0].dispatchers.get('double')!;
     try {
       // Capacity: what the server serves while offered more than it can take, for 5 s, after 3 s of the same to warm
       // up (the batching cost model learns from the first batches).

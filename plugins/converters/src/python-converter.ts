@@ -75,7 +75,7 @@ function runPython(python: string, request: string, ctx: ConverterContext): Prom
       pending = lines.pop() ?? '';
       for (const line of lines) {
         const step = /^progress: (.*)$/.exec(line);
-        if (step) ctx.progress(step[1]!);
+        if (step) ctx.progress(step[1]);
         else if (line.trim()) ctx.logger.debug(`converter: ${line}`);
       }
     };

@@ -36,7 +36,7 @@ async function once(ref: HttpsModelRef, file: string, o: DownloadOptions): Promi
       done(null, chunk);
     },
   });
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), count, createWriteStream(file));
+  await pipeline(Readable.fromWeb(res.body), count, createWriteStream(file));
   // A connection cut short without an error still leaves fewer bytes than declared.
   if (Number.isFinite(declared) && bytes !== declared) throw new Error(`${shown(ref.url)} sent ${bytes} of ${declared} bytes`);
   const got = hash.digest('hex');

@@ -32,13 +32,13 @@ function bento(args: string[], env: Record<string, string>, until?: RegExp, onRe
     const out = { stdout: '', stderr: '' };
     const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
     child.stdout.on('data', (d: Buffer) => {
-      out.stdout += d;
+      out.stdout += String(d);
       if (until?.test(out.stdout)) {
         until = undefined;
-        onReady!(out.stdout).then(() => child.kill('SIGTERM'), (err: unknown) => (child.kill('SIGKILL'), reject(err)));
+        onReady!(out.stdout).then(() => child.kill('SIGTERM'), (err: unknown) => (child.kill('SIGKILL'), reject(err instanceof Error ? err : new Error(String(err)))));
       }
     });
-    child.stderr.on('data', (d: Buffer) => (out.stderr += d));
+    child.stderr.on('data', (d: Buffer) => (out.stderr += String(d)));
     child.on('exit', (code) => (clearTimeout(timer), resolve({ code, ...out })));
   });
 }
@@ -76,7 +76,7 @@ describe('https:// model source', { timeout: 300_000 }, () => {
     }
     rmSync(absoluteTarget);
     server = createServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (req, res) => {
-      const path = req.url!.split('?')[0]!;
+      const path = req.url!.split('?')[0];
       const n = (hits[path] = (hits[path] ?? 0) + 1);
       const send = (body: Buffer) => res.writeHead(200, { 'content-length': body.length }).end(body);
       if (path === '/model.onnx') return send(model);
@@ -143,10 +143,10 @@ describe('https:// model source', { timeout: 300_000 }, () => {
       [`${base}/model.onnx#sha256=${'0'.repeat(64)}`, /MODEL_CHECKSUM_MISMATCH.*has SHA-256 [0-9a-f]{64}, not the 0{64} its URI names/, 1],
       [`${base}/model.onnx`, /INVALID_INPUT.*names no checksum: add #sha256=/, 2],
       [`${base}/missing.onnx#sha256=${sha(model)}`, /MODEL_NOT_FOUND.*answered 404/, 3],
-      [`${base}/evil/symlink.tar.gz#sha256=${sha(evil.symlink!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "passwd" is a link/, 1],
-      [`${base}/evil/hardlink.tar.gz#sha256=${sha(evil.hardlink!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "hard\.onnx" is a link/, 1],
-      [`${base}/evil/dotdot.tar.gz#sha256=${sha(evil.dotdot!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "\.\.\/escape" climbs out of the archive/, 1],
-      [`${base}/evil/absolute.tar.gz#sha256=${sha(evil.absolute!)}`, /MODEL_FORMAT_ERROR.*is refused: entry "\/.*written-by-an-absolute-path" has an absolute path/, 1],
+      [`${base}/evil/symlink.tar.gz#sha256=${sha(evil.symlink)}`, /MODEL_FORMAT_ERROR.*is refused: entry "passwd" is a link/, 1],
+      [`${base}/evil/hardlink.tar.gz#sha256=${sha(evil.hardlink)}`, /MODEL_FORMAT_ERROR.*is refused: entry "hard\.onnx" is a link/, 1],
+      [`${base}/evil/dotdot.tar.gz#sha256=${sha(evil.dotdot)}`, /MODEL_FORMAT_ERROR.*is refused: entry "\.\.\/escape" climbs out of the archive/, 1],
+      [`${base}/evil/absolute.tar.gz#sha256=${sha(evil.absolute)}`, /MODEL_FORMAT_ERROR.*is refused: entry "\/.*written-by-an-absolute-path" has an absolute path/, 1],
     ];
     for (const [uri, said, code] of cases) {
       const run = await pull(uri);
@@ -156,9 +156,9 @@ describe('https:// model source', { timeout: 300_000 }, () => {
     assert.equal(hits['/missing.onnx'], 1, 'a 404 is not retried');
     assert.equal((await stored()).length, before);
     // Nothing was written: not where the entries pointed, not in the store's staging area.
-    assert.equal(existsSync(join(env.BENTO_HOME!, 'models', 'escape')), false);
+    assert.equal(existsSync(join(env.BENTO_HOME, 'models', 'escape')), false);
     assert.equal(existsSync(absoluteTarget), false);
-    assert.deepEqual(readdirSync(join(env.BENTO_HOME!, 'models', '.staging')), []);
+    assert.deepEqual(readdirSync(join(env.BENTO_HOME, 'models', '.staging')), []);
 
     // A tarball that unpacks to more than BENTO_IMPORT_MAX_BYTES (a gzip bomb would) is refused before it is unpacked.
     const bomb = await bento(['models', 'pull', `${base}/model.tar.gz#sha256=${sha(archive)}`, '--project', project], { ...env, BENTO_HOME: join(dir, 'home-bomb'), BENTO_IMPORT_MAX_BYTES: '1000' });
@@ -171,7 +171,7 @@ describe('https:// model source', { timeout: 300_000 }, () => {
     await new Promise((r) => server.close(r));
     let predicted = '';
     const run = await bento(['serve', project, '--port', '0', '--host', '127.0.0.1'], { ...env, MODEL_URI: `${base}/model.tar.gz#sha256=${sha(archive)}` }, /Health: GET \S+\/health/, async (stdout) => {
-      const url = /Health: GET (\S+)\/health/.exec(stdout)![1]!;
+      const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
       const form = new FormData();
       form.append('image', new Blob([readFileSync(join(SERVICE, 'samples', 'trouser.jpg'))], { type: 'image/jpeg' }), 'trouser.jpg');
       const res = await fetch(`${url}/predict_image`, { method: 'POST', body: form });

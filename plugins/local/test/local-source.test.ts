@@ -32,9 +32,9 @@ metadata:
 `;
 
 describe('local model source', () => {
-  it('registers for plain paths and file: URIs', () => {
+  it('registers for plain paths and file: URIs', async () => {
     const schemes: string[] = [];
-    plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined, addConverter: () => undefined, addRequestHook: () => undefined });
+    await plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined, addConverter: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(schemes, ['', 'file']);
   });
 

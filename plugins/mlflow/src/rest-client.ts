@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ModelNotFoundError, ModelSourceAuthError, ModelSourceUnavailableError, type Logger } from '@bento-ts/framework';
 import { Agent, fetch, type Response } from 'undici';
@@ -97,7 +96,7 @@ export class MlflowRestClient {
   async download(url: string): Promise<Readable> {
     const res = await this.request(url, { retryOn500: false });
     if (!res.body) throw new ModelSourceUnavailableError(`MLflow sent no body for ${this.show(url)}`);
-    return Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
+    return Readable.fromWeb(res.body);
   }
 
   /** Raw request with retries; resolves only to a 2xx response, else throws MlflowHttpError or a framework error. */

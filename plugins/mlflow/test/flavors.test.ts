@@ -119,17 +119,17 @@ describe('serving the MLflow models people already have: bento serve <model URI>
         body: JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [4, 3, 32, 32], data: batch.flat(3) }] }),
       });
       assert.equal(v2.status, 200);
-      const out = ((await v2.json()) as { outputs: Array<{ name: string; shape: number[]; data: number[] }> }).outputs[0]!;
+      const out = ((await v2.json()) as { outputs: Array<{ name: string; shape: number[]; data: number[] }> }).outputs[0];
       assert.deepEqual(out.shape, [4, 10]);
       const rows = Array.from({ length: 4 }, (_, i) => out.data.slice(i * 10, i * 10 + 10));
-      assert.ok(maxDiff(rows, ours[0]!.json.predictions) < 1e-5);
+      assert.ok(maxDiff(rows, ours[0].json.predictions) < 1e-5);
     } finally {
       await served.close();
     }
     const theirs = await pyfuncPredict(MLFLOW2_PYTHON, uri, bodies, stack.env, work);
     bodies.forEach((_, i) => {
-      assert.equal(ours[i]!.status, 200, JSON.stringify(ours[i]!.json).slice(0, 300));
-      const [a, b] = [ours[i]!.json.predictions as number[][], theirs[i]!.predictions as number[][]];
+      assert.equal(ours[i].status, 200, JSON.stringify(ours[i].json).slice(0, 300));
+      const [a, b] = [ours[i].json.predictions as number[][], theirs[i].predictions as number[][]];
       assert.ok(maxDiff(a, b) <= 1e-4, `body ${i}: max |difference| ${maxDiff(a, b)}`);
       assert.deepEqual(argmax(a), argmax(b));
     });
@@ -189,8 +189,8 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     }
     const theirs = await pyfuncPredict(MLFLOW3_PYTHON, uri, bodies, stack.env, work);
     bodies.forEach((_, i) => {
-      assert.equal(ours[i]!.status, 200, JSON.stringify(ours[i]!.json).slice(0, 300));
-      assert.deepEqual(ours[i]!.json, theirs[i], `body ${i}`);
+      assert.equal(ours[i].status, 200, JSON.stringify(ours[i].json).slice(0, 300));
+      assert.deepEqual(ours[i].json, theirs[i], `body ${i}`);
     });
     const envs = readdirSync(join(home, 'python-envs')).filter((d) => !d.endsWith('.log'));
     assert.equal(envs.length, 1, 'one environment, kept in BENTO_HOME');
@@ -211,12 +211,12 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     }
     const [theirs] = await pyfuncPredict(MLFLOW3_PYTHON, uri, bodies, stack.env, work);
     assert.equal(ours.status, 200);
-    assert.ok(maxDiff(ours.json.predictions, theirs!.predictions) <= 1e-4, `max |difference| ${maxDiff(ours.json.predictions, theirs!.predictions)}`);
+    assert.ok(maxDiff(ours.json.predictions, theirs.predictions) <= 1e-4, `max |difference| ${maxDiff(ours.json.predictions, theirs.predictions)}`);
   });
 
   it('Keras models (mlflow.tensorflow and mlflow.keras, TensorFlow 2.21, Keras 3): converted with tf2onnx, answering as pyfunc predict', async () => {
     const rows = Array.from({ length: 6 }, (_, i) => [i / 3 - 1, Math.sin(i), Math.cos(i), i % 2]);
-    const image = images(2, 5).map((img) => img[0]!.slice(0, 28).map((row) => row.slice(0, 28).map((v) => [v])));
+    const image = images(2, 5).map((img) => img[0].slice(0, 28).map((row) => row.slice(0, 28).map((v) => [v])));
     const cases: Array<[string, string, unknown[]]> = [
       ['keras_tensorflow', 'tensorflow', [{ inputs: rows }, { dataframe_split: { columns: ['0', '1', '2', '3'], data: rows } }]],
       ['keras', 'keras', [{ inputs: image }, { instances: image.slice(0, 1) }]],
@@ -226,7 +226,7 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     const strict = await runBentoCli(['serve', `runs:/${runs.keras_tensorflow}/model`, '-p', '0'], env({ BENTO_CONVERT_PYTHON: TF_PYTHON, BENTO_CONVERT_TOLERANCE: '1e-12', BENTO_LOG_LEVEL: 'error' }), work);
     assert.notEqual(strict.code, 0);
     assert.match(strict.stderr.trim().split('\n').pop()!, /^Error \[CONVERSION_PARITY_FAILED\]: .*does not answer as the original does on \d+ samples: output "output" differs by \d\.\d+e-\d+ at most .*more than 1e-12\. It was not kept$/);
-    assert.ok(!(await new ModelStore(home).list()).some((m) => m.uris.some((u) => u.includes(runs.keras_tensorflow!))));
+    assert.ok(!(await new ModelStore(home).list()).some((m) => m.uris.some((u) => u.includes(runs.keras_tensorflow))));
     for (const [key, flavor, bodies] of cases) {
       const uri = `runs:/${runs[key]}/model`;
       const served = await serveModel([uri], env({ BENTO_CONVERT_PYTHON: TF_PYTHON }), work);
@@ -239,9 +239,9 @@ describe('serving the MLflow models people already have: bento serve <model URI>
       }
       const theirs = await pyfuncPredict(TF_PYTHON, uri, bodies, stack.env, work);
       bodies.forEach((_, i) => {
-        assert.equal(ours[i]!.status, theirs[i]!.predictions === undefined ? 400 : 200, `${key} body ${i}: ${JSON.stringify(ours[i]!.json).slice(0, 300)} vs ${JSON.stringify(theirs[i]).slice(0, 300)}`);
-        if (ours[i]!.status !== 200) return;
-        const [a, b] = [ours[i]!.json.predictions as number[][], theirs[i]!.predictions as number[][]];
+        assert.equal(ours[i].status, theirs[i].predictions === undefined ? 400 : 200, `${key} body ${i}: ${JSON.stringify(ours[i].json).slice(0, 300)} vs ${JSON.stringify(theirs[i]).slice(0, 300)}`);
+        if (ours[i].status !== 200) return;
+        const [a, b] = [ours[i].json.predictions as number[][], theirs[i].predictions as number[][]];
         assert.ok(maxDiff(a, b) <= 1e-4, `${key} body ${i}: max |difference| ${maxDiff(a, b)}`);
         assert.deepEqual(argmax(a), argmax(b));
       });
@@ -251,7 +251,7 @@ describe('serving the MLflow models people already have: bento serve <model URI>
   it('the image models (the ResNet-18, the Keras CNN) are served by the example service too, as make serve MODEL_RUN_ID=… serves them', async () => {
     for (const [key, size] of [['pytorch', 32], ['keras', 28]] as const) {
       // What `make serve MODEL_RUN_ID=<run>` starts: the seed's classifier service, the model picked by MODEL_RUN_ID.
-      const server = await serve({ ...stack.env, BENTO_HOME: home, MODEL_RUN_ID: runs[key]!, BENTO_CONVERT_PYTHON: key === 'keras' ? TF_PYTHON : MLFLOW2_PYTHON });
+      const server = await serve({ ...stack.env, BENTO_HOME: home, MODEL_RUN_ID: runs[key], BENTO_CONVERT_PYTHON: key === 'keras' ? TF_PYTHON : MLFLOW2_PYTHON });
       try {
         const info = await modelInfo(server);
         assert.equal(info.model_format, 'onnx', key);
@@ -312,9 +312,9 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     const requests: Sent[] = [
       json('inputs', { inputs: batch }),
       json('instances', { instances: batch.slice(0, 1) }),
-      json('integers', { inputs: [batch[0]!.map((c) => c.map((r) => r.map((v) => Math.round(v))))] }),
-      json('a smaller image', { inputs: [batch[0]!.map((c) => c.slice(0, 16).map((r) => r.slice(0, 16)))] }),
-      json('flattened', { inputs: [batch[0]!.flat(2)] }),
+      json('integers', { inputs: [batch[0].map((c) => c.map((r) => r.map((v) => Math.round(v))))] }),
+      json('a smaller image', { inputs: [batch[0].map((c) => c.slice(0, 16).map((r) => r.slice(0, 16)))] }),
+      json('flattened', { inputs: [batch[0].flat(2)] }),
       json('a table', { dataframe_split: { columns: ['a', 'b'], data: [[1, 2]] } }),
       json('a word', { inputs: [[[['x']]]] }),
       json('ragged', { inputs: [[1, 2], [3]] }),
@@ -340,7 +340,7 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     assert.equal(bento.tag, 'wine:1.0.0');
     const packed = await new ModelStore(bento.path).list();
     assert.equal(packed.length, 1);
-    assert.equal(packed[0]!.conversion?.from.flavor, 'sklearn', 'the packed model is the converted one');
+    assert.equal(packed[0].conversion?.from.flavor, 'sklearn', 'the packed model is the converted one');
     const example = (await pyfuncInput('models:/wine@champion')) as { columns: string[]; data: unknown[][] };
     // MLflow out of reach: the bento holds all it serves.
     const offline = env({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:9', BENTO_CONVERT_PYTHON: '/nonexistent/python' });
@@ -385,7 +385,7 @@ describe('serving the MLflow models people already have: bento serve <model URI>
     // MLflow pinned the torch it found where the model was logged (Debian's, on no package index).
     await refused(`runs:/${runs.sklearn_iris}/model`, {}, 'CONVERT_ENV_FAILED', /requirements torch==1\.13\S* cannot be installed.*set BENTO_CONVERT_PYTHON/);
     const stored = (await new ModelStore(home).list()).flatMap((m) => m.uris);
-    for (const key of ['custom_pyfunc', 'unimportable', 'unsupported_operator', 'sklearn_iris']) assert.ok(!stored.some((u) => u.includes(runs[key]!)), `${key} is not stored`);
+    for (const key of ['custom_pyfunc', 'unimportable', 'unsupported_operator', 'sklearn_iris']) assert.ok(!stored.some((u) => u.includes(runs[key])), `${key} is not stored`);
     const staging = join(home, 'models', '.staging');
     assert.deepEqual(existsSync(staging) ? readdirSync(staging) : [], []);
   });

@@ -53,13 +53,13 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
   after(() => stack.stop());
 
   const ways: Array<{ how: string; select: () => Record<string, string>; version: () => string | null; run: () => string; epochs?: string }> = [
-    { how: 'MODEL_RUN_ID (an MLflow 3 logged model of the run)', select: () => ({ MODEL_RUN_ID: fx.versions[0]!.run_id }), version: () => null, run: () => fx.versions[0]!.run_id, epochs: '11' },
+    { how: 'MODEL_RUN_ID (an MLflow 3 logged model of the run)', select: () => ({ MODEL_RUN_ID: fx.versions[0].run_id }), version: () => null, run: () => fx.versions[0].run_id, epochs: '11' },
     { how: 'MODEL_RUN_ID (MLflow 2 layout: the model as run artifacts)', select: () => ({ MODEL_RUN_ID: fx.artifacts_run_id }), version: () => null, run: () => fx.artifacts_run_id },
-    { how: 'MODEL_NAME + MODEL_VERSION=1', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: '1' }), version: () => '1', run: () => fx.versions[0]!.run_id, epochs: '11' },
-    { how: 'MODEL_NAME alone (latest)', select: () => ({ MODEL_NAME: NAME }), version: () => '2', run: () => fx.versions[1]!.run_id, epochs: '12' },
-    { how: 'a stage (MODEL_VERSION=Production)', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: 'Production' }), version: () => '2', run: () => fx.versions[1]!.run_id, epochs: '12' },
-    { how: 'an alias (MODEL_VERSION=@champion)', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }), version: () => '1', run: () => fx.versions[0]!.run_id, epochs: '11' },
-    { how: 'an MLflow 3 model ID (MODEL_URI=models:/m-...)', select: () => ({ MODEL_URI: `models:/${fx.versions[1]!.model_id}` }), version: () => null, run: () => fx.versions[1]!.run_id, epochs: '12' },
+    { how: 'MODEL_NAME + MODEL_VERSION=1', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: '1' }), version: () => '1', run: () => fx.versions[0].run_id, epochs: '11' },
+    { how: 'MODEL_NAME alone (latest)', select: () => ({ MODEL_NAME: NAME }), version: () => '2', run: () => fx.versions[1].run_id, epochs: '12' },
+    { how: 'a stage (MODEL_VERSION=Production)', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: 'Production' }), version: () => '2', run: () => fx.versions[1].run_id, epochs: '12' },
+    { how: 'an alias (MODEL_VERSION=@champion)', select: () => ({ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }), version: () => '1', run: () => fx.versions[0].run_id, epochs: '11' },
+    { how: 'an MLflow 3 model ID (MODEL_URI=models:/m-...)', select: () => ({ MODEL_URI: `models:/${fx.versions[1].model_id}` }), version: () => null, run: () => fx.versions[1].run_id, epochs: '12' },
   ];
 
   for (const way of ways) {
@@ -79,7 +79,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
         const direct = await directProbabilities(join(stored.path, dir.file!), dir.metadata);
         const classes = Object.keys(served.probabilities);
         assert.equal(classes.length, 10);
-        classes.forEach((c, i) => assert.ok(Math.abs(served.probabilities[c]! - direct[i]!) < 1e-6, `${c}: served ${served.probabilities[c]} vs direct ${direct[i]}`));
+        classes.forEach((c, i) => assert.ok(Math.abs(served.probabilities[c] - direct[i]) < 1e-6, `${c}: served ${served.probabilities[c]} vs direct ${direct[i]}`));
         assert.equal(served.predicted_class, 'Ankle boot');
       } finally {
         await server.close();
@@ -110,11 +110,11 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     assert.ok(v1);
     assert.ok(v1.files.some((f) => f.path.endsWith('.data')), `MLflow saved the weights as external data: ${v1.files.map((f) => f.path).join(', ')}`);
     assert.deepEqual(
-      [`runs:/${fx.versions[0]!.run_id}/model`, `models:/${NAME}/1`, `models:/${NAME}@champion`].filter((u) => v1.uris.includes(u)).length,
+      [`runs:/${fx.versions[0].run_id}/model`, `models:/${NAME}/1`, `models:/${NAME}@champion`].filter((u) => v1.uris.includes(u)).length,
       3,
       `a run, its registered version and the alias on it share one copy: ${v1.uris.join(', ')}`,
     );
-    assert.equal(v1.resolutions[`models:/${NAME}@champion`]!.registered_version, '1');
+    assert.equal(v1.resolutions[`models:/${NAME}@champion`].registered_version, '1');
     assert.equal(await store.verify(v1, true), undefined);
   });
 
@@ -122,11 +122,11 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     const name = 'follow-latest';
     // Each version from another training run: other files (a version of the same files is the same model).
     const register = (run: string) => stack.python(`import mlflow\nmlflow.register_model("runs:/${run}/model", "${name}")`);
-    await register(fx.versions[0]!.run_id);
+    await register(fx.versions[0].run_id);
     const server = await serve(env({ MODEL_URI: `models:/${name}/latest`, BENTO_MODEL_POLL_SECONDS: '0.5' }));
     try {
       assert.equal(await answeredBy(server), `${name}/1`);
-      await register(fx.versions[1]!.run_id);
+      await register(fx.versions[1].run_id);
       const deadline = performance.now() + 60_000;
       while ((await modelInfo(server)).model_version !== '2') {
         assert.ok(performance.now() < deadline, 'version 2 swapped in within a minute');
@@ -135,7 +135,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
       assert.equal(await answeredBy(server), `${name}/2`);
       const info = await modelInfo(server);
       assert.equal(info.model_uri, `models:/${name}/latest`);
-      assert.equal(info.run_id, fx.versions[1]!.run_id);
+      assert.equal(info.run_id, fx.versions[1].run_id);
     } finally {
       await server.close();
     }
@@ -248,7 +248,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
           child.stdout.on('data', (d) => {
             out += d;
             const m = /Health: GET (\S+)\/health/.exec(out);
-            if (m) resolve(m[1]!);
+            if (m) resolve(m[1]);
           });
           child.stderr.on('data', (d) => (err += d));
           child.on('exit', (code) => reject(new Error(`bento serve exited with ${code}: ${err}`)));
@@ -278,7 +278,7 @@ describe('MLflow model source, against a real MLflow server', { timeout: 900_000
     });
 
     it('serves what the store holds: a version and a run at once, an alias from its last resolution', async () => {
-      const selections: Array<Record<string, string>> = [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, { MODEL_RUN_ID: fx.versions[0]!.run_id }, { MODEL_NAME: NAME, MODEL_VERSION: '@champion' }];
+      const selections: Array<Record<string, string>> = [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, { MODEL_RUN_ID: fx.versions[0].run_id }, { MODEL_NAME: NAME, MODEL_VERSION: '@champion' }];
       for (const select of selections) await servesAnkleBoot(env(select));
     });
 

@@ -97,11 +97,11 @@ describe('an MLflow 2.x server: models as run artifacts, no logged-model API', {
 
   it('serves by run ID, version, latest, stage and alias', async () => {
     const cases: Array<[Record<string, string>, string | null, string]> = [
-      [{ MODEL_RUN_ID: fx.versions[0]!.run_id }, null, fx.versions[0]!.run_id],
-      [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, '1', fx.versions[0]!.run_id],
-      [{ MODEL_NAME: NAME }, '2', fx.versions[1]!.run_id],
-      [{ MODEL_NAME: NAME, MODEL_VERSION: 'Production' }, '2', fx.versions[1]!.run_id],
-      [{ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }, '1', fx.versions[0]!.run_id],
+      [{ MODEL_RUN_ID: fx.versions[0].run_id }, null, fx.versions[0].run_id],
+      [{ MODEL_NAME: NAME, MODEL_VERSION: '1' }, '1', fx.versions[0].run_id],
+      [{ MODEL_NAME: NAME }, '2', fx.versions[1].run_id],
+      [{ MODEL_NAME: NAME, MODEL_VERSION: 'Production' }, '2', fx.versions[1].run_id],
+      [{ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }, '1', fx.versions[0].run_id],
     ];
     for (const [select, version, run] of cases) {
       const info = await servesAnkleBoot(env(select));

@@ -52,22 +52,22 @@ describe('the seed\'s quick start through MLflow: make start, make train, make s
     const printed = /make serve (MODEL_RUN_ID=.*)$/m.exec(trained)?.[1];
     assert.ok(printed, trained);
     // The printed settings, as a user pastes them: KEY=value or KEY='a value'.
-    const settings = [...printed.matchAll(/(\w+)=('[^']*'|\S+)/g)].map((m) => `${m[1]}=${m[2]!.replace(/^'|'$/g, '')}`);
+    const settings = [...printed.matchAll(/(\w+)=('[^']*'|\S+)/g)].map((m) => `${m[1]}=${m[2].replace(/^'|'$/g, '')}`);
     assert.deepEqual(settings.map((v) => v.split('=')[0]), ['MODEL_RUN_ID', 'MODEL_INPUT_SHAPE', 'MODEL_MEAN', 'MODEL_STD', 'MODEL_CLASSES', 'BENTO_CONVERT_PYTHON']);
     const served = await make(['serve', ...settings, `PORT=${apiPort}`, 'HOST=127.0.0.1', tracking, `BENTO_HOME=${home}`]);
     assert.match(served, /bento-ts server started!/);
     const info = JSON.parse(await make(['-s', 'serve-test', `PORT=${apiPort}`]).then((out) => out.slice(out.indexOf('}\n{') + 2)));
     assert.equal(info.model_format, 'onnx');
-    assert.deepEqual(info.input.preprocessing.mean.map((m: number) => m.toFixed(3)), /MODEL_MEAN=([\d.,]+)/.exec(printed)![1]!.split(',').map((m) => Number(m).toFixed(3)));
+    assert.deepEqual(info.input.preprocessing.mean.map((m: number) => m.toFixed(3)), /MODEL_MEAN=([\d.,]+)/.exec(printed)![1].split(',').map((m) => Number(m).toFixed(3)));
     assert.equal(info.classes[1], 'Trouser');
     const prediction = JSON.parse(await make(['-s', 'serve-test-predict', `PORT=${apiPort}`]));
     assert.deepEqual(Object.keys(prediction.probabilities), info.classes);
     // The converted model answers as MLflow's own pyfunc does on the same input (a quick model: any class will do).
-    const runId = /MODEL_RUN_ID=(\w+)/.exec(printed)![1]!;
+    const runId = /MODEL_RUN_ID=(\w+)/.exec(printed)![1];
     const body = { inputs: Array.from({ length: 2 }, (_, i) => Array.from({ length: 3 }, (_, c) => Array.from({ length: 32 }, (_, y) => Array.from({ length: 32 }, (_, x) => Math.sin(i + c * 3 + y * 0.3 + x * 0.7))))) };
     const ours = (await (await fetch(`http://127.0.0.1:${apiPort}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as { predictions: number[][] };
     const [theirs] = await pyfuncPredict(join(REPO_ROOT, '.venv-mlflow2', 'bin', 'python'), `runs:/${runId}/model`, [body], { MLFLOW_TRACKING_URI: stack.trackingUri }, home);
-    assert.ok(maxDiff(ours.predictions, theirs!.predictions) <= 1e-4, `max |difference| ${maxDiff(ours.predictions, theirs!.predictions)}`);
-    assert.deepEqual(argmax(ours.predictions), argmax(theirs!.predictions as number[][]));
+    assert.ok(maxDiff(ours.predictions, theirs.predictions) <= 1e-4, `max |difference| ${maxDiff(ours.predictions, theirs.predictions)}`);
+    assert.deepEqual(argmax(ours.predictions), argmax(theirs.predictions as number[][]));
   });
 });

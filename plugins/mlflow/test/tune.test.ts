@@ -56,7 +56,7 @@ describe('make tune: a hyperparameter search whose best model a following server
     const trials = [...tuned.matchAll(/^trial lr=(\S+) batch=(\d+): test_accuracy ([\d.]+) \(run ([0-9a-f]{32})\)$/gm)];
     assert.equal(trials.length, 4, tuned);
     assert.match(tuned, /^model: +vision-model version 2 \(alias champion\)$/m);
-    const bestRun = /^run ID: +([0-9a-f]{32})$/m.exec(tuned)![1]!;
+    const bestRun = /^run ID: +([0-9a-f]{32})$/m.exec(tuned)![1];
     const bestScore = Math.max(...trials.map((t) => Number(t[3])));
     assert.equal(trials.find((t) => t[4] === bestRun)![3], trials.find((t) => Number(t[3]) === bestScore)![3], 'the registered run is the best trial');
 

@@ -12,7 +12,7 @@ const PASSTHROUGH = ['graphOptimizationLevel', 'executionMode', 'enableCpuMemAre
 /** Execution providers this build can use, so a request for `cuda` falls back instead of throwing. */
 function providersFor(device: string): { providers: string[]; device: string } {
   const supported = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string; bundled: boolean }> }).listSupportedBackends?.() ?? [];
-  const wanted = device.split(':')[0]!;
+  const wanted = device.split(':')[0];
   const hasCuda = supported.some((b) => b.name === 'cuda' && b.bundled);
   if (wanted === 'cuda' && hasCuda) return { providers: ['cuda', 'cpu'], device };
   return { providers: ['cpu'], device: 'cpu' };

@@ -16,7 +16,7 @@ const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
 };
 
 export function toOrt(t: Tensor): ort.Tensor {
-  return new ort.Tensor(ORT_TYPES[t.dtype], t.data as never, t.shape);
+  return new ort.Tensor(ORT_TYPES[t.dtype], t.data, t.shape);
 }
 
 /** Copies an ORT output into a bento tensor that owns its buffer (ORT may reuse its own). */
@@ -24,5 +24,5 @@ export function fromOrt(value: ort.Tensor): Tensor {
   const dtype = (Object.keys(ORT_TYPES) as DType[]).find((d) => ORT_TYPES[d] === value.type);
   if (!dtype) throw new InvalidTensorError(`model output of type ${value.type} is not supported`);
   const data = (value.data as unknown as { slice(): Tensor['data'] }).slice();
-  return { dtype, shape: [...value.dims], data } as Tensor;
+  return { dtype, shape: [...value.dims], data };
 }

@@ -16,9 +16,9 @@ async function bundled(): Promise<ResolvedModel> {
 }
 
 describe('onnx backend', () => {
-  it('registers for the onnx format', () => {
+  it('registers for the onnx format', async () => {
     const formats: string[] = [];
-    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
+    await plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(formats, ['onnx']);
   });
 
@@ -35,9 +35,9 @@ describe('onnx backend', () => {
     const session = await onnxBackend.load(await bundled(), { threads: 1, device: 'cpu', logger: quiet, extra: {} });
     for (const n of [1, 7]) {
       const out = await session.run({ input: allocate('float32', [n, 3, 32, 32]) });
-      assert.deepEqual(out.logits!.shape, [n, 10]);
-      assert.equal(out.logits!.dtype, 'float32');
-      assert.ok([...out.logits!.data].every((v) => Number.isFinite(v)));
+      assert.deepEqual(out.logits.shape, [n, 10]);
+      assert.equal(out.logits.dtype, 'float32');
+      assert.ok([...out.logits.data].every((v) => Number.isFinite(v)));
     }
     await session.dispose();
   });

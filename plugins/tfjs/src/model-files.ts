@@ -57,7 +57,7 @@ export async function readModelFiles(file: string): Promise<{ format: TfjsFormat
   return {
     format,
     artifacts: {
-      modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+      modelTopology: json.modelTopology,
       weightSpecs: specs,
       weightData,
       format: json.format,

@@ -34,6 +34,7 @@ async function tryNode(): Promise<TfNode | undefined> {
   } catch {
     return undefined;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- an optional package: a string specifier keeps tsc from resolving it
   return (await import('@tensorflow/tfjs-node' as string)) as TfNode;
 }
 

@@ -37,7 +37,7 @@ function fromTf(t: tf.Tensor): Tensor {
   if (!dtype) throw new InvalidTensorError(`model output of type ${t.dtype} is not supported`);
   const values = t.dataSync();
   const data = dtype === 'bool' ? Uint8Array.from(values as Uint8Array) : (values as Float32Array | Int32Array).slice();
-  return { dtype, shape: [...t.shape], data } as Tensor;
+  return { dtype, shape: [...t.shape], data };
 }
 
 /**
@@ -66,15 +66,15 @@ class TfjsSession implements ModelSession {
     try {
       for (const spec of this.inputs) inputs.push(toTf(spec, feeds[spec.name]));
       return tf.tidy(() => {
-        const given = inputs.length === 1 ? inputs[0]! : inputs;
-        const raw = this.model.predict(given, {}) as tf.Tensor | tf.Tensor[] | tf.NamedTensorMap;
-        const list = raw instanceof tf.Tensor ? [raw] : Array.isArray(raw) ? raw : this.outputs.map((o) => (raw as tf.NamedTensorMap)[o.name]!);
+        const given = inputs.length === 1 ? inputs[0] : inputs;
+        const raw = this.model.predict(given, {});
+        const list = raw instanceof tf.Tensor ? [raw] : Array.isArray(raw) ? raw : this.outputs.map((o) => (raw)[o.name]);
         const out: Record<string, Tensor> = {};
         this.outputs.forEach((spec, i) => {
-          if (wanted.includes(spec.name)) out[spec.name] = fromTf(list[i]!);
+          if (wanted.includes(spec.name)) out[spec.name] = fromTf(list[i]);
         });
         return out as never;
-      }) as unknown as Record<string, Tensor>;
+      });
     } finally {
       for (const t of inputs) t.dispose();
     }
@@ -109,7 +109,8 @@ function layerNames(topology: unknown): { inputs: string[]; outputs: string[] } 
 }
 
 function engineChoice(options: BackendOptions): EngineChoice {
-  const raw = String(options.extra.engine ?? process.env.BENTO_TFJS_ENGINE ?? 'auto');
+  const engine = options.extra.engine ?? process.env.BENTO_TFJS_ENGINE ?? 'auto';
+  const raw = typeof engine === 'string' ? engine : JSON.stringify(engine);
   if (!ENGINES.includes(raw as EngineChoice)) throw new ModelLoadError(`TF.js engine "${raw}" is unknown; use one of ${ENGINES.join(', ')}`);
   return raw as EngineChoice;
 }

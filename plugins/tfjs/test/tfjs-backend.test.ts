@@ -37,20 +37,20 @@ async function bothBackends() {
 
 /** Logits of `images` (8-bit, any size and channels) through one backend, preprocessed as its model says. */
 async function logits(side: { model: ResolvedModel; session: ModelSession }, images: Array<{ data: Buffer; width: number; height: number; channels: number }>): Promise<Tensor> {
-  const input = side.session.inputs[0]!;
+  const input = side.session.inputs[0];
   const spec = preprocessSpecFor(input, side.model.metadata);
   const pixels = await Promise.all(images.map((p) => resizePixels(p, { width: spec.width, height: spec.height, channels: spec.channels })));
   const out = await side.session.run({ [input.name]: pixelsToTensor(pixels, spec) });
-  return out[side.session.outputs[0]!.name]!;
+  return out[side.session.outputs[0].name];
 }
 
 function compare(a: Tensor, b: Tensor, width: number) {
   let maxDiff = 0;
   let sameClass = 0;
-  for (let row = 0; row < a.shape[0]!; row++) {
+  for (let row = 0; row < a.shape[0]; row++) {
     const x = [...(a.data as Float32Array).subarray(row * width, (row + 1) * width)];
     const y = [...(b.data as Float32Array).subarray(row * width, (row + 1) * width)];
-    x.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - y[i]!))));
+    x.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - y[i]))));
     if (x.indexOf(Math.max(...x)) === y.indexOf(Math.max(...y))) sameClass++;
   }
   return { maxDiff, sameClass };
@@ -138,9 +138,9 @@ parentPort.postMessage({ backend: session.backend, logits: [...out.logits.data] 
 }
 
 describe('tfjs backend', () => {
-  it('registers for TF.js models and TensorFlow SavedModels', () => {
+  it('registers for TF.js models and TensorFlow SavedModels', async () => {
     const formats: string[] = [];
-    plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
+    await plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
     assert.deepEqual(formats, ['tfjs', 'tf-saved-model']);
   });
 
@@ -154,7 +154,7 @@ describe('tfjs backend', () => {
     assert.equal(session.device, 'cpu');
     // tfjs-node cannot be installed here: auto picks the wasm engine, and says so.
     assert.match(session.backend, /^tfjs 4\.\d+\.\d+ \(wasm, (simd|no simd)\)$/);
-    for (const n of [1, 5]) assert.deepEqual((await session.run({ input: allocate('float32', [n, 32, 32, 3]) })).logits!.shape, [n, 10]);
+    for (const n of [1, 5]) assert.deepEqual((await session.run({ input: allocate('float32', [n, 32, 32, 3]) })).logits.shape, [n, 10]);
     await session.dispose();
   });
 
@@ -199,10 +199,10 @@ describe('tfjs backend', () => {
   it('loads a graph model too', async () => {
     const session = await tfjsBackend.load(await resolved(graphModel()), options);
     assert.deepEqual(session.inputs, [{ name: 'x', dtype: 'float32', shape: [null, 2] }]);
-    assert.equal(session.outputs[0]!.name, 'y');
+    assert.equal(session.outputs[0].name, 'y');
     const out = await session.run({ x: { dtype: 'float32', shape: [2, 2], data: Float32Array.from([1, 0, 0, 1]) } });
-    assert.deepEqual(out.y!.shape, [2, 3]);
-    assert.deepEqual([...out.y!.data], [1.5, 2, 0, 0, 0, 0]);
+    assert.deepEqual(out.y.shape, [2, 3]);
+    assert.deepEqual([...out.y.data], [1.5, 2, 0, 0, 0, 0]);
   });
 
   it(`releases every tensor after each call: none left after ${LEAK_CALLS.toLocaleString('en')} calls`, async () => {
@@ -234,14 +234,14 @@ describe('tfjs backend', () => {
     assert.match(cpu.backend, /^tfjs 4\.\d+\.\d+ \(cpu\)$/);
     assert.equal(fromEnv.backend, cpu.backend);
     assert.equal(cpu.logits.length, 10);
-    cpu.logits.forEach((v, i) => assert.ok(Math.abs(v - wasm.logits[i]!) < 1e-4, `logit ${i}: ${v} on cpu, ${wasm.logits[i]} on wasm`));
+    cpu.logits.forEach((v, i) => assert.ok(Math.abs(v - wasm.logits[i]) < 1e-4, `logit ${i}: ${v} on cpu, ${wasm.logits[i]} on wasm`));
   });
 
   it('leaves no tensor behind when it refuses an input after building the ones before it', async () => {
     const { TfjsSession } = await import('../src/tfjs-backend.js');
     const session = await tfjsBackend.load(await resolved(twoInputModel()), options);
     const x = { dtype: 'float32', shape: [1, 2], data: Float32Array.from([1, 2]) } as Tensor;
-    assert.deepEqual([...(await session.run({ x, z: x })).y!.data], [2, 4]);
+    assert.deepEqual([...(await session.run({ x, z: x })).y.data], [2, 4]);
     const before = TfjsSession.memory();
     for (let i = 0; i < 10; i++) await assert.rejects(session.run({ x, z: allocate('int32', [1, 2]) }), /model input "z" takes float32, got int32/);
     await assert.rejects(session.run({ x }), /model input "z" is missing/);

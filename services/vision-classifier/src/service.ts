@@ -81,7 +81,7 @@ export class VisionClassifierService {
   @api({ input: Image({ field: 'image' }), output: jsonOutput(PREDICTION_SCHEMA), summary: 'Predict Image' })
   async predict_image(image: ImageInput): Promise<Prediction> {
     const [prediction] = await this.predict([await image.toPixels(this.spec)]);
-    return prediction!;
+    return prediction;
   }
 
   @api({

@@ -69,6 +69,9 @@ describe('bento build, export, import and serve', () => {
     const manifest = parseYaml(readFileSync(join(path, 'bento.yaml'), 'utf8'));
     assert.equal(manifest.tag, tag);
     assert.equal(manifest.service.entry, 'src/dist/src/service.js');
+    // The model the code names by default, ./model, travels with the service's files; its size is counted.
+    const modelBytes = readdirSync(join(REPO_ROOT, 'services', 'vision-classifier', 'model')).reduce((n, f) => n + readFileSync(join(REPO_ROOT, 'services', 'vision-classifier', 'model', f)).length, 0);
+    assert.deepEqual(manifest.source_models, [{ uri: './model', path: 'src/model', size: modelBytes }]);
     assert.deepEqual(manifest.labels, { owner: 'mlops-team', stage: 'dev', team: 'vision' });
     assert.deepEqual(manifest.apis.map((a: { name: string; route: string }) => `${a.name} ${a.route}`), [
       'predict_image /predict_image',
@@ -118,7 +121,8 @@ describe('bento build, export, import and serve', () => {
     assert.match(second, /^mlflow_vision_classifier:[0-9a-z]{16}$/);
     const table = ok(await bento(['list'], A));
     assert.match(table, /^Tag\s+Size\s+Model Size\s+Creation Time\n/);
-    assert.match(table, /mlflow_vision_classifier:1\.0\.0\s+\d+(\.\d)? [kM]B/);
+    // Size, then Model Size: the model in src/ counts (it read 0 B while only store models were counted).
+    assert.match(table, /mlflow_vision_classifier:1\.0\.0\s+\d+(\.\d)? [kM]B\s+4\d\d(\.\d)? kB\s/);
     const list = JSON.parse(ok(await bento(['list', '-o', 'json'], A))) as Array<{ tag: string }>;
     assert.deepEqual(list.map((b) => b.tag), [second, tag]);
     const latest = JSON.parse(ok(await bento(['get', 'mlflow_vision_classifier:latest', '-o', 'json'], A)));
@@ -136,7 +140,7 @@ describe('bento build, export, import and serve', () => {
     const elsewhere = mkdtempSync(join(base, 'cwd-'));
     let served: unknown[] = [];
     const run = await bento(['serve', tag, '--port', '0', '--host', '127.0.0.1'], { ...C, BENTO_LOG_LEVEL: 'info' }, /Health: GET (\S+)\/health/, async (stdout) => {
-      const url = /Health: GET (\S+)\/health/.exec(stdout)![1]!;
+      const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
       served = await predictions(url);
       assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), { status: 'ready' });
     }, elsewhere);
@@ -149,20 +153,50 @@ describe('bento build, export, import and serve', () => {
     assert.match(again.stderr, /BENTO_EXISTS/);
   });
 
+  it('serves a bento whose plugin is a local file: it loads on the HTTP thread and in the runner workers alike', async () => {
+    // A plugin file inside the service's directory (bento build packs only those), where its import of
+    // @bento-ts/framework resolves when building; the bento is then served from another directory, with no
+    // node_modules, from the framework that serves it.
+    const plugin = join(REPO_ROOT, 'services', 'vision-classifier', 'dist', `local-plugin-${process.pid}.js`);
+    const dir = mkdtempSync(join(base, 'local-plugin-'));
+    try {
+      writeFileSync(
+        plugin,
+        "import { isMainThread } from 'node:worker_threads';\nimport { definePlugin } from '@bento-ts/framework';\n" +
+          "export default definePlugin({ name: 'local-file', setup() { process.stderr.write(`local-file plugin ready ${isMainThread ? 'on the HTTP thread' : 'in a runner worker'}\\n`); } });\n",
+      );
+      writeFileSync(join(dir, 'bento.yaml'), `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\nplugins: [${plugin}]\n`);
+      const P = { BENTO_HOME: home('p') };
+      const built = ok(await bento(['build', '-f', join(dir, 'bento.yaml'), '--version', 'lp1', '-o', 'tag'], P)).trim();
+      const elsewhere = mkdtempSync(join(base, 'cwd-'));
+      const run = await bento(['serve', built, '--port', '0', '--host', '127.0.0.1'], { ...P, BENTO_LOG_LEVEL: 'info' }, /Health: GET (\S+)\/health/, async (stdout) => {
+        const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
+        const res = await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg') });
+        assert.equal(res.status, 200);
+      }, elsewhere);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /local-file plugin ready on the HTTP thread/);
+      assert.match(run.stderr, /local-file plugin ready in a runner worker/);
+    } finally {
+      rmSync(plugin, { force: true });
+    }
+  });
+
   it('applies bento.yaml overrides and refuses names that match nothing', async () => {
     const dir = mkdtempSync(join(base, 'proj-'));
     const write = (extra: string) =>
       writeFileSync(join(dir, 'bento.yaml'), `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\n${extra}`);
-    writeFileSync(join(dir, 'DESCRIPTION.md'), '# Fashion classifier\n\nClassifies clothes.\n');
+    writeFileSync(join(dir, 'DESCRIPTION.md'), '# Fashion classifier\n\nClassifies clothes,\nin ten classes.\n\nMore.\n');
     write('description: "file: ./DESCRIPTION.md"\nrunners:\n  vision_model_runner:\n    workers: 2\n    batching:\n      classify: { maxBatchSize: 8, maxLatencyMs: 50 }\napis:\n  health:\n    traffic: { timeoutMs: 1000 }\n');
     const path = ok(await bento(['build', '-f', join(dir, 'bento.yaml'), '--version', 'o1', '-o', 'path'], A)).trim();
     const manifest = parseYaml(readFileSync(join(path, 'bento.yaml'), 'utf8'));
     assert.equal(manifest.runners[0].workers, 2);
     assert.deepEqual(manifest.runners[0].methods[0], { name: 'classify', batchable: true, maxBatchSize: 8, maxLatencyMs: 50, maxQueueSize: 1024 });
     assert.deepEqual(manifest.apis.find((a: { name: string }) => a.name === 'health').traffic, { timeoutMs: 1000 });
-    // The description from a file: the bento's README, and its first line of text in the manifest.
-    assert.equal(readFileSync(join(path, 'README.md'), 'utf8'), '# Fashion classifier\n\nClassifies clothes.\n');
-    assert.equal(manifest.description, 'Classifies clothes.');
+    // The description from a file: the bento's README, and its first paragraph in the manifest.
+    assert.equal(readFileSync(join(path, 'README.md'), 'utf8'), '# Fashion classifier\n\nClassifies clothes,\nin ten classes.\n\nMore.\n');
+    // Its first paragraph, whole, on one line.
+    assert.equal(manifest.description, 'Classifies clothes, in ten classes.');
     write('apis:\n  predict_imag:\n    traffic: { timeoutMs: 1000 }\n');
     const typo = await bento(['build', '-f', join(dir, 'bento.yaml')], A);
     assert.equal(typo.code, 2, 'exit code 2: the configuration is wrong');

@@ -9,7 +9,7 @@ import { REPO_ROOT, runBento as bento } from './helpers.js';
 describe('bento serve', () => {
   it('serves the repository\'s bento.yaml, prints the seed\'s banner and stops cleanly on SIGTERM', async () => {
     const run = await bento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], {}, /Health: GET (\S+)/, async (stdout) => {
-      const health = /Health: GET (\S+)/.exec(stdout)![1]!;
+      const health = /Health: GET (\S+)/.exec(stdout)![1];
       const res = await fetch(health);
       assert.deepEqual(await res.json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
     });
@@ -19,7 +19,7 @@ describe('bento serve', () => {
 
   it('serves a service.ts file directly (compiled with tsc when stale)', async () => {
     const run = await bento(['serve', 'services/vision-classifier/src/service.ts', '--port', '0', '--host', '127.0.0.1'], {}, /Health: GET (\S+)/, async (stdout) => {
-      const res = await fetch(/Health: GET (\S+)/.exec(stdout)![1]!);
+      const res = await fetch(/Health: GET (\S+)/.exec(stdout)![1]);
       assert.equal(res.status, 200);
     });
     assert.equal(run.code, 0, run.stderr);

@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { REPO_ROOT, freePort, halfSentUploads, multipart, runBento, sample, waitForMetrics } from './helpers.js';
 
 /** The stand-in of node:<major>-bookworm-slim for the Node.js running this test (infra/base-image.sh names it). */
@@ -168,9 +169,7 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
       // docker stop is SIGTERM, then SIGKILL after -t seconds: the uploads it finds half sent still complete.
       const pending = await halfSentUploads(port, 4);
       await waitForMetrics(base, /bento_http_requests_in_flight\{route="\/predict_image"\} 4\b/);
-      const stopped = new Promise<string>((resolve, reject) =>
-        execFile('docker', ['stop', '-t', '60', name], { env: { ...process.env, DOCKER_HOST: dockerHost } }, (err, out) => (err ? reject(err) : resolve(out))),
-      );
+      const stopped = promisify(execFile)('docker', ['stop', '-t', '60', name], { env: { ...process.env, DOCKER_HOST: dockerHost } });
       const draining = Date.now() + 30_000;
       while (!/SIGTERM received/.test(logs())) {
         assert.ok(Date.now() < draining, 'the server never logged SIGTERM');

@@ -14,7 +14,35 @@ import { parseAllDocuments } from 'yaml';
 import { freePort, runBento } from './helpers.js';
 import { kubeconform, kustomizeBuild } from './kubeconform.js';
 
-type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec: Record<string, any>; data?: Record<string, string> };
+interface Probe {
+  httpGet: { path: string };
+}
+
+interface Container {
+  name: string;
+  image: string;
+  resources: unknown;
+  envFrom: unknown;
+  startupProbe: Probe;
+  livenessProbe: Probe;
+  readinessProbe: Probe;
+  lifecycle: { preStop: { exec: { command: string[] } } };
+}
+
+/** The fields these tests read, of every kind's spec (Deployment, HorizontalPodAutoscaler, Service, InferenceService), as the k8s target writes them. */
+interface Spec {
+  replicas?: number;
+  selector: { matchLabels?: Record<string, string> };
+  template: {
+    metadata: { annotations: Record<string, string> };
+    spec: { containers: Container[]; securityContext: { runAsNonRoot: boolean; runAsUser: number }; terminationGracePeriodSeconds: number };
+  };
+  metrics: Array<{ type: string; pods: { metric: { name: string } } }>;
+  scaleTargetRef: unknown;
+  predictor: { containers: Container[]; scaleMetric?: string };
+}
+
+type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec: Spec; data?: Record<string, string> };
 const objects = (yaml: string) => parseAllDocuments(yaml).map((d) => d.toJS() as Obj).filter(Boolean);
 const byKind = (list: Obj[], kind: string) => list.find((o) => o.kind === kind)!;
 
@@ -81,7 +109,7 @@ describe('bento deploy', { timeout: 300_000 }, () => {
       }
       const template = byKind(list, 'Deployment').spec.template.metadata.annotations;
       const metrics = await (await fetch(`${base}${template['prometheus.io/path']}`)).text();
-      const metric = hpa.metrics[1].pods.metric.name as string;
+      const metric = hpa.metrics[1].pods.metric.name;
       assert.match(metrics, new RegExp(`^# TYPE ${metric} gauge$`, 'm'));
       const rules = readFileSync(join(dir, 'prometheus-adapter-rules.yaml'), 'utf8');
       assert.ok(rules.includes(`seriesQuery: ${metric}{`), 'the adapter rule serves the metric the HPA names');
@@ -90,9 +118,9 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     assert.ok(served, 'the bento was served and checked');
 
     // The pre-stop hook runs with what the image has (node) and returns after its delay.
-    const [cmd, ...cmdArgs] = container.lifecycle.preStop.exec.command as string[];
+    const [cmd, ...cmdArgs] = container.lifecycle.preStop.exec.command;
     const t0 = Date.now();
-    execFileSync(cmd === 'node' ? process.execPath : cmd!, cmdArgs);
+    execFileSync(cmd === 'node' ? process.execPath : cmd, cmdArgs);
     assert.ok(Date.now() - t0 >= 4_900);
   });
 

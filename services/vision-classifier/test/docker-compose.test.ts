@@ -30,24 +30,24 @@ describe('docker-compose.yml', () => {
 
   it('runs the seed\'s services: bentoml on 3000, MLflow on 5001, MinIO on 9000, PostgreSQL', () => {
     assert.deepEqual(Object.keys(compose.services).sort(), ['bentoml', 'minio', 'minio-init', 'mlflow', 'postgres']);
-    assert.ok(compose.services.bentoml!.ports!.includes('3000:3000'));
-    assert.ok(compose.services.mlflow!.ports!.includes('5001:5001'));
-    assert.ok(compose.services.minio!.ports!.includes('9000:9000'));
+    assert.ok(compose.services.bentoml.ports!.includes('3000:3000'));
+    assert.ok(compose.services.mlflow.ports!.includes('5001:5001'));
+    assert.ok(compose.services.minio.ports!.includes('9000:9000'));
   });
 
   it('gives the service the seed\'s environment variables, pointing at the compose services', () => {
-    const env = compose.services.bentoml!.environment!;
+    const env = compose.services.bentoml.environment!;
     for (const name of ['MLFLOW_TRACKING_URI', 'MODEL_RUN_ID', 'MODEL_NAME', 'MODEL_VERSION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_S3_ENDPOINT_URL']) {
       assert.ok(name in env, `${name} is set for bentoml`);
     }
     assert.equal(env.MLFLOW_TRACKING_URI, 'http://mlflow:5001');
     assert.equal(env.MLFLOW_S3_ENDPOINT_URL, 'http://minio:9000');
-    assert.match(env.AWS_SECRET_ACCESS_KEY!, /minio123/);
+    assert.match(env.AWS_SECRET_ACCESS_KEY, /minio123/);
   });
 
   it('lets the bentoml container reach MLflow by its service name (MLflow 3.5+ checks the Host header)', () => {
-    assert.match(compose.services.mlflow!.command!, /--allowed-hosts \S*mlflow:5001/);
-    assert.match(compose.services.mlflow!.command!, /--serve-artifacts/);
-    assert.match(compose.services.mlflow!.command!, /postgresql\+psycopg2:\/\/mlflow:mlflow@postgres:5432\/mlflow/);
+    assert.match(compose.services.mlflow.command!, /--allowed-hosts \S*mlflow:5001/);
+    assert.match(compose.services.mlflow.command!, /--serve-artifacts/);
+    assert.match(compose.services.mlflow.command!, /postgresql\+psycopg2:\/\/mlflow:mlflow@postgres:5432\/mlflow/);
   });
 });

@@ -23,12 +23,12 @@ describe('API documentation', () => {
     assert.equal(doc.openapi, '3.0.3');
     assert.equal(doc.info.title, 'mlflow_vision_classifier');
     for (const route of SEED_APIS) assert.ok(doc.paths[route], route);
-    const predict = doc.paths['/predict_image']!.post!;
-    const form = predict.requestBody!.content['multipart/form-data']!.schema as { properties: { image: { format: string } } };
+    const predict = doc.paths['/predict_image'].post;
+    const form = predict.requestBody!.content['multipart/form-data'].schema as { properties: { image: { format: string } } };
     assert.equal(form.properties.image.format, 'binary');
     assert.deepEqual(Object.keys(predict.responses).sort(), ['200', '400', '413', '415', '429', '503', '504']);
-    assert.deepEqual(predict.responses['400']!.content!['application/json']!.schema, { $ref: '#/components/schemas/Error' });
-    const batch = doc.paths['/predict_batch']!.post!.requestBody!.content['application/json']!.schema as { required: string[]; properties: { input: { type: string; maxItems: number } } };
+    assert.deepEqual(predict.responses['400'].content!['application/json'].schema, { $ref: '#/components/schemas/Error' });
+    const batch = doc.paths['/predict_batch'].post.requestBody!.content['application/json'].schema as { required: string[]; properties: { input: { type: string; maxItems: number } } };
     assert.deepEqual(batch.required, ['input']);
     assert.equal(batch.properties.input.type, 'array');
     assert.equal(batch.properties.input.maxItems, 32);
@@ -56,7 +56,7 @@ describe('API documentation', () => {
       await page.waitForSelector('.opblock', { timeout: 30_000 });
       const listed = await page.locator('.opblock .opblock-summary-path').allInnerTexts();
       for (const route of SEED_APIS) assert.ok(listed.map((t) => t.replace(/\u200b/g, '').trim()).includes(route), `${route} in ${listed.join(', ')}`);
-      assert.equal(await page.locator('.info .title').first().innerText().then((t) => t.split('\n')[0]!.trim()), 'mlflow_vision_classifier');
+      assert.equal(await page.locator('.info .title').first().innerText().then((t) => t.split('\n')[0].trim()), 'mlflow_vision_classifier');
       const health = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path[data-path="/health"]') });
       await health.locator('.opblock-summary').click();
       await health.locator('button.try-out__btn').click();

@@ -98,13 +98,13 @@ export function runBento(
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
+      stdout += String(d);
       if (until?.test(stdout)) {
         until = undefined;
-        (onReady ?? (async () => undefined))(stdout).then(() => child.kill('SIGTERM'), (err: unknown) => { child.kill('SIGKILL'); reject(err); });
+        (onReady ?? (async () => undefined))(stdout).then(() => child.kill('SIGTERM'), (err: unknown) => { child.kill('SIGKILL'); reject(err instanceof Error ? err : new Error(String(err))); });
       }
     });
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -127,13 +127,16 @@ export interface LiveBento {
 export async function startBento(args: string[] = [], env: Record<string, string> = {}): Promise<LiveBento> {
   const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', ...args], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
   const out = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (d) => (out.stdout += d));
-  child.stderr!.on('data', (d) => (out.stderr += d));
+  child.stdout.on('data', (d) => (out.stdout += d));
+  child.stderr.on('data', (d) => (out.stderr += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const base = await new Promise<string>((resolve, reject) => {
     const poll = setInterval(() => {
       const m = /Health: GET (\S+)\/health/.exec(out.stdout);
-      if (m) resolve(m[1]!), clearInterval(poll);
+      if (m) {
+        resolve(m[1]);
+        clearInterval(poll);
+      }
     }, 50);
     child.once('exit', (code) => (clearInterval(poll), reject(new Error(`bento serve exited ${code}: ${out.stderr}`))));
   });

@@ -38,9 +38,9 @@ describe('metrics, probes and request IDs', () => {
     assert.equal(value(m, 'bento_runner_inference_seconds_count', runner), 6);
     assert.equal(m.get('bento_runner_batch_size')!.type, 'histogram');
     assert.ok(value(m, 'bento_model_load_seconds', { runner: 'vision_model_runner' })! > 0);
-    const info = m.get('bento_model_info')!.samples[0]!;
-    assert.deepEqual({ ...info.labels, version: 'v' }, { runner: 'vision_model_runner', name: 'model', version: 'v', format: 'onnx', backend: info.labels.backend!, device: 'cpu' });
-    assert.match(info.labels.backend!, /^onnxruntime-node /);
+    const info = m.get('bento_model_info')!.samples[0];
+    assert.deepEqual({ ...info.labels, version: 'v' }, { runner: 'vision_model_runner', name: 'model', version: 'v', format: 'onnx', backend: info.labels.backend, device: 'cpu' });
+    assert.match(info.labels.backend, /^onnxruntime-node /);
     for (const processMetric of ['process_cpu_user_seconds', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
       assert.ok(m.has(processMetric), processMetric);
     }
@@ -68,7 +68,7 @@ describe('metrics, probes and request IDs', () => {
 describe('logs and graceful shutdown (bento serve)', () => {
   it('writes one JSON access-log line per request with its request ID, leaving out probes', async () => {
     const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], { BENTO_LOG_LEVEL: 'info', BENTO_LOG_FORMAT: 'json' }, /Health: GET (\S+)\/health/, async (stdout) => {
-      const base = /Health: GET (\S+)\/health/.exec(stdout)![1]!;
+      const base = /Health: GET (\S+)\/health/.exec(stdout)![1];
       await fetch(`${base}/health`);
       await fetch(`${base}/readyz`);
       const res = await fetch(`${base}/predict_image`, { method: 'POST', headers: { 'x-request-id': 'req-log-1' }, body: multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg') });
@@ -97,7 +97,7 @@ describe('logs and graceful shutdown (bento serve)', () => {
       bytes: 0,
       msg: 'request',
     });
-    assert.ok((access[0]!.bytes as number) > 100 && (access[0]!.ms as number) > 0);
+    assert.ok((access[0].bytes as number) > 100 && (access[0].ms as number) > 0);
   });
 
   it('on SIGTERM finishes the requests in flight, then exits 0', async () => {

@@ -49,7 +49,7 @@ describe('serving another ONNX image classifier through MODEL_URI', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ input: [Array.from({ length: 24 }, () => Array.from({ length: 24 }, () => [0, 0, 250]))] }),
       });
-      assert.equal(((await batch.json()) as Array<{ predicted_class: string }>)[0]!.predicted_class, 'blue');
+      assert.equal(((await batch.json()) as Array<{ predicted_class: string }>)[0].predicted_class, 'blue');
     } finally {
       await server.close();
     }

@@ -25,7 +25,7 @@ function softmax(logits: number[]): number[] {
 
 function assertClose(actual: number[][], expected: number[][], tolerance: number, what: string): void {
   assert.equal(actual.length, expected.length, what);
-  actual.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - expected[i]![j]!) <= tolerance, `${what}[${i}][${j}]: ${v} vs ${expected[i]![j]}`)));
+  actual.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - expected[i][j]) <= tolerance, `${what}[${i}][${j}]: ${v} vs ${expected[i][j]}`)));
 }
 
 describe('standard protocols', () => {
@@ -34,7 +34,7 @@ describe('standard protocols', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bento-protocols-'));
   let batchFile = '';
   let shape: number[] = [];
-  let served: number[][] = [];
+  const served: number[][] = [];
 
   before(async () => {
     server = await startService();
@@ -76,7 +76,7 @@ describe('standard protocols', () => {
     assert.match(String(out.mlflow_dataframe), /INVALID_PARAMETER_VALUE|number_of_dataframe_columns/);
     for (const key of ['triton_binary', 'triton_json', 'mlflow_numpy']) {
       const logits = out[key] as number[][];
-      assert.deepEqual([logits.length, logits[0]!.length], [FILES.length, 10], key);
+      assert.deepEqual([logits.length, logits[0].length], [FILES.length, 10], key);
       assertClose(logits.map(softmax), served, 1e-5, key);
     }
     // Ankle boot, Trouser, Sneaker.
@@ -117,7 +117,7 @@ describe('standard protocols', () => {
       const res = await post(body);
       assert.equal(res.status, 200, body.slice(0, 40));
       const { predictions } = (await res.json()) as { predictions: { logits: number[][] } };
-      assert.equal(predictions.logits[0]!.length, 10);
+      assert.equal(predictions.logits[0].length, 10);
     }
     const refusals: Array<[string, string, number, string, RegExp]> = [
       ['a flattened row', JSON.stringify({ inputs: [image.flat(2)] }), 400, 'INVALID_PARAMETER_VALUE', /Shape of input \(1, 3072\) does not match expected shape \(-1, 3, 32, 32\)/],

@@ -55,8 +55,8 @@ describe('GET /health and /get_model_info', () => {
     assert.equal(info.model_format, 'onnx');
     assert.ok(typeof info.model_version === 'string' && info.model_version.length > 0);
     assert.equal(info.model_metadata.params.model_name, 'fashion_cnn');
-    assert.ok(info.model_metadata.metrics.test_accuracy! >= 0.9, `accuracy ${info.model_metadata.metrics.test_accuracy}`);
-    assert.ok(info.model_metadata.metrics.test_f1! > 0.85);
+    assert.ok(info.model_metadata.metrics.test_accuracy >= 0.9, `accuracy ${info.model_metadata.metrics.test_accuracy}`);
+    assert.ok(info.model_metadata.metrics.test_f1 > 0.85);
   });
 
   it('echoes a client X-Request-ID', async () => {
@@ -79,9 +79,9 @@ describe('POST /predict_image', () => {
       assert.deepEqual(Object.keys(body.probabilities), CLASSES);
       const sum = Object.values(body.probabilities).reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-5);
-      assert.equal(body.confidence, body.probabilities[CLASSES[s.label]!]);
+      assert.equal(body.confidence, body.probabilities[CLASSES[s.label]]);
       // Same weights and PIL's bilinear resize (small images are resized in JavaScript with PIL's filter).
-      CLASSES.forEach((c, i) => assert.ok(Math.abs(body.probabilities[c]! - s.probabilities[i]!) < 0.002, `${c}: ${body.probabilities[c]} vs ${s.probabilities[i]}`));
+      CLASSES.forEach((c, i) => assert.ok(Math.abs(body.probabilities[c] - s.probabilities[i]) < 0.002, `${c}: ${body.probabilities[c]} vs ${s.probabilities[i]}`));
     });
   }
 
@@ -99,14 +99,14 @@ describe('POST /predict_image', () => {
   });
 
   it('answers concurrent requests each with its own result, batching them in the runner', async () => {
-    const before = server.runners[0]!.dispatchers.get('classify')!.stats();
+    const before = server.runners[0].dispatchers.get('classify')!.stats();
     const files = ['ankle_boot.png', 'trouser.jpg', 'bag.bmp'];
     const want = ['Ankle boot', 'Trouser', 'Bag'];
     const results = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => postImage(sample(files[i % 3]!), files[i % 3]!, 'application/octet-stream').then((r) => r.json() as Promise<{ predicted_class: string }>)),
+      Array.from({ length: 30 }, (_, i) => postImage(sample(files[i % 3]), files[i % 3], 'application/octet-stream').then((r) => r.json() as Promise<{ predicted_class: string }>)),
     );
     results.forEach((r, i) => assert.equal(r.predicted_class, want[i % 3], JSON.stringify(r)));
-    const after = server.runners[0]!.dispatchers.get('classify')!.stats();
+    const after = server.runners[0].dispatchers.get('classify')!.stats();
     assert.equal(after.items - before.items, 30);
     assert.ok(after.batches - before.batches < 30, `30 requests ran in ${after.batches - before.batches} batches`);
     assert.ok(Object.keys(after.batchSizes).some((size) => Number(size) > 1));
@@ -183,8 +183,8 @@ describe('POST /predict_batch', () => {
     const body = (await res.json()) as Array<{ predicted_index: number; probabilities: Record<string, number> }>;
     assert.equal(body.length, 4);
     body.forEach((p, i) => {
-      assert.equal(p.predicted_index, expected.items[i]!.label);
-      CLASSES.forEach((c, k) => assert.ok(Math.abs(p.probabilities[c]! - expected.items[i]!.probabilities[k]!) < 1e-4, `${i}/${c}`));
+      assert.equal(p.predicted_index, expected.items[i].label);
+      CLASSES.forEach((c, k) => assert.ok(Math.abs(p.probabilities[c] - expected.items[i].probabilities[k]) < 1e-4, `${i}/${c}`));
     });
   });
 
@@ -198,7 +198,7 @@ describe('POST /predict_batch', () => {
     }
   });
 
-  const img = batch.input[0]!;
+  const img = batch.input[0];
   const bad: Array<[string, unknown, number, string]> = [
     ['a ragged batch', { input: [img, img.slice(0, 31)] }, 400, 'INVALID_TENSOR'],
     ['too deep a nesting', { input: [[img]] }, 400, 'INVALID_TENSOR'],
@@ -233,7 +233,7 @@ describe('mutated uploads', () => {
     const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const seen: Record<number, number> = {};
     for (let i = 0; i < 600; i++) {
-      let data = Buffer.from(files[i % files.length]!);
+      let data = Buffer.from(files[i % files.length]);
       const kind = rnd();
       if (kind < 0.3) for (let k = 0; k < 1 + rnd() * 20; k++) data[Math.floor(rnd() * data.length)] = Math.floor(rnd() * 256);
       else if (kind < 0.5) data = data.subarray(0, Math.floor(rnd() * data.length));
@@ -248,7 +248,7 @@ describe('mutated uploads', () => {
       assert.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `upload ${i}: ${res.status} ${text.slice(0, 200)}`);
       if (res.status !== 200) assert.equal(typeof (JSON.parse(text) as ErrorResponse).error.code, 'string');
     }
-    assert.ok(seen[200]! > 0 && seen[400]! > 0, JSON.stringify(seen));
+    assert.ok(seen[200] > 0 && seen[400] > 0, JSON.stringify(seen));
     assert.equal((await fetch(`${url}/health`)).status, 200);
   });
 });

@@ -33,7 +33,7 @@ describe('BACKEND=tfjs', () => {
 
   const predict = async (server: RunningServer, file: string) => {
     const ext = file.split('.').pop()!;
-    const res = await fetch(`${server.url}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[ext]!) });
+    const res = await fetch(`${server.url}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[ext]) });
     assert.equal(res.status, 200);
     return (await res.json()) as Prediction;
   };
@@ -56,7 +56,7 @@ describe('BACKEND=tfjs', () => {
       const [a, b] = await Promise.all([predict(onnx, s.file), predict(tfjs, s.file)]);
       assert.equal(b.predicted_class, a.predicted_class, s.file);
       assert.equal(b.predicted_class, CLASSES[s.label], s.file);
-      for (const c of CLASSES) assert.ok(Math.abs(a.probabilities[c]! - b.probabilities[c]!) < 1e-4, `${s.file} ${c}: ${a.probabilities[c]} vs ${b.probabilities[c]}`);
+      for (const c of CLASSES) assert.ok(Math.abs(a.probabilities[c] - b.probabilities[c]) < 1e-4, `${s.file} ${c}: ${a.probabilities[c]} vs ${b.probabilities[c]}`);
     }
   });
 
@@ -66,8 +66,8 @@ describe('BACKEND=tfjs', () => {
     const [a, b] = await Promise.all([post(onnx), post(tfjs)]);
     assert.equal(b.length, 4);
     b.forEach((p, i) => {
-      assert.equal(p.predicted_class, a[i]!.predicted_class);
-      for (const c of CLASSES) assert.ok(Math.abs(p.probabilities[c]! - a[i]!.probabilities[c]!) < 1e-4);
+      assert.equal(p.predicted_class, a[i].predicted_class);
+      for (const c of CLASSES) assert.ok(Math.abs(p.probabilities[c] - a[i].probabilities[c]) < 1e-4);
     });
   });
 
@@ -93,11 +93,11 @@ describe('BACKEND=tfjs', () => {
         assert.equal(info.model_format, 'tfjs');
         assert.match(String(info.backend), /^tfjs /);
         for (const file of ['ankle_boot.png', 'trouser.jpg']) {
-          const res = await fetch(`${base}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[file.split('.').pop()!]!) });
+          const res = await fetch(`${base}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[file.split('.').pop()!]) });
           assert.equal(res.status, 200);
           const [fromBento, fromOnnx] = [(await res.json()) as Prediction, await predict(onnx, file)];
           assert.equal(fromBento.predicted_class, fromOnnx.predicted_class, file);
-          for (const c of CLASSES) assert.ok(Math.abs(fromBento.probabilities[c]! - fromOnnx.probabilities[c]!) < 1e-4, `${file} ${c}`);
+          for (const c of CLASSES) assert.ok(Math.abs(fromBento.probabilities[c] - fromOnnx.probabilities[c]) < 1e-4, `${file} ${c}`);
         }
         checked = true;
       }, dir, 120_000);

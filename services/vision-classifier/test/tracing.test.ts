@@ -11,7 +11,7 @@ import { Jaeger, type JaegerSpan, type JaegerTrace, tag } from './jaeger.js';
 
 const SERVE = ['serve', '.', '--port', '0', '--host', '127.0.0.1'];
 const READY = /Health: GET (\S+)\/health/;
-const baseOf = (stdout: string) => READY.exec(stdout)![1]!;
+const baseOf = (stdout: string) => READY.exec(stdout)![1];
 
 function upload(base: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${base}/predict_image`, { method: 'POST', headers, body: multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg') });
@@ -20,7 +20,7 @@ function upload(base: string, headers: Record<string, string> = {}): Promise<Res
 function only(trace: JaegerTrace, operation: string): JaegerSpan {
   const spans = trace.spans.filter((s) => s.operationName === operation);
   assert.equal(spans.length, 1, `${operation} in ${trace.spans.map((s) => s.operationName).join(', ')}`);
-  return spans[0]!;
+  return spans[0];
 }
 
 describe('OpenTelemetry tracing (OTLP to a real Jaeger)', { timeout: 180_000 }, () => {
@@ -57,7 +57,7 @@ describe('OpenTelemetry tracing (OTLP to a real Jaeger)', { timeout: 180_000 }, 
     const runner = only(trace, 'vision_model_runner.classify');
     assert.deepEqual(runner.references.map((r) => [r.refType, r.spanID]), [['CHILD_OF', server.spanID]]);
     assert.equal(tag(runner, 'bento.runner'), 'vision_model_runner');
-    assert.equal(trace.processes[server.processID]!.serviceName, 'mlflow_vision_classifier');
+    assert.equal(trace.processes[server.processID].serviceName, 'mlflow_vision_classifier');
     // The access-log line of the request names its trace.
     const access = run.stdout.split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l) as { reqId: string; traceId?: string });
     assert.equal(access.find((l) => l.reqId === 'traced-1')?.traceId, traceId);

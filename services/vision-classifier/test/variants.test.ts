@@ -40,9 +40,9 @@ describe('model variants: canary / A-B split, header routing, shadow', { timeout
   const versionsOf = (metrics: string, role: string) => {
     const counts: Record<string, number> = {};
     for (const m of metrics.matchAll(/^bento_variant_requests_total\{([^}]*)\} (\d+)$/gm)) {
-      const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+      const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
       // A local model's version is its directory's name and a hash of its content: the name tells the copies apart.
-      if (labels.role === role && labels.outcome === 'ok') counts[`${labels.variant}:${labels.version!.split('/')[0]}`] = Number(m[2]);
+      if (labels.role === role && labels.outcome === 'ok') counts[`${labels.variant}:${labels.version.split('/')[0]}`] = Number(m[2]);
     }
     return counts;
   };
@@ -67,7 +67,7 @@ describe('model variants: canary / A-B split, header routing, shadow', { timeout
     assert.deepEqual(Object.keys(answered).sort(), ['challenger', 'champion'], JSON.stringify(answered));
     // Binomial: 10% of N, standard deviation sqrt(N·0.1·0.9) ≈ 9.5; a fair split lands outside ±4σ once in 15,000 runs.
     const sd = Math.sqrt(N * 0.1 * 0.9);
-    assert.ok(Math.abs(answered.challenger! - N * 0.1) < 4 * sd, `challenger answered ${answered.challenger} of ${N}`);
+    assert.ok(Math.abs(answered.challenger - N * 0.1) < 4 * sd, `challenger answered ${answered.challenger} of ${N}`);
     assert.equal(predictions.size, 1, 'copies of one model predict alike');
   });
 

@@ -77,14 +77,14 @@ describe('several worker processes (bento serve --workers 2)', () => {
       assert.equal(value(m, 'bento_worker_processes', {}), 2);
       // One sample per model, not one per worker.
       assert.equal(m.get('bento_model_info')!.samples.length, 1);
-      assert.equal(m.get('bento_model_info')!.samples[0]!.value, 1);
+      assert.equal(m.get('bento_model_info')!.samples[0].value, 1);
       assert.ok(value(m, 'process_resident_memory_bytes', {})! > 2 * 50e6, 'resident memory is the sum over the workers');
     }
   });
 
   it('replaces a worker that dies and keeps serving', async () => {
     const [victim, survivor] = workerPids(bento.stderr);
-    process.kill(victim!, 'SIGKILL');
+    process.kill(victim, 'SIGKILL');
     await waitForMetrics(bento.base, /^bento_worker_restarts_total 1$/m);
     await waitForMetrics(bento.base, /^bento_worker_processes 2$/m);
     assert.match(bento.stderr, new RegExp(`worker \\d \\(pid ${victim}\\) exited with signal SIGKILL: restarting`));
@@ -93,7 +93,7 @@ describe('several worker processes (bento serve --workers 2)', () => {
     await new Promise((r) => setTimeout(r, 100));
     const served = new Set(accessLogPids(bento.stdout).slice(before));
     assert.equal(served.size, 2, 'the new worker serves too');
-    assert.ok(served.has(survivor!) && !served.has(victim!));
+    assert.ok(served.has(survivor) && !served.has(victim));
   });
 });
 

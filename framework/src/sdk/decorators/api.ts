@@ -1,7 +1,7 @@
 import { ServiceDefinitionError } from '../../errors.js';
 import type { InputDescriptor, OutputSpec } from '../../io/descriptor.js';
 import type { TrafficOptions } from './service.js';
-import { APIS_KEY, appendOwn } from '../metadata.js';
+import { APIS_KEY, type Constructor, appendOwn } from '../metadata.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -74,4 +74,9 @@ export function api(options: ApiOptions = {}): MethodDecorator {
     };
     appendOwn(APIS_KEY, target.constructor, definition);
   };
+}
+
+/** The class's `@api` methods, inherited ones included, in declaration order. */
+export function getApis(cls: Constructor): ApiDefinition[] {
+  return (Reflect.getMetadata(APIS_KEY, cls) as ApiDefinition[] | undefined) ?? [];
 }

@@ -1,5 +1,5 @@
 import { ServiceDefinitionError } from '../../errors.js';
-import { METHODS_KEY, appendOwn } from '../metadata.js';
+import { type Constructor, METHODS_KEY, appendOwn } from '../metadata.js';
 
 export interface MethodOptions {
   /** Whether calls may be merged into one call along `batchDim` (adaptive batching). Default false. */
@@ -71,4 +71,9 @@ export function method(options: MethodOptions = {}): MethodDecorator {
       namedTensors: options.namedTensors ?? false,
     });
   };
+}
+
+/** The class's `@method`s, inherited ones included, as declared (before bento.yaml and the environment apply). */
+export function getMethods(cls: Constructor): MethodDefinition[] {
+  return (Reflect.getMetadata(METHODS_KEY, cls) as MethodDefinition[] | undefined) ?? [];
 }

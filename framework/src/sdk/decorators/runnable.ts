@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import { injectable } from 'tsyringe';
 import { ServiceDefinitionError } from '../../errors.js';
-import { type Constructor, RUNNABLE_KEY, getMethods } from '../metadata.js';
+import { type Constructor, RUNNABLE_KEY } from '../metadata.js';
+import { getMethods } from './method.js';
 import { assertInjectable } from './service.js';
 
 /** A model URI, or a function choosing one from the environment at server start. */
@@ -46,4 +47,9 @@ export function runnable(options: RunnableOptions): ClassDecorator {
     injectable()(cls);
     Reflect.defineMetadata(RUNNABLE_KEY, { ...options, name: options.name ?? cls.name.toLowerCase() }, cls);
   };
+}
+
+/** What `@runnable` recorded on a class (its own, not a parent's), or undefined. */
+export function getRunnableDefinition(cls: Constructor): RunnableDefinition | undefined {
+  return Reflect.getOwnMetadata(RUNNABLE_KEY, cls) as RunnableDefinition | undefined;
 }

@@ -44,7 +44,7 @@ export function runner(runnable: Constructor): ParameterDecorator {
     if (typeof runnable !== 'function') {
       throw new ServiceDefinitionError(`@runner() on ${(target as Constructor).name} parameter ${index + 1}: pass the @runnable class (is it imported as a value, not with "import type"?)`);
     }
-    const list: RunnerParam[] = Reflect.getOwnMetadata(RUNNER_PARAMS_KEY, target) ?? [];
+    const list = (Reflect.getOwnMetadata(RUNNER_PARAMS_KEY, target) as RunnerParam[] | undefined) ?? [];
     list.push({ index, runnable });
     list.sort((a, b) => a.index - b.index);
     Reflect.defineMetadata(RUNNER_PARAMS_KEY, list, target);

@@ -47,8 +47,8 @@ function checkPositive(value: number | undefined, what: string, service: string)
  * explicit token are injected as `undefined`.
  */
 export function assertInjectable(cls: Constructor, what: string): void {
-  const paramTypes: unknown[] | undefined = Reflect.getMetadata('design:paramtypes', cls);
-  const tokens: Record<number, unknown> = Reflect.getOwnMetadata('injectionTokens', cls) ?? {};
+  const paramTypes = Reflect.getMetadata('design:paramtypes', cls) as unknown[] | undefined;
+  const tokens = (Reflect.getOwnMetadata('injectionTokens', cls) as Record<number, unknown> | undefined) ?? {};
   for (let i = 0; i < cls.length; i++) {
     if (paramTypes?.[i] === undefined && tokens[i] === undefined) {
       throw new ServiceDefinitionError(
@@ -85,4 +85,9 @@ export function service(options: ServiceOptions): ClassDecorator {
     };
     Reflect.defineMetadata(SERVICE_KEY, definition, cls);
   };
+}
+
+/** What `@service` recorded on a class (its own, not a parent's), or undefined. */
+export function getServiceDefinition(cls: Constructor): ServiceDefinition | undefined {
+  return Reflect.getOwnMetadata(SERVICE_KEY, cls) as ServiceDefinition | undefined;
 }

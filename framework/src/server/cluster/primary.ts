@@ -23,7 +23,7 @@ const CRASH_WINDOW_MS = 60_000;
 export type WorkersSetting = number | 'cpu_count' | undefined;
 
 /** The number of worker processes from a setting (a count, a numeric string or `cpu_count`); unset or empty: 1. */
-export function serveWorkerCount(setting: WorkersSetting | string): number {
+export function serveWorkerCount(setting: WorkersSetting | (string & {})): number {
   if (setting === undefined || setting === '') return 1;
   if (setting === 'cpu_count') return availableParallelism();
   const n = Number(setting);
@@ -205,6 +205,6 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
-    fork(slots[0]!);
+    fork(slots[0]);
   });
 }

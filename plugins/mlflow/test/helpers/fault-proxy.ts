@@ -40,7 +40,7 @@ export class FaultProxy {
   async start(): Promise<this> {
     const up = new URL(this.upstream);
     this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0]!;
+      const path = (req.url ?? '/').split('?')[0];
       const download = req.method === 'GET' && this.target.test(path);
       const fault = download ? this.faults.shift() : undefined;
       if (download) {
@@ -66,7 +66,7 @@ export class FaultProxy {
         upRes.on('data', (chunk: Buffer) => {
           if (fault === 'stall') return;
           if (fault === 'corrupt') {
-            if (sent <= half && half < sent + chunk.length) chunk[half - sent]! ^= 0xff;
+            if (sent <= half && half < sent + chunk.length) chunk[half - sent] ^= 0xff;
             sent += chunk.length;
             res.write(chunk);
             return;

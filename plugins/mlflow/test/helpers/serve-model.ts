@@ -24,7 +24,10 @@ export async function serveModel(args: string[], env: Record<string, string>, cw
   const base = await new Promise<string>((resolve, reject) => {
     const poll = setInterval(() => {
       const m = /Invocations \(MLflow scoring\): POST (\S+)\/invocations/.exec(out.stdout);
-      if (m) resolve(m[1]!), clearInterval(poll);
+      if (m) {
+        resolve(m[1]);
+        clearInterval(poll);
+      }
     }, 50);
     child.once('exit', (code) => (clearInterval(poll), reject(new Error(`bento serve exited ${code}:\n${out.stderr.slice(-3000)}`))));
   });

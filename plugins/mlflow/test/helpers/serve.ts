@@ -57,11 +57,11 @@ export async function directProbabilities(modelFile: string, metadata: Record<st
   const session = await ort.InferenceSession.create(modelFile);
   try {
     const meta = session.inputMetadata[0] as unknown as { shape?: ReadonlyArray<number | string> } | undefined;
-    const spec = preprocessSpecFor({ name: session.inputNames[0]!, dtype: 'float32', shape: [...(meta?.shape ?? [null, 3, 32, 32])] }, metadata);
+    const spec = preprocessSpecFor({ name: session.inputNames[0], dtype: 'float32', shape: [...(meta?.shape ?? [null, 3, 32, 32])] }, metadata);
     const pixels = await (await ImageInput.probe(image, 1 << 24)).toPixels(spec);
     const t = pixelsToTensor([pixels], spec);
-    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', t.data as Float32Array, t.shape) });
-    const logits = [...(out[session.outputNames[0]!]!.data as Float32Array)];
+    const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', t.data as Float32Array, t.shape) });
+    const logits = [...(out[session.outputNames[0]].data as Float32Array)];
     const max = Math.max(...logits);
     const exps = logits.map((v) => Math.exp(v - max));
     const sum = exps.reduce((a, b) => a + b, 0);

@@ -61,7 +61,7 @@ export class Stack {
   }
 
   get trackingUri(): string {
-    return this.env.MLFLOW_TRACKING_URI!;
+    return this.env.MLFLOW_TRACKING_URI;
   }
 
   async start(): Promise<this> {
@@ -100,7 +100,7 @@ export class Stack {
       return stdout;
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`infra/stack.sh ${command} ${this.options.mode} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+      throw new Error(`infra/stack.sh ${command} ${this.options.mode} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
     }
   }
 

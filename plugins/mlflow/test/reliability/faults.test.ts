@@ -64,7 +64,7 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
     assert.deepEqual(downloads.map((d) => d.fault ?? 'whole'), ['truncate', 'stall', 'whole']);
     const stored = await new ModelStore(home).list();
     assert.equal(stored.length, 1);
-    assert.equal(await new ModelStore(home).verify(stored[0]!, true), undefined, 'the stored files match their manifest');
+    assert.equal(await new ModelStore(home).verify(stored[0], true), undefined, 'the stored files match their manifest');
     assert.deepEqual(await stagingLeft(home), []);
     figures.faulty_downloads_recovered = { faults: ['truncate', 'stall'], attempts: downloads.length, seconds: Math.round((performance.now() - started) / 100) / 10 };
   });
@@ -113,7 +113,7 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
     }
     const stored = await new ModelStore(home).list();
     assert.deepEqual(stored.map((m) => m.version), ['2']);
-    assert.equal(await new ModelStore(home).verify(stored[0]!, true), undefined);
+    assert.equal(await new ModelStore(home).verify(stored[0], true), undefined);
     assert.deepEqual(await stagingLeft(home), [], 'the partial download was removed');
     figures.sigkill_mid_download = 'restart installed the model whole; the partial download was removed';
   });

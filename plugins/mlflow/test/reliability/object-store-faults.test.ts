@@ -45,14 +45,14 @@ describe('the object store down', { timeout: 900_000 }, () => {
   });
 
   it('retries a transfer whose bytes do not match the store\'s checksum, then installs the model whole', async () => {
-    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL!, new RegExp(`^/mlflow/direct-${DIRECT}/.*/model\\.onnx$`), { keepHost: true }).start();
+    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL, new RegExp(`^/mlflow/direct-${DIRECT}/.*/model\\.onnx$`), { keepHost: true }).start();
     try {
       const home = mkdtempSync(join(tmpdir(), 'bento-os-'));
       s3.faults = ['corrupt'];
       await servesAnkleBoot({ ...env(home, DIRECT), MLFLOW_S3_ENDPOINT_URL: s3.url });
       assert.deepEqual(s3.downloads.map((d) => d.fault ?? 'whole'), ['corrupt', 'whole']);
       const stored = await new ModelStore(home).list();
-      assert.equal(await new ModelStore(home).verify(stored[0]!, true), undefined);
+      assert.equal(await new ModelStore(home).verify(stored[0], true), undefined);
       figures.corrupt_transfer = { attempts: s3.downloads.length, installed: 'whole' };
     } finally {
       await s3.stop();
@@ -61,7 +61,7 @@ describe('the object store down', { timeout: 900_000 }, () => {
 
   it('refuses a listing that names a file outside the download directory, and writes nothing', async () => {
     // Amazon S3 takes keys with "..", MinIO does not: the proxy adds one to the bucket's answer.
-    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL!, new RegExp(`^/mlflow/direct-${DIRECT}/`), { keepHost: true }).start();
+    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL, new RegExp(`^/mlflow/direct-${DIRECT}/`), { keepHost: true }).start();
     try {
       // The other files still downloading when the hostile one is refused: the refusal must wait for them before the
       // download directory is removed (the project's CI once saw it removed under them: ENOTEMPTY, and that error
@@ -96,8 +96,8 @@ describe('the object store down', { timeout: 900_000 }, () => {
   it('keeps serving when it goes down, serves the stored model when it is down at start, and fails clearly with nothing stored', async () => {
     const running = await Promise.all([serve(env(cached, PROXIED)), serve(env(cached, DIRECT))]);
     try {
-      assert.match(String((await modelInfo(running[0]!)).resolved_uri), /^mlflow-artifacts:\//);
-      assert.match(String((await modelInfo(running[1]!)).resolved_uri), /^s3:\/\/mlflow\//);
+      assert.match(String((await modelInfo(running[0])).resolved_uri), /^mlflow-artifacts:\//);
+      assert.match(String((await modelInfo(running[1])).resolved_uri), /^s3:\/\/mlflow\//);
       await stack.stopObjectStore();
       for (const server of running) for (let i = 0; i < 5; i++) assert.equal((await predict(server)).predicted_class, 'Ankle boot');
     } finally {

@@ -36,8 +36,8 @@ const STORAGE = ['--storage-driver', 'vfs'];
  * Builds the bento's image with `bento containerize` (buildah, as the containerize test does), exports it as an OCI
  * archive and returns its config, its history and its layers, decompressed.
  */
-async function imageBlobs(tag: string, bento: (args: string[]) => Promise<{ code?: unknown; stderr?: unknown }>): Promise<{ text: Map<string, string>; binary: Map<string, Buffer> }> {
-  const image = `localhost/bento-ts-test/secrets:${tag.split(':')[1]!.toLowerCase()}`;
+async function imageBlobs(tag: string, bento: (args: string[]) => Promise<{ code?: number; stderr?: string }>): Promise<{ text: Map<string, string>; binary: Map<string, Buffer> }> {
+  const image = `localhost/bento-ts-test/secrets:${tag.split(':')[1].toLowerCase()}`;
   const buildah = (...args: string[]) => run('buildah', [...STORAGE, ...args], { maxBuffer: 64 << 20, env: { ...process.env, BUILDAH_ISOLATION: 'chroot' } });
   // The stand-in of node:<major>-bookworm-slim for the Node.js running this test (the script prints its name).
   const { stdout: baseImage } = await run('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], { timeout: 1_500_000, env: { ...process.env, NODE_BIN: process.execPath } });
@@ -105,7 +105,10 @@ describe('secrets never leave the process', { timeout: 2_400_000 }, () => {
     const base = await new Promise<string>((resolve, reject) => {
       const poll = setInterval(() => {
         const m = /Health: GET (\S+)\/health/.exec(out);
-        if (m) resolve(m[1]!), clearInterval(poll);
+        if (m) {
+          resolve(m[1]);
+          clearInterval(poll);
+        }
       }, 50);
       child.once('exit', (code) => (clearInterval(poll), reject(new Error(`serve exited ${code}: ${err}`))));
     });

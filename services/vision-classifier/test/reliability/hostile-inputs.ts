@@ -139,7 +139,7 @@ function json(kind: string, path: string, text: string): HostileRequest {
   return { kind, method: 'POST', path, headers: { 'content-type': 'application/json' }, body: Buffer.from(text) };
 }
 
-const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 const int = (r: () => number, n: number) => Math.floor(r() * n);
 
 function mutate(r: () => number, data: Buffer): [string, Buffer] {
@@ -221,7 +221,7 @@ function protocolCases(r: () => number): HostileRequest {
 }
 
 function httpCases(r: () => number, images: Array<{ format: string; data: Buffer }>): HostileRequest {
-  const png = images[0]!.data;
+  const png = images[0].data;
   const cases: Array<() => HostileRequest> = [
     () => ({ kind: 'no-content-type', method: 'POST', path: '/predict_image', headers: {}, body: png }),
     () => ({ kind: 'wrong-content-type', method: 'POST', path: '/predict_image', headers: { 'content-type': pick(r, ['text/plain', 'application/json', 'application/xml', 'video/mp4', 'x/y']) }, body: png }),
@@ -325,7 +325,7 @@ export function* hostileRequests(seed: number, count: number, images: Array<{ fo
   const total = gens.reduce((s, [w]) => s + w, 0);
   for (let i = 0; i < count; i++) {
     let x = r() * total;
-    const gen = gens.find(([w]) => (x -= w) < 0)?.[1] ?? gens[0]![1];
+    const gen = gens.find(([w]) => (x -= w) < 0)?.[1] ?? gens[0][1];
     yield gen(r);
   }
 }

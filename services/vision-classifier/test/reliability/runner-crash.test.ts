@@ -42,7 +42,7 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
     const config = { ...project.config, runners: { ...project.config.runners, vision_model_runner: { ...project.config.runners?.vision_model_runner, batching } } };
     const server = await startServer({ project: { ...project, config }, port: 0, host: '127.0.0.1', runnerWorkers: 2, logger: false });
     try {
-      const runner = server.runners[0]!;
+      const runner = server.runners[0];
       // Fault injection: the test reaches the pool's threads, as a native crash in one would.
       const threads = () => (runner as unknown as { pool: { threads: Worker[] } }).pool.threads;
       const dispatcher = runner.dispatchers.get('classify')!;
@@ -71,7 +71,7 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
         assert.ok(await until(() => dispatcher.stats().inFlight >= 2, 3_000), 'both workers busy');
         const before = new Set(threads());
         const killedAt = performance.now();
-        void threads()[0]!.terminate();
+        void threads()[0].terminate();
         kills++;
         assert.ok(await until(() => threads().length === 2 && threads().some((t) => !before.has(t)), 10_000), 'a new worker thread');
         replacedMs = performance.now() - killedAt;

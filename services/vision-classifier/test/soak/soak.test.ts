@@ -69,14 +69,14 @@ describe('soak at half capacity', { timeout: (SECONDS + 300) * 1000 }, () => {
     await sampleNow();
     const quietAfter = await quietHandles();
     const warm = samples.filter((s) => s.t >= WARM_UP_S);
-    const atWarmUp = warm[0] ?? samples[0]!;
-    const last = samples[samples.length - 1]!;
+    const atWarmUp = warm[0] ?? samples[0];
+    const last = samples[samples.length - 1];
     const maxAfter = Math.max(...warm.map((s) => s.rss_mb));
     // Growth is the trend: the median of the last two minutes against the first two after the warm-up. One sample
     // against another reads the garbage collector's sawtooth as growth (two runs here: a sample 17% and 20% above
     // the warm-up's, with the floor flat and the end within 3% of it).
     const window = Math.min(12, Math.max(1, Math.floor(warm.length / 3)));
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const [early, late] = [median(warm.slice(0, window).map((s) => s.rss_mb)), median(warm.slice(-window).map((s) => s.rss_mb))];
     const figures = {
       seconds: SECONDS,
