@@ -33,6 +33,10 @@ module.exports = {
     exclude: { path: ['/dist/', '/test/'] },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'framework/tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default'],
+      extensions: ['.ts', '.js'],
+    },
   },
 };

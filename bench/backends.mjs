@@ -17,11 +17,19 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'onnx,tfjs').split(',');
 const work = join(tmpdir(), `bento-bench-backends-${process.pid}`);
 mkdirSync(work, { recursive: true });
-const upload = multipartFile(join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'), 'image/png', work);
+const upload = multipartFile(
+  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
+  'image/png',
+  work,
+);
 
 /** Sum and count of a histogram in a Prometheus exposition (all label sets together). */
 function histogram(text, name) {
-  const total = (suffix) => [...text.matchAll(new RegExp(`^${name}_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  const total = (suffix) =>
+    [...text.matchAll(new RegExp(`^${name}_${suffix}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce(
+      (n, m) => n + Number(m[1]),
+      0,
+    );
   return { sum: total('sum'), count: total('count') };
 }
 
@@ -30,12 +38,24 @@ async function measure(backend) {
   const server = await serveBento([], { BACKEND: backend });
   try {
     const before = await (await fetch(`${server.base}/metrics`)).text();
-    const load = await measuredLoad(`${server.base}/predict_image`, { connections: CONNECTIONS, duration: DURATION, body: upload.path, contentType: upload.contentType });
+    const load = await measuredLoad(`${server.base}/predict_image`, {
+      connections: CONNECTIONS,
+      duration: DURATION,
+      body: upload.path,
+      contentType: upload.contentType,
+    });
     const after = await (await fetch(`${server.base}/metrics`)).text();
-    const [t0, t1] = [histogram(before, 'bento_runner_inference_seconds'), histogram(after, 'bento_runner_inference_seconds')];
+    const [t0, t1] = [
+      histogram(before, 'bento_runner_inference_seconds'),
+      histogram(after, 'bento_runner_inference_seconds'),
+    ];
     const [b0, b1] = [histogram(before, 'bento_runner_batch_size'), histogram(after, 'bento_runner_batch_size')];
     const batches = t1.count - t0.count;
-    (model[backend] ??= []).push({ batch_ms: ((t1.sum - t0.sum) / batches) * 1000, items_per_batch: (b1.sum - b0.sum) / (b1.count - b0.count), item_ms: ((t1.sum - t0.sum) * 1000) / (b1.sum - b0.sum) });
+    (model[backend] ??= []).push({
+      batch_ms: ((t1.sum - t0.sum) / batches) * 1000,
+      items_per_batch: (b1.sum - b0.sum) / (b1.count - b0.count),
+      item_ms: ((t1.sum - t0.sum) * 1000) / (b1.sum - b0.sum),
+    });
     return load;
   } finally {
     await server.stop();
@@ -44,8 +64,10 @@ async function measure(backend) {
 
 const { runs, summary } = await alternated(BACKENDS, ROUNDS, measure);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-for (const b of BACKENDS) summary[b].model_ms_per_item = Math.round(median(model[b].map((m) => m.item_ms)) * 1000) / 1000;
-for (const b of BACKENDS) summary[b].items_per_batch = Math.round(median(model[b].map((m) => m.items_per_batch)) * 10) / 10;
+for (const b of BACKENDS)
+  summary[b].model_ms_per_item = Math.round(median(model[b].map((m) => m.item_ms)) * 1000) / 1000;
+for (const b of BACKENDS)
+  summary[b].items_per_batch = Math.round(median(model[b].map((m) => m.items_per_batch)) * 10) / 10;
 const base = summary[BACKENDS[0]];
 const table = [
   `| /predict_image, c=${CONNECTIONS}, ${DURATION} s × ${ROUNDS} rounds (median) | req/s | p50 ms | p99 ms | vs ${BACKENDS[0]} | model ms per image (items per batch) | model time vs ${BACKENDS[0]} |`,
@@ -57,5 +79,12 @@ const table = [
 ].join('\n');
 console.log(table);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'backends.json'), JSON.stringify({ date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, model, summary }, null, 2));
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'backends.json'),
+  JSON.stringify(
+    { date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, model, summary },
+    null,
+    2,
+  ),
+);
 process.exit(0);

@@ -34,17 +34,27 @@ function freePort() {
 async function mlflowServe(venv, model) {
   const port = await freePort();
   const bin = join(venv, 'bin');
-  const child = spawn(join(bin, 'mlflow'), ['models', 'serve', '-m', model, '--env-manager', 'local', '-h', '127.0.0.1', '-p', String(port)], {
-    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
-    stdio: ['ignore', 'ignore', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    join(bin, 'mlflow'),
+    ['models', 'serve', '-m', model, '--env-manager', 'local', '-h', '127.0.0.1', '-p', String(port)],
+    {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+    },
+  );
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`mlflow models serve exited ${child.exitCode}: ${err.slice(-2000)}`);
-    if (await fetch(`${base}/ping`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${base}/ping`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 600) throw new Error('mlflow models serve did not start in 150 s');
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -55,18 +65,29 @@ const results = {};
 const rows = [];
 for (const name of MODELS) {
   const venv = VENV[name];
-  execFileSync(join(venv, 'bin', 'python'), [join(ROOT, 'bench', 'models', 'make_mlflow_models.py'), name, work], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(join(venv, 'bin', 'python'), [join(ROOT, 'bench', 'models', 'make_mlflow_models.py'), name, work], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const model = join(work, name);
   const body = join(work, `${name}.json`);
   const servers = {
     mlflow: await mlflowServe(venv, model),
     // Converted once (not measured) with the same venv's Python, before the load starts.
-    bento: await serveBento([], { BENTO_HOME: join(work, 'bento-home'), BENTO_CONVERT_PYTHON: join(venv, 'bin', 'python') }, model),
+    bento: await serveBento(
+      [],
+      { BENTO_HOME: join(work, 'bento-home'), BENTO_CONVERT_PYTHON: join(venv, 'bin', 'python') },
+      model,
+    ),
   };
   try {
     for (const connections of CONCURRENCY) {
       const { runs, summary } = await alternated(['mlflow', 'bento'], ROUNDS, (server) =>
-        measuredLoad(`${servers[server].base}/invocations`, { connections, duration: DURATION, body, contentType: 'application/json' }),
+        measuredLoad(`${servers[server].base}/invocations`, {
+          connections,
+          duration: DURATION,
+          body,
+          contentType: 'application/json',
+        }),
       );
       results[`${name} c=${connections}`] = { runs, summary };
       const [m, b] = [summary.mlflow, summary.bento];
@@ -83,6 +104,11 @@ const table = [
   '|---|---|---|---|---|---|---|---|',
   ...rows,
 ].join('\n');
-console.log(`/invocations, ${DURATION} s per load after a 3 s warm-up, ${ROUNDS} alternated rounds (medians)\n\n${table}`);
+console.log(
+  `/invocations, ${DURATION} s per load after a 3 s warm-up, ${ROUNDS} alternated rounds (medians)\n\n${table}`,
+);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'mlflow-serve.json'), JSON.stringify({ date: new Date().toISOString(), duration_s: DURATION, results }, null, 2));
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'mlflow-serve.json'),
+  JSON.stringify({ date: new Date().toISOString(), duration_s: DURATION, results }, null, 2),
+);

@@ -19,7 +19,11 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const JAEGER = join(ROOT, '.stack-bin', 'jaeger');
 const work = join(tmpdir(), `bento-bench-obs-${process.pid}`);
 mkdirSync(work, { recursive: true });
-const upload = multipartFile(join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'), 'image/png', work);
+const upload = multipartFile(
+  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
+  'image/png',
+  work,
+);
 
 function freePort() {
   return new Promise((resolve) => {
@@ -34,11 +38,16 @@ function freePort() {
 async function startJaeger() {
   if (!existsSync(JAEGER)) return undefined;
   const ports = {};
-  for (const name of ['OTLP_HTTP', 'OTLP_GRPC', 'QUERY', 'QUERY_GRPC', 'HEALTH']) ports[`JAEGER_${name}_PORT`] = String(await freePort());
-  const child = spawn(JAEGER, ['--config', `file:${join(ROOT, 'infra', 'jaeger', 'config.yaml')}`], { env: { ...process.env, ...ports, JAEGER_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  for (const name of ['OTLP_HTTP', 'OTLP_GRPC', 'QUERY', 'QUERY_GRPC', 'HEALTH'])
+    ports[`JAEGER_${name}_PORT`] = String(await freePort());
+  const child = spawn(JAEGER, ['--config', `file:${join(ROOT, 'infra', 'jaeger', 'config.yaml')}`], {
+    env: { ...process.env, ...ports, JAEGER_LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 200; i++) {
     const res = await fetch(`http://127.0.0.1:${ports.JAEGER_HEALTH_PORT}/status`).catch(() => undefined);
-    if (res?.status === 200) return { endpoint: `http://127.0.0.1:${ports.JAEGER_OTLP_HTTP_PORT}`, stop: () => child.kill('SIGTERM') };
+    if (res?.status === 200)
+      return { endpoint: `http://127.0.0.1:${ports.JAEGER_OTLP_HTTP_PORT}`, stop: () => child.kill('SIGTERM') };
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
@@ -46,13 +55,21 @@ async function startJaeger() {
 }
 
 const TRACED_MODES = new Set(['traced', 'sampled']);
-const jaeger = (process.env.BENCH_MODES ?? 'traced').split(',').some((m) => TRACED_MODES.has(m)) ? await startJaeger() : undefined;
+const jaeger = (process.env.BENCH_MODES ?? 'traced').split(',').some((m) => TRACED_MODES.has(m))
+  ? await startJaeger()
+  : undefined;
 // BENCH_MODES picks among on, off, metrics (metrics only), log (access log only), traced, sampled.
-const MODES = (process.env.BENCH_MODES ?? 'on,off,traced,sampled').split(',').filter((m) => jaeger || !TRACED_MODES.has(m));
+const MODES = (process.env.BENCH_MODES ?? 'on,off,traced,sampled')
+  .split(',')
+  .filter((m) => jaeger || !TRACED_MODES.has(m));
 // What each tracing mode adds to the environment; `sampled` keeps one trace in ten, as production setups often do.
 const TRACING = {
   traced: () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.endpoint }),
-  sampled: () => ({ OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' }),
+  sampled: () => ({
+    OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.endpoint,
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: '0.1',
+  }),
 };
 
 async function measure(mode) {
@@ -62,13 +79,19 @@ async function measure(mode) {
   // The OpenTelemetry SDK reads its settings from the process environment.
   const tracing = TRACING[mode]?.() ?? {};
   for (const vars of [process.env, env]) {
-    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG']) delete vars[name];
+    for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'])
+      delete vars[name];
     Object.assign(vars, tracing);
   }
   const logger = accessLog ? { level: 'info', stream: createWriteStream('/dev/null') } : { level: 'info' };
   const server = await startServer({ project: loadProject(ROOT), port: 0, host: '127.0.0.1', env, logger });
   try {
-    return await measuredLoad(`http://127.0.0.1:${server.port}/predict_image`, { connections: CONNECTIONS, duration: DURATION, body: upload.path, contentType: upload.contentType });
+    return await measuredLoad(`http://127.0.0.1:${server.port}/predict_image`, {
+      connections: CONNECTIONS,
+      duration: DURATION,
+      body: upload.path,
+      contentType: upload.contentType,
+    });
   } finally {
     await server.close();
   }
@@ -86,7 +109,8 @@ const LABELS = {
   sampled: 'metrics + access log + tracing, 1 in 10 sampled',
 };
 const baseline = summary.off ?? summary[MODES[0]];
-const row = (mode) => `| ${LABELS[mode]} | ${summary[mode].requests_per_sec} | ${summary[mode].p50_ms} | ${summary[mode].p99_ms} | ${(summary[mode].requests_per_sec / baseline.requests_per_sec).toFixed(3)} |`;
+const row = (mode) =>
+  `| ${LABELS[mode]} | ${summary[mode].requests_per_sec} | ${summary[mode].p50_ms} | ${summary[mode].p99_ms} | ${(summary[mode].requests_per_sec / baseline.requests_per_sec).toFixed(3)} |`;
 const table = [
   `| /predict_image, c=${CONNECTIONS}, ${DURATION} s × ${ROUNDS} rounds (median) | req/s | p50 ms | p99 ms | vs ${summary.off ? 'off' : MODES[0]} |`,
   '|---|---|---|---|---|',
@@ -94,5 +118,12 @@ const table = [
 ].join('\n');
 console.log(table);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'observability.json'), JSON.stringify({ date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, summary, ratio }, null, 2));
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'observability.json'),
+  JSON.stringify(
+    { date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, summary, ratio },
+    null,
+    2,
+  ),
+);
 process.exit(0);

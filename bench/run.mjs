@@ -56,17 +56,33 @@ async function latency(url, upload) {
 }
 
 async function ortCeiling(model, shape, sizes) {
-  const out = JSON.parse(await child([join(ROOT, 'bench', 'lib', 'ort-ceiling.mjs'), model, shape, sizes.join(','), '3', '1'], { cwd: ROOT }));
+  const out = JSON.parse(
+    await child([join(ROOT, 'bench', 'lib', 'ort-ceiling.mjs'), model, shape, sizes.join(','), '3', '1'], {
+      cwd: ROOT,
+    }),
+  );
   const best = Object.entries(out).sort((a, b) => b[1].items_per_sec - a[1].items_per_sec)[0];
   return { per_batch_size: out, best_batch_size: Number(best[0]), items_per_sec: Math.round(best[1].items_per_sec) };
 }
 
 async function httpCeiling(upload) {
-  const server = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'http-ceiling.mjs')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [join(ROOT, 'bench', 'lib', 'http-ceiling.mjs')], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise((resolve) => server.stdout.once('data', (d) => resolve(String(d).trim())));
   try {
-    await load(`${url}/predict_image`, { connections: 8, body: upload.path, contentType: upload.contentType, duration: 2 });
-    const result = await load(`${url}/predict_image`, { connections: 64, body: upload.path, contentType: upload.contentType });
+    await load(`${url}/predict_image`, {
+      connections: 8,
+      body: upload.path,
+      contentType: upload.contentType,
+      duration: 2,
+    });
+    const result = await load(`${url}/predict_image`, {
+      connections: 64,
+      body: upload.path,
+      contentType: upload.contentType,
+    });
     return { ...result, c1_latency: await latency(`${url}/predict_image`, upload) };
   } finally {
     server.kill();
@@ -75,14 +91,25 @@ async function httpCeiling(upload) {
 
 /** Serves the repository's service in this process and measures it; batch sizes from the dispatcher's counters. */
 async function serve(env, runs) {
-  const server = await startServer({ project: loadProject(ROOT), port: 0, host: '127.0.0.1', env: { ...process.env, ...env }, logger: false });
+  const server = await startServer({
+    project: loadProject(ROOT),
+    port: 0,
+    host: '127.0.0.1',
+    env: { ...process.env, ...env },
+    logger: false,
+  });
   const dispatcher = server.runners[0].dispatchers.get('classify');
   const rows = [];
   try {
     const first = runs.find((r) => r.path === '/predict_image');
-    if (first) rows.c1_latency = await latency(`${server.url}/predict_image`, { path: first.body, contentType: first.contentType });
+    if (first)
+      rows.c1_latency = await latency(`${server.url}/predict_image`, {
+        path: first.body,
+        contentType: first.contentType,
+      });
     for (const run of runs) {
-      if (run.warmup !== false) await load(`${server.url}${run.path}`, { ...run, connections: Math.min(run.connections, 8), duration: 2 });
+      if (run.warmup !== false)
+        await load(`${server.url}${run.path}`, { ...run, connections: Math.min(run.connections, 8), duration: 2 });
       const before = dispatcher.stats();
       const result = await load(`${server.url}${run.path}`, run);
       const after = dispatcher.stats();
@@ -116,7 +143,10 @@ writeFileSync(batchBody, JSON.stringify({ input: Array.from({ length: 32 }, (_, 
 
 if (!SKIP_RESNET && !existsSync(join(RESNET_DIR, 'model.onnx'))) {
   const made = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'models', 'make_resnet18.py')], { stdio: 'inherit' });
-  if (made.status !== 0) throw new Error('could not make the ResNet-18 model (needs /usr/bin/python3 with python3-torch and python3-torchvision); BENCH_SKIP_RESNET=1 skips it');
+  if (made.status !== 0)
+    throw new Error(
+      'could not make the ResNet-18 model (needs /usr/bin/python3 with python3-torch and python3-torchvision); BENCH_SKIP_RESNET=1 skips it',
+    );
 }
 
 // ---- ceilings ----
@@ -127,13 +157,34 @@ const http = await httpCeiling(png);
 
 // ---- bento-ts ----
 console.error('measuring bento-ts…');
-const bundledRuns = CONCURRENCY.map((c) => ({ label: { model: 'bundled', route: '/predict_image', input: 'PNG 28×28' }, path: '/predict_image', connections: c, body: png.path, contentType: png.contentType }));
-bundledRuns.push({ label: { model: 'bundled', route: '/predict_batch', input: '32 images 32×32 JSON' }, path: '/predict_batch', connections: 8, body: batchBody, contentType: 'application/json' });
+const bundledRuns = CONCURRENCY.map((c) => ({
+  label: { model: 'bundled', route: '/predict_image', input: 'PNG 28×28' },
+  path: '/predict_image',
+  connections: c,
+  body: png.path,
+  contentType: png.contentType,
+}));
+bundledRuns.push({
+  label: { model: 'bundled', route: '/predict_batch', input: '32 images 32×32 JSON' },
+  path: '/predict_batch',
+  connections: 8,
+  body: batchBody,
+  contentType: 'application/json',
+});
 const rows = await serve({}, bundledRuns);
 const c1 = { bundled: rows.c1_latency };
 if (!SKIP_RESNET) {
-  const resnetRuns = CONCURRENCY.map((c) => ({ label: { model: 'resnet18', route: '/predict_image', input: 'JPEG 224×224' }, path: '/predict_image', connections: c, body: jpeg.path, contentType: jpeg.contentType }));
-  const resnetRows = await serve({ MODEL_URI: RESNET_DIR, BENTO_MAX_BATCH_SIZE: '16', BENTO_MAX_LATENCY_MS: '10000' }, resnetRuns);
+  const resnetRuns = CONCURRENCY.map((c) => ({
+    label: { model: 'resnet18', route: '/predict_image', input: 'JPEG 224×224' },
+    path: '/predict_image',
+    connections: c,
+    body: jpeg.path,
+    contentType: jpeg.contentType,
+  }));
+  const resnetRows = await serve(
+    { MODEL_URI: RESNET_DIR, BENTO_MAX_BATCH_SIZE: '16', BENTO_MAX_LATENCY_MS: '10000' },
+    resnetRuns,
+  );
   c1.resnet18 = resnetRows.c1_latency;
   rows.push(...resnetRows);
 }
@@ -141,17 +192,28 @@ if (!SKIP_RESNET) {
 // (the client, the loopback and a minimal multipart route): what bento-ts adds on top of both.
 const rawBatch1 = (raw) => raw.per_batch_size[1].ms_per_batch;
 const addedLatency = {
-  bundled: { served_p50_ms: c1.bundled.p50_ms, raw_inference_ms: round3(rawBatch1(rawBundled)), http_ceiling_p50_ms: http.c1_latency.p50_ms, added_ms: round3(c1.bundled.p50_ms - rawBatch1(rawBundled) - http.c1_latency.p50_ms) },
+  bundled: {
+    served_p50_ms: c1.bundled.p50_ms,
+    raw_inference_ms: round3(rawBatch1(rawBundled)),
+    http_ceiling_p50_ms: http.c1_latency.p50_ms,
+    added_ms: round3(c1.bundled.p50_ms - rawBatch1(rawBundled) - http.c1_latency.p50_ms),
+  },
 };
 if (c1.resnet18) {
-  addedLatency.resnet18 = { served_p50_ms: c1.resnet18.p50_ms, raw_inference_ms: round3(rawBatch1(rawResnet)), http_ceiling_p50_ms: http.c1_latency.p50_ms, added_ms: round3(c1.resnet18.p50_ms - rawBatch1(rawResnet) - http.c1_latency.p50_ms) };
+  addedLatency.resnet18 = {
+    served_p50_ms: c1.resnet18.p50_ms,
+    raw_inference_ms: round3(rawBatch1(rawResnet)),
+    http_ceiling_p50_ms: http.c1_latency.p50_ms,
+    added_ms: round3(c1.resnet18.p50_ms - rawBatch1(rawResnet) - http.c1_latency.p50_ms),
+  };
 }
 
 for (const row of rows) {
   const raw = row.model === 'bundled' ? rawBundled : rawResnet;
   const items = row.route === '/predict_batch' ? row.requests_per_sec * 32 : row.requests_per_sec;
   row.fraction_of_raw_ceiling = Math.round((items / raw.items_per_sec) * 1000) / 1000;
-  if (row.model === 'bundled' && row.route === '/predict_image') row.fraction_of_http_ceiling = Math.round((row.requests_per_sec / http.requests_per_sec) * 1000) / 1000;
+  if (row.model === 'bundled' && row.route === '/predict_image')
+    row.fraction_of_http_ceiling = Math.round((row.requests_per_sec / http.requests_per_sec) * 1000) / 1000;
 }
 
 const report = {
@@ -167,11 +229,17 @@ const md = [
     (rawResnet ? `; raw ResNet-18 ${rawResnet.items_per_sec} items/s (batch ${rawResnet.best_batch_size})` : '') +
     `; HTTP multipart route ${http.requests_per_sec} req/s at c=64 (p99 ${http.p99_ms} ms).`,
   '',
-  ...Object.entries(addedLatency).map(([m, a]) => `c=1 added latency (${m}): p50 ${a.served_p50_ms} ms served − ${a.raw_inference_ms} ms raw inference − ${a.http_ceiling_p50_ms} ms HTTP ceiling = ${a.added_ms} ms.`),
+  ...Object.entries(addedLatency).map(
+    ([m, a]) =>
+      `c=1 added latency (${m}): p50 ${a.served_p50_ms} ms served − ${a.raw_inference_ms} ms raw inference − ${a.http_ceiling_p50_ms} ms HTTP ceiling = ${a.added_ms} ms.`,
+  ),
   '',
   '| model | route | input | c | req/s | p50 ms | p90 ms | p99 ms | mean batch | held | of raw ceiling | of HTTP ceiling | non-2xx |',
   '|---|---|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.model} | ${r.route} | ${r.input} | ${r.concurrency} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.mean_batch_size} | ${pct(r.held_batches)} | ${pct(r.fraction_of_raw_ceiling)} | ${r.fraction_of_http_ceiling === undefined ? '' : pct(r.fraction_of_http_ceiling)} | ${r.non_2xx + r.errors} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.model} | ${r.route} | ${r.input} | ${r.concurrency} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.mean_batch_size} | ${pct(r.held_batches)} | ${pct(r.fraction_of_raw_ceiling)} | ${r.fraction_of_http_ceiling === undefined ? '' : pct(r.fraction_of_http_ceiling)} | ${r.non_2xx + r.errors} |`,
+  ),
 ].join('\n');
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');

@@ -15,12 +15,21 @@ const COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
 const work = join(tmpdir(), `bento-bench-workers-${process.pid}`);
 mkdirSync(work, { recursive: true });
 
-const upload = multipartFile(join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'), 'image/png', work);
+const upload = multipartFile(
+  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
+  'image/png',
+  work,
+);
 
 async function measure(n) {
   const server = await serveBento(['--workers', String(n)]);
   try {
-    return await measuredLoad(`${server.base}/predict_image`, { connections: CONNECTIONS, duration: DURATION, body: upload.path, contentType: upload.contentType });
+    return await measuredLoad(`${server.base}/predict_image`, {
+      connections: CONNECTIONS,
+      duration: DURATION,
+      body: upload.path,
+      contentType: upload.contentType,
+    });
   } finally {
     await server.stop();
   }
@@ -31,9 +40,19 @@ const baseline = summary[COUNTS[0]].requests_per_sec;
 const table = [
   `| /predict_image, c=${CONNECTIONS}, ${DURATION} s × ${ROUNDS} rounds (median) | req/s | p50 ms | p99 ms | vs ${COUNTS[0]} worker |`,
   '|---|---|---|---|---|',
-  ...COUNTS.map((n) => `| --workers ${n} | ${summary[n].requests_per_sec} | ${summary[n].p50_ms} | ${summary[n].p99_ms} | ${(summary[n].requests_per_sec / baseline).toFixed(3)} |`),
+  ...COUNTS.map(
+    (n) =>
+      `| --workers ${n} | ${summary[n].requests_per_sec} | ${summary[n].p50_ms} | ${summary[n].p99_ms} | ${(summary[n].requests_per_sec / baseline).toFixed(3)} |`,
+  ),
 ].join('\n');
 console.log(table);
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'workers.json'), JSON.stringify({ date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, summary }, null, 2));
+writeFileSync(
+  join(ROOT, 'bench', 'results', 'workers.json'),
+  JSON.stringify(
+    { date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, summary },
+    null,
+    2,
+  ),
+);
 process.exit(0);

@@ -52,7 +52,7 @@ const NOT_UNIT = ['framework/dist/test/docs.test.js', 'framework/dist/test/new-p
 const only = [];
 const extra = [];
 let unit = false;
-for (const args = process.argv.slice(2); args.length > 0; ) {
+for (const args = process.argv.slice(2); args.length > 0;) {
   const arg = args.shift();
   if (arg === '--only') only.push(args.shift() ?? '');
   else if (arg === '--unit') unit = true;
@@ -89,18 +89,37 @@ function runLane(name, lane, live) {
     : ['--test-reporter=spec', `--test-reporter-destination=${report}`];
   // The summary counts come from a TAP copy of the report, which is plain to read.
   const tap = join(scratch, `${name}.tap`);
-  const args = ['--test', '--test-concurrency=1', ...reporters, '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...extra, ...lane];
+  const args = [
+    '--test',
+    '--test-concurrency=1',
+    ...reporters,
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+    ...extra,
+    ...lane,
+  ];
   const started = Date.now();
-  const child = spawn(process.execPath, args, { stdio: ['ignore', live ? 'inherit' : openSync(join(scratch, `${name}.out`), 'w'), 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    stdio: ['ignore', live ? 'inherit' : openSync(join(scratch, `${name}.out`), 'w'), 'inherit'],
+  });
   return new Promise((resolve) => {
     child.on('close', (code) => {
       if (!live) {
-        console.log(`\n== lane "${name}" (${lane.length} files, ${Math.round((Date.now() - started) / 1000)} s), run beside the lane above:`);
+        console.log(
+          `\n== lane "${name}" (${lane.length} files, ${Math.round((Date.now() - started) / 1000)} s), run beside the lane above:`,
+        );
         process.stdout.write(readFileSync(report, 'utf8') + readFileSync(join(scratch, `${name}.out`), 'utf8'));
       }
       const counts = readFileSync(tap, 'utf8');
       const count = (key) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(counts)?.[1] ?? 0);
-      resolve({ name, tests: count('tests'), pass: count('pass'), fail: count('fail') + count('cancelled'), code: code ?? 1, seconds: (Date.now() - started) / 1000 });
+      resolve({
+        name,
+        tests: count('tests'),
+        pass: count('pass'),
+        fail: count('fail') + count('cancelled'),
+        code: code ?? 1,
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }
@@ -114,13 +133,20 @@ if (unit || only.length > 0 || process.env.BENTO_TEST_LANES === '1') {
   const alone = selected.filter((f) => ALONE.includes(f));
   const isolated = selected.filter((f) => !CHECKOUT.includes(f) && !ALONE.includes(f));
   lanes.push(...(await Promise.all([runLane('checkout', checkout, true), runLane('isolated', isolated, false)])));
-  console.log(`\n== lane "alone" (${alone.length} files: latency objectives under load, with the machine to themselves):`);
+  console.log(
+    `\n== lane "alone" (${alone.length} files: latency objectives under load, with the machine to themselves):`,
+  );
   lanes.push(await runLane('alone', alone, true));
 }
 rmSync(scratch, { recursive: true, force: true });
 
-const total = lanes.reduce((sum, lane) => ({ tests: sum.tests + lane.tests, pass: sum.pass + lane.pass, fail: sum.fail + lane.fail }), { tests: 0, pass: 0, fail: 0 });
+const total = lanes.reduce(
+  (sum, lane) => ({ tests: sum.tests + lane.tests, pass: sum.pass + lane.pass, fail: sum.fail + lane.fail }),
+  { tests: 0, pass: 0, fail: 0 },
+);
 const failedLanes = lanes.filter((lane) => lane.code !== 0);
-console.log(`\n== ${lanes.map((l) => `${l.name}: ${l.pass}/${l.tests} in ${Math.round(l.seconds ?? 0)} s`).join(', ')}; ${Math.round((Date.now() - started) / 1000)} s in all`);
+console.log(
+  `\n== ${lanes.map((l) => `${l.name}: ${l.pass}/${l.tests} in ${Math.round(l.seconds ?? 0)} s`).join(', ')}; ${Math.round((Date.now() - started) / 1000)} s in all`,
+);
 console.log(`${total.pass} passed, ${total.fail} failed`);
 process.exit(failedLanes.length > 0 || total.fail > 0 ? 1 : 0);

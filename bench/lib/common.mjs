@@ -12,7 +12,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export function multipartFile(file, type, dir) {
   const boundary = '----bentobench';
   const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image"\r\nContent-Type: ${type}\r\n\r\n`),
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="image"\r\nContent-Type: ${type}\r\n\r\n`,
+    ),
     readFileSync(file),
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
@@ -24,10 +26,14 @@ export function multipartFile(file, type, dir) {
 /** autocannon's result for `connections` connections posting `body` to `url` for `duration` seconds. */
 export function autocannon(url, { connections, duration, body, contentType }) {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [LOAD, url, String(connections), String(duration), contentType, body], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [LOAD, url, String(connections), String(duration), contentType, body], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load.mjs ${url} exited with ${code}`))));
+    p.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load.mjs ${url} exited with ${code}`)),
+    );
   });
 }
 
@@ -43,11 +49,20 @@ export async function alternated(modes, rounds, measure) {
     for (const mode of modes) {
       const r = await measure(mode);
       runs[mode].push(r);
-      process.stderr.write(`round ${i + 1} ${mode}: ${r.requests_per_sec} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms\n`);
+      process.stderr.write(
+        `round ${i + 1} ${mode}: ${r.requests_per_sec} req/s, p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms\n`,
+      );
     }
   }
   const summary = Object.fromEntries(
-    Object.entries(runs).map(([mode, rs]) => [mode, { requests_per_sec: median(rs.map((r) => r.requests_per_sec)), p50_ms: median(rs.map((r) => r.p50_ms)), p99_ms: median(rs.map((r) => r.p99_ms)) }]),
+    Object.entries(runs).map(([mode, rs]) => [
+      mode,
+      {
+        requests_per_sec: median(rs.map((r) => r.requests_per_sec)),
+        p50_ms: median(rs.map((r) => r.p50_ms)),
+        p99_ms: median(rs.map((r) => r.p99_ms)),
+      },
+    ]),
   );
   return { runs, summary };
 }
@@ -66,11 +81,15 @@ export async function measuredLoad(url, options) {
  * code, `/invocations`).
  */
 export function serveBento(args = [], env = {}, target = '.') {
-  const child = spawn(process.execPath, [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', target, '--port', '0', '--host', '127.0.0.1', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', target, '--port', '0', '--host', '127.0.0.1', ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));

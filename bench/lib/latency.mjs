@@ -11,10 +11,18 @@ const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSocket
 function once() {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => (res.statusCode === 200 ? resolve(Number(process.hrtime.bigint() - t0) / 1e6) : reject(new Error(`status ${res.statusCode}`))));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': contentType, 'content-length': body.length } },
+      (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Number(process.hrtime.bigint() - t0) / 1e6)
+            : reject(new Error(`status ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

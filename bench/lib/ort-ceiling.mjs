@@ -5,7 +5,11 @@ import ort from 'onnxruntime-node';
 const [file, shapeArg, sizesArg, secondsArg, threadsArg] = process.argv.slice(2);
 const item = shapeArg.split('x').map(Number);
 const seconds = Number(secondsArg);
-const session = await ort.InferenceSession.create(file, { intraOpNumThreads: Number(threadsArg), interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+const session = await ort.InferenceSession.create(file, {
+  intraOpNumThreads: Number(threadsArg),
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+});
 const input = session.inputNames[0];
 const out = {};
 for (const n of sizesArg.split(',').map(Number)) {

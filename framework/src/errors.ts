@@ -38,7 +38,9 @@ function coded(code: string, statusCode: number): ErrorClass {
     }
   };
   const words = code.toLowerCase().replace(/_error$/, '');
-  Object.defineProperty(cls, 'name', { value: words.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error' });
+  Object.defineProperty(cls, 'name', {
+    value: words.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase()) + 'Error',
+  });
   return cls;
 }
 

@@ -22,7 +22,14 @@ export { Image, type ImageOptions } from './io/image.js';
 export { NdArray, tensorFromJson, type TensorOptions, type DimSpec } from './io/tensor.js';
 export { JSONBody, type JSONOptions } from './io/json.js';
 export { File, type FileOptions } from './io/file.js';
-export { jsonOutput, type InputDescriptor, type OutputSpec, type RawInput, type FilePart, type JsonSchema } from './io/descriptor.js';
+export {
+  jsonOutput,
+  type InputDescriptor,
+  type OutputSpec,
+  type RawInput,
+  type FilePart,
+  type JsonSchema,
+} from './io/descriptor.js';
 
 // Tensors and images
 export * from './tensor/tensor.js';
@@ -30,14 +37,36 @@ export { deferred, isDeferred, materialize, type DeferredTensor, type TensorInpu
 export { concat, slice, split } from './tensor/concat.js';
 export { ImageInput, resizePixels, IMAGE_FORMATS, type Pixels, type PixelOptions } from './vision/image-input.js';
 export { PREDICTION_SCHEMA, classNamesOf, outputWidth, toPredictions, type Prediction } from './vision/predictions.js';
-export { preprocessSpecFor, pixelsToTensor, deferPixels, IMAGENET_MEAN, IMAGENET_STD, type PreprocessSpec } from './vision/preprocess.js';
+export {
+  preprocessSpecFor,
+  pixelsToTensor,
+  deferPixels,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  type PreprocessSpec,
+} from './vision/preprocess.js';
 
 // Models
 export { LoadedModel, type ModelInfo } from './runner/model-info.js';
 export { modelFromEnv, MODEL_ENV } from './models/model-selector.js';
 export { signatureOf, checkSignature, type ModelSignature } from './models/signature.js';
-export { ModelStore, storeRoot, tagPart, parseTag, BENTO_HOME_ENV, type StoredModel, type StoredFile, type NewModel } from './store/model-store.js';
-export { unpackArchive, unpackLimits, DEFAULT_UNPACK_LIMITS, type UnpackLimits, type UnpackErrors } from './store/unpack-archive.js';
+export {
+  ModelStore,
+  storeRoot,
+  tagPart,
+  parseTag,
+  BENTO_HOME_ENV,
+  type StoredModel,
+  type StoredFile,
+  type NewModel,
+} from './store/model-store.js';
+export {
+  unpackArchive,
+  unpackLimits,
+  DEFAULT_UNPACK_LIMITS,
+  type UnpackLimits,
+  type UnpackErrors,
+} from './store/unpack-archive.js';
 export { inspectModelPath, LABEL_FILES, type ModelDirInfo } from './models/model-dir.js';
 
 // Plugins

@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_LIMITS, File, InvalidInputError, JSONBody, type FilePart, type RequestContext, api, service } from '../src/index.js';
+import {
+  DEFAULT_LIMITS,
+  File,
+  InvalidInputError,
+  JSONBody,
+  type FilePart,
+  type RequestContext,
+  api,
+  service,
+} from '../src/index.js';
 import { limitsFromEnv } from '../src/config/limits.js';
 import type { InferenceTarget } from '../src/protocols/inference-target.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -12,7 +21,11 @@ import { listeningApp } from './helpers/listening-app.js';
 
 @service({ name: 'app_test', traffic: { timeoutMs: 300, maxConcurrency: 2 } })
 class AppTestService {
-  @api({ input: JSONBody({ schema: { type: 'object', required: ['a'], properties: { a: { type: 'integer' } }, additionalProperties: false } }) })
+  @api({
+    input: JSONBody({
+      schema: { type: 'object', required: ['a'], properties: { a: { type: 'integer' } }, additionalProperties: false },
+    }),
+  })
   async add(body: { a: number }, ctx: RequestContext) {
     ctx.responseHeaders['x-sum'] = String(body.a + 1);
     return { sum: body.a + 1, requestId: ctx.requestId };
@@ -67,7 +80,11 @@ let app: FastifyInstance;
 let url: string;
 
 before(async () => {
-  ({ app, url } = await listeningApp(new AppTestService(), { limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 4096 }, metrics: new ServerMetrics({ processMetrics: false }), state }));
+  ({ app, url } = await listeningApp(new AppTestService(), {
+    limits: { ...DEFAULT_LIMITS, maxHeaderBytes: 4096 },
+    metrics: new ServerMetrics({ processMetrics: false }),
+    state,
+  }));
 });
 after(async () => app?.close());
 
@@ -111,7 +128,11 @@ describe('File input', () => {
   it('takes a multipart file or a raw octet-stream body', async () => {
     const form = new FormData();
     form.append('file', new Blob([Buffer.from('hello')], { type: 'text/plain' }), 'h.txt');
-    assert.deepEqual(await (await fetch(`${url}/size`, { method: 'POST', body: form })).json(), { bytes: 5, name: 'h.txt', type: 'text/plain' });
+    assert.deepEqual(await (await fetch(`${url}/size`, { method: 'POST', body: form })).json(), {
+      bytes: 5,
+      name: 'h.txt',
+      type: 'text/plain',
+    });
     const raw = await post('/size', 'abc', 'application/octet-stream');
     assert.deepEqual(await raw.json(), { bytes: 3, name: null, type: 'application/octet-stream' });
   });
@@ -157,11 +178,24 @@ describe('traffic control of the standard protocols', () => {
       return { y: inputs.x };
     },
   });
-  const v2 = (base: string) => fetch(`${base}/v2/models/slow/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] }) });
-  const mlflow = (base: string) => fetch(`${base}/invocations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [[1, 2]] }) });
+  const v2 = (base: string) =>
+    fetch(`${base}/v2/models/slow/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 2], data: [1, 2] }] }),
+    });
+  const mlflow = (base: string) =>
+    fetch(`${base}/invocations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [[1, 2]] }),
+    });
 
   it('answers a protocol call that overruns traffic.timeoutMs with 504 TIMEOUT', async () => {
-    const served = await listeningApp(new AppTestService(), { targets: [target(2000)], metrics: new ServerMetrics({ processMetrics: false }) });
+    const served = await listeningApp(new AppTestService(), {
+      targets: [target(2000)],
+      metrics: new ServerMetrics({ processMetrics: false }),
+    });
     try {
       await error(await v2(served.url), 504, 'TIMEOUT');
       await error(await mlflow(served.url), 504, 'TIMEOUT');
@@ -171,7 +205,10 @@ describe('traffic control of the standard protocols', () => {
   });
 
   it('counts protocol calls against maxConcurrency: 429 with Retry-After past it', async () => {
-    const served = await listeningApp(new AppTestService(), { targets: [target(150)], metrics: new ServerMetrics({ processMetrics: false }) });
+    const served = await listeningApp(new AppTestService(), {
+      targets: [target(150)],
+      metrics: new ServerMetrics({ processMetrics: false }),
+    });
     try {
       const responses = await Promise.all([v2, v2, mlflow, mlflow].map((call) => call(served.url)));
       assert.deepEqual(responses.map((r) => r.status).sort(), [200, 200, 429, 429]);
@@ -216,7 +253,15 @@ describe('errors', () => {
     const { port } = new URL(url);
     const raw = (method: string) =>
       new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(port), '127.0.0.1', () => socket.end(Buffer.concat([Buffer.from(`${method} /docs.json?b=`), Buffer.from([0xc3, 0xa9]), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')])));
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.end(
+            Buffer.concat([
+              Buffer.from(`${method} /docs.json?b=`),
+              Buffer.from([0xc3, 0xa9]),
+              Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n'),
+            ]),
+          ),
+        );
         let answer = '';
         socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
         socket.on('close', () => resolve(answer));
@@ -253,7 +298,10 @@ describe('errors', () => {
     assert.match(idle.answers[0], /\r\nKeep-Alive: timeout=72\r\n/);
     assert.equal(idle.closedBetween, false, 'open after 7 s idle (Node alone closes at 5 s, plus its 1 s allowance)');
     assert.match(idle.answers.join(''), /^HTTP\/1\.1 200[\s\S]*HTTP\/1\.1 200/);
-    const short = await listeningApp(new AppTestService(), { limits: { ...limitsFromEnv({ BENTO_KEEP_ALIVE_TIMEOUT_MS: '1000' }) }, metrics: new ServerMetrics({ processMetrics: false }) });
+    const short = await listeningApp(new AppTestService(), {
+      limits: { ...limitsFromEnv({ BENTO_KEEP_ALIVE_TIMEOUT_MS: '1000' }) },
+      metrics: new ServerMetrics({ processMetrics: false }),
+    });
     try {
       const closed = await twoRequests(short.url, 3000);
       assert.equal(closed.closedBetween, true, 'closed after 3 s idle at a 1 s timeout (Node allows 1 s more)');
@@ -263,27 +311,53 @@ describe('errors', () => {
   });
 
   it('takes its request limits from the environment: body bytes, and files and fields per multipart request', async () => {
-    const limited = await listeningApp(new AppTestService(), { limits: limitsFromEnv({ BENTO_MAX_BODY_BYTES: '1000', BENTO_MAX_FILES: '1', BENTO_MAX_FIELDS: '2' }), metrics: new ServerMetrics({ processMetrics: false }) });
+    const limited = await listeningApp(new AppTestService(), {
+      limits: limitsFromEnv({ BENTO_MAX_BODY_BYTES: '1000', BENTO_MAX_FILES: '1', BENTO_MAX_FIELDS: '2' }),
+      metrics: new ServerMetrics({ processMetrics: false }),
+    });
     const form = (fields: number, files: number, bytes = 10) => {
       const body = new FormData();
       for (let i = 0; i < fields; i++) body.append(`k${i}`, 'v');
-      for (let i = 0; i < files; i++) body.append(i === 0 ? 'file' : `f${i}`, new Blob([Buffer.alloc(bytes, 1)], { type: 'application/octet-stream' }), `f${i}.bin`);
+      for (let i = 0; i < files; i++)
+        body.append(
+          i === 0 ? 'file' : `f${i}`,
+          new Blob([Buffer.alloc(bytes, 1)], { type: 'application/octet-stream' }),
+          `f${i}.bin`,
+        );
       return fetch(`${limited.url}/size`, { method: 'POST', body });
     };
     try {
-      assert.deepEqual(await (await form(2, 1)).json(), { bytes: 10, name: 'f0.bin', type: 'application/octet-stream' });
-      assert.match(await error(await fetch(`${limited.url}/size`, { method: 'POST', body: new FormData() }), 400, 'MISSING_FIELD'), /multipart field "file" with the uploaded file is missing/);
+      assert.deepEqual(await (await form(2, 1)).json(), {
+        bytes: 10,
+        name: 'f0.bin',
+        type: 'application/octet-stream',
+      });
+      assert.match(
+        await error(await fetch(`${limited.url}/size`, { method: 'POST', body: new FormData() }), 400, 'MISSING_FIELD'),
+        /multipart field "file" with the uploaded file is missing/,
+      );
       await error(await form(3, 1), 413, 'TOO_MANY_PARTS');
       await error(await form(0, 2), 413, 'TOO_MANY_PARTS');
       await error(await form(0, 1, 2000), 413, 'PAYLOAD_TOO_LARGE');
-      await error(await fetch(`${limited.url}/size`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(2000) }), 413, 'PAYLOAD_TOO_LARGE');
+      await error(
+        await fetch(`${limited.url}/size`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream' },
+          body: Buffer.alloc(2000),
+        }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      );
     } finally {
       await limited.app.close();
     }
   });
 
   it('answers a client whose headers or body do not arrive within BENTO_RECEIVE_TIMEOUT_MS with a JSON 408', async () => {
-    const slow = await listeningApp(new AppTestService(), { limits: limitsFromEnv({ BENTO_RECEIVE_TIMEOUT_MS: '1000' }), metrics: new ServerMetrics({ processMetrics: false }) });
+    const slow = await listeningApp(new AppTestService(), {
+      limits: limitsFromEnv({ BENTO_RECEIVE_TIMEOUT_MS: '1000' }),
+      metrics: new ServerMetrics({ processMetrics: false }),
+    });
     // Sends `sent` and then nothing more; what the server answers before it closes the connection.
     const stall = (sent: string) =>
       new Promise<string>((resolve, reject) => {
@@ -295,7 +369,8 @@ describe('errors', () => {
       });
     try {
       const cases = {
-        'a body that stops': 'POST /size HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n0123456789',
+        'a body that stops':
+          'POST /size HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n0123456789',
         'headers that stop': 'POST /add HTTP/1.1\r\nHost: x\r\nContent-Ty',
       };
       for (const [name, sent] of Object.entries(cases)) {
@@ -306,7 +381,16 @@ describe('errors', () => {
         assert.match(error.message, /did not arrive within 1000 ms/);
       }
       // A request that arrives in time is served as usual by the same server.
-      assert.equal((await fetch(`${slow.url}/size`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'abc' })).status, 200);
+      assert.equal(
+        (
+          await fetch(`${slow.url}/size`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/octet-stream' },
+            body: 'abc',
+          })
+        ).status,
+        200,
+      );
     } finally {
       await slow.app.close();
     }

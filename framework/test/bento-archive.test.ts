@@ -13,7 +13,8 @@ import { BentoIntegrityError } from '../src/errors.js';
 const base = mkdtempSync(join(tmpdir(), 'bento-archive-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
-const MANIFEST = 'spec: 1\ntag: tiny:v1\nname: tiny\nversion: v1\ncreation_time: 2026-11-24T00:00:00.000Z\nservice: { name: tiny, class: Tiny, entry: src/service.js }\n';
+const MANIFEST =
+  'spec: 1\ntag: tiny:v1\nname: tiny\nversion: v1\ncreation_time: 2026-11-24T00:00:00.000Z\nservice: { name: tiny, class: Tiny, entry: src/service.js }\n';
 
 /** A small, valid bento directory (manifest, one source file, checksums). */
 async function tinyBento(dir: string): Promise<string> {
@@ -37,7 +38,16 @@ function craft(file: string, entries: Entry[]): string {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = Buffer.from(e.data ?? '');
-    const header = new Header({ path: e.path, type: (e.type ?? 'File') as 'File', size: e.size ?? data.length, mode: 0o644, mtime: new Date(0), linkpath: e.linkpath, uid: 0, gid: 0 });
+    const header = new Header({
+      path: e.path,
+      type: (e.type ?? 'File') as 'File',
+      size: e.size ?? data.length,
+      mode: 0o644,
+      mtime: new Date(0),
+      linkpath: e.linkpath,
+      uid: 0,
+      gid: 0,
+    });
     const block = Buffer.alloc(512);
     header.encode(block, 0);
     blocks.push(block);
@@ -61,7 +71,11 @@ beforeEach(() => {
   store = new BentoStore(mkdtempSync(join(base, 'home-')));
 });
 
-async function refused(file: string, pattern: RegExp, limits?: { maxBytes: number; maxEntries: number }): Promise<void> {
+async function refused(
+  file: string,
+  pattern: RegExp,
+  limits?: { maxBytes: number; maxEntries: number },
+): Promise<void> {
   await assert.rejects(importBento(file, store, limits), (err: Error) => {
     assert.ok(err instanceof BentoIntegrityError, `${err.name}: ${err.message}`);
     assert.match(err.message, pattern);
@@ -100,15 +114,30 @@ describe('bento export and import', () => {
   });
 
   it('refuses ".." in paths', async () => {
-    await refused(craft(join(base, 'dotdot.bento'), [{ path: '../../../escaped-dotdot', data: 'pwned' }]), /climbs out of the archive/);
+    await refused(
+      craft(join(base, 'dotdot.bento'), [{ path: '../../../escaped-dotdot', data: 'pwned' }]),
+      /climbs out of the archive/,
+    );
     await refused(craft(join(base, 'dotdot2.bento'), [{ path: 'src/../../escaped', data: 'x' }]), /climbs out/);
     assert.ok(!existsSync(join(store.root, '..', 'escaped-dotdot')));
   });
 
   it('refuses symbolic and hard links, wherever they point', async () => {
-    await refused(craft(join(base, 'sym.bento'), [{ path: 'src/evil', type: 'SymbolicLink', linkpath: '/etc/passwd' }]), /"src\/evil" is a link/);
-    await refused(craft(join(base, 'sym2.bento'), [{ path: 'models', type: 'SymbolicLink', linkpath: '../../..' }, { path: 'models/x', data: 'x' }]), /is a link/);
-    await refused(craft(join(base, 'hard.bento'), [{ path: 'src/h', type: 'Link', linkpath: '/etc/shadow' }]), /is a link/);
+    await refused(
+      craft(join(base, 'sym.bento'), [{ path: 'src/evil', type: 'SymbolicLink', linkpath: '/etc/passwd' }]),
+      /"src\/evil" is a link/,
+    );
+    await refused(
+      craft(join(base, 'sym2.bento'), [
+        { path: 'models', type: 'SymbolicLink', linkpath: '../../..' },
+        { path: 'models/x', data: 'x' },
+      ]),
+      /is a link/,
+    );
+    await refused(
+      craft(join(base, 'hard.bento'), [{ path: 'src/h', type: 'Link', linkpath: '/etc/shadow' }]),
+      /is a link/,
+    );
   });
 
   it('refuses devices and FIFOs', async () => {
@@ -118,9 +147,15 @@ describe('bento export and import', () => {
   });
 
   it('refuses archives that unpack to more than the limit, or hold too many entries', async () => {
-    const file = craft(join(base, 'big.bento'), [{ path: 'bento.yaml', data: MANIFEST }, { path: 'big', data: Buffer.alloc(64 * 1024) }]);
+    const file = craft(join(base, 'big.bento'), [
+      { path: 'bento.yaml', data: MANIFEST },
+      { path: 'big', data: Buffer.alloc(64 * 1024) },
+    ]);
     await refused(file, /unpacks to more than 10000 bytes/, { maxBytes: 10_000, maxEntries: 100 });
-    const many = craft(join(base, 'many.bento'), Array.from({ length: 20 }, (_, i) => ({ path: `f${i}`, data: 'x' })));
+    const many = craft(
+      join(base, 'many.bento'),
+      Array.from({ length: 20 }, (_, i) => ({ path: `f${i}`, data: 'x' })),
+    );
     await refused(many, /more than 10 entries/, { maxBytes: 1e9, maxEntries: 10 });
   });
 
@@ -132,14 +167,37 @@ describe('bento export and import', () => {
     writeFileSync(join(base, 'garbage.bento'), Buffer.from('this is not an archive at all'.repeat(40)));
     await refused(join(base, 'garbage.bento'), /truncated or corrupt|not a \.bento archive/);
     // A header claiming more data than the archive holds.
-    await refused(craft(join(base, 'short.bento'), [{ path: 'bento.yaml', data: 'x', size: 100_000 }]), /truncated or corrupt/);
+    await refused(
+      craft(join(base, 'short.bento'), [{ path: 'bento.yaml', data: 'x', size: 100_000 }]),
+      /truncated or corrupt/,
+    );
   });
 
   it('refuses a file that does not match SHA256SUMS, an unlisted file and a missing one', async () => {
     const list = await sums();
-    await refused(craft(join(base, 'tampered.bento'), [{ path: 'bento.yaml', data: MANIFEST }, { path: 'src/service.js', data: 'process.exit(1);\n' }, { path: 'SHA256SUMS', data: list }]), /src\/service\.js does not match its SHA-256/);
-    await refused(craft(join(base, 'extra.bento'), [...tinyEntries(), { path: 'SHA256SUMS', data: list }, { path: 'src/extra.js', data: 'x' }]), /src\/extra\.js is not listed/);
-    await refused(craft(join(base, 'missing.bento'), [{ path: 'bento.yaml', data: MANIFEST }, { path: 'SHA256SUMS', data: list }]), /src\/service\.js is listed .* but missing/);
+    await refused(
+      craft(join(base, 'tampered.bento'), [
+        { path: 'bento.yaml', data: MANIFEST },
+        { path: 'src/service.js', data: 'process.exit(1);\n' },
+        { path: 'SHA256SUMS', data: list },
+      ]),
+      /src\/service\.js does not match its SHA-256/,
+    );
+    await refused(
+      craft(join(base, 'extra.bento'), [
+        ...tinyEntries(),
+        { path: 'SHA256SUMS', data: list },
+        { path: 'src/extra.js', data: 'x' },
+      ]),
+      /src\/extra\.js is not listed/,
+    );
+    await refused(
+      craft(join(base, 'missing.bento'), [
+        { path: 'bento.yaml', data: MANIFEST },
+        { path: 'SHA256SUMS', data: list },
+      ]),
+      /src\/service\.js is listed .* but missing/,
+    );
     await refused(craft(join(base, 'nosums.bento'), tinyEntries()), /SHA256SUMS is missing/);
   });
 

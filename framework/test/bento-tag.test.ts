@@ -11,7 +11,16 @@ describe('bento tags', () => {
   });
 
   it('refuses what BentoML refuses: uppercase, bad edges, over 63 characters', () => {
-    for (const bad of ['Svc:1', 'svc:V1', '-svc:1', 'svc-:1', 'svc:1/2', `${'a'.repeat(64)}:1`, `svc:${'1'.repeat(64)}`, 'svc:']) {
+    for (const bad of [
+      'Svc:1',
+      'svc:V1',
+      '-svc:1',
+      'svc-:1',
+      'svc:1/2',
+      `${'a'.repeat(64)}:1`,
+      `svc:${'1'.repeat(64)}`,
+      'svc:',
+    ]) {
       if (bad === 'svc:') continue; // an empty version means latest
       assert.throws(() => parseBentoTag(bad), InvalidInputError, bad);
     }
@@ -20,7 +29,12 @@ describe('bento tags', () => {
 
   it('generates 16-character versions that sort by time and never repeat', () => {
     const t = Date.UTC(2026, 10, 24);
-    const versions = [generateVersion(t), generateVersion(t + 1), generateVersion(t + 1000), generateVersion(t + 86_400_000)];
+    const versions = [
+      generateVersion(t),
+      generateVersion(t + 1),
+      generateVersion(t + 1000),
+      generateVersion(t + 86_400_000),
+    ];
     for (const v of versions) assert.match(v, /^[0-9a-z]{16}$/);
     assert.deepEqual([...versions].sort(), versions);
     const same = new Set(Array.from({ length: 1000 }, () => generateVersion(t)));

@@ -38,7 +38,10 @@ describe('bento.yaml', () => {
         'runners: { vision_model_runner: { workers: 2, threadsPerWorker: 1, batching: { classify: { maxBatchSize: 32, maxLatencyMs: 100 } } } }',
       ].join('\n'),
     );
-    assert.deepEqual(modelRefs(config), [{ uri: 'models:/vision-model/1' }, { uri: 'models:/vision-model@champion', alias: 'champion' }]);
+    assert.deepEqual(modelRefs(config), [
+      { uri: 'models:/vision-model/1' },
+      { uri: 'models:/vision-model@champion', alias: 'champion' },
+    ]);
     assert.deepEqual(envFor(config, 'runtime'), { MODEL_URI: 'models:/vision-model/1' });
     assert.deepEqual(envFor(config, 'build'), { NPM_CONFIG_REGISTRY: 'https://registry.example' });
     assert.equal(config.workers, 2);
@@ -58,14 +61,23 @@ describe('bento.yaml', () => {
 
   it('names an unknown key and its line', () => {
     assert.match(problems('service: .\nname: ok\n\ndockr:\n  baseImage: x\n'), /bento\.yaml:4: unknown key "dockr"/);
-    assert.match(problems('docker:\n  baseImage: x\n  python_version: "3.11"\n'), /bento\.yaml:3: unknown key "docker\.python_version"/);
+    assert.match(
+      problems('docker:\n  baseImage: x\n  python_version: "3.11"\n'),
+      /bento\.yaml:3: unknown key "docker\.python_version"/,
+    );
   });
 
   it('names a wrong type and its line', () => {
     assert.match(problems('service: .\nlabels: [a, b]\n'), /bento\.yaml:2: "labels" must be object/);
     assert.match(problems('plugins:\n  - ok\n  - 42\n'), /bento\.yaml:3: "plugins\.1" must be string/);
-    assert.match(problems('runners:\n  r:\n    batching:\n      m:\n        maxBatchSize: 0\n'), /bento\.yaml:5: "runners\.r\.batching\.m\.maxBatchSize" must be >= 1/);
-    assert.match(problems('env:\n  - { name: X, stage: sometimes }\n'), /bento\.yaml:2: "env\.0\.stage" must be one of all, build, runtime/);
+    assert.match(
+      problems('runners:\n  r:\n    batching:\n      m:\n        maxBatchSize: 0\n'),
+      /bento\.yaml:5: "runners\.r\.batching\.m\.maxBatchSize" must be >= 1/,
+    );
+    assert.match(
+      problems('env:\n  - { name: X, stage: sometimes }\n'),
+      /bento\.yaml:2: "env\.0\.stage" must be one of all, build, runtime/,
+    );
   });
 
   it('refuses a name that is not a valid tag, and reports every problem at once', () => {

@@ -19,8 +19,25 @@ after(() => rmSync(base, { recursive: true, force: true }));
 const env = { BENTO_HOME: join(base, 'home'), NO_COLOR: undefined, FORCE_COLOR: undefined };
 
 const COMMANDS = [
-  'serve', 'config', 'schema', 'new', 'build', 'list', 'get', 'delete', 'export', 'import', 'containerize',
-  'deploy', 'deploy k8s', 'deploy kserve', 'models', 'models pull', 'models list', 'models get', 'models delete',
+  'serve',
+  'config',
+  'schema',
+  'new',
+  'build',
+  'list',
+  'get',
+  'delete',
+  'export',
+  'import',
+  'containerize',
+  'deploy',
+  'deploy k8s',
+  'deploy kserve',
+  'models',
+  'models pull',
+  'models list',
+  'models get',
+  'models delete',
 ];
 
 describe('the bento CLI', () => {
@@ -28,10 +45,16 @@ describe('the bento CLI', () => {
     const top = await bento(['--help'], { env });
     assert.equal(top.code, 0);
     assert.match(top.stdout, /\nExamples?:\n {2}\$ .*\bbento /, 'bento --help shows an example');
-    for (const name of new Set(COMMANDS.map((c) => c.split(' ')[0]))) assert.match(top.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
+    for (const name of new Set(COMMANDS.map((c) => c.split(' ')[0])))
+      assert.match(top.stdout, new RegExp(`^  ${name}\\b`, 'm'), name);
     // And the other way: a command added to the CLI is in the list above, so its help is checked too.
-    const listed = [...top.stdout.split('Commands:')[1].matchAll(/^ {2}([a-z]+)\b/gm)].map((m) => m[1]).filter((n) => n !== 'help');
-    assert.deepEqual(listed.filter((n) => !COMMANDS.includes(n)), []);
+    const listed = [...top.stdout.split('Commands:')[1].matchAll(/^ {2}([a-z]+)\b/gm)]
+      .map((m) => m[1])
+      .filter((n) => n !== 'help');
+    assert.deepEqual(
+      listed.filter((n) => !COMMANDS.includes(n)),
+      [],
+    );
     for (const command of COMMANDS) {
       const help = await bento([...command.split(' '), '--help'], { env });
       assert.equal(help.code, 0, command);
@@ -45,14 +68,20 @@ describe('the bento CLI', () => {
     assert.match(unknownOption.stderr, /unknown option '--bogus'[\s\S]*--help/);
     const badFormat = await bento(['list', '-o', 'xml'], { env });
     assert.equal(badFormat.code, 2);
-    assert.match(badFormat.stderr, /^Error \[USAGE_ERROR\]: -o xml is not one of table, json, yaml\nSee: bento --help/m);
+    assert.match(
+      badFormat.stderr,
+      /^Error \[USAGE_ERROR\]: -o xml is not one of table, json, yaml\nSee: bento --help/m,
+    );
     // A configuration error points to where the configuration is described, not to the command line's help.
     const badConfig = join(base, 'bad-config');
     mkdirSync(badConfig, { recursive: true });
     writeFileSync(join(badConfig, 'bento.yaml'), 'service: ./service.ts\ntraffic: { timeoutMs: -1 }\n');
     const misconfigured = await bento(['config', badConfig], { env });
     assert.equal(misconfigured.code, 2, misconfigured.stderr);
-    assert.match(misconfigured.stderr, /^Error \[CONFIG_ERROR\]: [^]*\nSee: docs\/configuration\.md, bento schema .*, bento config /m);
+    assert.match(
+      misconfigured.stderr,
+      /^Error \[CONFIG_ERROR\]: [^]*\nSee: docs\/configuration\.md, bento schema .*, bento config /m,
+    );
     const missing = await bento(['get', 'nothing:1'], { env });
     assert.equal(missing.code, 3);
     assert.match(missing.stderr, /BENTO_NOT_FOUND.*\(see: bento list\)/);
@@ -67,7 +96,12 @@ describe('the bento CLI', () => {
   it('prints parseable JSON with -o json, and nothing else on stdout', async () => {
     const dir = join(base, 'jsonout');
     await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
-    for (const args of [['list', '-o', 'json'], ['models', 'list', '-o', 'json'], ['config', dir, '-o', 'json'], ['schema']]) {
+    for (const args of [
+      ['list', '-o', 'json'],
+      ['models', 'list', '-o', 'json'],
+      ['config', dir, '-o', 'json'],
+      ['schema'],
+    ]) {
       const run = await bento(args, { env });
       assert.equal(run.code, 0, `${args.join(' ')}: ${run.stderr}`);
       assert.doesNotThrow(() => JSON.parse(run.stdout), args.join(' '));
@@ -84,10 +118,16 @@ describe('the bento CLI', () => {
     assert.deepEqual(await json(['delete', tag, '-o', 'json']), { deleted: [tag] });
     assert.equal(((await json(['import', exported.file, '-o', 'json'])) as { tag: string }).tag, tag);
     // A relative path is taken from the working directory, as MODEL_URI's is (before, from the service project).
-    const pulled = (await json(['models', 'pull', 'services/vision-classifier/model', '-o', 'json'], REPO)) as { format: string; path: string };
+    const pulled = (await json(['models', 'pull', 'services/vision-classifier/model', '-o', 'json'], REPO)) as {
+      format: string;
+      path: string;
+    };
     assert.deepEqual([pulled.format, pulled.path], ['onnx', join(REPO, 'services', 'vision-classifier', 'model')]);
     const templates = await bento(['new', '--list', '-o', 'json'], { env });
-    assert.deepEqual((JSON.parse(templates.stdout) as Array<{ name: string }>).map((t) => t.name), ['blank', 'image-classifier', 'tensor']);
+    assert.deepEqual(
+      (JSON.parse(templates.stdout) as Array<{ name: string }>).map((t) => t.name),
+      ['blank', 'image-classifier', 'tensor'],
+    );
     const made = await bento(['new', join(base, 'made-json'), '--template', 'blank', '-o', 'json'], { env });
     assert.equal(made.code, 0, made.stderr);
     const created = JSON.parse(made.stdout) as { directory: string; template: string; files: string[]; next: string[] };
@@ -97,17 +137,30 @@ describe('the bento CLI', () => {
     assert.deepEqual(created.next.slice(1), ['npm install', 'npm test', 'npx bento serve .']);
   });
 
-  it('masks credentials in bento config: secrets by name, user, password and query of URLs, in settings and in bento.yaml\'s overrides', async () => {
+  it("masks credentials in bento config: secrets by name, user, password and query of URLs, in settings and in bento.yaml's overrides", async () => {
     const dir = join(base, 'masked');
     await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
     const signed = 'https://bob:hunter2@models.example/m.onnx?X-Amz-Signature=sig-0123456789#sha256=' + 'a'.repeat(64);
-    writeFileSync(join(dir, 'bento.yaml'), `service: .\nrunners:\n  any_runner:\n    variants:\n      challenger: { uri: "${signed}", weight: 10 }\n`);
-    const secretEnv = { ...env, MODEL_URI: signed, MLFLOW_TRACKING_PASSWORD: 'pw-5678', MLFLOW_TRACKING_URI: 'http://alice:pw-1234@mlflow:5000' };
+    writeFileSync(
+      join(dir, 'bento.yaml'),
+      `service: .\nrunners:\n  any_runner:\n    variants:\n      challenger: { uri: "${signed}", weight: 10 }\n`,
+    );
+    const secretEnv = {
+      ...env,
+      MODEL_URI: signed,
+      MLFLOW_TRACKING_PASSWORD: 'pw-5678',
+      MLFLOW_TRACKING_URI: 'http://alice:pw-1234@mlflow:5000',
+    };
     for (const format of ['table', 'json', 'yaml', 'env']) {
       const run = await bento(['config', dir, '--all', '-o', format], { env: secretEnv });
       assert.equal(run.code, 0, `${format}: ${run.stderr}`);
-      for (const secret of ['hunter2', 'sig-0123456789', 'pw-1234', 'pw-5678', 'bob:', 'alice:']) assert.ok(!run.stdout.includes(secret), `-o ${format} shows ${secret}:\n${run.stdout}`);
-      assert.match(run.stdout, /https:\/\/\*\*\*\*@models\.example\/m\.onnx\?\*\*\*\*#sha256=a{64}/, `-o ${format} keeps the rest of the URL`);
+      for (const secret of ['hunter2', 'sig-0123456789', 'pw-1234', 'pw-5678', 'bob:', 'alice:'])
+        assert.ok(!run.stdout.includes(secret), `-o ${format} shows ${secret}:\n${run.stdout}`);
+      assert.match(
+        run.stdout,
+        /https:\/\/\*\*\*\*@models\.example\/m\.onnx\?\*\*\*\*#sha256=a{64}/,
+        `-o ${format} keeps the rest of the URL`,
+      );
     }
   });
 
@@ -115,7 +168,9 @@ describe('the bento CLI', () => {
     const dir = join(base, 'colourless');
     await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
     const port = await freePort();
-    const server = new CliProcess(['serve', dir, '--port', String(port), '--host', '127.0.0.1'], { env: { ...env, BENTO_LOG_FORMAT: 'pretty' } });
+    const server = new CliProcess(['serve', dir, '--port', String(port), '--host', '127.0.0.1'], {
+      env: { ...env, BENTO_LOG_FORMAT: 'pretty' },
+    });
     await server.waitFor(/bento-ts server started!/);
     await fetch(`http://127.0.0.1:${port}/health`);
     await server.waitFor(/GET \/health|"\/health"|health/);

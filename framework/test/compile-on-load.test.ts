@@ -15,8 +15,14 @@ describe('compiling a lone service.ts on load', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bento-compile-'));
     after(() => rmSync(dir, { recursive: true, force: true }));
     mkdirSync(join(dir, 'lib'));
-    writeFileSync(join(dir, 'service.ts'), `import { greeting } from './lib/greeting.js';\nexport const message: string = greeting('ts');\n`);
-    writeFileSync(join(dir, 'lib', 'greeting.ts'), `export const greeting = (name: string): string => 'hello ' + name;\n`);
+    writeFileSync(
+      join(dir, 'service.ts'),
+      `import { greeting } from './lib/greeting.js';\nexport const message: string = greeting('ts');\n`,
+    );
+    writeFileSync(
+      join(dir, 'lib', 'greeting.ts'),
+      `export const greeting = (name: string): string => 'hello ' + name;\n`,
+    );
     const js = compiledModuleFor(join(dir, 'service.ts'));
     assert.equal(js, join(dir, '.bento', 'build', 'service.js'));
     const helperJs = join(dir, '.bento', 'build', 'lib', 'greeting.js');

@@ -52,7 +52,12 @@ class EchoService {
 describe('@service', () => {
   it('records name, traffic and the runnables asked for with @runner', () => {
     const def = getServiceDefinition(EchoService);
-    assert.deepEqual(def, { name: 'echo_service', description: undefined, traffic: { timeoutMs: 1234, maxConcurrency: 7 }, runnables: [EchoRunnable] });
+    assert.deepEqual(def, {
+      name: 'echo_service',
+      description: undefined,
+      traffic: { timeoutMs: 1234, maxConcurrency: 7 },
+      runnables: [EchoRunnable],
+    });
   });
 
   it('defaults the timeout to 60 s like BentoML', () => {
@@ -121,7 +126,7 @@ describe('@api', () => {
     }, /cannot start with "__"/);
   });
 
-  it('keeps a subclass from changing its parent\'s API list', () => {
+  it("keeps a subclass from changing its parent's API list", () => {
     class Child extends EchoService {
       @api() async extra() {}
     }
@@ -133,8 +138,26 @@ describe('@api', () => {
 describe('@runnable and @method', () => {
   it('records batching config with BentoML defaults (the queue size, derived, is left to the resolved definition)', () => {
     assert.deepEqual(getMethods(EchoRunnable), [
-      { name: 'echo', batchable: true, batchDim: [0, 0], maxBatchSize: 8, maxLatencyMs: 20, maxQueueSize: undefined, preferredBatchSizes: undefined, namedTensors: false },
-      { name: 'plain', batchable: false, batchDim: [0, 0], maxBatchSize: 100, maxLatencyMs: 60_000, maxQueueSize: undefined, preferredBatchSizes: undefined, namedTensors: false },
+      {
+        name: 'echo',
+        batchable: true,
+        batchDim: [0, 0],
+        maxBatchSize: 8,
+        maxLatencyMs: 20,
+        maxQueueSize: undefined,
+        preferredBatchSizes: undefined,
+        namedTensors: false,
+      },
+      {
+        name: 'plain',
+        batchable: false,
+        batchDim: [0, 0],
+        maxBatchSize: 100,
+        maxLatencyMs: 60_000,
+        maxQueueSize: undefined,
+        preferredBatchSizes: undefined,
+        namedTensors: false,
+      },
     ]);
     assert.equal(getRunnableDefinition(EchoRunnable)?.name, 'echorunnable');
   });
@@ -151,13 +174,16 @@ describe('@runnable and @method', () => {
   it('refuses invalid batch settings', () => {
     assert.throws(() => method({ maxBatchSize: 0 })({}, 'm', { value: () => 1 }), /maxBatchSize/);
     assert.throws(() => method({ batchDim: -1 })({}, 'm', { value: () => 1 }), /batchDim/);
-    assert.throws(() => method({ maxBatchSize: 8, preferredBatchSizes: [4, 16] })({}, 'm', { value: () => 1 }), /preferredBatchSizes/);
+    assert.throws(
+      () => method({ maxBatchSize: 8, preferredBatchSizes: [4, 16] })({}, 'm', { value: () => 1 }),
+      /preferredBatchSizes/,
+    );
     assert.throws(() => method({ maxQueueSize: 0 })({}, 'm', { value: () => 1 }), /maxQueueSize/);
   });
 });
 
 describe('dependency injection', () => {
-  it('injects the runner registered under the runnable\'s token', () => {
+  it("injects the runner registered under the runnable's token", () => {
     const scope = container.createChildContainer();
     const fake = { runnerName: 'echorunnable' };
     scope.registerInstance(runnerToken(EchoRunnable), fake);

@@ -12,7 +12,12 @@ function manifest(over: Partial<BentoManifest> = {}): BentoManifest {
     name: 'mlflow_vision_classifier',
     version: 'v1',
     tag: 'mlflow_vision_classifier:v1',
-    runners: [{ name: 'r', methods: [{ name: 'classify', batchable: true, maxBatchSize: 64, maxLatencyMs: 100, maxQueueSize: 1024 }] }],
+    runners: [
+      {
+        name: 'r',
+        methods: [{ name: 'classify', batchable: true, maxBatchSize: 64, maxLatencyMs: 100, maxQueueSize: 1024 }],
+      },
+    ],
     config: {},
     ...over,
   } as BentoManifest;
@@ -27,24 +32,45 @@ describe('bento deploy options', () => {
 
   it('takes flags over bento.yaml resources over the defaults', () => {
     const plain = resolveDeployOptions(manifest());
-    assert.deepEqual([plain.cpu, plain.memory, plain.minReplicas, plain.maxReplicas, plain.targetCpuPercent, plain.image], ['1', '1Gi', 2, 10, 70, 'mlflow_vision_classifier:v1']);
+    assert.deepEqual(
+      [plain.cpu, plain.memory, plain.minReplicas, plain.maxReplicas, plain.targetCpuPercent, plain.image],
+      ['1', '1Gi', 2, 10, 70, 'mlflow_vision_classifier:v1'],
+    );
     assert.equal(plain.targetInFlight, 64, 'one full batch of the biggest batchable method');
     const configured = manifest({ config: { resources: { cpu: 2, memory: '3Gi' }, traffic: { maxConcurrency: 50 } } });
     assert.deepEqual([resolveDeployOptions(configured).cpu, resolveDeployOptions(configured).memory], ['2', '3Gi']);
     assert.equal(resolveDeployOptions(configured).targetInFlight, 40, '80% of the concurrency limit');
-    const flagged = resolveDeployOptions(configured, { cpu: '500m', memory: '512Mi', targetInFlight: 9, minReplicas: 12 });
-    assert.deepEqual([flagged.cpu, flagged.memory, flagged.targetInFlight, flagged.maxReplicas], ['500m', '512Mi', 9, 12]);
+    const flagged = resolveDeployOptions(configured, {
+      cpu: '500m',
+      memory: '512Mi',
+      targetInFlight: 9,
+      minReplicas: 12,
+    });
+    assert.deepEqual(
+      [flagged.cpu, flagged.memory, flagged.targetInFlight, flagged.maxReplicas],
+      ['500m', '512Mi', 9, 12],
+    );
   });
 
   it('refuses what would make invalid manifests, or put a credential in a ConfigMap', () => {
     const refused = (flags: Parameters<typeof resolveDeployOptions>[1], said: RegExp) =>
-      assert.throws(() => resolveDeployOptions(manifest(), flags), (err: unknown) => err instanceof DeployError && said.test(err.message));
+      assert.throws(
+        () => resolveDeployOptions(manifest(), flags),
+        (err: unknown) => err instanceof DeployError && said.test(err.message),
+      );
     refused({ env: { MLFLOW_TRACKING_TOKEN: 't' } }, /MLFLOW_TRACKING_TOKEN is a credential/);
-    refused({ env: { AWS_ACCESS_KEY_ID: 'k', MLFLOW_TRACKING_PASSWORD: 'p' } }, /AWS_ACCESS_KEY_ID, MLFLOW_TRACKING_PASSWORD are credentials/);
+    refused(
+      { env: { AWS_ACCESS_KEY_ID: 'k', MLFLOW_TRACKING_PASSWORD: 'p' } },
+      /AWS_ACCESS_KEY_ID, MLFLOW_TRACKING_PASSWORD are credentials/,
+    );
     refused({ targetCpuPercent: 150 }, /at most 100/);
     refused({ namespace: 'Prod' }, /namespace "Prod" is not a Kubernetes name/);
     refused({ cpu: '1.2345' }, /not a CPU quantity/);
-    assert.doesNotThrow(() => resolveDeployOptions(manifest(), { env: { MLFLOW_TRACKING_URI: 'http://mlflow:5000', MODEL_NAME: 'vision-model' } }));
+    assert.doesNotThrow(() =>
+      resolveDeployOptions(manifest(), {
+        env: { MLFLOW_TRACKING_URI: 'http://mlflow:5000', MODEL_NAME: 'vision-model' },
+      }),
+    );
   });
 
   it('splits an image into name and tag, past a registry port', () => {

@@ -31,14 +31,28 @@ class FakeClock {
   }
 }
 
-const rows = (...values: number[]): Tensor => ({ dtype: 'float32', shape: [values.length, 1], data: Float32Array.from(values) });
+const rows = (...values: number[]): Tensor => ({
+  dtype: 'float32',
+  shape: [values.length, 1],
+  data: Float32Array.from(values),
+});
 const flush = () => new Promise((r) => setImmediate(r));
 
 function make(overrides: Partial<DispatcherOptions> = {}) {
   const model = new FakeModel();
   const clock = new FakeClock();
   const dispatcher = new Dispatcher(
-    { name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 0, clock, ...overrides },
+    {
+      name: 'r.m',
+      maxBatchSize: 4,
+      maxLatencyMs: 100,
+      maxQueueSize: 100,
+      batchDim: [0, 0],
+      concurrency: 1,
+      warmupBatches: 0,
+      clock,
+      ...overrides,
+    },
     (t) => model.run(t as Tensor).then((output) => ({ output })),
   );
   return { model, clock, dispatcher };
@@ -104,7 +118,10 @@ describe('Dispatcher', () => {
       model.answer(i);
       await flush();
     }
-    assert.deepEqual(model.batches.map((b) => b.input.shape[0]), [2, 2, 1]);
+    assert.deepEqual(
+      model.batches.map((b) => b.input.shape[0]),
+      [2, 2, 1],
+    );
     assert.deepEqual([...(await result).data], [10, 20, 30, 40, 50]);
   });
 
@@ -117,7 +134,10 @@ describe('Dispatcher', () => {
     assert.equal(model.batches.length, 3);
     model.answer(0);
     model.answer(2);
-    assert.deepEqual((await Promise.all(results)).map((t) => t.data[0]), [10, 20, 30]);
+    assert.deepEqual(
+      (await Promise.all(results)).map((t) => t.data[0]),
+      [10, 20, 30],
+    );
   });
 
   it('cuts batches down to a preferred size when one fits', async () => {
@@ -132,14 +152,21 @@ describe('Dispatcher', () => {
     await flush();
     assert.equal(model.batches[2].input.shape[0], 2);
     model.answer(2);
-    assert.deepEqual((await Promise.all(rest)).map((t) => t.data[0]), [10, 20, 30, 40, 50, 60]);
+    assert.deepEqual(
+      (await Promise.all(rest)).map((t) => t.data[0]),
+      [10, 20, 30, 40, 50, 60],
+    );
   });
 
   it('refuses at once, with 503 and Retry-After, when the queue is full', async () => {
     const { model, dispatcher } = make({ maxQueueSize: 3 });
     const inFlight = dispatcher.submit(rows(1, 2, 3, 4));
     const queued = dispatcher.submit(rows(1, 2));
-    await assert.rejects(dispatcher.submit(rows(1, 2)), (err: BentoError) => err.statusCode === 503 && err.retryAfter === 1 && /queue holds 2 items \(limit 3\)/.test(err.message));
+    await assert.rejects(
+      dispatcher.submit(rows(1, 2)),
+      (err: BentoError) =>
+        err.statusCode === 503 && err.retryAfter === 1 && /queue holds 2 items \(limit 3\)/.test(err.message),
+    );
     assert.equal(dispatcher.stats().rejectedQueueFull, 1);
     model.answer(0);
     await inFlight;
@@ -156,7 +183,11 @@ describe('Dispatcher', () => {
     const accepted = [dispatcher.submit(rows(1, 2)), dispatcher.submit(rows(3, 4))];
     clock.t += 20;
     // Ahead now: one batch running (20 ms of its 40 left) and one queued (40 ms); a third needs 40 ms more: 100 ms > 90.
-    await assert.rejects(dispatcher.submit(rows(5, 6)), (err: BentoError) => err.statusCode === 503 && /latency objective of 90 ms \(about 100 ms expected/.test(err.message));
+    await assert.rejects(
+      dispatcher.submit(rows(5, 6)),
+      (err: BentoError) =>
+        err.statusCode === 503 && /latency objective of 90 ms \(about 100 ms expected/.test(err.message),
+    );
     assert.equal(dispatcher.stats().rejectedLatency, 1);
     clock.t += 20;
     model.answer(2);
@@ -197,7 +228,11 @@ describe('Dispatcher', () => {
     const fresh = dispatcher.submit(rows(5, 6));
     model.answer(2);
     await slow;
-    await assert.rejects(late, (err: BentoError) => err.statusCode === 503 && err.retryAfter === 1 && /waited 90 ms since it arrived/.test(err.message));
+    await assert.rejects(
+      late,
+      (err: BentoError) =>
+        err.statusCode === 503 && err.retryAfter === 1 && /waited 90 ms since it arrived/.test(err.message),
+    );
     await flush();
     assert.deepEqual([...model.batches[3].input.data], [5, 6], 'the next batch is the request still on time');
     model.answer(3);
@@ -384,7 +419,11 @@ describe('Dispatcher', () => {
     it('holds while items arrive faster than the per-batch cost they save, and runs the batch once it is full', async () => {
       const { model, clock, dispatcher } = await taught();
       const first = dispatcher.submit(rows(1));
-      assert.equal(model.batches.length, 2, 'the lone request is held: the next is expected in about 5.8 ms, sooner than the 8 ms a batch costs');
+      assert.equal(
+        model.batches.length,
+        2,
+        'the lone request is held: the next is expected in about 5.8 ms, sooner than the 8 ms a batch costs',
+      );
       clock.t += 0.5;
       const second = dispatcher.submit(rows(2, 3));
       assert.equal(model.batches.length, 2, 'still partial: held');
@@ -459,14 +498,27 @@ describe('Dispatcher', () => {
     assert.deepEqual([...model.batches[2].input.data], [5, 6]);
     assert.equal(writes.length, 2, 'the split request was not written again');
     model.answer(2);
-    assert.deepEqual((await Promise.all(results)).map((t) => [...t.data]), [[10, 20], [30], [40, 50, 60]]);
+    assert.deepEqual(
+      (await Promise.all(results)).map((t) => [...t.data]),
+      [[10, 20], [30], [40, 50, 60]],
+    );
   });
 
   it('leaves the warm-up batches out of its cost model, and prefers the time the runner measured', async () => {
     const model = new FakeModel();
     const clock = new FakeClock();
-    const dispatcher = new Dispatcher({ name: 'r.m', maxBatchSize: 4, maxLatencyMs: 100, maxQueueSize: 100, batchDim: [0, 0], concurrency: 1, warmupBatches: 2, clock }, (t) =>
-      model.run(t as Tensor).then((output) => ({ output, costMs: 5 * (t as Tensor).shape[0] })),
+    const dispatcher = new Dispatcher(
+      {
+        name: 'r.m',
+        maxBatchSize: 4,
+        maxLatencyMs: 100,
+        maxQueueSize: 100,
+        batchDim: [0, 0],
+        concurrency: 1,
+        warmupBatches: 2,
+        clock,
+      },
+      (t) => model.run(t as Tensor).then((output) => ({ output, costMs: 5 * (t as Tensor).shape[0] })),
     );
     for (let i = 0; i < 3; i++) {
       const p = dispatcher.submit(rows(...Array.from({ length: i + 1 }, () => 1)));
@@ -475,7 +527,11 @@ describe('Dispatcher', () => {
       await p;
       if (i < 2) assert.deepEqual(dispatcher.stats().cost, { a: 0, b: 0 }, `batch ${i + 1} is warm-up`);
     }
-    assert.deepEqual(dispatcher.stats().cost, { a: 5, b: 0 }, 'fitted from the third batch, with the runner-measured 15 ms for 3 items');
+    assert.deepEqual(
+      dispatcher.stats().cost,
+      { a: 5, b: 0 },
+      'fitted from the third batch, with the runner-measured 15 ms for 3 items',
+    );
   });
 
   it('refuses calls that are not one tensor', async () => {

@@ -43,7 +43,12 @@ describe('the generated Dockerfile', () => {
     const dir = await render(
       manifest({
         models: [{ uri: 'models:/m/1' } as BentoManifest['models'][number]],
-        docker: { baseImage: 'registry.local/node:20', nodeVersion: '20', systemPackages: ['libgomp1', 'curl'], setupScript: 'setup.sh' },
+        docker: {
+          baseImage: 'registry.local/node:20',
+          nodeVersion: '20',
+          systemPackages: ['libgomp1', 'curl'],
+          setupScript: 'setup.sh',
+        },
         env: [
           { name: 'NPM_CONFIG_REGISTRY', value: 'https://npm.local', stage: 'build' },
           { name: 'GREETING', value: 'say "hi" for $5\\n', stage: 'runtime' },

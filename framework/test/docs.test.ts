@@ -28,7 +28,17 @@ const scratch = mkdtempSync(join(tmpdir(), 'bento-docs-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Where each page runs from: a new directory of its own, or the repository (pages about its Makefile and services). */
-const IN_REPO = new Set(['README.md', 'api.md', 'example-service.md', 'contributing.md', 'getting-started.md', 'mlflow.md', 'observability.md', 'reliability.md', 'performance.md']);
+const IN_REPO = new Set([
+  'README.md',
+  'api.md',
+  'example-service.md',
+  'contributing.md',
+  'getting-started.md',
+  'mlflow.md',
+  'observability.md',
+  'reliability.md',
+  'performance.md',
+]);
 /** The ports the pages use, as a reader's machine would have them free. */
 const PORTS = [3000, 5001, 4318, 16686, 8443, 8080];
 
@@ -71,9 +81,11 @@ async function follow(doc: string): Promise<BlockResult[]> {
   } finally {
     // A page that started the MLflow stack or a Docker engine stops it even when a block failed (the engine
     // stops the containers it runs, which would hold their ports).
-    if (['mlflow.md', 'deployment.md', 'README.md', 'api.md', 'example-service.md'].includes(page)) execFileSync('make', ['-s', 'stop', 'serve-stop'], { cwd: REPO, env, stdio: 'ignore' });
+    if (['mlflow.md', 'deployment.md', 'README.md', 'api.md', 'example-service.md'].includes(page))
+      execFileSync('make', ['-s', 'stop', 'serve-stop'], { cwd: REPO, env, stdio: 'ignore' });
     execFileSync('bash', [join(REPO, 'infra', 'docker-engine.sh'), 'stop'], { env, stdio: 'ignore' });
-    if (page === 'example-service.md') for (const dir of EXAMPLE_LEFTOVERS) rmSync(join(REPO, dir), { recursive: true, force: true });
+    if (page === 'example-service.md')
+      for (const dir of EXAMPLE_LEFTOVERS) rmSync(join(REPO, dir), { recursive: true, force: true });
   }
 }
 
@@ -99,7 +111,13 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
   'configuration.md': (r) => {
     const shown = out(r);
     assert.doesNotMatch(shown, /s3cret/, 'the secret is masked');
-    for (const row of [/^PORT\s+8080\s+flag$/m, /^BENTO_WORKERS\s+2\s+config file$/m, /^BENTO_LOG_LEVEL\s+info\s+flag$/m, /^MLFLOW_TRACKING_PASSWORD\s+\*\*\*\*\s+\.env$/m]) assert.match(shown, row);
+    for (const row of [
+      /^PORT\s+8080\s+flag$/m,
+      /^BENTO_WORKERS\s+2\s+config file$/m,
+      /^BENTO_LOG_LEVEL\s+info\s+flag$/m,
+      /^MLFLOW_TRACKING_PASSWORD\s+\*\*\*\*\s+\.env$/m,
+    ])
+      assert.match(shown, row);
     assert.match(shown, /\{"echo":"configured"\}/);
   },
   'plugins.md': (r) => {
@@ -107,7 +125,10 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
     assert.equal(out(r).match(/\{"y":\[4\.5,4\.5,1\.5,0\.5\]\}/g)?.length, 2);
     assert.match(out(r), /^csv-model:[0-9a-f]{12} /m, 'the converted model is in the store');
     assert.match(out(r), /\]\}200$/m, 'the probe answers without a key');
-    assert.match(out(r), /\{"error":\{"code":"UNAUTHORIZED","message":"send a valid key in the x-api-key header"\}\}\n401/);
+    assert.match(
+      out(r),
+      /\{"error":\{"code":"UNAUTHORIZED","message":"send a valid key in the x-api-key header"\}\}\n401/,
+    );
     assert.match(out(r), /^Pulled classifier:[0-9a-f]+/m);
     assert.match(out(r), /^plugins:\n {2}- "?@bento-ts\/plugin-https"?$/m, 'bento new --plugin https listed it');
   },
@@ -149,10 +170,16 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
     assert.match(text, /^Complete requests:\s+1000$/m, 'ab');
     assert.match(text, /^Failed requests:\s+0$/m, 'ab');
     // Skipped, and why: placeholders to fill in, a cluster, the long run of make bench, Locust's web UI.
-    const skipped = r.filter((b) => b.outcome === 'skipped').map((b) => b.block.tags.find((t) => t.startsWith('needs-')));
+    const skipped = r
+      .filter((b) => b.outcome === 'skipped')
+      .map((b) => b.block.tags.find((t) => t.startsWith('needs-')));
     assert.deepEqual([...new Set(skipped)].sort(), ['needs-cluster', 'needs-time', 'needs-ui', 'needs-values']);
   },
-  'contributing.md': (r) => assert.ok(r.some((b) => b.outcome === 'skipped' && b.block.code.includes('make test')), 'make test is shown, not run'),
+  'contributing.md': (r) =>
+    assert.ok(
+      r.some((b) => b.outcome === 'skipped' && b.block.code.includes('make test')),
+      'make test is shown, not run',
+    ),
   'observability.md': (r) => assert.match(out(r), /"operationName":"POST \/predict_image"/),
   'reliability.md': (r) => assert.match(out(r), /requests tried/i),
   'performance.md': (r) => {
@@ -166,11 +193,19 @@ const CHECKS: Record<string, (results: BlockResult[]) => void> = {
 };
 
 describe('docs/', { timeout: 3_600_000 }, () => {
-  const pages = readdirSync(DOCS).filter((f) => f.endsWith('.md')).sort();
+  const pages = readdirSync(DOCS)
+    .filter((f) => f.endsWith('.md'))
+    .sort();
 
   it('every page is followed by this test', () => {
-    const runnable = pages.filter((p) => codeBlocks(readFileSync(join(DOCS, p), 'utf8')).some((b) => b.lang === 'bash'));
-    assert.deepEqual(runnable.filter((p) => !CHECKS[p]), [], 'a page with commands needs its checks here');
+    const runnable = pages.filter((p) =>
+      codeBlocks(readFileSync(join(DOCS, p), 'utf8')).some((b) => b.lang === 'bash'),
+    );
+    assert.deepEqual(
+      runnable.filter((p) => !CHECKS[p]),
+      [],
+      'a page with commands needs its checks here',
+    );
   });
 
   for (const page of pages.filter((p) => CHECKS[p])) {
@@ -189,9 +224,14 @@ describe('docs/', { timeout: 3_600_000 }, () => {
     assert.match(text, /"status": "healthy"/, 'make serve-test');
     assert.match(text, /"predicted_class":"Trouser"/, 'the API in brief');
     // At most 250 lines: a landing page; the rest is in docs/.
-    assert.ok(readFileSync(join(REPO, 'README.md'), 'utf8').split('\n').length <= 250, 'README.md is at most 250 lines');
+    assert.ok(
+      readFileSync(join(REPO, 'README.md'), 'utf8').split('\n').length <= 250,
+      'README.md is at most 250 lines',
+    );
     // Skipped: make test, which this test is part of.
-    const skipped = results.filter((r) => r.outcome === 'skipped').map((r) => r.block.tags.find((t) => t.startsWith('needs-')));
+    const skipped = results
+      .filter((r) => r.outcome === 'skipped')
+      .map((r) => r.block.tags.find((t) => t.startsWith('needs-')));
     assert.deepEqual([...new Set(skipped)], ['needs-time']);
   });
 
@@ -199,7 +239,8 @@ describe('docs/', { timeout: 3_600_000 }, () => {
     const text = readFileSync(join(DOCS, 'configuration.md'), 'utf8');
     const table = execFileSync(process.execPath, [join(REPO, 'scripts', 'settings-table.mjs')], { encoding: 'utf8' });
     assert.ok(text.includes(table), 'docs/configuration.md holds the output of node scripts/settings-table.mjs');
-    for (const key of Object.keys(BENTO_YAML_SCHEMA.properties as object)) assert.match(text, new RegExp(`^\\|[^\\n]*\`${key}\``, 'm'), `bento.yaml key ${key}`);
+    for (const key of Object.keys(BENTO_YAML_SCHEMA.properties as object))
+      assert.match(text, new RegExp(`^\\|[^\\n]*\`${key}\``, 'm'), `bento.yaml key ${key}`);
   });
 
   it('every BENTO_ variable the source reads is in the catalogue', () => {
@@ -208,12 +249,32 @@ describe('docs/', { timeout: 3_600_000 }, () => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) walk(path);
-        else if (entry.name.endsWith('.ts')) for (const [name] of readFileSync(path, 'utf8').matchAll(/\bBENTO_[A-Z_]+[A-Z]\b/g)) read.add(name);
+        else if (entry.name.endsWith('.ts'))
+          for (const [name] of readFileSync(path, 'utf8').matchAll(/\bBENTO_[A-Z_]+[A-Z]\b/g)) read.add(name);
       }
     };
-    for (const dir of ['framework/src', 'plugins/https/src', 'plugins/mlflow/src', 'plugins/tfjs/src', 'plugins/onnx/src', 'plugins/local/src', 'plugins/converters/src']) walk(join(REPO, dir));
+    for (const dir of [
+      'framework/src',
+      'plugins/https/src',
+      'plugins/mlflow/src',
+      'plugins/tfjs/src',
+      'plugins/onnx/src',
+      'plugins/local/src',
+      'plugins/converters/src',
+    ])
+      walk(join(REPO, dir));
     // Names the code uses that are not settings: error codes, internal markers.
-    const notSettings = new Set(['BENTO_NOT_FOUND', 'BENTO_EXISTS', 'BENTO_INTEGRITY_ERROR', 'BENTO_WORKER_ID', 'BENTO_YAML_SCHEMA', 'BENTO_HOME_ENV', 'BENTO_BIN', 'BENTO_UID', 'BENTO_GID']);
+    const notSettings = new Set([
+      'BENTO_NOT_FOUND',
+      'BENTO_EXISTS',
+      'BENTO_INTEGRITY_ERROR',
+      'BENTO_WORKER_ID',
+      'BENTO_YAML_SCHEMA',
+      'BENTO_HOME_ENV',
+      'BENTO_BIN',
+      'BENTO_UID',
+      'BENTO_GID',
+    ]);
     const catalogued = new Set(SETTINGS.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
     assert.deepEqual([...read].filter((n) => !catalogued.has(n) && !notSettings.has(n)).sort(), []);
   });

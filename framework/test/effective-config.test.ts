@@ -16,9 +16,17 @@ describe('the precedence of settings', () => {
     for (const d of [project, cwd]) mkdirSync(d, { recursive: true });
     writeFileSync(join(project, '.env'), 'A=project-dotenv\nB=project-dotenv\nG=project-dotenv\n');
     writeFileSync(join(cwd, '.env'), 'B=cwd-dotenv\nC=cwd-dotenv\n');
-    writeFileSync(join(cwd, 'prod.yaml'), 'env:\n  D: config\n  E: config\nworkers: 3\ntraffic: { maxConcurrency: 9 }\n');
+    writeFileSync(
+      join(cwd, 'prod.yaml'),
+      'env:\n  D: config\n  E: config\nworkers: 3\ntraffic: { maxConcurrency: 9 }\n',
+    );
     const config = { env: { A: 'yaml', D: 'yaml', F: 'yaml' }, traffic: { timeoutMs: 100, maxConcurrency: 1 } };
-    const got = resolveSettings({ root: project, config }, { config: 'prod.yaml', port: 8080, env: { G: 'flag' } }, { A: 'environment', E: 'environment' }, cwd);
+    const got = resolveSettings(
+      { root: project, config },
+      { config: 'prod.yaml', port: 8080, env: { G: 'flag' } },
+      { A: 'environment', E: 'environment' },
+      cwd,
+    );
     const at = (name: string) => [got.env[name], got.sources.get(name)];
     assert.deepEqual(at('F'), ['yaml', 'bento.yaml']);
     assert.deepEqual(at('D'), ['config', 'config file']);
@@ -28,33 +36,65 @@ describe('the precedence of settings', () => {
     assert.deepEqual(at('G'), ['flag', 'flag']);
     assert.deepEqual(at('PORT'), ['8080', 'flag']);
     assert.deepEqual(at('BENTO_WORKERS'), ['3', 'config file']);
-    assert.deepEqual(got.config.traffic, { timeoutMs: 100, maxConcurrency: 9 }, 'the config file is merged over bento.yaml key by key');
+    assert.deepEqual(
+      got.config.traffic,
+      { timeoutMs: 100, maxConcurrency: 9 },
+      'the config file is merged over bento.yaml key by key',
+    );
     assert.deepEqual(got.dotenvFiles, [join(cwd, '.env'), join(project, '.env')]);
   });
 
   it('refuses a config file with build keys, naming them', () => {
     writeFileSync(join(dir, 'bad.yaml'), 'models: [x]\nenv: { A: 1 }\n');
-    assert.throws(() => resolveSettings({ root: dir, config: {} }, { config: join(dir, 'bad.yaml') }, {}, dir), /models belong in bento\.yaml/);
-    assert.throws(() => resolveSettings({ root: dir, config: {} }, { config: join(dir, 'none.yaml') }, {}, dir), /does not exist/);
+    assert.throws(
+      () => resolveSettings({ root: dir, config: {} }, { config: join(dir, 'bad.yaml') }, {}, dir),
+      /models belong in bento\.yaml/,
+    );
+    assert.throws(
+      () => resolveSettings({ root: dir, config: {} }, { config: join(dir, 'none.yaml') }, {}, dir),
+      /does not exist/,
+    );
   });
 
   it('a later layer replaces an earlier one, unset values do not', () => {
-    const { env } = layerEnv({ bentoYaml: { X: '1' }, configFile: {}, dotenv: {}, environment: { X: undefined }, flags: {} });
+    const { env } = layerEnv({
+      bentoYaml: { X: '1' },
+      configFile: {},
+      dotenv: {},
+      environment: { X: undefined },
+      flags: {},
+    });
     assert.equal(env.X, '1');
   });
 
   it('masks secrets by name and credentials in URLs', () => {
-    for (const name of ['MLFLOW_TRACKING_PASSWORD', 'MLFLOW_TRACKING_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'MY_API_KEY', 'DB_SECRET_NAME']) assert.ok(isSecretName(name), name);
+    for (const name of [
+      'MLFLOW_TRACKING_PASSWORD',
+      'MLFLOW_TRACKING_TOKEN',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_ACCESS_KEY_ID',
+      'MY_API_KEY',
+      'DB_SECRET_NAME',
+    ])
+      assert.ok(isSecretName(name), name);
     assert.ok(!isSecretName('MLFLOW_TRACKING_URI'));
     assert.equal(maskValue('MLFLOW_TRACKING_PASSWORD', 'hunter2'), '****');
     assert.equal(maskValue('MLFLOW_TRACKING_URI', 'https://bob:hunter2@mlflow:5000/x'), 'https://****@mlflow:5000/x');
     // A signed URL's query is its credential; the fragment (a checksum) is not.
-    assert.equal(maskValue('MODEL_URI', 'https://s3.example/b/m.onnx?X-Amz-Signature=abc&X-Amz-Date=1#sha256=ff'), 'https://s3.example/b/m.onnx?****#sha256=ff');
+    assert.equal(
+      maskValue('MODEL_URI', 'https://s3.example/b/m.onnx?X-Amz-Signature=abc&X-Amz-Date=1#sha256=ff'),
+      'https://s3.example/b/m.onnx?****#sha256=ff',
+    );
     assert.equal(maskValue('MODEL_URI', 'models:/vision-model@champion'), 'models:/vision-model@champion');
-    assert.deepEqual(maskTree({ runners: { r: { variants: { a: { uri: 'https://u:p@h/x?t=1', weight: 1 } } } }, env: { API_TOKEN: 't' } }), {
-      runners: { r: { variants: { a: { uri: 'https://****@h/x?****', weight: 1 } } } },
-      env: { API_TOKEN: '****' },
-    });
+    assert.deepEqual(
+      maskTree({
+        runners: { r: { variants: { a: { uri: 'https://u:p@h/x?t=1', weight: 1 } } } },
+        env: { API_TOKEN: 't' },
+      }),
+      {
+        runners: { r: { variants: { a: { uri: 'https://****@h/x?****', weight: 1 } } } },
+        env: { API_TOKEN: '****' },
+      },
+    );
   });
 });
-

@@ -5,14 +5,21 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { encode as encodeBmp } from 'bmp-ts';
 import sharp from 'sharp';
-import { ImageInput, ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError, resizePixels } from '../src/index.js';
+import {
+  ImageInput,
+  ImageTooLargeError,
+  InvalidImageError,
+  UnsupportedImageFormatError,
+  resizePixels,
+} from '../src/index.js';
 
 const LIMIT = 25_000_000;
 const RED = { r: 200, g: 20, b: 10 };
 
 async function solid(format: 'png' | 'jpeg' | 'webp' | 'gif' | 'tiff' | 'avif', channels: 3 | 4 = 3): Promise<Buffer> {
   const background = channels === 4 ? { ...RED, alpha: 0.5 } : RED;
-  return sharp({ create: { width: 40, height: 30, channels, background } })[format]().toBuffer();
+  const image = sharp({ create: { width: 40, height: 30, channels, background } });
+  return image[format]().toBuffer();
 }
 
 function bmp24(width: number, height: number, rgb: [number, number, number]): Buffer {
@@ -70,12 +77,18 @@ describe('ImageInput', () => {
   });
 
   it('converts grey, alpha and 16-bit images instead of refusing them', async () => {
-    const grey = await sharp({ create: { width: 5, height: 5, channels: 3, background: { r: 90, g: 90, b: 90 } } }).toColourspace('b-w').png().toBuffer();
+    const grey = await sharp({ create: { width: 5, height: 5, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .toColourspace('b-w')
+      .png()
+      .toBuffer();
     const px = await (await ImageInput.probe(grey, LIMIT)).toPixels(TARGET);
     assertColour(px.data, [90, 90, 90], 1);
     const rgba = await (await ImageInput.probe(await solid('png', 4), LIMIT)).toPixels(TARGET);
     assert.equal(rgba.channels, 3);
-    const deep = await sharp({ create: { width: 5, height: 5, channels: 3, background: RED } }).toColourspace('rgb16').png().toBuffer();
+    const deep = await sharp({ create: { width: 5, height: 5, channels: 3, background: RED } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer();
     assertColour((await (await ImageInput.probe(deep, LIMIT)).toPixels(TARGET)).data, [200, 20, 10], 2);
   });
 
@@ -86,7 +99,9 @@ describe('ImageInput', () => {
   });
 
   it('takes the first frame of an animated GIF', async () => {
-    const frames = await sharp({ create: { width: 6, height: 12, channels: 3, background: RED } }).gif().toBuffer();
+    const frames = await sharp({ create: { width: 6, height: 12, channels: 3, background: RED } })
+      .gif()
+      .toBuffer();
     const anim = await sharp(frames, { raw: undefined }).gif({ loop: 0 }).toBuffer();
     const image = await ImageInput.probe(anim, LIMIT);
     assert.equal(image.format, 'gif');
@@ -94,42 +109,75 @@ describe('ImageInput', () => {
   });
 
   it('renders SVG, and never fetches or reads what an SVG links to', async () => {
-    const plain = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><rect width="20" height="10" fill="rgb(200,20,10)"/></svg>');
+    const plain = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="20" height="10"><rect width="20" height="10" fill="rgb(200,20,10)"/></svg>',
+    );
     const image = await ImageInput.probe(plain, LIMIT);
     assert.equal(image.format, 'svg');
     assertColour((await image.toPixels(TARGET)).data, [200, 20, 10], 2);
-    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 255, b: 255 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 255, g: 255, b: 255 } } })
+      .png()
+      .toBuffer();
     const dir = mkdtempSync(join(tmpdir(), 'bento-svg-'));
     writeFileSync(join(dir, 'white.png'), png);
     for (const href of [`file://${join(dir, 'white.png')}`, join(dir, 'white.png'), 'http://127.0.0.1:9/x.png']) {
-      const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image xlink:href="${href}" width="8" height="8"/></svg>`);
+      const svg = Buffer.from(
+        `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image xlink:href="${href}" width="8" height="8"/></svg>`,
+      );
       const px = await (await ImageInput.probe(svg, LIMIT)).toPixels(TARGET);
-      assert.ok(px.data.every((v) => v === 0), `${href} was loaded`);
+      assert.ok(
+        px.data.every((v) => v === 0),
+        `${href} was loaded`,
+      );
     }
-    const xxe = Buffer.from('<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><text>&x;</text></svg>');
+    const xxe = Buffer.from(
+      '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><text>&x;</text></svg>',
+    );
     await assert.rejects(async () => (await ImageInput.probe(xxe, LIMIT)).toPixels(TARGET), InvalidImageError);
   });
 
   it('refuses an empty file, text, HTML and a truncated JPEG with 4xx errors', async () => {
-    await assert.rejects(ImageInput.probe(Buffer.alloc(0), LIMIT), (e: Error) => e instanceof InvalidImageError && /empty/.test(e.message));
-    await assert.rejects(ImageInput.probe(Buffer.from('just some text, not an image'), LIMIT), UnsupportedImageFormatError);
-    await assert.rejects(ImageInput.probe(Buffer.from('<html><body>hi</body></html>'), LIMIT), UnsupportedImageFormatError);
-    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } }).jpeg().toBuffer();
+    await assert.rejects(
+      ImageInput.probe(Buffer.alloc(0), LIMIT),
+      (e: Error) => e instanceof InvalidImageError && /empty/.test(e.message),
+    );
+    await assert.rejects(
+      ImageInput.probe(Buffer.from('just some text, not an image'), LIMIT),
+      UnsupportedImageFormatError,
+    );
+    await assert.rejects(
+      ImageInput.probe(Buffer.from('<html><body>hi</body></html>'), LIMIT),
+      UnsupportedImageFormatError,
+    );
+    const jpeg = await sharp({ create: { width: 64, height: 64, channels: 3, background: RED } })
+      .jpeg()
+      .toBuffer();
     const truncated = jpeg.subarray(0, Math.floor(jpeg.length / 2));
     await assert.rejects(async () => (await ImageInput.probe(truncated, LIMIT)).toPixels(TARGET), InvalidImageError);
   });
 
   it('refuses a truncated BMP', async () => {
     const bmp = bmp24(10, 6, [1, 2, 3]);
-    await assert.rejects(async () => (await ImageInput.probe(bmp.subarray(0, 20), LIMIT)).toPixels(TARGET), InvalidImageError);
-    await assert.rejects(async () => (await ImageInput.probe(bmp.subarray(0, 80), LIMIT)).toPixels(TARGET), InvalidImageError);
+    await assert.rejects(
+      async () => (await ImageInput.probe(bmp.subarray(0, 20), LIMIT)).toPixels(TARGET),
+      InvalidImageError,
+    );
+    await assert.rejects(
+      async () => (await ImageInput.probe(bmp.subarray(0, 80), LIMIT)).toPixels(TARGET),
+      InvalidImageError,
+    );
   });
 
   it('refuses decompression bombs from the header, before decoding', async () => {
     // 6000 x 5000 = 30 Mpx of one colour compresses to a few KB.
-    const bomb = await sharp({ create: { width: 6000, height: 5000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png({ compressionLevel: 9 }).toBuffer();
+    const bomb = await sharp({ create: { width: 6000, height: 5000, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     assert.ok(bomb.length < 200_000);
-    await assert.rejects(ImageInput.probe(bomb, LIMIT), (e: Error) => e instanceof ImageTooLargeError && /6000x5000/.test(e.message));
+    await assert.rejects(
+      ImageInput.probe(bomb, LIMIT),
+      (e: Error) => e instanceof ImageTooLargeError && /6000x5000/.test(e.message),
+    );
     // A BMP header declaring 100000 x 100000 pixels, with no pixel data at all.
     const header = bmp24(2, 2, [0, 0, 0]);
     header.writeInt32LE(100_000, 18);

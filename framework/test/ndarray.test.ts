@@ -1,9 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_LIMITS, InvalidTensorError, NdArray, TooManyItemsError, tensorFromJson, type BentoError } from '../src/index.js';
+import {
+  DEFAULT_LIMITS,
+  InvalidTensorError,
+  NdArray,
+  TooManyItemsError,
+  tensorFromJson,
+  type BentoError,
+} from '../src/index.js';
 
 const opts = { dtype: 'uint8' as const, shape: [null, 2, 2, [1, 3]] as Array<number | number[] | null>, maxItems: 3 };
-const img = (v: number) => [[[v, v, v], [v, v, v]], [[v, v, v], [v, v, v]]];
+const img = (v: number) => [
+  [
+    [v, v, v],
+    [v, v, v],
+  ],
+  [
+    [v, v, v],
+    [v, v, v],
+  ],
+];
 
 function code(fn: () => unknown): string {
   try {
@@ -31,13 +47,116 @@ describe('tensorFromJson', () => {
   });
 
   const cases: Array<[string, unknown, string | RegExp]> = [
-    ['a ragged row', [img(1), [[[1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]], /input\[1\]\[0\] has 1 items; expected a list of 2/],
-    ['a value above 255', [[[[1, 1, 256], [1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]], /input\[0\]\[0\]\[0\]\[2\] is 256, outside the uint8 range/],
-    ['a negative value', [[[[-1, 1, 1], [1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]], /is -1, outside/],
-    ['a fraction', [[[[1.5, 1, 1], [1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]], /must be integers/],
-    ['a string', [[[['1', 1, 1], [1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]], /must be a number, got string/],
-    ['a null', [[[[null, 1, 1], [1, 1, 1]], [[1, 1, 1], [1, 1, 1]]]], /must be a number, got null/],
-    ['two channels', [[[[1, 1], [1, 1]], [[1, 1], [1, 1]]]], /axis 3 must be 1\|3, got 2/],
+    [
+      'a ragged row',
+      [
+        img(1),
+        [
+          [[1, 1, 1]],
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+        ],
+      ],
+      /input\[1\]\[0\] has 1 items; expected a list of 2/,
+    ],
+    [
+      'a value above 255',
+      [
+        [
+          [
+            [1, 1, 256],
+            [1, 1, 1],
+          ],
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+        ],
+      ],
+      /input\[0\]\[0\]\[0\]\[2\] is 256, outside the uint8 range/,
+    ],
+    [
+      'a negative value',
+      [
+        [
+          [
+            [-1, 1, 1],
+            [1, 1, 1],
+          ],
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+        ],
+      ],
+      /is -1, outside/,
+    ],
+    [
+      'a fraction',
+      [
+        [
+          [
+            [1.5, 1, 1],
+            [1, 1, 1],
+          ],
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+        ],
+      ],
+      /must be integers/,
+    ],
+    [
+      'a string',
+      [
+        [
+          [
+            ['1', 1, 1],
+            [1, 1, 1],
+          ],
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+        ],
+      ],
+      /must be a number, got string/,
+    ],
+    [
+      'a null',
+      [
+        [
+          [
+            [null, 1, 1],
+            [1, 1, 1],
+          ],
+          [
+            [1, 1, 1],
+            [1, 1, 1],
+          ],
+        ],
+      ],
+      /must be a number, got null/,
+    ],
+    [
+      'two channels',
+      [
+        [
+          [
+            [1, 1],
+            [1, 1],
+          ],
+          [
+            [1, 1],
+            [1, 1],
+          ],
+        ],
+      ],
+      /axis 3 must be 1\|3, got 2/,
+    ],
     ['a wrong rank', [[1, 2, 3]], /rank 2 \(shape \[1, 3\]\); expected \[any, 2, 2, 1\|3\]/],
     ['too deep a nesting', [[[[[1]]]]], /nested deeper than the expected rank 4/],
     ['a scalar', 5, /must be a nested list/],
@@ -45,14 +164,25 @@ describe('tensorFromJson', () => {
   ];
   for (const [what, value, message] of cases) {
     it(`refuses ${what} with 400 INVALID_TENSOR`, () => {
-      assert.throws(() => tensorFromJson(value, opts, 'input'), (err: Error) => err instanceof InvalidTensorError && (typeof message === 'string' ? err.message.includes(message) : message.test(err.message)));
+      assert.throws(
+        () => tensorFromJson(value, opts, 'input'),
+        (err: Error) =>
+          err instanceof InvalidTensorError &&
+          (typeof message === 'string' ? err.message.includes(message) : message.test(err.message)),
+      );
     });
   }
 
   it('refuses an empty batch with 400 and too many items with 413', () => {
-    assert.equal(code(() => tensorFromJson([], opts)), '400 INVALID_TENSOR');
+    assert.equal(
+      code(() => tensorFromJson([], opts)),
+      '400 INVALID_TENSOR',
+    );
     assert.throws(() => tensorFromJson([img(1), img(1), img(1), img(1)], opts), TooManyItemsError);
-    assert.equal(code(() => tensorFromJson([img(1), img(1), img(1), img(1)], opts)), '413 TOO_MANY_ITEMS');
+    assert.equal(
+      code(() => tensorFromJson([img(1), img(1), img(1), img(1)], opts)),
+      '413 TOO_MANY_ITEMS',
+    );
   });
 
   it('survives pathological nesting without recursion blow-up', () => {
@@ -63,12 +193,41 @@ describe('tensorFromJson', () => {
 });
 
 describe('alternative shapes', () => {
-  const alt = { dtype: 'uint8' as const, shapes: [[null, 2, 2], [null, 2, 2, [1, 3]]] as Array<Array<number | number[] | null>> };
+  const alt = {
+    dtype: 'uint8' as const,
+    shapes: [
+      [null, 2, 2],
+      [null, 2, 2, [1, 3]],
+    ] as Array<Array<number | number[] | null>>,
+  };
   it('accepts each alternative and names all of them when none fits', () => {
-    assert.deepEqual(tensorFromJson([[[1, 2], [3, 4]]], alt).shape, [1, 2, 2]);
+    assert.deepEqual(
+      tensorFromJson(
+        [
+          [
+            [1, 2],
+            [3, 4],
+          ],
+        ],
+        alt,
+      ).shape,
+      [1, 2, 2],
+    );
     assert.deepEqual(tensorFromJson([img(1)], alt).shape, [1, 2, 2, 3]);
     assert.throws(() => tensorFromJson([[1, 2]], alt), /expected \[any, 2, 2\] or \[any, 2, 2, 1\|3\]/);
-    assert.throws(() => tensorFromJson([[[1, 2, 3], [3, 4, 5]]], alt), /axis 2 must be 2, got 3/);
+    assert.throws(
+      () =>
+        tensorFromJson(
+          [
+            [
+              [1, 2, 3],
+              [3, 4, 5],
+            ],
+          ],
+          alt,
+        ),
+      /axis 2 must be 2, got 3/,
+    );
   });
 });
 
@@ -83,11 +242,16 @@ describe('NdArray input', () => {
   it('refuses a body without the field, a non-object body and a non-JSON body', async () => {
     await assert.rejects(input.decode({ kind: 'json', value: { images: [] } }, DEFAULT_LIMITS), /no "input" field/);
     await assert.rejects(input.decode({ kind: 'json', value: [img(1)] }, DEFAULT_LIMITS), /must be a JSON object/);
-    await assert.rejects(input.decode({ kind: 'binary', contentType: 'text/plain', data: Buffer.from('x') }, DEFAULT_LIMITS), /Content-Type: application\/json/);
+    await assert.rejects(
+      input.decode({ kind: 'binary', contentType: 'text/plain', data: Buffer.from('x') }, DEFAULT_LIMITS),
+      /Content-Type: application\/json/,
+    );
   });
 
   it('describes the nested shape in its request schema', () => {
-    const schema = input.requestSchema()['application/json'] as { properties: { input: { maxItems: number; items: { items: { minItems: number } } } } };
+    const schema = input.requestSchema()['application/json'] as {
+      properties: { input: { maxItems: number; items: { items: { minItems: number } } } };
+    };
     assert.equal(schema.properties.input.maxItems, 3);
     assert.equal(schema.properties.input.items.items.minItems, 2);
   });

@@ -17,22 +17,35 @@ describe('bento new (rendering)', () => {
     const dir = join(base, 'my-classifier');
     const written = await renderTemplate(dir, { frameworkVersion: '0.1.0' });
     assert.ok(written.some((f) => f.endsWith('.gitignore')));
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      name: string;
+      dependencies: Record<string, string>;
+    };
     assert.equal(pkg.name, 'my-classifier');
     assert.equal(pkg.dependencies['@bento-ts/framework'], '^0.1.0');
     assert.ok(!readdirSync(dir).includes('vendor'));
     assert.match(readFileSync(join(dir, 'src', 'service.ts'), 'utf8'), /export class MyClassifierService/);
-    for (const file of written.filter((f) => !readFileSync(f).includes(0))) assert.doesNotMatch(readFileSync(file, 'utf8'), /\{\{\w/, file);
+    for (const file of written.filter((f) => !readFileSync(f).includes(0)))
+      assert.doesNotMatch(readFileSync(file, 'utf8'), /\{\{\w/, file);
     const model = (root: string) => readFileSync(join(root, 'model', 'model.onnx'));
-    assert.ok(model(dir).equals(model(join(REPO, 'services', 'vision-classifier'))), 'the template ships the bundled model (scripts/make-template-models.py)');
+    assert.ok(
+      model(dir).equals(model(join(REPO, 'services', 'vision-classifier'))),
+      'the template ships the bundled model (scripts/make-template-models.py)',
+    );
   });
 
   it('refuses a non-empty directory and an invalid name', async () => {
     const dir = mkdtempSync(join(base, 'full-'));
     await renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0', template: 'blank' });
     await assert.rejects(renderTemplate(join(dir, 'a'), { frameworkVersion: '0.1.0' }), /not empty/);
-    await assert.rejects(renderTemplate(join(dir, 'b'), { name: 'Bad Name', frameworkVersion: '0.1.0' }), /not a valid service name/);
-    await assert.rejects(renderTemplate(join(dir, 'c'), { plugins: ['kafka'], frameworkVersion: '0.1.0' }), /no plugin "kafka" ships with bento-ts; choose among/);
+    await assert.rejects(
+      renderTemplate(join(dir, 'b'), { name: 'Bad Name', frameworkVersion: '0.1.0' }),
+      /not a valid service name/,
+    );
+    await assert.rejects(
+      renderTemplate(join(dir, 'c'), { plugins: ['kafka'], frameworkVersion: '0.1.0' }),
+      /no plugin "kafka" ships with bento-ts; choose among/,
+    );
     assert.ok(!readdirSync(dir).includes('c'), 'nothing is written for a refused plugin');
   });
 

@@ -21,7 +21,12 @@ after(() => rmSync(base, { recursive: true, force: true }));
 // NODE_TEST_CONTEXT would make the project's own `node --test` talk to this runner instead of printing its results.
 // ONNX Runtime's install flag is left out: the project's own .npmrc must keep `npm install` from downloading GPU
 // libraries (which this machine cannot reach, so the install would fail).
-const { NODE_TEST_CONTEXT: _inner, ONNXRUNTIME_NODE_INSTALL: _ort, npm_config_onnxruntime_node_install: _ortNpm, ...outer } = process.env;
+const {
+  NODE_TEST_CONTEXT: _inner,
+  ONNXRUNTIME_NODE_INSTALL: _ort,
+  npm_config_onnxruntime_node_install: _ortNpm,
+  ...outer
+} = process.env;
 const env = {
   ...outer,
   BENTO_HOME: join(base, 'home'),
@@ -34,7 +39,8 @@ const env = {
 const EXPECTED: Record<string, (outputs: string[]) => void> = {
   'image-classifier': (out) => {
     // The README's two curl calls print their JSON bodies back to back.
-    const [, predicted, confidence] = /"predicted_class":"([^"]+)","predicted_index":\d+,"confidence":([\d.e-]+)/.exec(out.join('\n')) ?? [];
+    const [, predicted, confidence] =
+      /"predicted_class":"([^"]+)","predicted_index":\d+,"confidence":([\d.e-]+)/.exec(out.join('\n')) ?? [];
     assert.equal(predicted, 'Ankle boot');
     assert.ok(Number(confidence) > 0.9, `confidence ${confidence}`);
     assert.match(out.join('\n'), /\{"status":"healthy","service":"my-image-classifier"\}/);
@@ -42,16 +48,27 @@ const EXPECTED: Record<string, (outputs: string[]) => void> = {
   tensor: (out) => {
     const { scores } = JSON.parse(out.find((o) => o.startsWith('{"scores"'))!) as { scores: number[][] };
     // W and b of scripts/make-template-models.py: [1,2,3,4] -> [5.5, 7.5, 13], [0,0,0,1] -> [1.5, 0.5, 1]
-    assert.deepEqual(scores, [[5.5, 7.5, 13], [1.5, 0.5, 1]]);
+    assert.deepEqual(scores, [
+      [5.5, 7.5, 13],
+      [1.5, 0.5, 1],
+    ]);
   },
-  blank: (out) => assert.ok(out.some((o) => o.includes('"echo":"hello hello"')), out.join('\n')),
+  blank: (out) =>
+    assert.ok(
+      out.some((o) => o.includes('"echo":"hello hello"')),
+      out.join('\n'),
+    ),
 };
 
 describe('bento new', () => {
   for (const template of Object.keys(EXPECTED)) {
     it(`${template}: its README's commands install, test, serve, call and build it`, async () => {
       const name = `my-${template}`;
-      const created = spawnSync(process.execPath, [BENTO, 'new', name, '--template', template], { cwd: base, env, encoding: 'utf8' });
+      const created = spawnSync(process.execPath, [BENTO, 'new', name, '--template', template], {
+        cwd: base,
+        env,
+        encoding: 'utf8',
+      });
       assert.equal(created.status, 0, created.stderr);
       assert.match(created.stdout, new RegExp(`Created \\d+ files in ${name}`));
       const dir = join(base, name);
@@ -60,14 +77,20 @@ describe('bento new', () => {
       assert.match(readFileSync(join(dir, '.npmrc'), 'utf8'), /^ignore-scripts=true$/m);
       const results = await runShellBlocks(codeBlocks(readme), { cwd: dir, env, source: `${name}/README.md` });
       const stdout = results.map((r) => r.stdout);
-      assert.ok(stdout.some((o) => /# pass [1-9]/.test(o) && /# fail 0/.test(o)), 'npm test ran the project\'s tests');
+      assert.ok(
+        stdout.some((o) => /# pass [1-9]/.test(o) && /# fail 0/.test(o)),
+        "npm test ran the project's tests",
+      );
       EXPECTED[template](stdout);
       assert.match(stdout.at(-1)!, new RegExp(`^Tag.*\\n${name}:\\S+ `, 'm'), 'bento list shows the built bento');
     });
   }
 
   it('refuses an unknown template, naming the ones there are, with exit code 2', () => {
-    const res = spawnSync(process.execPath, [BENTO, 'new', join(base, 'x'), '--template', 'nope'], { env, encoding: 'utf8' });
+    const res = spawnSync(process.execPath, [BENTO, 'new', join(base, 'x'), '--template', 'nope'], {
+      env,
+      encoding: 'utf8',
+    });
     assert.equal(res.status, 2);
     assert.match(res.stderr, /no template "nope"; choose one of: blank, image-classifier, tensor/);
   });
@@ -77,6 +100,9 @@ describe('bento new', () => {
     assert.equal(res.status, 0);
     const [header, ...rows] = res.stdout.trim().split('\n');
     assert.match(header, /^TEMPLATE\s+DESCRIPTION$/);
-    assert.deepEqual(rows.map((l) => l.split(/\s+/)[0]), ['blank', 'image-classifier', 'tensor']);
+    assert.deepEqual(
+      rows.map((l) => l.split(/\s+/)[0]),
+      ['blank', 'image-classifier', 'tensor'],
+    );
   });
 });

@@ -3,7 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BackendNotFoundError, ModelSourceNotFoundError, PluginError, definePlugin, type ModelSource } from '../src/index.js';
+import {
+  BackendNotFoundError,
+  ModelSourceNotFoundError,
+  PluginError,
+  definePlugin,
+  type ModelSource,
+} from '../src/index.js';
 import { findPlugins, loadPlugins } from '../src/plugins/loader.js';
 import { Registry, schemeOf } from '../src/plugins/registry.js';
 
@@ -38,24 +44,39 @@ describe('Registry', () => {
 
   it('names the plugin to install for an unhandled MLflow URI', () => {
     const registry = new Registry();
-    assert.throws(() => registry.sourceFor('runs:/abc/model'), (err: Error) => {
-      assert.ok(err instanceof ModelSourceNotFoundError);
-      assert.match(err.message, /@bento-ts\/plugin-mlflow/);
-      assert.match(err.message, /runs:/);
-      return true;
-    });
+    assert.throws(
+      () => registry.sourceFor('runs:/abc/model'),
+      (err: Error) => {
+        assert.ok(err instanceof ModelSourceNotFoundError);
+        assert.match(err.message, /@bento-ts\/plugin-mlflow/);
+        assert.match(err.message, /runs:/);
+        return true;
+      },
+    );
     assert.throws(() => registry.sourceFor('models:/m/1'), /plugin-mlflow/);
   });
 
   it('names the backend plugin for a format nobody loads', () => {
-    assert.throws(() => new Registry().backendFor('onnx'), (err: Error) => err instanceof BackendNotFoundError && /plugin-onnx/.test(err.message));
+    assert.throws(
+      () => new Registry().backendFor('onnx'),
+      (err: Error) => err instanceof BackendNotFoundError && /plugin-onnx/.test(err.message),
+    );
     assert.throws(() => new Registry().backendFor('pickle'), /no backend loads "pickle"/);
   });
 
   it('selects a backend by name among several for one format', async () => {
     const registry = new Registry();
     const load = async () => ({}) as never;
-    await registry.use(definePlugin({ name: 'p', setup: (r) => { r.addBackend({ name: 'one', formats: ['onnx'], load }); r.addBackend({ name: 'two', formats: ['onnx'], load }); } }), 'test');
+    await registry.use(
+      definePlugin({
+        name: 'p',
+        setup: (r) => {
+          r.addBackend({ name: 'one', formats: ['onnx'], load });
+          r.addBackend({ name: 'two', formats: ['onnx'], load });
+        },
+      }),
+      'test',
+    );
     assert.equal(registry.backendFor('onnx').name, 'one');
     assert.equal(registry.backendFor('onnx', 'two').name, 'two');
     assert.throws(() => registry.backendFor('tfjs', 'two'), /does not load "tfjs"/);
@@ -64,15 +85,32 @@ describe('Registry', () => {
   it('refuses two sources for one scheme, invalid pieces and non-plugins', async () => {
     const registry = new Registry();
     await registry.use(definePlugin({ name: 'a', setup: (r) => r.addModelSource(source('a', ['x'])) }), 'test');
-    await assert.rejects(registry.use(definePlugin({ name: 'b', setup: (r) => r.addModelSource(source('b', ['x'])) }), 'test'), /claimed by model sources "a" and "b"/);
-    await assert.rejects(registry.use(definePlugin({ name: 'c', setup: (r) => r.addBackend({ name: 'c' } as never) }), 'test'), /invalid backend/);
-    await assert.rejects(registry.use({ nope: true } as never, 'some-module'), (err: Error) => err instanceof PluginError && /some-module does not export a plugin/.test(err.message));
+    await assert.rejects(
+      registry.use(definePlugin({ name: 'b', setup: (r) => r.addModelSource(source('b', ['x'])) }), 'test'),
+      /claimed by model sources "a" and "b"/,
+    );
+    await assert.rejects(
+      registry.use(definePlugin({ name: 'c', setup: (r) => r.addBackend({ name: 'c' } as never) }), 'test'),
+      /invalid backend/,
+    );
+    await assert.rejects(
+      registry.use({ nope: true } as never, 'some-module'),
+      (err: Error) => err instanceof PluginError && /some-module does not export a plugin/.test(err.message),
+    );
     await assert.rejects(registry.use(definePlugin({ name: 'a', setup() {} }), 'again'), /loaded twice/);
   });
 
   it('wraps a failing setup with the plugin name', async () => {
     await assert.rejects(
-      new Registry().use(definePlugin({ name: 'boom', setup() { throw new Error('kaput'); } }), 'mod'),
+      new Registry().use(
+        definePlugin({
+          name: 'boom',
+          setup() {
+            throw new Error('kaput');
+          },
+        }),
+        'mod',
+      ),
       /plugin "boom" \(mod\) failed in setup: kaput/,
     );
   });
@@ -82,9 +120,15 @@ describe('plugin loader', () => {
   it('loads a plugin listed by relative path and fails clearly for a missing one', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bento-plugins-'));
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-    writeFileSync(join(dir, 'my-plugin.js'), "export default { name: 'mine', setup(r) { r.addModelSource({ name: 'mine', schemes: ['mine'], resolve: async () => { throw new Error('x'); } }); } };\n");
+    writeFileSync(
+      join(dir, 'my-plugin.js'),
+      "export default { name: 'mine', setup(r) { r.addModelSource({ name: 'mine', schemes: ['mine'], resolve: async () => { throw new Error('x'); } }); } };\n",
+    );
     const refs = findPlugins(['./my-plugin.js'], dir);
-    assert.deepEqual(refs.map((r) => r.specifier), ['./my-plugin.js']);
+    assert.deepEqual(
+      refs.map((r) => r.specifier),
+      ['./my-plugin.js'],
+    );
     const registry = await loadPlugins(refs);
     assert.equal(registry.sourceFor('mine:thing').name, 'mine');
     assert.throws(() => findPlugins(['./missing.js'], dir), /cannot be found.*Check the path/);
@@ -95,6 +139,9 @@ describe('plugin loader', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bento-plugins-'));
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     writeFileSync(join(dir, 'broken.js'), "throw new Error('import-time failure');\n");
-    await assert.rejects(loadPlugins(findPlugins(['./broken.js'], dir)), /plugin "\.\/broken\.js" failed to load: import-time failure/);
+    await assert.rejects(
+      loadPlugins(findPlugins(['./broken.js'], dir)),
+      /plugin "\.\/broken\.js" failed to load: import-time failure/,
+    );
   });
 });

@@ -20,7 +20,11 @@ const base = mkdtempSync(join(scratch, 'reload-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 
 const echo = async (url: string) => {
-  const res = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'a', times: 2 }) });
+  const res = await fetch(`${url}/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text: 'a', times: 2 }),
+  });
   return ((await res.json()) as { echo: string }).echo;
 };
 
@@ -30,7 +34,9 @@ describe('bento serve --reload', () => {
     await renderTemplate(dir, { frameworkVersion: '0.1.0', template: 'blank' });
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const server = new CliProcess(['serve', dir, '--reload', '--port', String(port), '--host', '127.0.0.1'], { env: { BENTO_LOG_FORMAT: 'json' } });
+    const server = new CliProcess(['serve', dir, '--reload', '--port', String(port), '--host', '127.0.0.1'], {
+      env: { BENTO_LOG_FORMAT: 'json' },
+    });
     try {
       await server.waitFor(/bento-ts server started!/);
       assert.equal(await echo(url), 'a a');
@@ -97,12 +103,21 @@ export class LoneService {
 `,
     );
     const port = await freePort();
-    const server = new CliProcess(['serve', join(dir, 'service.ts'), '--port', String(port), '--host', '127.0.0.1'], { cwd: dir });
+    const server = new CliProcess(['serve', join(dir, 'service.ts'), '--port', String(port), '--host', '127.0.0.1'], {
+      cwd: dir,
+    });
     try {
       await server.waitFor(/bento-ts server started!/);
-      const res = await fetch(`http://127.0.0.1:${port}/hello`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"ts"}' });
+      const res = await fetch(`http://127.0.0.1:${port}/hello`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"name":"ts"}',
+      });
       assert.deepEqual(await res.json(), { message: 'hello ts' });
-      assert.match(readFileSync(join(dir, '.bento', 'build', 'service.js'), 'utf8'), /__metadata\("design:paramtypes", \[Greeter\]\)/);
+      assert.match(
+        readFileSync(join(dir, '.bento', 'build', 'service.js'), 'utf8'),
+        /__metadata\("design:paramtypes", \[Greeter\]\)/,
+      );
     } finally {
       assert.equal(await server.stop(), 0);
     }
@@ -122,7 +137,10 @@ export class DeclaredService {
 `,
     );
     const port = await freePort();
-    const server = new CliProcess(['serve', join(dir, 'service.ts'), '--port', String(port), '--host', '127.0.0.1'], { cwd: dir, env: { BENTO_LOG_LEVEL: 'info' } });
+    const server = new CliProcess(['serve', join(dir, 'service.ts'), '--port', String(port), '--host', '127.0.0.1'], {
+      cwd: dir,
+      env: { BENTO_LOG_LEVEL: 'info' },
+    });
     try {
       await server.waitFor(/2 worker processes serving: pids (\d+), (\d+)/);
       const workers = /2 worker processes serving: pids (\d+), (\d+)/.exec(server.output)!.slice(1).map(Number);

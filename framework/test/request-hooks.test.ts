@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_LIMITS, ForbiddenError, type HookRequest, JSONBody, type RequestHook, UnauthorizedError, api, service } from '../src/index.js';
+import {
+  DEFAULT_LIMITS,
+  ForbiddenError,
+  type HookRequest,
+  JSONBody,
+  type RequestHook,
+  UnauthorizedError,
+  api,
+  service,
+} from '../src/index.js';
 import { listeningApp } from './helpers/listening-app.js';
 
 @service({ name: 'hooked' })
@@ -53,11 +62,19 @@ describe('request hooks', () => {
   let url: string;
 
   before(async () => {
-    ({ app, url } = await listeningApp(new HookedService(), { limits: { ...DEFAULT_LIMITS, maxBodyBytes: 1024 }, requestHooks: [apiKey, tenants, buggy] }));
+    ({ app, url } = await listeningApp(new HookedService(), {
+      limits: { ...DEFAULT_LIMITS, maxBodyBytes: 1024 },
+      requestHooks: [apiKey, tenants, buggy],
+    }));
   });
   after(async () => app?.close());
 
-  const echo = (headers: Record<string, string>) => fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{"x":1}' });
+  const echo = (headers: Record<string, string>) =>
+    fetch(`${url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: '{"x":1}',
+    });
   const errorOf = async (res: Response) => {
     const text = await res.text();
     assert.doesNotMatch(text, /\n\s+at |\/srv\//, 'no stack trace or internals');
@@ -69,18 +86,25 @@ describe('request hooks', () => {
     const res = await echo({ 'x-api-key': 'k-123' });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { body: { x: 1 } });
-    assert.deepEqual(seen.map((s) => s.hook), ['api-key', 'tenants']);
+    assert.deepEqual(
+      seen.map((s) => s.hook),
+      ['api-key', 'tenants'],
+    );
     assert.deepEqual(seen[0], { hook: 'api-key', route: '/echo', url: '/echo' });
   });
 
-  it('answers a hook\'s BentoError with its status and JSON error, and runs no later hook', async () => {
+  it("answers a hook's BentoError with its status and JSON error, and runs no later hook", async () => {
     seen.length = 0;
     assert.deepEqual(await errorOf(await echo({})), [401, 'UNAUTHORIZED']);
-    assert.deepEqual(seen.map((s) => s.hook), ['api-key'], 'refused by the first hook: the second never ran');
+    assert.deepEqual(
+      seen.map((s) => s.hook),
+      ['api-key'],
+      'refused by the first hook: the second never ran',
+    );
     assert.deepEqual(await errorOf(await echo({ 'x-api-key': 'k-123', 'x-tenant': 'blocked' })), [403, 'FORBIDDEN']);
   });
 
-  it('answers 500 INTERNAL, without the hook\'s internals, when a hook throws something else', async () => {
+  it("answers 500 INTERNAL, without the hook's internals, when a hook throws something else", async () => {
     assert.deepEqual(await errorOf(await echo({ 'x-api-key': 'k-123', 'x-trip': '1' })), [500, 'INTERNAL']);
     // The server serves on.
     assert.equal((await echo({ 'x-api-key': 'k-123' })).status, 200);
@@ -100,10 +124,14 @@ describe('request hooks', () => {
   it('refuses before the body is read: an unauthorized upload over the body limit gets its 401', async () => {
     // 1 MiB declared and sent against a 1 KiB limit: the hook answers first, so the client reads 401, not 413.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 1 << 20 } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      });
+      const req = request(
+        `${url}/echo`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': 1 << 20 } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        },
+      );
       req.on('error', reject);
       req.end(Buffer.alloc(1 << 20, 0x20));
     });

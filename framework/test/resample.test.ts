@@ -22,7 +22,7 @@ describe('resizeBilinear (PIL BILINEAR filter)', () => {
 });
 
 describe('toChannels', () => {
-  it('replicates grey, drops alpha and takes PIL\'s luma for grey', () => {
+  it("replicates grey, drops alpha and takes PIL's luma for grey", () => {
     assert.deepEqual([...toChannels(Uint8Array.from([5, 9]), 2, 1, 3)], [5, 5, 5, 9, 9, 9]);
     assert.deepEqual([...toChannels(Uint8Array.from([1, 2, 3, 255]), 1, 4, 3)], [1, 2, 3]);
     assert.deepEqual([...toChannels(Uint8Array.from([7, 128]), 1, 2, 3)], [7, 7, 7]);

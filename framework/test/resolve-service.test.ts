@@ -59,9 +59,18 @@ describe('the resolved service definition', () => {
     assert.deepEqual(resolved.apis.find((a) => a.name === 'double')!.traffic, { timeoutMs: 500 });
     assert.equal(resolved.runners[0].definition.workers, 3);
     assert.equal(resolved.runners[0].cls, EchoRunnable);
-    assert.throws(() => resolveService(EchoService, { apis: { dubble: {} } }), /bento\.yaml apis\.dubble: the service has no API "dubble"/);
-    assert.throws(() => resolveService(EchoService, { runners: { echo: {} } }), /bento\.yaml runners\.echo: the service has no runner "echo"/);
-    assert.throws(() => resolveService(EchoService, { runners: { echo_runner: { batching: { triple: {} } } } }), /runner "echo_runner" has no method "triple"/);
+    assert.throws(
+      () => resolveService(EchoService, { apis: { dubble: {} } }),
+      /bento\.yaml apis\.dubble: the service has no API "dubble"/,
+    );
+    assert.throws(
+      () => resolveService(EchoService, { runners: { echo: {} } }),
+      /bento\.yaml runners\.echo: the service has no runner "echo"/,
+    );
+    assert.throws(
+      () => resolveService(EchoService, { runners: { echo_runner: { batching: { triple: {} } } } }),
+      /runner "echo_runner" has no method "triple"/,
+    );
   });
 });
 
@@ -69,18 +78,31 @@ describe('the served definition is the resolved one', () => {
   let server: RunningServer | undefined;
   after(async () => server?.close());
 
-  it('runs the dispatcher with the queue size derived from bento.yaml\'s batch size and the environment\'s', async () => {
+  it("runs the dispatcher with the queue size derived from bento.yaml's batch size and the environment's", async () => {
     const dir = dirname(serviceModule);
     server = await startServer({
-      project: { root: dir, serviceDir: dir, serviceModule, plugins: [plugin], config: { runners: { echo_runner: { batching: { double: { maxBatchSize: 600 } } } } } },
+      project: {
+        root: dir,
+        serviceDir: dir,
+        serviceModule,
+        plugins: [plugin],
+        config: { runners: { echo_runner: { batching: { double: { maxBatchSize: 600 } } } } },
+      },
       port: 0,
       host: '127.0.0.1',
       env: { ...process.env, ECHO_MODEL: 'echo:0', BENTO_MAX_LATENCY_MS: '25' },
       logger: false,
     });
     const settings = server.runners[0].dispatchers.get('double')!.settings;
-    assert.deepEqual({ ...settings }, { maxBatchSize: 600, maxLatencyMs: 25, maxQueueSize: 2400, preferredBatchSizes: undefined });
-    const res = await fetch(`${server.url}/double`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: [[1, 2]] }) });
+    assert.deepEqual(
+      { ...settings },
+      { maxBatchSize: 600, maxLatencyMs: 25, maxQueueSize: 2400, preferredBatchSizes: undefined },
+    );
+    const res = await fetch(`${server.url}/double`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: [[1, 2]] }),
+    });
     assert.deepEqual(await res.json(), [2, 4]);
   });
 });

@@ -24,7 +24,12 @@ function serve(env: Record<string, string>): Promise<RunningServer> {
   });
 }
 
-const post = (url: string, x: number[][]) => fetch(`${url}/double`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x }) });
+const post = (url: string, x: number[][]) =>
+  fetch(`${url}/double`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ x }),
+  });
 
 describe('runner pool and batching, end to end', () => {
   let server: RunningServer;
@@ -36,7 +41,9 @@ describe('runner pool and batching, end to end', () => {
   it('batches concurrent requests and gives each caller its own rows', async () => {
     const dispatcher = server.runners[0].dispatchers.get('double')!;
     const before = dispatcher.stats();
-    const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => post(server.url, [[i, i + 0.5]]).then((r) => r.json())));
+    const responses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => post(server.url, [[i, i + 0.5]]).then((r) => r.json())),
+    );
     responses.forEach((r, i) => assert.deepEqual(r, [2 * i, 2 * i + 1]));
     const after = dispatcher.stats();
     assert.equal(after.items - before.items, 12);
@@ -85,7 +92,10 @@ describe('overload', () => {
       const shed = responses.filter((r) => r.status === 503);
       assert.ok(statuses.includes(200), 'some requests served');
       assert.ok(shed.length > 0, 'some requests shed');
-      assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses ${[...new Set(statuses)].join(',')}`);
+      assert.ok(
+        statuses.every((s) => s === 200 || s === 503),
+        `statuses ${[...new Set(statuses)].join(',')}`,
+      );
       const body = (await shed[0].json()) as { error: { code: string; message: string } };
       assert.equal(body.error.code, 'SERVICE_UNAVAILABLE');
       assert.match(body.error.message, /latency objective of 150 ms/);
@@ -120,9 +130,15 @@ describe('hot updates', () => {
       assert.ok(performance.now() - started < 150, 'the new model (no delay) answers');
 
       await assert.rejects(pool.reload({ ...first, format: 'no-such-format', version: '3' }), /no backend|format/i);
-      await assert.rejects(pool.reload({ ...first, version: '4', metadata: { delayMs: 0, classes: ['a', 'b'] } }), /was not swapped in: its classes differ/);
+      await assert.rejects(
+        pool.reload({ ...first, version: '4', metadata: { delayMs: 0, classes: ['a', 'b'] } }),
+        /was not swapped in: its classes differ/,
+      );
       // It loads, but cannot run where the served model could: the warm-up finds it before any caller does.
-      await assert.rejects(pool.reload({ ...first, version: '5', metadata: { delayMs: 0, rejectsZeros: true } }), /was not swapped in: its warm-up inference failed: .*all zeros/);
+      await assert.rejects(
+        pool.reload({ ...first, version: '5', metadata: { delayMs: 0, rejectsZeros: true } }),
+        /was not swapped in: its warm-up inference failed: .*all zeros/,
+      );
       assert.equal(pool.model.version, '2', 'the swapped-in model serves on');
       assert.deepEqual(await (await post(server.url, [[5, 6]])).json(), [10, 12]);
     } finally {
@@ -139,9 +155,15 @@ describe('hot updates', () => {
       assert.equal((await pool.reload({ ...pool.model, version: '2' })).version, '2');
       assert.deepEqual(await (await post(server.url, [[1, 2]])).json(), [2, 4]);
       // One that warms up is taken, and from then on the warm-up is the measure.
-      assert.equal((await pool.reload({ ...pool.model, version: '3', metadata: { delayMs: 0, rejectsZeros: false } })).version, '3');
+      assert.equal(
+        (await pool.reload({ ...pool.model, version: '3', metadata: { delayMs: 0, rejectsZeros: false } })).version,
+        '3',
+      );
       assert.equal(pool.model.warmUp.ran, true);
-      await assert.rejects(pool.reload({ ...pool.model, version: '4', metadata: { delayMs: 0, rejectsZeros: true } }), /warm-up inference failed/);
+      await assert.rejects(
+        pool.reload({ ...pool.model, version: '4', metadata: { delayMs: 0, rejectsZeros: true } }),
+        /warm-up inference failed/,
+      );
       assert.equal(pool.model.version, '3');
     } finally {
       await server.close();
@@ -198,7 +220,8 @@ describe('draining', () => {
     const closed = new Promise<string>((resolve) => socket.on('close', () => resolve(received)));
     return { socket, closed };
   }
-  const json = (path: string, body: string) => `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const json = (path: string, body: string) =>
+    `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
   it('serves requests still arriving on an open connection, closes it after them, and says SHUTTING_DOWN on /readyz', async () => {
     const server = await serve({ ECHO_MODEL: 'echo:300' });
@@ -215,7 +238,11 @@ describe('draining', () => {
     const answers = (raw: string) => raw.split(/(?=HTTP\/1\.1 )/);
     const [first, second] = answers(api);
     assert.match(first, /^HTTP\/1\.1 200 [\s\S]*\[2,4\]$/);
-    assert.match(second, /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\[6,8\]$/i, 'served while draining, then the connection closed');
+    assert.match(
+      second,
+      /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\[6,8\]$/i,
+      'served while draining, then the connection closed',
+    );
     const [, ready] = answers(probe);
     assert.match(ready, /^HTTP\/1\.1 503 [\s\S]*retry-after: 1[\s\S]*"code":"SHUTTING_DOWN"/i);
   });
@@ -231,7 +258,10 @@ describe('bento.yaml plugins', () => {
   }
 
   it('loads a plugin listed by a path relative to bento.yaml and serves with it', async () => {
-    const dir = project('[./my-plugin.js]', `export { default } from ${JSON.stringify(new URL('./fixtures/echo-plugin.js', import.meta.url).href)};\n`);
+    const dir = project(
+      '[./my-plugin.js]',
+      `export { default } from ${JSON.stringify(new URL('./fixtures/echo-plugin.js', import.meta.url).href)};\n`,
+    );
     const server = await startServer({ project: loadProject(dir), port: 0, host: '127.0.0.1', logger: false });
     try {
       assert.deepEqual(await (await post(server.url, [[1, 1]])).json(), [2, 2]);
@@ -241,9 +271,16 @@ describe('bento.yaml plugins', () => {
   });
 
   it('stops at start, naming the plugin, when a listed plugin is missing or malformed', async () => {
-    await assert.rejects(startServer({ project: loadProject(project('[./nowhere.js]')), port: 0, logger: false }), (err: Error) => err instanceof PluginError && /"\.\/nowhere\.js" listed in bento\.yaml cannot be found/.test(err.message));
+    await assert.rejects(
+      startServer({ project: loadProject(project('[./nowhere.js]')), port: 0, logger: false }),
+      (err: Error) =>
+        err instanceof PluginError && /"\.\/nowhere\.js" listed in bento\.yaml cannot be found/.test(err.message),
+    );
     const malformed = project('[./my-plugin.js]', "export default { name: 'half' };\n");
-    await assert.rejects(startServer({ project: loadProject(malformed), port: 0, logger: false }), /my-plugin\.js does not export a plugin/);
+    await assert.rejects(
+      startServer({ project: loadProject(malformed), port: 0, logger: false }),
+      /my-plugin\.js does not export a plugin/,
+    );
     const invalidYaml = mkdtempSync(join(tmpdir(), 'bento-yaml-'));
     writeFileSync(join(invalidYaml, 'bento.yaml'), 'plugins: not-a-list\n');
     assert.throws(() => loadProject(invalidYaml), /bento\.yaml:1: "plugins" must be array/);

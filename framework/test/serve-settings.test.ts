@@ -21,7 +21,10 @@ describe('worker process count', () => {
 
   it('is checked where @service declares it', () => {
     assert.throws(() => service({ name: 'x', workers: 0 })(class X {}), ServiceDefinitionError);
-    assert.throws(() => service({ name: 'x', workers: 'all' as 'cpu_count' })(class X {}), /workers must be a positive integer or "cpu_count"/);
+    assert.throws(
+      () => service({ name: 'x', workers: 'all' as 'cpu_count' })(class X {}),
+      /workers must be a positive integer or "cpu_count"/,
+    );
   });
 });
 
@@ -33,13 +36,19 @@ describe('when tracing is on', () => {
   it('is on with an OTLP endpoint, unless the exporter is none or the SDK disabled', () => {
     assert.deepEqual(tracesExporters({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }), ['otlp']);
     assert.deepEqual(tracesExporters({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/v1/traces' }), ['otlp']);
-    assert.deepEqual(tracesExporters({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }), []);
+    assert.deepEqual(
+      tracesExporters({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }),
+      [],
+    );
     assert.deepEqual(tracesExporters({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'TRUE' }), []);
   });
 
   it('takes OTEL_TRACES_EXPORTER as a list, and refuses exporters it does not have', () => {
     assert.deepEqual(tracesExporters({ OTEL_TRACES_EXPORTER: 'console' }), ['console']);
     assert.deepEqual(tracesExporters({ OTEL_TRACES_EXPORTER: 'otlp, console,otlp' }), ['otlp', 'console']);
-    assert.throws(() => tracesExporters({ OTEL_TRACES_EXPORTER: 'zipkin' }), /OTEL_TRACES_EXPORTER=zipkin is not supported/);
+    assert.throws(
+      () => tracesExporters({ OTEL_TRACES_EXPORTER: 'zipkin' }),
+      /OTEL_TRACES_EXPORTER=zipkin is not supported/,
+    );
   });
 });

@@ -21,30 +21,54 @@ describe('variant routing', () => {
     assert.equal(router(() => 0.8999).pick().name, 'champion');
     assert.equal(router(() => 0.9).pick().name, 'challenger');
     assert.equal(router(() => 0.99999).pick().name, 'challenger');
-    assert.deepEqual(router(Math.random).shadows.map((s) => s.name), ['mirror']);
+    assert.deepEqual(
+      router(Math.random).shadows.map((s) => s.name),
+      ['mirror'],
+    );
     assert.equal(router(Math.random).main, 'A');
   });
 
   it('takes the variant a request names, and refuses an unknown one or a shadow', () => {
     assert.equal(router(() => 0).pick('challenger').target, 'B');
-    assert.throws(() => router(() => 0).pick('mirror'), (err: unknown) => err instanceof InvalidInputError && /no variant "mirror"; it has champion, challenger/.test(err.message));
+    assert.throws(
+      () => router(() => 0).pick('mirror'),
+      (err: unknown) =>
+        err instanceof InvalidInputError && /no variant "mirror"; it has champion, challenger/.test(err.message),
+    );
   });
 
   it('with every weight 0, answers by header only and the first variant takes the rest', () => {
-    const r = new VariantRouter('r', [{ name: 'a', config: { uri: 'a', weight: 0 }, target: 1 }, { name: 'b', config: { uri: 'b', weight: 0 }, target: 2 }], () => 0.7);
+    const r = new VariantRouter(
+      'r',
+      [
+        { name: 'a', config: { uri: 'a', weight: 0 }, target: 1 },
+        { name: 'b', config: { uri: 'b', weight: 0 }, target: 2 },
+      ],
+      () => 0.7,
+    );
     assert.equal(r.pick().name, 'a');
     assert.equal(r.pick('b').target, 2);
   });
 
   it('reads BENTO_MODEL_VARIANTS for a one-runner service, and bento.yaml runners.<runner>.variants', () => {
-    assert.deepEqual(variantsFromEnv({ BENTO_MODEL_VARIANTS: '{"a":{"uri":"x","weight":3}}' }, ['r']), { r: { variants: { a: { uri: 'x', weight: 3 } } } });
+    assert.deepEqual(variantsFromEnv({ BENTO_MODEL_VARIANTS: '{"a":{"uri":"x","weight":3}}' }, ['r']), {
+      r: { variants: { a: { uri: 'x', weight: 3 } } },
+    });
     assert.deepEqual(variantsFromEnv({}, ['r']), {});
-    assert.throws(() => variantsFromEnv({ BENTO_MODEL_VARIANTS: '{"a":{"uri":"x"}}' }, ['r', 's']), (err: unknown) => err instanceof ConfigError && /one runner/.test(err.message));
+    assert.throws(
+      () => variantsFromEnv({ BENTO_MODEL_VARIANTS: '{"a":{"uri":"x"}}' }, ['r', 's']),
+      (err: unknown) => err instanceof ConfigError && /one runner/.test(err.message),
+    );
     assert.throws(() => variantsFromEnv({ BENTO_MODEL_VARIANTS: '[]' }, ['r']), ConfigError);
     assert.equal(variantHeader({}), 'x-model-variant');
     assert.equal(variantHeader({ BENTO_MODEL_VARIANT_HEADER: 'X-Canary' }), 'x-canary');
-    const config = parseBentoYaml('runners:\n  r:\n    variants:\n      champion: { uri: "models:/m@champion", weight: 90 }\n      shadow: { uri: "models:/m/3", shadow: true }\n');
+    const config = parseBentoYaml(
+      'runners:\n  r:\n    variants:\n      champion: { uri: "models:/m@champion", weight: 90 }\n      shadow: { uri: "models:/m/3", shadow: true }\n',
+    );
     assert.deepEqual(Object.keys(config.runners!.r.variants!), ['champion', 'shadow']);
-    assert.throws(() => parseBentoYaml('runners:\n  r:\n    variants:\n      a: { weight: 1 }\n'), /bento\.yaml:4: "runners\.r\.variants\.a" must have required property 'uri'/);
+    assert.throws(
+      () => parseBentoYaml('runners:\n  r:\n    variants:\n      a: { weight: 1 }\n'),
+      /bento\.yaml:4: "runners\.r\.variants\.a" must have required property 'uri'/,
+    );
   });
 });

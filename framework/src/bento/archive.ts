@@ -19,7 +19,6 @@ import { checkTagPart } from './tag.js';
 /** 2000-01-01: every entry's mtime, so that the same bento exports to the same bytes. */
 const FIXED_MTIME = new Date(Date.UTC(2000, 0, 1));
 
-
 /** Writes `bento` to `out` (a file, or a directory to write `<name>-<version>.bento` into). Returns the file. */
 export async function exportBento(bento: StoredBento, out = '.'): Promise<string> {
   const { name, version } = bento.manifest;
@@ -27,7 +26,10 @@ export async function exportBento(bento: StoredBento, out = '.'): Promise<string
   const files = (await listFiles(bento.path)).map((f) => f.path);
   const partial = `${target}.partial-${randomBytes(4).toString('hex')}`;
   try {
-    await tar.c({ gzip: { level: 6 }, file: partial, cwd: bento.path, portable: true, mtime: FIXED_MTIME, noDirRecurse: true }, files);
+    await tar.c(
+      { gzip: { level: 6 }, file: partial, cwd: bento.path, portable: true, mtime: FIXED_MTIME, noDirRecurse: true },
+      files,
+    );
     await rename(partial, target);
   } catch (err) {
     await rm(partial, { force: true });
@@ -37,7 +39,11 @@ export async function exportBento(bento: StoredBento, out = '.'): Promise<string
 }
 
 /** Unpacks a `.bento` archive into the store. Nothing outside the store is ever written. */
-export async function importBento(file: string, store: BentoStore, limits: UnpackLimits = DEFAULT_UNPACK_LIMITS): Promise<StoredBento> {
+export async function importBento(
+  file: string,
+  store: BentoStore,
+  limits: UnpackLimits = DEFAULT_UNPACK_LIMITS,
+): Promise<StoredBento> {
   const path = resolve(file);
   if (!existsSync(path) || !statSync(path).isFile()) throw new InvalidInputError(`${path} is not a file`);
   const name = basename(path);
@@ -45,13 +51,15 @@ export async function importBento(file: string, store: BentoStore, limits: Unpac
   try {
     await unpackArchive(path, staging, limits, {
       refused: (reason) => new BentoIntegrityError(`refusing to import ${name}: ${reason}`),
-      unreadable: (message) => new BentoIntegrityError(`${name} is not a readable .bento archive (truncated or corrupt): ${message}`),
+      unreadable: (message) =>
+        new BentoIntegrityError(`${name} is not a readable .bento archive (truncated or corrupt): ${message}`),
     });
     await verifyChecksums(staging);
     const manifest = await readManifest(staging);
     checkTagPart(manifest.name, 'name');
     checkTagPart(manifest.version, 'version');
-    if (manifest.tag !== `${manifest.name}:${manifest.version}`) throw new BentoIntegrityError(`its manifest's tag ${manifest.tag} does not match name and version`);
+    if (manifest.tag !== `${manifest.name}:${manifest.version}`)
+      throw new BentoIntegrityError(`its manifest's tag ${manifest.tag} does not match name and version`);
     return await store.commit(staging, manifest);
   } catch (err) {
     await store.discard(staging);

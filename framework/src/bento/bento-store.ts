@@ -58,7 +58,9 @@ export class BentoStore {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTEMPTY' || code === 'EEXIST') {
-        throw new BentoExistsError(`bento ${manifest.tag} already exists at ${target}; delete it first (bento delete ${manifest.tag})`);
+        throw new BentoExistsError(
+          `bento ${manifest.tag} already exists at ${target}; delete it first (bento delete ${manifest.tag})`,
+        );
       }
       throw err;
     }
@@ -73,7 +75,9 @@ export class BentoStore {
 
   /** Every stored bento (optionally of one name), newest first. */
   async list(name?: string): Promise<StoredBento[]> {
-    const names = name ? [name] : (await readdir(this.dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
+    const names = name
+      ? [name]
+      : (await readdir(this.dir).catch(() => [] as string[])).filter((n) => !n.startsWith('.'));
     const out: StoredBento[] = [];
     for (const n of names) {
       for (const version of await readdir(join(this.dir, n)).catch(() => [] as string[])) {
@@ -93,7 +97,8 @@ export class BentoStore {
 
   async get(tag: string): Promise<StoredBento> {
     const bento = await this.find(tag);
-    if (!bento) throw new BentoNotFoundError(`no bento ${formatTag(parseBentoTag(tag))} in ${this.dir} (see: bento list)`);
+    if (!bento)
+      throw new BentoNotFoundError(`no bento ${formatTag(parseBentoTag(tag))} in ${this.dir} (see: bento list)`);
     return bento;
   }
 

@@ -21,7 +21,8 @@ export async function listFiles(dir: string): Promise<FileEntry[]> {
     const full = join(entry.parentPath, entry.name);
     const path = relative(dir, full).split(sep).join('/');
     if (entry.isDirectory()) continue;
-    if (!entry.isFile()) throw new BentoIntegrityError(`${path} in ${dir} is not a regular file; a bento holds plain files only`);
+    if (!entry.isFile())
+      throw new BentoIntegrityError(`${path} in ${dir} is not a regular file; a bento holds plain files only`);
     out.push({ path, size: (await lstat(full)).size });
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -51,7 +52,8 @@ export async function verifyChecksums(dir: string): Promise<void> {
   for (const line of text.split('\n')) {
     if (!line) continue;
     const m = /^([0-9a-f]{64}) {2}(.+)$/.exec(line);
-    if (!m) throw new BentoIntegrityError(`${CHECKSUMS_FILE} has a malformed line: ${JSON.stringify(line.slice(0, 100))}`);
+    if (!m)
+      throw new BentoIntegrityError(`${CHECKSUMS_FILE} has a malformed line: ${JSON.stringify(line.slice(0, 100))}`);
     expected.set(m[2], m[1]);
   }
   const present = (await listFiles(dir)).filter((f) => f.path !== CHECKSUMS_FILE);
@@ -61,6 +63,7 @@ export async function verifyChecksums(dir: string): Promise<void> {
   const have = new Set(present.map((f) => f.path));
   for (const [path, sha] of expected) {
     if (!have.has(path)) throw new BentoIntegrityError(`${path} is listed in ${CHECKSUMS_FILE} but missing`);
-    if ((await sha256Of(join(dir, path))) !== sha) throw new BentoIntegrityError(`${path} does not match its SHA-256 in ${CHECKSUMS_FILE}`);
+    if ((await sha256Of(join(dir, path))) !== sha)
+      throw new BentoIntegrityError(`${path} does not match its SHA-256 in ${CHECKSUMS_FILE}`);
   }
 }

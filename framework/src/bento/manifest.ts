@@ -24,7 +24,11 @@ export interface ManifestRunner {
   threads_per_worker?: number;
   backend?: string;
   device?: string;
-  methods: Array<{ name: string; batchable: boolean } & Required<Pick<BatchingConfig, 'maxBatchSize' | 'maxLatencyMs' | 'maxQueueSize'>>>;
+  methods: Array<
+    { name: string; batchable: boolean } & Required<
+      Pick<BatchingConfig, 'maxBatchSize' | 'maxLatencyMs' | 'maxQueueSize'>
+    >
+  >;
 }
 
 export interface ManifestModel {
@@ -91,12 +95,23 @@ export function parseManifest(text: string, where: string): BentoManifest {
   try {
     value = parseYaml(text);
   } catch (err) {
-    throw new BentoIntegrityError(`${where}/${MANIFEST_FILE} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw new BentoIntegrityError(
+      `${where}/${MANIFEST_FILE} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+    );
   }
   const m = value as Partial<BentoManifest> | null;
-  if (!m || typeof m !== 'object' || m.spec !== MANIFEST_SPEC || typeof m.name !== 'string' || typeof m.version !== 'string') {
-    throw new BentoIntegrityError(`${where}/${MANIFEST_FILE} is not a bento manifest (spec ${MANIFEST_SPEC} with name and version expected)`);
+  if (
+    !m ||
+    typeof m !== 'object' ||
+    m.spec !== MANIFEST_SPEC ||
+    typeof m.name !== 'string' ||
+    typeof m.version !== 'string'
+  ) {
+    throw new BentoIntegrityError(
+      `${where}/${MANIFEST_FILE} is not a bento manifest (spec ${MANIFEST_SPEC} with name and version expected)`,
+    );
   }
-  if (typeof m.service?.entry !== 'string') throw new BentoIntegrityError(`${where}/${MANIFEST_FILE} names no service entry`);
+  if (typeof m.service?.entry !== 'string')
+    throw new BentoIntegrityError(`${where}/${MANIFEST_FILE} names no service entry`);
   return m as BentoManifest;
 }

@@ -27,7 +27,8 @@ export async function resolve(specifier: string, context: { parentURL?: string }
     return await next(specifier, context);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (!data || code !== 'ERR_MODULE_NOT_FOUND' || !isBare(specifier) || !context.parentURL?.startsWith(data.scope)) throw err;
+    if (!data || code !== 'ERR_MODULE_NOT_FOUND' || !isBare(specifier) || !context.parentURL?.startsWith(data.scope))
+      throw err;
     return next(specifier, { ...context, parentURL: data.parentURL });
   }
 }

@@ -38,19 +38,26 @@ import { DEFAULT_NODE_VERSION, defaultBaseImage, writeDockerFiles } from './dock
 import { collectFiles } from './file-set.js';
 import { modelsInSources, packModels } from './pack-models.js';
 
-
 /**
  * The model the build's environment picks (MODEL_URI, MODEL_RUN_ID, MODEL_NAME
  * + MODEL_VERSION, as `bento serve` reads them), to pack and serve by default.
  */
-function modelChosenByEnv(env: Readonly<Record<string, string | undefined>>, runnables: RunnableDefinition[]): string | undefined {
+function modelChosenByEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  runnables: RunnableDefinition[],
+): string | undefined {
   if (![MODEL_ENV.uri, MODEL_ENV.runId, MODEL_ENV.name].some((k) => env[k]?.trim())) return undefined;
   const uris = new Set(runnables.filter((r) => typeof r.model === 'function').map((r) => selectModelUri(r.model, env)));
   if (uris.size === 0) return undefined;
-  if (uris.size > 1) throw new BuildError(`the environment picks several models (${[...uris].join(', ')}); list them under models: in bento.yaml instead`);
+  if (uris.size > 1)
+    throw new BuildError(
+      `the environment picks several models (${[...uris].join(', ')}); list them under models: in bento.yaml instead`,
+    );
   const [uri] = [...uris] as [string];
   if (schemeOf(uri) === '' || uri.startsWith('file:')) {
-    throw new BuildError(`${uri} (from the environment) is a local path; put the model inside the service project, where it is packed with src/, or name it by URI`);
+    throw new BuildError(
+      `${uri} (from the environment) is a local path; put the model inside the service project, where it is packed with src/, or name it by URI`,
+    );
   }
   return uri;
 }
@@ -102,13 +109,17 @@ export function firstParagraph(text: string): string {
 export async function buildBento(options: BuildOptions = {}): Promise<StoredBento> {
   const logger = options.logger ?? consoleLogger('build');
   const yamlFile = resolve(options.file ?? 'bento.yaml');
-  if (!existsSync(yamlFile)) throw new BuildError(`${yamlFile} does not exist; bento build needs a bento.yaml (see: bento new)`);
+  if (!existsSync(yamlFile))
+    throw new BuildError(`${yamlFile} does not exist; bento build needs a bento.yaml (see: bento new)`);
   const root = dirname(yamlFile);
   const config = readBentoYaml(yamlFile);
   const env = { ...envFor(config, 'build'), ...(options.env ?? process.env) };
 
   const servicePath = resolve(root, config.service ?? '.');
-  const tsconfig = join(existsSync(servicePath) && !servicePath.endsWith('.ts') ? servicePath : dirname(servicePath), 'tsconfig.json');
+  const tsconfig = join(
+    existsSync(servicePath) && !servicePath.endsWith('.ts') ? servicePath : dirname(servicePath),
+    'tsconfig.json',
+  );
   if (existsSync(tsconfig)) compileTsconfig(tsconfig);
   const project = loadProject(root);
   if (project.bento) throw new BuildError(`${root} is a built bento, not a project`);
@@ -122,15 +133,22 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
   const version = options.version ? checkTagPart(options.version, 'version') : generateVersion();
   const tag = `${name}:${version}`;
   const store = BentoStore.fromEnv(env);
-  if (await store.find(tag)) throw new BentoExistsError(`bento ${tag} already exists; pick another --version, or delete it (bento delete ${tag})`);
+  if (await store.find(tag))
+    throw new BentoExistsError(
+      `bento ${tag} already exists; pick another --version, or delete it (bento delete ${tag})`,
+    );
 
   const staging = await store.staging();
   try {
     logger.info(`building ${tag} from ${serviceDir}`);
     const files = await collectFiles(serviceDir, { include: config.include, exclude: config.exclude });
     const entry = relative(serviceDir, project.serviceModule).split(sep).join('/');
-    if (!files.includes(entry)) throw new BuildError(`the compiled service ${entry} is left out by include/exclude (or .bentoignore) in ${yamlFile}`);
-    if (!files.includes('package.json')) throw new BuildError(`${serviceDir}/package.json is left out by include/exclude; the service needs it`);
+    if (!files.includes(entry))
+      throw new BuildError(
+        `the compiled service ${entry} is left out by include/exclude (or .bentoignore) in ${yamlFile}`,
+      );
+    if (!files.includes('package.json'))
+      throw new BuildError(`${serviceDir}/package.json is left out by include/exclude; the service needs it`);
     const sizes = new Map<string, number>();
     for (const f of files) {
       await mkdir(dirname(join(staging, 'src', f)), { recursive: true });
@@ -142,38 +160,57 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
     const plugins = (config.plugins ?? []).map((spec) => {
       if (!spec.startsWith('.') && !isAbsolute(spec)) return spec;
       const abs = resolve(root, spec);
-      if (!inside(serviceDir, abs)) throw new BuildError(`plugin ${spec} is outside the service project ${serviceDir}; only files inside it are packed`);
+      if (!inside(serviceDir, abs))
+        throw new BuildError(
+          `plugin ${spec} is outside the service project ${serviceDir}; only files inside it are packed`,
+        );
       const rel = relative(serviceDir, abs).split(sep).join('/');
-      if (!files.some((f) => f === rel || f.startsWith(`${rel}/`) || f.startsWith(`${rel}.`))) throw new BuildError(`plugin ${spec} is left out by include/exclude`);
+      if (!files.some((f) => f === rel || f.startsWith(`${rel}/`) || f.startsWith(`${rel}.`)))
+        throw new BuildError(`plugin ${spec} is left out by include/exclude`);
       return `./src/${rel}`;
     });
     const deps = await writeDependencies(serviceDir, staging, { name });
-    logger.info(`dependencies: ${deps.local.length} workspace package(s) packed (${deps.local.join(', ') || 'none'}), ${deps.thirdParty} locked from the registry`);
+    logger.info(
+      `dependencies: ${deps.local.length} workspace package(s) packed (${deps.local.join(', ') || 'none'}), ${deps.thirdParty} locked from the registry`,
+    );
     // A built-in plugin counts only if the bento installs it: one merely resolvable here (a workspace, a dev
     // dependency) would be missing where the bento runs.
-    const refs = findPlugins(config.plugins ?? [], serviceDir, root).filter((r) => !BUILTIN_PLUGINS.includes(r.specifier) || (config.plugins ?? []).includes(r.specifier) || deps.names.has(r.specifier));
+    const refs = findPlugins(config.plugins ?? [], serviceDir, root).filter(
+      (r) =>
+        !BUILTIN_PLUGINS.includes(r.specifier) ||
+        (config.plugins ?? []).includes(r.specifier) ||
+        deps.names.has(r.specifier),
+    );
     const installed = refs.map((r) => r.specifier).filter((s) => BUILTIN_PLUGINS.includes(s));
     const allPlugins = [...installed, ...plugins.filter((p) => !installed.includes(p))];
 
     // Packing may convert a model (an MLflow pytorch or sklearn one): every plugin found here takes part, while the
     // bento lists only those it installs (serving the converted model needs no converter).
     const registry = await loadPlugins(findPlugins(config.plugins ?? [], serviceDir, root));
-    const chosen = modelChosenByEnv(env, resolved.runners.map((r) => r.definition));
+    const chosen = modelChosenByEnv(
+      env,
+      resolved.runners.map((r) => r.definition),
+    );
     const wanted = modelRefs(config);
     if (chosen && !wanted.some((r) => r.uri === chosen)) wanted.push({ uri: chosen });
     const models = await packModels(wanted, staging, { registry, project, env, logger });
     const bentoEnv = envVars(config);
     if (chosen && !bentoEnv.some((e) => e.name === MODEL_ENV.bentoDefault)) {
       const pinned = models.find((m) => m.uri === chosen)!.pinned_uri;
-      logger.info(`the bento serves ${pinned} (chosen by the build's environment) unless MODEL_URI, MODEL_RUN_ID or MODEL_NAME say otherwise`);
+      logger.info(
+        `the bento serves ${pinned} (chosen by the build's environment) unless MODEL_URI, MODEL_RUN_ID or MODEL_NAME say otherwise`,
+      );
       bentoEnv.push({ name: MODEL_ENV.bentoDefault, value: pinned, stage: 'runtime' });
     }
 
     const docker = config.docker ?? {};
     const nodeVersion = docker.nodeVersion ?? DEFAULT_NODE_VERSION;
     const setupScript = docker.setupScript ? resolve(root, docker.setupScript) : undefined;
-    if (setupScript && !existsSync(setupScript)) throw new BuildError(`docker.setupScript ${setupScript} does not exist`);
-    const labels = Object.fromEntries(Object.entries({ ...config.labels, ...options.labels }).map(([k, v]) => [k, String(v)]));
+    if (setupScript && !existsSync(setupScript))
+      throw new BuildError(`docker.setupScript ${setupScript} does not exist`);
+    const labels = Object.fromEntries(
+      Object.entries({ ...config.labels, ...options.labels }).map(([k, v]) => [k, String(v)]),
+    );
     const description = readDescription(config, root, serviceDir);
 
     const manifest: BentoManifest = {
@@ -191,7 +228,9 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
         route: a.route,
         method: a.method,
         ...(a.summary ? { summary: a.summary } : {}),
-        ...(a.input ? { input: { kind: a.input.kind, media_types: a.input.mediaTypes, schema: a.input.requestSchema() } } : {}),
+        ...(a.input
+          ? { input: { kind: a.input.kind, media_types: a.input.mediaTypes, schema: a.input.requestSchema() } }
+          : {}),
         ...(a.output ? { output: a.output.schema } : {}),
         traffic: a.traffic === false ? false : { ...definition.traffic, ...a.traffic },
       })),
@@ -201,10 +240,20 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
         ...(r.threadsPerWorker !== undefined ? { threads_per_worker: r.threadsPerWorker } : {}),
         ...(r.backend ? { backend: r.backend } : {}),
         device: r.device ?? 'cpu',
-        methods: methods.map((m) => ({ name: m.name, batchable: m.batchable, maxBatchSize: m.maxBatchSize, maxLatencyMs: m.maxLatencyMs, maxQueueSize: m.maxQueueSize })),
+        methods: methods.map((m) => ({
+          name: m.name,
+          batchable: m.batchable,
+          maxBatchSize: m.maxBatchSize,
+          maxLatencyMs: m.maxLatencyMs,
+          maxQueueSize: m.maxQueueSize,
+        })),
       })),
       models,
-      source_models: modelsInSources(resolved.runners.map((r) => r.definition), serviceDir, sizes),
+      source_models: modelsInSources(
+        resolved.runners.map((r) => r.definition),
+        serviceDir,
+        sizes,
+      ),
       plugins: allPlugins,
       env: bentoEnv,
       docker: {
@@ -213,13 +262,28 @@ export async function buildBento(options: BuildOptions = {}): Promise<StoredBent
         systemPackages: docker.systemPackages ?? [],
         ...(setupScript ? { setupScript: basename(setupScript) } : {}),
       },
-      config: { workers: config.workers, resources: config.resources, traffic: config.traffic, apis: config.apis, runners: config.runners },
+      config: {
+        workers: config.workers,
+        resources: config.resources,
+        traffic: config.traffic,
+        apis: config.apis,
+        runners: config.runners,
+      },
     };
     await writeDockerFiles(staging, manifest, join(TEMPLATES_DIR, 'docker'), setupScript);
     await mkdir(join(staging, 'apis'), { recursive: true });
-    await writeFile(join(staging, 'apis', 'openapi.yaml'), stringifyYaml(openApiDocument(definition, apis, version), { lineWidth: 0 }));
-    await writeFile(join(staging, 'README.md'), description ?? `# ${name}\n\nA bento-ts service (${definition.name}).\n`);
-    await writeFile(join(staging, MANIFEST_FILE), manifestToYaml(JSON.parse(JSON.stringify(manifest)) as BentoManifest));
+    await writeFile(
+      join(staging, 'apis', 'openapi.yaml'),
+      stringifyYaml(openApiDocument(definition, apis, version), { lineWidth: 0 }),
+    );
+    await writeFile(
+      join(staging, 'README.md'),
+      description ?? `# ${name}\n\nA bento-ts service (${definition.name}).\n`,
+    );
+    await writeFile(
+      join(staging, MANIFEST_FILE),
+      manifestToYaml(JSON.parse(JSON.stringify(manifest)) as BentoManifest),
+    );
     await writeChecksums(staging);
     const bento = await store.commit(staging, manifest);
     logger.info(`built ${tag} at ${bento.path}`);

@@ -25,7 +25,12 @@ const envLines = (env: EnvVar[], stage: 'build' | 'runtime') =>
  * templates/docker/Dockerfile, the health check and the dependency pruning
  * script it runs, and the user's setup script when there is one.
  */
-export async function writeDockerFiles(bentoDir: string, manifest: BentoManifest, templatesDir: string, setupScript?: string): Promise<void> {
+export async function writeDockerFiles(
+  bentoDir: string,
+  manifest: BentoManifest,
+  templatesDir: string,
+  setupScript?: string,
+): Promise<void> {
   const out = join(bentoDir, 'env', 'docker');
   await mkdir(out, { recursive: true });
   const template = await readFile(join(templatesDir, 'Dockerfile'), 'utf8');
@@ -40,7 +45,8 @@ export async function writeDockerFiles(bentoDir: string, manifest: BentoManifest
     runtimeEnv: envLines(manifest.env, 'runtime'),
   };
   await writeFile(join(out, 'Dockerfile'), Mustache.render(template, view, {}, { escape: (s: string) => s }));
-  for (const file of ['healthcheck.mjs', 'prune-node-modules.sh']) await copyFile(join(templatesDir, file), join(out, file));
+  for (const file of ['healthcheck.mjs', 'prune-node-modules.sh'])
+    await copyFile(join(templatesDir, file), join(out, file));
   if (setupScript) {
     await copyFile(setupScript, join(out, 'setup_script'));
     await chmod(join(out, 'setup_script'), 0o755);

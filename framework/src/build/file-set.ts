@@ -20,12 +20,17 @@ export interface FileSetOptions {
  */
 export async function collectFiles(dir: string, options: FileSetOptions = {}): Promise<string[]> {
   const include = options.include?.length ? ignore().add(options.include) : undefined;
-  const exclude = ignore().add(ALWAYS_EXCLUDED).add(options.exclude ?? []);
+  const exclude = ignore()
+    .add(ALWAYS_EXCLUDED)
+    .add(options.exclude ?? []);
   const out: string[] = [];
   const walk = async (abs: string, bentoignores: Array<{ base: string; rules: ReturnType<typeof ignore> }>) => {
     const ignoreFile = join(abs, '.bentoignore');
     const rules = existsSync(ignoreFile)
-      ? [...bentoignores, { base: relative(dir, abs).split(sep).join('/'), rules: ignore().add(readFileSync(ignoreFile, 'utf8')) }]
+      ? [
+          ...bentoignores,
+          { base: relative(dir, abs).split(sep).join('/'), rules: ignore().add(readFileSync(ignoreFile, 'utf8')) },
+        ]
       : bentoignores;
     const entries = (await readdir(abs, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const entry of entries) {

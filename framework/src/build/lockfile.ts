@@ -64,7 +64,9 @@ function locate(lock: Lockfile, name: string, from: string): string | undefined 
  */
 export function pruneLock(lock: Lockfile, from: string, deps: Record<string, string>): PrunedLock {
   if (!lock.packages || lock.lockfileVersion < 2) {
-    throw new BuildError('the project lockfile is older than lockfile v2; run `npm install` with npm 7 or newer to upgrade it');
+    throw new BuildError(
+      'the project lockfile is older than lockfile v2; run `npm install` with npm 7 or newer to upgrade it',
+    );
   }
   const packages: Record<string, LockEntry> = {};
   const locals = new Map<string, LocalPackageRef>();
@@ -76,14 +78,20 @@ export function pruneLock(lock: Lockfile, from: string, deps: Record<string, str
     }
     return key;
   };
-  const queue: Array<{ name: string; from: string; optional: boolean }> = Object.keys(deps).map((name) => ({ name, from, optional: false }));
+  const queue: Array<{ name: string; from: string; optional: boolean }> = Object.keys(deps).map((name) => ({
+    name,
+    from,
+    optional: false,
+  }));
   const seen = new Set<string>();
   while (queue.length) {
     const { name, from: at, optional } = queue.shift()!;
     const key = locate(lock, name, at);
     if (!key) {
       if (optional) continue;
-      throw new BuildError(`"${name}" (needed from ${at || 'the project root'}) is not in the lockfile; run \`npm install\` and build again`);
+      throw new BuildError(
+        `"${name}" (needed from ${at || 'the project root'}) is not in the lockfile; run \`npm install\` and build again`,
+      );
     }
     if (seen.has(key)) continue;
     seen.add(key);
@@ -114,5 +122,7 @@ export function pruneLock(lock: Lockfile, from: string, deps: Record<string, str
 
 /** Sorts keys the way npm writes them (root first, then by path). */
 export function sortedPackages(packages: Record<string, LockEntry>): Record<string, LockEntry> {
-  return Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(
+    Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+  );
 }

@@ -23,14 +23,25 @@ import { type BuildOptions, buildBento } from './builder.js';
  * Plugins a served model needs: to find it in the packed store by its URI, and to run it with ONNX Runtime. Not the
  * converters (the bento holds the converted model), nor TF.js (a TF.js model is served from a project).
  */
-const SERVING_PLUGINS = BUILTIN_PLUGINS.filter((p) => p !== '@bento-ts/plugin-converters' && p !== '@bento-ts/plugin-tfjs');
+const SERVING_PLUGINS = BUILTIN_PLUGINS.filter(
+  (p) => p !== '@bento-ts/plugin-converters' && p !== '@bento-ts/plugin-tfjs',
+);
 
 /** A bento name from the model's URI: the registered model's name, else the artifact's. */
 export function modelBentoName(uri: string): string {
   const registered = /^models:\/([^/@]+)/.exec(uri)?.[1];
-  const last = uri.replace(/[?#].*$/, '').split('/').filter(Boolean).pop() ?? 'model';
+  const last =
+    uri
+      .replace(/[?#].*$/, '')
+      .split('/')
+      .filter(Boolean)
+      .pop() ?? 'model';
   const base = registered && !registered.startsWith('m-') ? registered : last;
-  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '_').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 63);
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '_')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '')
+    .slice(0, 63);
   return name || 'mlflow_model';
 }
 
@@ -42,11 +53,16 @@ export interface ModelBuildOptions extends Omit<BuildOptions, 'file'> {
 
 export async function buildModelBento(options: ModelBuildOptions): Promise<StoredBento> {
   if (schemeOf(options.uri) === '' || options.uri.startsWith('file:')) {
-    throw new BuildError(`bento build -m takes a model URI that names the model wherever the bento is built (runs:/, models:/, s3://…), not the local path ${options.uri}`);
+    throw new BuildError(
+      `bento build -m takes a model URI that names the model wherever the bento is built (runs:/, models:/, s3://…), not the local path ${options.uri}`,
+    );
   }
   const name = checkTagPart(options.name ?? modelBentoName(options.uri), 'name');
   const lockFile = findUp(FRAMEWORK_DIR, 'package-lock.json');
-  if (!lockFile) throw new BuildError(`bento-ts at ${FRAMEWORK_DIR} has no package-lock.json above it: install it with npm, so the bento can pin what it runs`);
+  if (!lockFile)
+    throw new BuildError(
+      `bento-ts at ${FRAMEWORK_DIR} has no package-lock.json above it: install it with npm, so the bento can pin what it runs`,
+    );
   // The plugins installed beside bento-ts, at their versions (their package.json is not among their exports).
   const require = createRequire(join(FRAMEWORK_DIR, 'package.json'));
   const versions = new Map<string, string>();
@@ -66,13 +82,26 @@ export async function buildModelBento(options: ModelBuildOptions): Promise<Store
   try {
     const entries: Array<[string, string]> = [['@bento-ts/framework', FRAMEWORK_VERSION], ...versions];
     const dependencies = Object.fromEntries(entries.sort());
-    await writeFile(join(dir, 'package.json'), `${JSON.stringify({ name, version: '0.0.0', private: true, type: 'module', main: './service.js', dependencies }, null, 2)}\n`);
-    await writeFile(join(dir, 'service.js'), "// The model service of `bento serve <model URI>`.\nexport { ModelService } from '@bento-ts/framework/model-service';\n");
-    await writeFile(join(dir, 'README.md'), `# ${name}\n\nThe model ${options.uri}, served with no service code (bento build -m).\n`);
+    await writeFile(
+      join(dir, 'package.json'),
+      `${JSON.stringify({ name, version: '0.0.0', private: true, type: 'module', main: './service.js', dependencies }, null, 2)}\n`,
+    );
+    await writeFile(
+      join(dir, 'service.js'),
+      "// The model service of `bento serve <model URI>`.\nexport { ModelService } from '@bento-ts/framework/model-service';\n",
+    );
+    await writeFile(
+      join(dir, 'README.md'),
+      `# ${name}\n\nThe model ${options.uri}, served with no service code (bento build -m).\n`,
+    );
     await writeFile(join(dir, 'bento.yaml'), `service: .\nname: ${name}\n`);
     if (!existsSync(join(dir, 'package.json'))) throw new BuildError(`could not write the model's project in ${dir}`);
     // The build's environment names the model, as `bento serve` would: it is packed, and served by default.
-    return await buildBento({ ...options, file: join(dir, 'bento.yaml'), env: { ...(options.env ?? process.env), MODEL_URI: options.uri, MODEL_RUN_ID: undefined, MODEL_NAME: undefined } });
+    return await buildBento({
+      ...options,
+      file: join(dir, 'bento.yaml'),
+      env: { ...(options.env ?? process.env), MODEL_URI: options.uri, MODEL_RUN_ID: undefined, MODEL_NAME: undefined },
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

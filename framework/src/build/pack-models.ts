@@ -18,7 +18,11 @@ import { ModelStore, type StoredModel } from '../store/model-store.js';
  * environment chooses none): they travel in `src/` with the service's files, so `bento list` can count them.
  * `files` are the packed files, relative to `serviceDir`, with their sizes.
  */
-export function modelsInSources(runners: RunnableDefinition[], serviceDir: string, files: Map<string, number>): ManifestSourceModel[] {
+export function modelsInSources(
+  runners: RunnableDefinition[],
+  serviceDir: string,
+  files: Map<string, number>,
+): ManifestSourceModel[] {
   const out: ManifestSourceModel[] = [];
   for (const runner of runners) {
     let uri: string;
@@ -61,7 +65,13 @@ export async function packModels(
   const out: ManifestModel[] = [];
   for (const ref of refs) {
     ctx.logger.info(`packing model ${ref.uri}`);
-    const resolved = await resolveModel(ctx.registry, ref.uri, { ...ctx.project, modelStoreRoot: undefined }, ctx.env, ctx.logger);
+    const resolved = await resolveModel(
+      ctx.registry,
+      ref.uri,
+      { ...ctx.project, modelStoreRoot: undefined },
+      ctx.env,
+      ctx.logger,
+    );
     const stored = await home.findByUri(ref.uri);
     if (!stored) {
       throw new BuildError(
@@ -71,11 +81,17 @@ export async function packModels(
       );
     }
     const problem = await home.verify(stored, true);
-    if (problem) throw new BuildError(`model ${stored.tag} in the store is damaged (${problem}); delete it (bento models delete ${stored.tag}) and build again`);
+    if (problem)
+      throw new BuildError(
+        `model ${stored.tag} in the store is damaged (${problem}); delete it (bento models delete ${stored.tag}) and build again`,
+      );
     let copy = (await packed.find(stored.tag)) ?? (await packed.adopt(stored));
     // A moving URI (latest, a stage, an alias) is pinned to the registry version it resolved to, which the packed copy answers to.
     const facts = stored.resolutions?.[ref.uri] ?? {};
-    const pinned = typeof facts.registered_name === 'string' && typeof facts.registered_version === 'string' ? `models:/${facts.registered_name}/${facts.registered_version}` : ref.uri;
+    const pinned =
+      typeof facts.registered_name === 'string' && typeof facts.registered_version === 'string'
+        ? `models:/${facts.registered_name}/${facts.registered_version}`
+        : ref.uri;
     if (!copy.uris.includes(pinned)) copy = await packed.remember(copy, pinned, facts, copy.resolvedAt);
     out.push({
       uri: ref.uri,

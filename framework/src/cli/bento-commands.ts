@@ -37,19 +37,35 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   const { buildBento } = await import('../build/builder.js');
   // Progress goes to stderr so that `-o tag` prints only the tag.
   const say = (msg: string) => process.stderr.write(`${msg}\n`);
-  const logger = { debug: () => undefined, info: say, warn: (m: string) => say(`warning: ${m}`), error: (m: string) => say(`error: ${m}`) };
-  if (opts.name && !opts.modelUri) throw new UsageError('--name names the bento of a model built with -m; a project\'s bento takes its name from bento.yaml');
+  const logger = {
+    debug: () => undefined,
+    info: say,
+    warn: (m: string) => say(`warning: ${m}`),
+    error: (m: string) => say(`error: ${m}`),
+  };
+  if (opts.name && !opts.modelUri)
+    throw new UsageError(
+      "--name names the bento of a model built with -m; a project's bento takes its name from bento.yaml",
+    );
   const bento = opts.modelUri
-    ? await (await import('../build/model-bento.js')).buildModelBento({ uri: fromWorkingDirectory(opts.modelUri), name: opts.name, version: opts.version, labels, logger })
+    ? await (
+        await import('../build/model-bento.js')
+      ).buildModelBento({
+        uri: fromWorkingDirectory(opts.modelUri),
+        name: opts.name,
+        version: opts.version,
+        labels,
+        logger,
+      })
     : await buildBento({ file: opts.file, version: opts.version, labels, logger });
   emit(format, summary(bento), () => {
     if (format === 'tag') return `${bento.manifest.tag}\n`;
     if (format === 'path') return `${bento.path}\n`;
     return (
       `Successfully built Bento(tag="${bento.manifest.tag}"), ${humanSize(bento.size)}.\n\n` +
-        `Next steps:\n  * Serve it:          bento serve ${bento.manifest.tag}\n` +
-        `  * Build an image:    bento containerize ${bento.manifest.tag}\n` +
-        `  * Move it elsewhere: bento export ${bento.manifest.tag}   then   bento import <file>\n`
+      `Next steps:\n  * Serve it:          bento serve ${bento.manifest.tag}\n` +
+      `  * Build an image:    bento containerize ${bento.manifest.tag}\n` +
+      `  * Move it elsewhere: bento export ${bento.manifest.tag}   then   bento import <file>\n`
     );
   });
 }
@@ -62,7 +78,12 @@ export async function listCommand(name: string | undefined, opts: { output: stri
     for (const b of bentos) {
       // Models from the store, and those the service's files carry (a project's ./model).
       const modelSize = [...b.manifest.models, ...(b.manifest.source_models ?? [])].reduce((n, m) => n + m.size, 0);
-      rows.push([b.manifest.tag, humanSize(b.size), humanSize(modelSize), b.manifest.creation_time.replace('T', ' ').slice(0, 19)]);
+      rows.push([
+        b.manifest.tag,
+        humanSize(b.size),
+        humanSize(modelSize),
+        b.manifest.creation_time.replace('T', ' ').slice(0, 19),
+      ]);
     }
     return bentos.length ? table(rows) : 'No bentos yet: build one with `bento build`.\n';
   });
@@ -71,7 +92,11 @@ export async function listCommand(name: string | undefined, opts: { output: stri
 export async function getCommand(tag: string, opts: { output: string }): Promise<void> {
   const format = checkFormat(opts.output, ['yaml', 'json', 'path']);
   const bento = await store().get(tag);
-  emit(format === 'path' ? 'text' : format, { ...bento.manifest, size: bento.size, path: bento.path }, () => `${bento.path}\n`);
+  emit(
+    format === 'path' ? 'text' : format,
+    { ...bento.manifest, size: bento.size, path: bento.path },
+    () => `${bento.path}\n`,
+  );
 }
 
 export async function deleteCommand(tags: string[], opts: { output: string }): Promise<void> {
@@ -104,14 +129,24 @@ export interface ContainerizeCommandOptions {
   output: string;
 }
 
-export async function containerizeCommand(tag: string, opts: ContainerizeCommandOptions, extra: string[]): Promise<void> {
+export async function containerizeCommand(
+  tag: string,
+  opts: ContainerizeCommandOptions,
+  extra: string[],
+): Promise<void> {
   const format = checkFormat(opts.output, ['text', 'json']);
   const { containerize } = await import('../containerize/containerize.js');
   const bento = await store().get(tag);
   const buildArgs = keyValues(opts.buildArg, '--build-arg');
   // --opt key=value becomes --key=value for the builder (BentoML's pass-through).
   const passed = [...(opts.opt ?? []).map((kv) => `--${kv}`), ...extra];
-  const result = await containerize(bento, { tags: opts.tag, backend: opts.backend, buildArgs, extra: passed, dryRun: opts.dryRun });
+  const result = await containerize(bento, {
+    tags: opts.tag,
+    backend: opts.backend,
+    buildArgs,
+    extra: passed,
+    dryRun: opts.dryRun,
+  });
   const value = { tags: result.tags, backend: result.backend, command: result.command, built: !opts.dryRun };
   emit(format, value, () =>
     opts.dryRun

@@ -25,28 +25,50 @@ export async function configCommand(target: string, opts: ConfigOptions): Promis
   const { project, settings } = await resolveServeTarget(target, opts);
   const shown = (setting: Setting): ShownSetting | undefined => {
     const name = [setting.name, ...(setting.aliases ?? [])].find((n) => settings.env[n] !== undefined);
-    if (!name) return opts.all ? { name: setting.name, value: setting.default, source: 'default', description: setting.description } : undefined;
-    return { name, value: maskValue(name, settings.env[name]), source: settings.sources.get(name) ?? 'environment', description: setting.description };
+    if (!name)
+      return opts.all
+        ? { name: setting.name, value: setting.default, source: 'default', description: setting.description }
+        : undefined;
+    return {
+      name,
+      value: maskValue(name, settings.env[name]),
+      source: settings.sources.get(name) ?? 'environment',
+      description: setting.description,
+    };
   };
   const list = SETTINGS.map(shown).filter((s): s is ShownSetting => s !== undefined);
   // bento.yaml's own env entries are settings of the service too, catalogued or not.
   for (const [name, source] of settings.sources) {
-    if (!settingNamed(name) && (source === 'bento.yaml' || source === 'config file' || source === '.env' || source === 'flag')) {
-      list.push({ name, value: maskValue(name, settings.env[name]), source, description: '(the service\'s own)' });
+    if (
+      !settingNamed(name) &&
+      (source === 'bento.yaml' || source === 'config file' || source === '.env' || source === 'flag')
+    ) {
+      list.push({ name, value: maskValue(name, settings.env[name]), source, description: "(the service's own)" });
     }
   }
   const unknown = unknownBentoVariables(Object.keys(settings.env));
   const value = {
-    service: project.bento ? { bento: project.bento.tag, path: project.bento.path } : { root: project.root, module: project.serviceModule },
+    service: project.bento
+      ? { bento: project.bento.tag, path: project.bento.path }
+      : { root: project.root, module: project.serviceModule },
     configFile: settings.configFile ?? null,
     dotenvFiles: settings.dotenvFiles,
     settings: list.map(({ name, value, source }) => ({ name, value, source })),
     // Variant URIs and any env-like key under the runners can hold credentials too.
-    overrides: maskTree({ traffic: settings.config.traffic ?? null, apis: settings.config.apis ?? null, runners: settings.config.runners ?? null }) as Record<string, unknown>,
+    overrides: maskTree({
+      traffic: settings.config.traffic ?? null,
+      apis: settings.config.apis ?? null,
+      runners: settings.config.runners ?? null,
+    }) as Record<string, unknown>,
     unknown,
   };
   if (format === 'env') {
-    process.stdout.write(list.filter((s) => s.source !== 'default').map((s) => `${s.name}=${s.value}`).join('\n') + '\n');
+    process.stdout.write(
+      list
+        .filter((s) => s.source !== 'default')
+        .map((s) => `${s.name}=${s.value}`)
+        .join('\n') + '\n',
+    );
     return;
   }
   emit(format, value, () => {
@@ -59,7 +81,12 @@ export async function configCommand(target: string, opts: ConfigOptions): Promis
     ];
     if (!opts.all) lines.push('Settings left at their defaults are not shown: bento config --all lists every one.');
     const overrides = Object.entries(value.overrides).filter(([, v]) => v !== null);
-    if (overrides.length) lines.push('', 'Overrides of the service\'s decorators (bento.yaml, then the config file):', ...overrides.map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`));
+    if (overrides.length)
+      lines.push(
+        '',
+        "Overrides of the service's decorators (bento.yaml, then the config file):",
+        ...overrides.map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
+      );
     if (unknown.length) lines.push('', `Unknown variables (no setting reads them; a typo?): ${unknown.join(', ')}`);
     return lines.join('\n') + '\n';
   });

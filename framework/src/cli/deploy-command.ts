@@ -2,7 +2,13 @@ import { BentoStore } from '../bento/bento-store.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { type DeployFlags, resolveDeployOptions } from '../deploy/deploy-options.js';
 import { inferenceService, type KServeMode } from '../deploy/kserve-manifest.js';
-import { type ManifestFile, adapterRules, configMap, kubernetesManifests, kustomization } from '../deploy/kubernetes-manifests.js';
+import {
+  type ManifestFile,
+  adapterRules,
+  configMap,
+  kubernetesManifests,
+  kustomization,
+} from '../deploy/kubernetes-manifests.js';
 import { manifestStream, writeManifests } from '../deploy/write-manifests.js';
 import { InvalidInputError } from '../errors.js';
 import { keyValues } from './key-values.js';
@@ -53,7 +59,8 @@ export async function deployCommand(target: 'k8s' | 'kserve', tag: string, opts:
   const extra: Record<string, unknown> = {};
   if (target === 'kserve') {
     const mode = (opts.mode ?? 'Serverless') as KServeMode;
-    if (mode !== 'Serverless' && mode !== 'RawDeployment') throw new InvalidInputError(`--mode ${opts.mode} is not one of Serverless, RawDeployment`);
+    if (mode !== 'Serverless' && mode !== 'RawDeployment')
+      throw new InvalidInputError(`--mode ${opts.mode} is not one of Serverless, RawDeployment`);
     files = [inferenceService(manifest, o, mode), { file: 'configmap.yaml', objects: [configMap(manifest, o)] }];
   } else {
     files = kubernetesManifests(manifest, o);
@@ -72,6 +79,8 @@ export async function deployCommand(target: 'k8s' | 'kserve', tag: string, opts:
       `Apply them: kubectl apply -k ${dir}\n` +
       `Credentials (MLflow password or token, AWS keys) go in the Secret ${o.secretName}, which the pods read if it exists:\n` +
       `  kubectl create secret generic ${o.secretName}${o.namespace ? ` -n ${o.namespace}` : ''} --from-literal=MLFLOW_TRACKING_PASSWORD=...\n` +
-      (target === 'k8s' ? `The HPA's in-flight metric needs the Prometheus adapter with ${dir}/prometheus-adapter-rules.yaml as Helm values.\n` : ''),
+      (target === 'k8s'
+        ? `The HPA's in-flight metric needs the Prometheus adapter with ${dir}/prometheus-adapter-rules.yaml as Helm values.\n`
+        : ''),
   );
 }

@@ -8,7 +8,14 @@ import { BentoError } from '../errors.js';
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3 } as const;
 
-const USAGE = new Set(['USAGE_ERROR', 'CONFIG_ERROR', 'SERVICE_DEFINITION_ERROR', 'DEPLOY_ERROR', 'INVALID_INPUT', 'PORT_UNAVAILABLE']);
+const USAGE = new Set([
+  'USAGE_ERROR',
+  'CONFIG_ERROR',
+  'SERVICE_DEFINITION_ERROR',
+  'DEPLOY_ERROR',
+  'INVALID_INPUT',
+  'PORT_UNAVAILABLE',
+]);
 const NOT_FOUND = new Set(['BENTO_NOT_FOUND', 'MODEL_NOT_FOUND', 'MODEL_SOURCE_NOT_FOUND']);
 
 export function exitCodeFor(err: unknown): number {

@@ -15,10 +15,16 @@ export async function pullCommand(uri: string, opts: { project: string; output: 
   // Outside a project, the plugins installed beside bento-ts resolve the URI.
   const bare = opts.project === '.' && !isProjectDir(process.cwd());
   const project = bare ? modelProject(uri) : loadProject(opts.project);
-  const registry = await loadPlugins(findPlugins(project.plugins, project.serviceDir, project.root, bare ? FRAMEWORK_DIR : undefined));
+  const registry = await loadPlugins(
+    findPlugins(project.plugins, project.serviceDir, project.root, bare ? FRAMEWORK_DIR : undefined),
+  );
   const model = await resolveModel(registry, fromWorkingDirectory(uri), project, process.env, consoleLogger('bento'));
   const tag = typeof model.metadata.tag === 'string' ? model.metadata.tag : undefined;
-  emit(format, { uri, resolvedUri: model.resolvedUri ?? uri, tag: tag ?? null, format: model.format, path: model.path }, () => `${tag ? `Pulled ${tag}` : `Resolved ${uri}`} (${model.format}) → ${model.path}\n`);
+  emit(
+    format,
+    { uri, resolvedUri: model.resolvedUri ?? uri, tag: tag ?? null, format: model.format, path: model.path },
+    () => `${tag ? `Pulled ${tag}` : `Resolved ${uri}`} (${model.format}) → ${model.path}\n`,
+  );
 }
 
 export async function listCommand(opts: { json?: boolean; output: string }): Promise<void> {
@@ -26,8 +32,17 @@ export async function listCommand(opts: { json?: boolean; output: string }): Pro
   const store = ModelStore.fromEnv(process.env);
   const models = await store.list();
   emit(format, models, () => {
-    if (models.length === 0) return `No models in ${store.root}/models (pull one: bento models pull models:/<name>/<version>)\n`;
-    const rows = [['Tag', 'Size', 'Creation Time', 'From'], ...models.map((m: StoredModel) => [m.tag, humanSize(m.size), m.createdAt.replace('T', ' ').slice(0, 19), m.uris[0] ?? m.resolvedUri])];
+    if (models.length === 0)
+      return `No models in ${store.root}/models (pull one: bento models pull models:/<name>/<version>)\n`;
+    const rows = [
+      ['Tag', 'Size', 'Creation Time', 'From'],
+      ...models.map((m: StoredModel) => [
+        m.tag,
+        humanSize(m.size),
+        m.createdAt.replace('T', ' ').slice(0, 19),
+        m.uris[0] ?? m.resolvedUri,
+      ]),
+    ];
     return table(rows);
   });
 }

@@ -30,7 +30,11 @@ export function listTemplates(root = TEMPLATES_DIR): TemplateInfo[] {
   return readdirSync(root)
     .filter((name) => existsSync(join(root, name, TEMPLATE_MANIFEST)))
     .sort()
-    .map((name) => ({ name, description: (JSON.parse(readFileSync(join(root, name, TEMPLATE_MANIFEST), 'utf8')) as { description: string }).description }));
+    .map((name) => ({
+      name,
+      description: (JSON.parse(readFileSync(join(root, name, TEMPLATE_MANIFEST), 'utf8')) as { description: string })
+        .description,
+    }));
 }
 
 /** The repository bento-ts runs from when it is a checkout rather than an npm install; undefined otherwise. */
@@ -75,7 +79,12 @@ export interface NewOptions {
  * unless the framework uses it once installed (BUILTIN_PLUGINS), an entry of
  * bento.yaml's plugins list. Comments and order in bento.yaml are kept.
  */
-async function addPlugins(target: string, plugins: string[], version: string, root: string | undefined): Promise<string[]> {
+async function addPlugins(
+  target: string,
+  plugins: string[],
+  version: string,
+  root: string | undefined,
+): Promise<string[]> {
   const pkgFile = join(target, 'package.json');
   const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { dependencies?: Record<string, string> };
   const listed: string[] = [];
@@ -102,23 +111,37 @@ async function addPlugins(target: string, plugins: string[], version: string, ro
 /** Renders a service project from templates/<template> into `dir`; returns the files written. */
 export async function renderTemplate(dir: string, options: NewOptions): Promise<string[]> {
   const target = resolve(dir);
-  const name = options.name ?? basename(target).toLowerCase().replace(/[^a-z0-9._-]+/g, '_');
+  const name =
+    options.name ??
+    basename(target)
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '_');
   if (!NAME_PATTERN.test(name) || name.length > 63) {
-    throw new ConfigError(`"${name}" is not a valid service name: use lowercase letters, digits, "-", "_" and "."; pass --name`);
+    throw new ConfigError(
+      `"${name}" is not a valid service name: use lowercase letters, digits, "-", "_" and "."; pass --name`,
+    );
   }
   const template = options.template ?? DEFAULT_TEMPLATE;
   const known = listTemplates();
   if (!known.some((t) => t.name === template)) {
-    throw new ConfigError(`no template "${template}"; choose one of: ${known.map((t) => t.name).join(', ')} (bento new --list)`);
+    throw new ConfigError(
+      `no template "${template}"; choose one of: ${known.map((t) => t.name).join(', ')} (bento new --list)`,
+    );
   }
   const unknown = (options.plugins ?? []).filter((p) => !SHIPPED_PLUGINS.includes(p));
   if (unknown.length > 0) {
-    throw new ConfigError(`no plugin "${unknown[0]}" ships with bento-ts; choose among ${SHIPPED_PLUGINS.join(', ')} (others: npm install them, then list them in bento.yaml)`);
+    throw new ConfigError(
+      `no plugin "${unknown[0]}" ships with bento-ts; choose among ${SHIPPED_PLUGINS.join(', ')} (others: npm install them, then list them in bento.yaml)`,
+    );
   }
-  if (existsSync(target) && readdirSync(target).length > 0) throw new ConfigError(`${target} exists and is not empty; choose a new directory`);
+  if (existsSync(target) && readdirSync(target).length > 0)
+    throw new ConfigError(`${target} exists and is not empty; choose a new directory`);
   mkdirSync(target, { recursive: true });
   const source = join(TEMPLATES_DIR, template);
-  const className = name.split(/[-._]/).map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+  const className = name
+    .split(/[-._]/)
+    .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+    .join('');
   const values: Record<string, string> = { name, className, frameworkVersion: options.frameworkVersion };
   // Models and images are copied as they are; only text is a template.
   const templateFiles = files(source)
@@ -137,11 +160,15 @@ export async function renderTemplate(dir: string, options: NewOptions): Promise<
   for (const { rel, bytes, text } of templateFiles) {
     const out = join(target, RENAMES[rel] ?? rel);
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, text === undefined ? bytes : text.replace(/\{\{([\w:-]+)\}\}/g, (m, key: string) => values[key] ?? m));
+    writeFileSync(
+      out,
+      text === undefined ? bytes : text.replace(/\{\{([\w:-]+)\}\}/g, (m, key: string) => values[key] ?? m),
+    );
     written.push(out);
   }
   if (options.plugins?.length) {
-    for (const file of await addPlugins(target, options.plugins, options.frameworkVersion, root)) if (!written.includes(file)) written.push(file);
+    for (const file of await addPlugins(target, options.plugins, options.frameworkVersion, root))
+      if (!written.includes(file)) written.push(file);
   }
   return written;
 }

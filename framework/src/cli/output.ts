@@ -9,7 +9,8 @@ import { UsageError } from '../errors.js';
 export type OutputFormat = 'text' | 'table' | 'json' | 'yaml' | 'path' | 'tag' | 'env';
 
 export function checkFormat(format: string, allowed: OutputFormat[]): OutputFormat {
-  if (!allowed.includes(format as OutputFormat)) throw new UsageError(`-o ${format} is not one of ${allowed.join(', ')}`);
+  if (!allowed.includes(format as OutputFormat))
+    throw new UsageError(`-o ${format} is not one of ${allowed.join(', ')}`);
   return format as OutputFormat;
 }
 
@@ -23,7 +24,16 @@ export function emit(format: OutputFormat, value: unknown, forPeople: () => stri
 /** Columns padded to their widest cell; the first row is the header. */
 export function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3)))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Bytes as people read them (decimal units, as `bentoml list`). */

@@ -32,7 +32,8 @@ export async function serveWithReload(target: string, args: string[]): Promise<v
   const childArgs = args.filter((a) => a !== '--reload');
   const log = consoleLogger('bento');
   const abs = resolve(target);
-  if (!existsSync(abs)) throw new ConfigError(`${abs} does not exist; --reload watches a project directory or a service file`);
+  if (!existsSync(abs))
+    throw new ConfigError(`${abs} does not exist; --reload watches a project directory or a service file`);
   const root = statSync(abs).isDirectory() ? abs : dirname(abs);
   const source = typescriptSourceOf(abs);
   // bento.yaml may name a service project elsewhere (service: ../x): its files count too.
@@ -48,7 +49,9 @@ export async function serveWithReload(target: string, args: string[]): Promise<v
       compileTsconfig(tsconfigFor(source), 'the service changed');
       return true;
     } catch (err) {
-      log.error(`${(err as Error).message}; ${child ? 'the server goes on with the last version that compiled' : 'waiting for the next change'}`);
+      log.error(
+        `${(err as Error).message}; ${child ? 'the server goes on with the last version that compiled' : 'waiting for the next change'}`,
+      );
       return false;
     }
   };

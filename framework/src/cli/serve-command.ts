@@ -28,7 +28,10 @@ function title(api: ApiDefinition): string {
 
 /** The seed guide's start-up banner, listing every endpoint: the service's, then the standard protocols' prediction routes. */
 export function banner(url: string, apis: ApiDefinition[], protocols: ProtocolRoute[] = []): string {
-  const lines = [...apis.map((a) => `  - ${title(a)}: ${a.method} ${url}${a.route}`), ...protocols.map((p) => `  - ${p.title}: ${p.method} ${url}${p.route}`)];
+  const lines = [
+    ...apis.map((a) => `  - ${title(a)}: ${a.method} ${url}${a.route}`),
+    ...protocols.map((p) => `  - ${p.title}: ${p.method} ${url}${p.route}`),
+  ];
   return `bento-ts server started!\n\nAPI Endpoints:\n${lines.join('\n')}\n`;
 }
 
@@ -37,7 +40,8 @@ function portFrom(env: Readonly<Record<string, string | undefined>>): number {
   const raw = env.PORT ?? env.BENTO_PORT;
   if (raw === undefined || raw.trim() === '') return 3000;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
   return port;
 }
 
@@ -51,7 +55,10 @@ function isBentoTag(value: string): boolean {
 }
 
 /** A model (URI or path: served with no service code), a path (project, service file, bento directory), else a bento tag in the store. */
-async function findTarget(target: string, storeEnv: () => Readonly<Record<string, string | undefined>>): Promise<Project> {
+async function findTarget(
+  target: string,
+  storeEnv: () => Readonly<Record<string, string | undefined>>,
+): Promise<Project> {
   if (isModelTarget(target)) return modelProject(fromWorkingDirectory(target));
   if (existsSync(target)) return loadProject(target);
   if (isBentoTag(target)) {
@@ -105,10 +112,17 @@ export interface ServeCommandOptions extends Omit<ServeFlags, 'env'> {
 export async function resolveServeTarget(target: string, opts: ServeCommandOptions) {
   // The working directory's .env may set BENTO_HOME, where a bento named by its tag is found; it is read, not
   // loaded into process.env, so that its values keep their place (and their source) in the precedence below.
-  const project = await findTarget(opts.modelUri ?? target, () => ({ ...readDotEnvFiles([process.cwd()]).values, ...process.env }));
+  const project = await findTarget(opts.modelUri ?? target, () => ({
+    ...readDotEnvFiles([process.cwd()]).values,
+    ...process.env,
+  }));
   checkSameFramework(project);
   const { envManager: _m, conda: _c, installMlflow: _i, enableMlserver: _s, ...flags } = opts;
-  const settings = resolveSettings(project, { ...flags, modelUri: project.modelUri, env: keyValues(opts.env, '--env') }, process.env);
+  const settings = resolveSettings(
+    project,
+    { ...flags, modelUri: project.modelUri, env: keyValues(opts.env, '--env') },
+    process.env,
+  );
   project.config = settings.config;
   return { project, settings };
 }

@@ -34,7 +34,11 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    service: { type: 'string', minLength: 1, description: 'The service project (directory with package.json) or its service file, relative to bento.yaml' },
+    service: {
+      type: 'string',
+      minLength: 1,
+      description: 'The service project (directory with package.json) or its service file, relative to bento.yaml',
+    },
     name: {
       type: 'string',
       pattern: '^[a-z0-9]([-._a-z0-9]*[a-z0-9])?$',
@@ -44,10 +48,14 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
     description: { type: 'string', description: 'Markdown, inline, or "file: ./README.md" to read a file' },
     labels: { type: 'object', additionalProperties: scalar },
     include: { ...stringList, description: 'gitignore-style patterns of service files to pack (default: all)' },
-    exclude: { ...stringList, description: 'gitignore-style patterns left out (after include; .bentoignore adds more)' },
+    exclude: {
+      ...stringList,
+      description: 'gitignore-style patterns left out (after include; .bentoignore adds more)',
+    },
     models: {
       type: 'array',
-      description: 'Model URIs resolved and packed into the bento, so it serves offline; a served bento takes an alias as MODEL_URI',
+      description:
+        'Model URIs resolved and packed into the bento, so it serves offline; a served bento takes an alias as MODEL_URI',
       items: {
         oneOf: [
           { type: 'string', minLength: 1 },
@@ -55,12 +63,18 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['uri'],
-            properties: { uri: { type: 'string', minLength: 1 }, alias: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } },
+            properties: {
+              uri: { type: 'string', minLength: 1 },
+              alias: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' },
+            },
           },
         ],
       },
     },
-    plugins: { ...stringList, description: 'Plugins beside the installed built-ins: package names or paths relative to bento.yaml' },
+    plugins: {
+      ...stringList,
+      description: 'Plugins beside the installed built-ins: package names or paths relative to bento.yaml',
+    },
     env: {
       description: 'Environment variables: a mapping, or a list of {name, value, stage: all|build|runtime}',
       oneOf: [
@@ -84,20 +98,43 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        baseImage: { type: 'string', minLength: 1, description: 'Base image with Node.js (default node:<nodeVersion>-bookworm-slim)' },
-        nodeVersion: { type: 'string', pattern: '^[0-9]+(\\.[0-9]+){0,2}$', description: 'Node.js major (or full) version of the default base image' },
+        baseImage: {
+          type: 'string',
+          minLength: 1,
+          description: 'Base image with Node.js (default node:<nodeVersion>-bookworm-slim)',
+        },
+        nodeVersion: {
+          type: 'string',
+          pattern: '^[0-9]+(\\.[0-9]+){0,2}$',
+          description: 'Node.js major (or full) version of the default base image',
+        },
         systemPackages: { ...stringList, description: 'Debian packages installed with apt-get' },
-        setupScript: { type: 'string', minLength: 1, description: 'Script run as root after the system packages (relative to bento.yaml)' },
+        setupScript: {
+          type: 'string',
+          minLength: 1,
+          description: 'Script run as root after the system packages (relative to bento.yaml)',
+        },
       },
     },
-    workers: { oneOf: [positiveInt, { const: 'cpu_count' }], description: 'HTTP worker processes sharing the port; overrides @service({ workers })' },
+    workers: {
+      oneOf: [positiveInt, { const: 'cpu_count' }],
+      description: 'HTTP worker processes sharing the port; overrides @service({ workers })',
+    },
     resources: {
       type: 'object',
       additionalProperties: false,
-      description: 'What one instance needs (BentoML\'s resources): the requests of `bento deploy k8s` and `bento deploy kserve`',
+      description:
+        "What one instance needs (BentoML's resources): the requests of `bento deploy k8s` and `bento deploy kserve`",
       properties: {
-        cpu: { oneOf: [positiveNumber, { type: 'string', pattern: CPU_QUANTITY }], description: 'Cores: 2, 0.5 or "500m" (default 1)' },
-        memory: { type: 'string', pattern: MEMORY_QUANTITY, description: 'Memory, also the container\'s limit: "1Gi", "512Mi" (default 1Gi)' },
+        cpu: {
+          oneOf: [positiveNumber, { type: 'string', pattern: CPU_QUANTITY }],
+          description: 'Cores: 2, 0.5 or "500m" (default 1)',
+        },
+        memory: {
+          type: 'string',
+          pattern: MEMORY_QUANTITY,
+          description: 'Memory, also the container\'s limit: "1Gi", "512Mi" (default 1Gi)',
+        },
       },
     },
     traffic: { ...traffic, description: 'Service-wide traffic limits; override @service({ traffic })' },
@@ -130,8 +167,12 @@ export const BENTO_YAML_SCHEMA: JsonSchema = {
               additionalProperties: false,
               required: ['uri'],
               properties: {
-                uri: { type: 'string', minLength: 1, description: 'The variant\'s model URI' },
-                weight: { type: 'number', minimum: 0, description: 'Relative share of the requests (default 1; 0: only by header)' },
+                uri: { type: 'string', minLength: 1, description: "The variant's model URI" },
+                weight: {
+                  type: 'number',
+                  minimum: 0,
+                  description: 'Relative share of the requests (default 1; 0: only by header)',
+                },
                 shadow: { type: 'boolean', description: 'Gets a copy of every request; its answers are discarded' },
               },
             },

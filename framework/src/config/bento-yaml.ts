@@ -60,7 +60,15 @@ export interface BentoYaml {
   resources?: ResourcesConfig;
   traffic?: TrafficConfig;
   apis?: Record<string, { traffic?: TrafficConfig | false }>;
-  runners?: Record<string, { workers?: number | 'cpu_count'; threadsPerWorker?: number; batching?: Record<string, BatchingConfig>; variants?: Record<string, VariantConfig> }>;
+  runners?: Record<
+    string,
+    {
+      workers?: number | 'cpu_count';
+      threadsPerWorker?: number;
+      batching?: Record<string, BatchingConfig>;
+      variants?: Record<string, VariantConfig>;
+    }
+  >;
 }
 
 let validator: ReturnType<Ajv['compile']> | undefined;
@@ -98,9 +106,15 @@ function describe(err: ErrorObject, path: Array<string | number>): { key: string
       return { key: extra, text: `unknown key "${where ? `${where}.` : ''}${extra}"` };
     }
     case 'propertyNames':
-      return { key: String((err.params as { propertyName: string }).propertyName), text: `"${where}" has an invalid key name` };
+      return {
+        key: String((err.params as { propertyName: string }).propertyName),
+        text: `"${where}" has an invalid key name`,
+      };
     case 'enum':
-      return { key: '', text: `"${where}" must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` };
+      return {
+        key: '',
+        text: `"${where}" must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`,
+      };
     default:
       return { key: '', text: `"${where || '(top level)'}" ${err.message ?? 'is invalid'}` };
   }
@@ -117,7 +131,8 @@ export function parseBentoYaml(text: string, file = 'bento.yaml'): BentoYaml {
     throw new ConfigError(`${file} is not valid YAML: ${doc.errors.map((e) => e.message.split('\n')[0]).join('; ')}`);
   }
   const value: unknown = doc.toJS() ?? {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`${file} must be a YAML mapping of keys to values`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError(`${file} must be a YAML mapping of keys to values`);
   const errors = validate(value);
   if (errors.length === 0) return value as BentoYaml;
   // oneOf reports every branch's failure; the branch errors say more than "must match exactly one".
@@ -154,11 +169,21 @@ export function modelRefs(config: BentoYaml): ModelRef[] {
 /** Environment variables of bento.yaml, as a list with stages (a mapping means stage `all`). */
 export function envVars(config: BentoYaml): EnvVar[] {
   const env = config.env ?? [];
-  const list = Array.isArray(env) ? env : Object.entries(env).map(([name, value]) => ({ name, value, stage: 'all' as const }));
-  return list.map((e) => ({ name: e.name, value: e.value === undefined ? '' : String(e.value), stage: e.stage ?? 'all' }));
+  const list = Array.isArray(env)
+    ? env
+    : Object.entries(env).map(([name, value]) => ({ name, value, stage: 'all' as const }));
+  return list.map((e) => ({
+    name: e.name,
+    value: e.value === undefined ? '' : String(e.value),
+    stage: e.stage ?? 'all',
+  }));
 }
 
 /** The variables of one stage (`all` belongs to both). */
 export function envFor(config: BentoYaml, stage: 'build' | 'runtime'): Record<string, string> {
-  return Object.fromEntries(envVars(config).filter((e) => e.stage === 'all' || e.stage === stage).map((e) => [e.name, e.value]));
+  return Object.fromEntries(
+    envVars(config)
+      .filter((e) => e.stage === 'all' || e.stage === stage)
+      .map((e) => [e.name, e.value]),
+  );
 }

@@ -62,7 +62,9 @@ export function readConfigFile(file: string): BentoYaml {
   const config = parseBentoYaml(readFileSync(path, 'utf8'), path);
   const other = Object.keys(config).filter((k) => !(SERVE_KEYS as readonly string[]).includes(k));
   if (other.length) {
-    throw new ConfigError(`${path}: a config file sets how to serve (${SERVE_KEYS.join(', ')}); ${other.join(', ')} belong in bento.yaml`);
+    throw new ConfigError(
+      `${path}: a config file sets how to serve (${SERVE_KEYS.join(', ')}); ${other.join(', ')} belong in bento.yaml`,
+    );
   }
   return config;
 }
@@ -124,10 +126,19 @@ export interface ResolvedSettings extends LayeredEnv {
 }
 
 /** Applies the precedence to a project's bento.yaml, the files and flags given, and an environment. */
-export function resolveSettings(project: { root: string; config: BentoYaml }, flags: ServeFlags, environment: Env, cwd = process.cwd()): ResolvedSettings {
+export function resolveSettings(
+  project: { root: string; config: BentoYaml },
+  flags: ServeFlags,
+  environment: Env,
+  cwd = process.cwd(),
+): ResolvedSettings {
   const dotenv = readDotEnvFiles([cwd, project.root]);
   // The config file itself may be named by any layer above bento.yaml.
-  const configName = flags.config ?? environment.BENTO_CONFIG ?? dotenv.values.BENTO_CONFIG ?? envFor(project.config, 'runtime').BENTO_CONFIG;
+  const configName =
+    flags.config ??
+    environment.BENTO_CONFIG ??
+    dotenv.values.BENTO_CONFIG ??
+    envFor(project.config, 'runtime').BENTO_CONFIG;
   const configFile = configName ? resolve(cwd, configName) : undefined;
   const overlay = configFile ? readConfigFile(configFile) : undefined;
   const layered = layerEnv({

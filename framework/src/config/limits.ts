@@ -43,11 +43,17 @@ export const LIMIT_ENV: Record<keyof Limits, string> = {
   receiveTimeoutMs: 'BENTO_RECEIVE_TIMEOUT_MS',
 };
 
-function envPositive(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, integer: boolean): number {
+function envPositive(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+  integer: boolean,
+): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0) throw new ConfigError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
+  if (!(integer ? Number.isInteger(value) : Number.isFinite(value)) || value <= 0)
+    throw new ConfigError(`${name} must be a positive ${integer ? 'integer' : 'number'}, got "${raw}"`);
   return value;
 }
 
@@ -61,7 +67,10 @@ export function envNumber(env: Readonly<Record<string, string | undefined>>, nam
   return envPositive(env, name, fallback, false);
 }
 
-export function limitsFromEnv(env: Readonly<Record<string, string | undefined>>, base: Limits = DEFAULT_LIMITS): Limits {
+export function limitsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  base: Limits = DEFAULT_LIMITS,
+): Limits {
   const out = { ...base };
   for (const key of Object.keys(LIMIT_ENV) as Array<keyof Limits>) out[key] = envInt(env, LIMIT_ENV[key], base[key]);
   return out;

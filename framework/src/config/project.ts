@@ -47,7 +47,11 @@ export function isModelTarget(target: string): boolean {
   if (!existsSync(abs)) return false;
   if (statSync(abs).isFile()) return /\.onnx$/i.test(abs) || basename(abs) === 'model.json';
   if (isProjectDir(abs)) return false;
-  return existsSync(join(abs, 'MLmodel')) || existsSync(join(abs, 'model.json')) || readdirSync(abs).some((f) => f.toLowerCase().endsWith('.onnx'));
+  return (
+    existsSync(join(abs, 'MLmodel')) ||
+    existsSync(join(abs, 'model.json')) ||
+    readdirSync(abs).some((f) => f.toLowerCase().endsWith('.onnx'))
+  );
 }
 
 /** A model served with no service code, from the working directory (its relative paths, its .env). */
@@ -69,7 +73,9 @@ export function findUp(start: string, name: string): string | undefined {
 
 function readJson(file: string): Record<string, unknown> {
   // tsconfig files may hold comments and trailing commas; strip the common forms.
-  const text = readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '').replace(/,(\s*[}\]])/g, '$1');
+  const text = readFileSync(file, 'utf8')
+    .replace(/^\s*\/\/.*$/gm, '')
+    .replace(/,(\s*[}\]])/g, '$1');
   return JSON.parse(text) as Record<string, unknown>;
 }
 
@@ -122,7 +128,11 @@ export function compiledModuleFor(tsFile: string): string {
   const jsFile = output(tsFile);
   // A lone service.ts compiles what it imports, nothing else: its directory may be large (a home directory).
   const sources = isGeneratedTsconfig(tsconfig) ? importedSources(tsFile, tsconfig) : undefined;
-  const stale = !existsSync(jsFile) || (sources ? sources.some((ts) => !(mtime(output(ts)) >= mtime(ts))) : newest(outDir, /\.(c|m)?js$/) < newest(rootDir, /\.(c|m)?tsx?$/, outDir));
+  const stale =
+    !existsSync(jsFile) ||
+    (sources
+      ? sources.some((ts) => !(mtime(output(ts)) >= mtime(ts)))
+      : newest(outDir, /\.(c|m)?js$/) < newest(rootDir, /\.(c|m)?tsx?$/, outDir));
   if (stale) compileTsconfig(tsconfig, `${jsFile} is missing or older than its sources`);
   return jsFile;
 }
@@ -162,7 +172,9 @@ function importedSources(entry: string, tsconfig: string): string[] | undefined 
 function localTypeScript(target: string): string | undefined {
   const stem = target.replace(/\.(c|m)?jsx?$/, '');
   const candidates = [target, `${stem}.ts`, `${stem}.tsx`, `${stem}.mts`, `${stem}.cts`, join(target, 'index.ts')];
-  return candidates.find((c) => /\.(c|m)?tsx?$/.test(c) && !c.endsWith('.d.ts') && existsSync(c) && statSync(c).isFile());
+  return candidates.find(
+    (c) => /\.(c|m)?tsx?$/.test(c) && !c.endsWith('.d.ts') && existsSync(c) && statSync(c).isFile(),
+  );
 }
 
 const NOT_SOURCES = new Set(['node_modules', '.bento', '.git']);
@@ -206,9 +218,15 @@ function tscFor(tsconfig: string): string | undefined {
  */
 export function compileTsconfig(tsconfig: string, why = 'the service must be compiled'): void {
   const tsc = tscFor(tsconfig);
-  if (!tsc) throw new ConfigError(`${why} and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`);
-  const result = spawnSync(process.execPath, [tsc, isGeneratedTsconfig(tsconfig) ? '-p' : '-b', tsconfig], { stdio: ['ignore', 2, 2] });
-  if (result.status !== 0) throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status}); fix the errors above`);
+  if (!tsc)
+    throw new ConfigError(
+      `${why} and TypeScript is not installed; run \`npm install -D typescript\` or build the service first`,
+    );
+  const result = spawnSync(process.execPath, [tsc, isGeneratedTsconfig(tsconfig) ? '-p' : '-b', tsconfig], {
+    stdio: ['ignore', 2, 2],
+  });
+  if (result.status !== 0)
+    throw new ConfigError(`compiling ${tsconfig} failed (tsc exited with ${result.status}); fix the errors above`);
 }
 
 /** The TypeScript source a service project or file is compiled from, if it is TypeScript. */
@@ -216,7 +234,8 @@ export function typescriptSourceOf(target: string): string | undefined {
   const abs = resolve(target);
   if (/\.(c|m)?tsx?$/.test(abs)) return abs;
   const dir = existsSync(abs) && statSync(abs).isDirectory() ? abs : dirname(abs);
-  for (const candidate of ['src/service.ts', 'service.ts']) if (existsSync(join(dir, candidate))) return join(dir, candidate);
+  for (const candidate of ['src/service.ts', 'service.ts'])
+    if (existsSync(join(dir, candidate))) return join(dir, candidate);
   return undefined;
 }
 
@@ -254,14 +273,16 @@ export function loadProject(target = '.'): Project {
     if (manifest) return bentoProject(abs, manifest);
     if (existsSync(yamlFile)) config = readBentoYaml(yamlFile);
     const servicePath = config.service ? resolve(abs, config.service) : abs;
-    if (!existsSync(servicePath)) throw new ConfigError(`bento.yaml names service "${config.service}", but ${servicePath} does not exist`);
+    if (!existsSync(servicePath))
+      throw new ConfigError(`bento.yaml names service "${config.service}", but ${servicePath} does not exist`);
     entry = statSync(servicePath).isDirectory() ? serviceEntryOf(servicePath) : servicePath;
   } else {
     entry = abs;
     root = dirname(abs);
   }
   if (/\.(c|m)?tsx?$/.test(entry)) entry = compiledModuleFor(entry);
-  if (!existsSync(entry)) throw new ConfigError(`the service module ${entry} does not exist; build the project first (make build)`);
+  if (!existsSync(entry))
+    throw new ConfigError(`the service module ${entry} does not exist; build the project first (make build)`);
   return { root, serviceDir: serviceDirOf(entry), serviceModule: entry, plugins: config.plugins ?? [], config };
 }
 
@@ -275,7 +296,8 @@ function builtManifest(file: string): BentoManifest | undefined {
 /** A built bento as a project: its service under src/, its packed models as the model store. */
 export function bentoProject(dir: string, manifest: BentoManifest): Project {
   const serviceModule = join(dir, manifest.service.entry);
-  if (!existsSync(serviceModule)) throw new ConfigError(`the bento at ${dir} is damaged: its service module ${manifest.service.entry} is missing`);
+  if (!existsSync(serviceModule))
+    throw new ConfigError(`the bento at ${dir} is damaged: its service module ${manifest.service.entry} is missing`);
   return {
     root: dir,
     serviceDir: serviceDirOf(serviceModule),
@@ -283,6 +305,10 @@ export function bentoProject(dir: string, manifest: BentoManifest): Project {
     plugins: manifest.plugins,
     config: { ...manifest.config, name: manifest.name, env: manifest.env },
     modelStoreRoot: dir,
-    bento: { tag: manifest.tag, path: dir, aliases: Object.fromEntries(manifest.models.filter((m) => m.alias).map((m) => [m.alias!, m.pinned_uri])) },
+    bento: {
+      tag: manifest.tag,
+      path: dir,
+      aliases: Object.fromEntries(manifest.models.filter((m) => m.alias).map((m) => [m.alias!, m.pinned_uri])),
+    },
   };
 }

@@ -59,4 +59,8 @@ function daemonless(name: 'podman' | 'buildah'): ContainerBackend {
   };
 }
 
-export const BACKEND_IMPLS: Record<BackendName, ContainerBackend> = { docker, podman: daemonless('podman'), buildah: daemonless('buildah') };
+export const BACKEND_IMPLS: Record<BackendName, ContainerBackend> = {
+  docker,
+  podman: daemonless('podman'),
+  buildah: daemonless('buildah'),
+};

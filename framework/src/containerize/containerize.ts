@@ -18,7 +18,8 @@ export interface ContainerizeOptions {
 
 export function chooseBackend(requested: string | undefined): ContainerBackend {
   if (requested) {
-    if (!BACKENDS.includes(requested as BackendName)) throw new ContainerizeError(`unknown backend "${requested}"; use one of ${BACKENDS.join(', ')}`);
+    if (!BACKENDS.includes(requested as BackendName))
+      throw new ContainerizeError(`unknown backend "${requested}"; use one of ${BACKENDS.join(', ')}`);
     const backend = BACKEND_IMPLS[requested as BackendName];
     const why = backend.unavailable();
     if (why) throw new ContainerizeError(`backend ${requested} cannot build here: ${why}`);
@@ -30,11 +31,16 @@ export function chooseBackend(requested: string | undefined): ContainerBackend {
     if (!why) return BACKEND_IMPLS[name];
     reasons.push(`${name}: ${why}`);
   }
-  throw new ContainerizeError(`no container builder is usable (${reasons.join('; ')}). Install podman or buildah to build without a Docker engine`);
+  throw new ContainerizeError(
+    `no container builder is usable (${reasons.join('; ')}). Install podman or buildah to build without a Docker engine`,
+  );
 }
 
 /** Builds the bento's image; resolves with the command run once the builder exits 0. */
-export async function containerize(bento: StoredBento, options: ContainerizeOptions = {}): Promise<{ backend: BackendName; command: string[]; tags: string[] }> {
+export async function containerize(
+  bento: StoredBento,
+  options: ContainerizeOptions = {},
+): Promise<{ backend: BackendName; command: string[]; tags: string[] }> {
   const env = options.env ?? process.env;
   const backend = chooseBackend(options.backend ?? env.BENTO_CONTAINERIZE_BACKEND);
   const tags = options.tags?.length ? options.tags : [bento.manifest.tag];
@@ -55,6 +61,9 @@ export async function containerize(bento: StoredBento, options: ContainerizeOpti
     child.on('error', reject);
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
   });
-  if (code !== 0) throw new ContainerizeError(`${backend.name} exited with ${code} while building ${tags.join(', ')} (command: ${command.join(' ')})`);
+  if (code !== 0)
+    throw new ContainerizeError(
+      `${backend.name} exited with ${code} while building ${tags.join(', ')} (command: ${command.join(' ')})`,
+    );
   return { backend: backend.name, command, tags };
 }

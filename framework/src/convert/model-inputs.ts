@@ -18,10 +18,15 @@ function shapeOfList(value: unknown): number[] {
 
 /** `-1,3,32,32`, `[-1, 3, 32, 32]` or `3,32,32` as a shape with a free batch axis first. */
 export function parseInputShape(text: string): Array<number | null> {
-  const parts = text.replace(/[[\]\s]/g, '').split(',').filter((p) => p !== '');
+  const parts = text
+    .replace(/[[\]\s]/g, '')
+    .split(',')
+    .filter((p) => p !== '');
   const dims = parts.map((p) => Number(p));
   if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || (d < 1 && d !== -1))) {
-    throw new ConfigError(`${INPUT_SHAPE_ENV} must be a comma-separated list of positive integers, -1 for a free axis (e.g. -1,3,32,32); got "${text}"`);
+    throw new ConfigError(
+      `${INPUT_SHAPE_ENV} must be a comma-separated list of positive integers, -1 for a free axis (e.g. -1,3,32,32); got "${text}"`,
+    );
   }
   const shape = dims.map((d) => (d === -1 ? null : d));
   return shape[0] === null ? shape : [null, ...shape];
@@ -36,8 +41,12 @@ function columnsOf(raw: unknown): ColumnSpec[] | undefined {
       return undefined;
     }
   }
-  if (!Array.isArray(list) || list.length === 0 || list.some((c: { type?: unknown }) => c?.type === 'tensor')) return undefined;
-  return list.map((c: { name?: unknown; type?: unknown }, i) => ({ name: typeof c.name === 'string' ? c.name : String(i), type: typeof c.type === 'string' ? c.type : 'double' }));
+  if (!Array.isArray(list) || list.length === 0 || list.some((c: { type?: unknown }) => c?.type === 'tensor'))
+    return undefined;
+  return list.map((c: { name?: unknown; type?: unknown }, i) => ({
+    name: typeof c.name === 'string' ? c.name : String(i),
+    type: typeof c.type === 'string' ? c.type : 'double',
+  }));
 }
 
 /** The input example MLflow saved beside the model (input_example.json, or as the MLmodel names it). */
@@ -60,7 +69,12 @@ function fromExample(path: string): Pick<KnownInputs, 'inputs' | 'columns'> {
     const split = data as { columns?: unknown; data?: unknown; inputs?: unknown };
     if (Array.isArray(split.columns) && Array.isArray(split.data)) {
       const first = (split.data[0] ?? []) as unknown[];
-      return { columns: split.columns.map((name, i) => ({ name: String(name), type: typeof first[i] === 'string' ? 'string' : Number.isInteger(first[i]) ? 'long' : 'double' })) };
+      return {
+        columns: split.columns.map((name, i) => ({
+          name: String(name),
+          type: typeof first[i] === 'string' ? 'string' : Number.isInteger(first[i]) ? 'long' : 'double',
+        })),
+      };
     }
     data = split.inputs;
   }
@@ -78,7 +92,11 @@ function fromExample(path: string): Pick<KnownInputs, 'inputs' | 'columns'> {
  * a converter that can read the shapes off the model itself (scikit-learn's n_features_in_) goes on without;
  * `requireInputs` refuses for the others.
  */
-export function knownInputs(dir: string, mlmodel: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>): KnownInputs {
+export function knownInputs(
+  dir: string,
+  mlmodel: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+): KnownInputs {
   const example = examplePath(dir, mlmodel);
   const signature = signatureOf(mlmodel);
   const sigInputs = (mlmodel.signature as { inputs?: unknown } | undefined)?.inputs;
@@ -91,7 +109,13 @@ export function knownInputs(dir: string, mlmodel: Record<string, unknown>, env: 
     if (found.inputs || found.columns) return { ...found, outputs, inputsFrom: 'input example', example };
   }
   const shape = env[INPUT_SHAPE_ENV]?.trim();
-  if (shape) return { inputs: [{ name: 'input', dtype: 'float32', shape: parseInputShape(shape) }], outputs, inputsFrom: 'MODEL_INPUT_SHAPE', example };
+  if (shape)
+    return {
+      inputs: [{ name: 'input', dtype: 'float32', shape: parseInputShape(shape) }],
+      outputs,
+      inputsFrom: 'MODEL_INPUT_SHAPE',
+      example,
+    };
   return { outputs, example };
 }
 

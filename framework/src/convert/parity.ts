@@ -31,7 +31,10 @@ interface OutputCheck {
 function compare(name: string, got: Tensor | undefined, want: Tensor, tolerance: number): OutputCheck {
   if (!got) return { equal: false, problem: `output "${name}" is missing from the converted model` };
   if (sizeOf(got.shape) !== sizeOf(want.shape) || got.shape[0] !== want.shape[0]) {
-    return { equal: false, problem: `output "${name}" has shape [${got.shape.join(', ')}], the original's is [${want.shape.join(', ')}]` };
+    return {
+      equal: false,
+      problem: `output "${name}" has shape [${got.shape.join(', ')}], the original's is [${want.shape.join(', ')}]`,
+    };
   }
   const floats = want.dtype === 'float32' || want.dtype === 'float64';
   if (!floats) {
@@ -39,7 +42,12 @@ function compare(name: string, got: Tensor | undefined, want: Tensor, tolerance:
     const a = Array.from(got.data as ArrayLike<unknown>, String);
     const b = Array.from(want.data as ArrayLike<unknown>, String);
     const at = a.findIndex((v, i) => v !== b[i]);
-    return at < 0 ? { equal: true } : { equal: false, problem: `output "${name}" differs at element ${at}: ${a[at]} where the original answers ${b[at]}` };
+    return at < 0
+      ? { equal: true }
+      : {
+          equal: false,
+          problem: `output "${name}" differs at element ${at}: ${a[at]} where the original answers ${b[at]}`,
+        };
   }
   const [x, y] = [numbers(got), numbers(want)];
   let maxAbsDiff = 0;
@@ -51,12 +59,20 @@ function compare(name: string, got: Tensor | undefined, want: Tensor, tolerance:
     if (diff > maxAbsDiff) [maxAbsDiff, worst] = [diff, i];
   }
   if (maxAbsDiff > tolerance) {
-    return { maxAbsDiff, problem: `output "${name}" differs by ${maxAbsDiff.toExponential(2)} at most (element ${worst}: ${x[worst]} where the original answers ${y[worst]}), more than ${tolerance}` };
+    return {
+      maxAbsDiff,
+      problem: `output "${name}" differs by ${maxAbsDiff.toExponential(2)} at most (element ${worst}: ${x[worst]} where the original answers ${y[worst]}), more than ${tolerance}`,
+    };
   }
   if (want.shape.length === 2 && want.shape[1] > 1) {
     const [a, b] = [argmaxRows(got), argmaxRows(want)];
     const row = a.findIndex((c, i) => c !== b[i]);
-    if (row >= 0) return { maxAbsDiff, equal: false, problem: `output "${name}" picks class ${a[row]} for sample ${row}, where the original picks ${b[row]}` };
+    if (row >= 0)
+      return {
+        maxAbsDiff,
+        equal: false,
+        problem: `output "${name}" picks class ${a[row]} for sample ${row}, where the original picks ${b[row]}`,
+      };
     return { maxAbsDiff, equal: true };
   }
   return { maxAbsDiff };
@@ -85,12 +101,21 @@ export async function checkParity(
     if (check.problem) problems.push(check.problem);
     else if (alone.problem) problems.push(`run on one sample alone, ${alone.problem}`);
     const maxAbsDiff = Math.max(check.maxAbsDiff ?? 0, alone.maxAbsDiff ?? 0);
-    outputs[name] = check.maxAbsDiff === undefined ? { equal: check.equal } : { maxAbsDiff, ...(check.equal === undefined ? {} : { equal: check.equal }) };
+    outputs[name] =
+      check.maxAbsDiff === undefined
+        ? { equal: check.equal }
+        : { maxAbsDiff, ...(check.equal === undefined ? {} : { equal: check.equal }) };
   }
   const diffs = Object.values(outputs).map((o) => o.maxAbsDiff ?? 0);
   const samples = Object.values(reference.inputs)[0]?.shape[0] ?? 0;
   return {
-    report: { samples, tolerance, maxAbsDiff: Math.max(0, ...diffs), labelsEqual: Object.values(outputs).every((o) => o.equal !== false), outputs },
+    report: {
+      samples,
+      tolerance,
+      maxAbsDiff: Math.max(0, ...diffs),
+      labelsEqual: Object.values(outputs).every((o) => o.equal !== false),
+      outputs,
+    },
     problems,
   };
 }

@@ -8,7 +8,12 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BentoError, ConversionFailedError, ModelNotConvertibleError, ParityError } from '../errors.js';
 import { stepReporter } from '../logging/step-reporter.js';
-import { CONVERSION_FILE, CONVERTED_DIR, type ConversionRecord, MLFLOW_FLAVOR_FORMAT } from '../models/converted-model.js';
+import {
+  CONVERSION_FILE,
+  CONVERTED_DIR,
+  type ConversionRecord,
+  MLFLOW_FLAVOR_FORMAT,
+} from '../models/converted-model.js';
 import { inspectModelPath } from '../models/model-dir.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
@@ -35,20 +40,36 @@ function numberSetting(env: Readonly<Record<string, string | undefined>>, name: 
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new ConversionFailedError(`${name} must be a positive number, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new ConversionFailedError(`${name} must be a positive number, got "${raw}"`);
   return value;
 }
 
 /** Why a model of `flavor` cannot be served, and what can be. */
-function notConvertible(label: string, flavor: string, mlmodel: Record<string, unknown> | undefined, registry: Registry): BentoError {
+function notConvertible(
+  label: string,
+  flavor: string,
+  mlmodel: Record<string, unknown> | undefined,
+  registry: Registry,
+): BentoError {
   const converted = registry.listConverters().flatMap((c) => c.flavors);
   const can = `bento-ts serves MLflow models of the flavors ${SERVED_AS_IS.join(', ')}${converted.length ? `, and converted once: ${converted.join(', ')}` : ''}`;
   const pyfunc = ((mlmodel?.flavors ?? {}) as Record<string, Record<string, unknown>>).python_function;
-  if (flavor === 'python_function' && (pyfunc?.python_model !== undefined || pyfunc?.loader_module === 'mlflow.pyfunc.model')) {
-    return new ModelNotConvertibleError(`${label} is a custom Python model (mlflow.pyfunc.PythonModel): its predict is Python code, which bento-ts does not run; ${can}`);
+  if (
+    flavor === 'python_function' &&
+    (pyfunc?.python_model !== undefined || pyfunc?.loader_module === 'mlflow.pyfunc.model')
+  ) {
+    return new ModelNotConvertibleError(
+      `${label} is a custom Python model (mlflow.pyfunc.PythonModel): its predict is Python code, which bento-ts does not run; ${can}`,
+    );
   }
-  const hint = ['pytorch', 'sklearn'].includes(flavor) && !converted.includes(flavor) ? ' Install @bento-ts/plugin-converters, which converts it.' : '';
-  return new ModelNotConvertibleError(`${label} is an MLflow ${flavor} model, which no converter takes; ${can}.${hint}`);
+  const hint =
+    ['pytorch', 'sklearn'].includes(flavor) && !converted.includes(flavor)
+      ? ' Install @bento-ts/plugin-converters, which converts it.'
+      : '';
+  return new ModelNotConvertibleError(
+    `${label} is an MLflow ${flavor} model, which no converter takes; ${can}.${hint}`,
+  );
 }
 
 /**
@@ -67,17 +88,28 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
   if (!converter) throw notConvertible(ctx.label, flavor, info.mlmodel, ctx.registry);
   const known = knownInputs(dir, info.mlmodel, ctx.env);
   if (!converter.infersInputs) requireInputs(known, ctx.label);
-  const reporter = stepReporter(`converting ${ctx.label} (${flavor} → ${converter.produces})`, { terminal: ctx.progress, logger: ctx.logger });
+  const reporter = stepReporter(`converting ${ctx.label} (${flavor} → ${converter.produces})`, {
+    terminal: ctx.progress,
+    logger: ctx.logger,
+  });
   const outDir = join(dir, `${CONVERTED_DIR}.tmp-${process.pid}`);
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const started = performance.now();
   try {
     const result = await converter.convert(
-      { path: dir, flavor, mlmodel: info.mlmodel, ...known, opset: numberSetting(ctx.env, 'BENTO_CONVERT_OPSET', 17), samples: numberSetting(ctx.env, 'BENTO_CONVERT_SAMPLES', 8) },
+      {
+        path: dir,
+        flavor,
+        mlmodel: info.mlmodel,
+        ...known,
+        opset: numberSetting(ctx.env, 'BENTO_CONVERT_OPSET', 17),
+        samples: numberSetting(ctx.env, 'BENTO_CONVERT_SAMPLES', 8),
+      },
       {
         outDir,
-        python: (packages) => conversionPython(dir, packages, { home: ctx.home, env: ctx.env, step: (t) => reporter.step(t) }),
+        python: (packages) =>
+          conversionPython(dir, packages, { home: ctx.home, env: ctx.env, step: (t) => reporter.step(t) }),
         progress: (t) => reporter.step(t),
         env: ctx.env,
         logger: ctx.logger,
@@ -85,10 +117,12 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
     );
     reporter.step(`checking the ${result.format} model against the original`);
     const tolerance = numberSetting(ctx.env, 'BENTO_CONVERT_TOLERANCE', DEFAULT_TOLERANCE);
-    const session = await ctx.registry.backendFor(result.format).load(
-      { uri: ctx.label, source: 'conversion', path: outDir, format: result.format, file: result.file, metadata: {} },
-      { threads: 1, device: 'cpu', logger: ctx.logger, extra: {} },
-    );
+    const session = await ctx.registry
+      .backendFor(result.format)
+      .load(
+        { uri: ctx.label, source: 'conversion', path: outDir, format: result.format, file: result.file, metadata: {} },
+        { threads: 1, device: 'cpu', logger: ctx.logger, extra: {} },
+      );
     let parity;
     try {
       parity = await checkParity(session, result.reference, tolerance);
@@ -102,7 +136,10 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
     }
     const record: ConversionRecord = {
       converter: converter.name,
-      from: { flavor, ...(typeof info.mlmodel.mlflow_version === 'string' ? { mlflowVersion: info.mlmodel.mlflow_version } : {}) },
+      from: {
+        flavor,
+        ...(typeof info.mlmodel.mlflow_version === 'string' ? { mlflowVersion: info.mlmodel.mlflow_version } : {}),
+      },
       format: result.format,
       file: `${CONVERTED_DIR}/${result.file}`,
       libraries: result.libraries,
@@ -116,11 +153,17 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
     await writeFile(join(outDir, CONVERSION_FILE), JSON.stringify(record, null, 2));
     await rm(join(dir, CONVERTED_DIR), { recursive: true, force: true });
     await rename(outDir, join(dir, CONVERTED_DIR));
-    reporter.done(`done; max |difference| from the original ${parity.report.maxAbsDiff.toExponential(1)} on ${parity.report.samples} samples, labels equal`);
+    reporter.done(
+      `done; max |difference| from the original ${parity.report.maxAbsDiff.toExponential(1)} on ${parity.report.samples} samples, labels equal`,
+    );
     return record;
   } catch (err) {
     await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     reporter.done('failed');
-    throw err instanceof BentoError ? err : new ConversionFailedError(`${ctx.label}: converting the ${flavor} model failed: ${(err as Error).message}`, { cause: err });
+    throw err instanceof BentoError
+      ? err
+      : new ConversionFailedError(`${ctx.label}: converting the ${flavor} model failed: ${(err as Error).message}`, {
+          cause: err,
+        });
   }
 }

@@ -37,9 +37,12 @@ async function readRequirements(modelDir: string): Promise<ModelRequirements | u
   const parsed = pythonEnv ? (parseYaml(pythonEnv) as { python?: unknown; dependencies?: unknown } | null) : undefined;
   const version = parsed?.python;
   // YAML reads an unquoted `python: 3.11` as a number.
-  const python = typeof version === 'string' || typeof version === 'number' ? /^(\d+\.\d+)/.exec(String(version))?.[1] : undefined;
+  const python =
+    typeof version === 'string' || typeof version === 'number' ? /^(\d+\.\d+)/.exec(String(version))?.[1] : undefined;
   const lines: string[] = [];
-  const deps = Array.isArray(parsed?.dependencies) ? (parsed.dependencies as unknown[]).map(String) : ['-r requirements.txt'];
+  const deps = Array.isArray(parsed?.dependencies)
+    ? (parsed.dependencies as unknown[]).map(String)
+    : ['-r requirements.txt'];
   for (const dep of deps) {
     const file = /^-r\s+(.+)$/.exec(dep.trim())?.[1];
     if (!file) {
@@ -49,14 +52,24 @@ async function readRequirements(modelDir: string): Promise<ModelRequirements | u
     const text = await read(file);
     if (text !== undefined) lines.push(...text.split(/\r?\n/));
   }
-  const requirements = lines.map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l !== '' && !l.startsWith('#') && !SKIPPED.test(l));
+  const requirements = lines
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l !== '' && !l.startsWith('#') && !SKIPPED.test(l));
   if (requirements.length === 0 && !pythonEnv) return undefined;
   return { python, requirements };
 }
 
-function run(command: string, args: string[], log: NodeJS.WritableStream, onLine?: (line: string) => void): Promise<{ code: number; output: string }> {
+function run(
+  command: string,
+  args: string[],
+  log: NodeJS.WritableStream,
+  onLine?: (line: string) => void,
+): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1' } });
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONUNBUFFERED: '1' },
+    });
     let output = '';
     let pending = '';
     const take = (chunk: Buffer) => {
@@ -85,7 +98,9 @@ function findInterpreter(version: string | undefined): string | undefined {
       const candidate = join(dir, name);
       if (!existsSync(candidate)) continue;
       if (!version) return candidate;
-      const probe = spawnSync(candidate, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8' });
+      const probe = spawnSync(candidate, ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], {
+        encoding: 'utf8',
+      });
       if (probe.status === 0 && probe.stdout.trim() === version) return candidate;
     }
   }
@@ -95,7 +110,10 @@ function findInterpreter(version: string | undefined): string | undefined {
 /** The requirements pip said it could not install, from its output. */
 export function unavailablePins(pipOutput: string): string[] {
   const pins = new Set<string>();
-  for (const m of pipOutput.matchAll(/(?:No matching distribution found for|Could not find a version that satisfies the requirement) ([^\s(]+)/g)) pins.add(m[1]);
+  for (const m of pipOutput.matchAll(
+    /(?:No matching distribution found for|Could not find a version that satisfies the requirement) ([^\s(]+)/g,
+  ))
+    pins.add(m[1]);
   for (const m of pipOutput.matchAll(/The conflict is caused by:\n((?:\s+.+\n)+)/g)) {
     for (const line of m[1].split('\n')) if (line.trim()) pins.add(line.trim());
   }
@@ -106,7 +124,11 @@ export function unavailablePins(pipOutput: string): string[] {
  * The interpreter for converting the model in `modelDir` with `packages` (the converter's own needs, e.g. skl2onnx):
  * BENTO_CONVERT_PYTHON, else an environment made once from the model's requirements.
  */
-export async function conversionPython(modelDir: string, packages: string[], options: PythonEnvOptions): Promise<string> {
+export async function conversionPython(
+  modelDir: string,
+  packages: string[],
+  options: PythonEnvOptions,
+): Promise<string> {
   const chosen = options.env[CONVERT_PYTHON_ENV]?.trim();
   if (chosen) {
     if (!existsSync(chosen)) throw new ConvertEnvError(`${CONVERT_PYTHON_ENV}=${chosen} does not exist`);
@@ -114,10 +136,15 @@ export async function conversionPython(modelDir: string, packages: string[], opt
   }
   const wanted = await readRequirements(modelDir);
   if (!wanted) {
-    throw new ConvertEnvError(`the model at ${modelDir} has neither python_env.yaml nor requirements.txt to make a Python environment from; set ${CONVERT_PYTHON_ENV} to a Python that has its libraries`);
+    throw new ConvertEnvError(
+      `the model at ${modelDir} has neither python_env.yaml nor requirements.txt to make a Python environment from; set ${CONVERT_PYTHON_ENV} to a Python that has its libraries`,
+    );
   }
   const all = [...wanted.requirements, ...packages];
-  const key = createHash('sha256').update(JSON.stringify({ python: wanted.python ?? '', requirements: [...all].sort() })).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ python: wanted.python ?? '', requirements: [...all].sort() }))
+    .digest('hex')
+    .slice(0, 16);
   const root = join(options.home, 'python-envs');
   const dir = join(root, key);
   const python = join(dir, 'bin', 'python');
@@ -136,22 +163,33 @@ export async function conversionPython(modelDir: string, packages: string[], opt
   const logFile = `${dir}.log`;
   const log = createWriteStream(logFile);
   try {
-    options.step(`making a Python ${wanted.python ?? ''} environment for the conversion (${join(root, key)})`.replace('  ', ' '));
+    options.step(
+      `making a Python ${wanted.python ?? ''} environment for the conversion (${join(root, key)})`.replace('  ', ' '),
+    );
     const venv = await run(base, ['-m', 'venv', staging], log);
-    if (venv.code !== 0) throw new ConvertEnvError(`${base} -m venv failed: ${venv.output.trim().split('\n').pop()} (log: ${logFile})`);
+    if (venv.code !== 0)
+      throw new ConvertEnvError(`${base} -m venv failed: ${venv.output.trim().split('\n').pop()} (log: ${logFile})`);
     const requirementsFile = join(staging, 'bento-requirements.txt');
     await writeFile(requirementsFile, `${all.join('\n')}\n`);
     options.step(`installing ${all.length} requirements with pip: ${all.join(' ')}`);
     let installed = 0;
-    const pip = await run(join(staging, 'bin', 'python'), ['-m', 'pip', 'install', '--no-input', '-r', requirementsFile], log, (line) => {
-      const collecting = /^Collecting (\S+)/.exec(line);
-      if (collecting) options.step(`pip: collecting ${collecting[1]} (${++installed})`);
-      else if (line.startsWith('Installing collected packages')) options.step('pip: installing the collected packages');
-    });
+    const pip = await run(
+      join(staging, 'bin', 'python'),
+      ['-m', 'pip', 'install', '--no-input', '-r', requirementsFile],
+      log,
+      (line) => {
+        const collecting = /^Collecting (\S+)/.exec(line);
+        if (collecting) options.step(`pip: collecting ${collecting[1]} (${++installed})`);
+        else if (line.startsWith('Installing collected packages'))
+          options.step('pip: installing the collected packages');
+      },
+    );
     if (pip.code !== 0) {
       const pins = unavailablePins(pip.output);
       throw new ConvertEnvError(
-        (pins.length > 0 ? `the model's requirements ${pins.join(', ')} cannot be installed from the package index` : `pip could not install the model's requirements: ${pip.output.trim().split('\n').pop()}`) +
+        (pins.length > 0
+          ? `the model's requirements ${pins.join(', ')} cannot be installed from the package index`
+          : `pip could not install the model's requirements: ${pip.output.trim().split('\n').pop()}`) +
           `; set ${CONVERT_PYTHON_ENV} to a Python that has the model's libraries and ${packages.join(', ')} (pip's log: ${logFile})`,
       );
     }

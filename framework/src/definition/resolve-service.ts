@@ -46,26 +46,40 @@ export type DefinitionConfig = Pick<BentoYaml, 'traffic' | 'apis' | 'runners'>;
  * for every batchable method); a build passes none, as those apply where the bento is served. A bento.yaml name
  * that matches no API, runner or method is an error: a typo would otherwise be silently ignored.
  */
-export function resolveService(cls: Constructor, config: DefinitionConfig, env: Readonly<Record<string, string | undefined>> = {}): ResolvedService {
+export function resolveService(
+  cls: Constructor,
+  config: DefinitionConfig,
+  env: Readonly<Record<string, string | undefined>> = {},
+): ResolvedService {
   const declared = getServiceDefinition(cls);
   if (!declared) throw new ServiceDefinitionError(`${cls.name} is not decorated with @service()`);
   const apis = getApis(cls);
   const apiNames = new Set(apis.map((a) => a.name));
   for (const name of Object.keys(config.apis ?? {})) {
-    if (!apiNames.has(name)) throw new ConfigError(`bento.yaml apis.${name}: the service has no API "${name}" (it has ${[...apiNames].join(', ')})`);
+    if (!apiNames.has(name))
+      throw new ConfigError(
+        `bento.yaml apis.${name}: the service has no API "${name}" (it has ${[...apiNames].join(', ')})`,
+      );
   }
   const byName = new Map<string, Constructor>();
   for (const runnable of declared.runnables) {
     const def = getRunnableDefinition(runnable);
-    if (!def) throw new ServiceDefinitionError(`${runnable.name} is injected with @runner() but is not decorated with @runnable()`);
+    if (!def)
+      throw new ServiceDefinitionError(
+        `${runnable.name} is injected with @runner() but is not decorated with @runnable()`,
+      );
     byName.set(def.name, runnable);
   }
   for (const [name, o] of Object.entries(config.runners ?? {})) {
     const runnable = byName.get(name);
-    if (!runnable) throw new ConfigError(`bento.yaml runners.${name}: the service has no runner "${name}" (it has ${[...byName.keys()].join(', ')})`);
+    if (!runnable)
+      throw new ConfigError(
+        `bento.yaml runners.${name}: the service has no runner "${name}" (it has ${[...byName.keys()].join(', ')})`,
+      );
     const methods = new Set(getMethods(runnable).map((m) => m.name));
     for (const m of Object.keys(o.batching ?? {})) {
-      if (!methods.has(m)) throw new ConfigError(`bento.yaml runners.${name}.batching.${m}: runner "${name}" has no method "${m}"`);
+      if (!methods.has(m))
+        throw new ConfigError(`bento.yaml runners.${name}.batching.${m}: runner "${name}" has no method "${m}"`);
     }
   }
   const fromEnv = environmentBatching(env);
@@ -74,7 +88,11 @@ export function resolveService(cls: Constructor, config: DefinitionConfig, env: 
     const o = config.runners?.[def.name];
     return {
       cls: runnable,
-      definition: { ...def, workers: o?.workers ?? def.workers, threadsPerWorker: o?.threadsPerWorker ?? def.threadsPerWorker },
+      definition: {
+        ...def,
+        workers: o?.workers ?? def.workers,
+        threadsPerWorker: o?.threadsPerWorker ?? def.threadsPerWorker,
+      },
       methods: getMethods(runnable).map((m) => resolveMethod(m, o?.batching?.[m.name], fromEnv)),
     };
   });
@@ -90,7 +108,11 @@ export function resolveService(cls: Constructor, config: DefinitionConfig, env: 
 }
 
 /** The environment (one setting for every method) wins over bento.yaml's per-method config, which wins over the code. */
-function resolveMethod(declared: MethodDefinition, fromYaml: BatchingConfig | undefined, fromEnv: BatchingConfig): ResolvedMethod {
+function resolveMethod(
+  declared: MethodDefinition,
+  fromYaml: BatchingConfig | undefined,
+  fromEnv: BatchingConfig,
+): ResolvedMethod {
   const maxBatchSize = fromEnv.maxBatchSize ?? fromYaml?.maxBatchSize ?? declared.maxBatchSize;
   const maxLatencyMs = fromEnv.maxLatencyMs ?? fromYaml?.maxLatencyMs ?? declared.maxLatencyMs;
   const maxQueueSize = fromYaml?.maxQueueSize ?? declared.maxQueueSize ?? defaultMaxQueueSize(maxBatchSize);

@@ -5,7 +5,12 @@ import type { FilePart, RawInput } from './descriptor.js';
  * Finds the uploaded bytes of a file input: the multipart part named `field`,
  * or the whole body when it was sent raw with an accepted media type.
  */
-export function pickFile(input: RawInput, field: string, accepts: (contentType: string) => boolean, what: string): FilePart {
+export function pickFile(
+  input: RawInput,
+  field: string,
+  accepts: (contentType: string) => boolean,
+  what: string,
+): FilePart {
   if (input.kind === 'multipart') {
     const part = input.files.find((f) => f.field === field);
     if (part) return part;

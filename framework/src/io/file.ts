@@ -13,7 +13,9 @@ export function File(options: FileOptions = {}): InputDescriptor<FilePart> {
   const field = options.field ?? 'file';
   const rawTypes = options.mediaTypes ?? ['application/octet-stream'];
   // `audio/*` takes every audio subtype.
-  const accepts = (t: string) => options.mediaTypes === undefined || rawTypes.some((m) => m === t || (m.endsWith('/*') && t.startsWith(m.slice(0, -1))));
+  const accepts = (t: string) =>
+    options.mediaTypes === undefined ||
+    rawTypes.some((m) => m === t || (m.endsWith('/*') && t.startsWith(m.slice(0, -1))));
   return {
     kind: 'file',
     mediaTypes: ['multipart/form-data', ...rawTypes],

@@ -28,9 +28,17 @@ export function Image(options: ImageOptions = {}): InputDescriptor<ImageInput> {
       const multipart = {
         type: 'object',
         required: [field],
-        properties: { [field]: { ...binary, description: options.description ?? 'Image file (JPEG, PNG, BMP, WebP, GIF, TIFF, AVIF, SVG)' } },
+        properties: {
+          [field]: {
+            ...binary,
+            description: options.description ?? 'Image file (JPEG, PNG, BMP, WebP, GIF, TIFF, AVIF, SVG)',
+          },
+        },
       };
-      return Object.fromEntries<JsonSchema>([['multipart/form-data', multipart], ...IMAGE_MEDIA_TYPES.map((t): [string, JsonSchema] => [t, binary])]);
+      return Object.fromEntries<JsonSchema>([
+        ['multipart/form-data', multipart],
+        ...IMAGE_MEDIA_TYPES.map((t): [string, JsonSchema] => [t, binary]),
+      ]);
     },
     async decode(input: RawInput, limits: Limits) {
       const part = pickFile(input, field, isImageBody, 'image');

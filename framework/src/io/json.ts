@@ -12,7 +12,8 @@ export interface JSONDescriptor<T> extends InputDescriptor<T> {
 
 export function requireJson(input: RawInput): unknown {
   if (input.kind !== 'json') {
-    const got = input.kind === 'binary' ? input.contentType : input.kind === 'multipart' ? 'multipart/form-data' : 'no body';
+    const got =
+      input.kind === 'binary' ? input.contentType : input.kind === 'multipart' ? 'multipart/form-data' : 'no body';
     throw new UnsupportedMediaTypeError(`send a JSON body with Content-Type: application/json; got ${got}`);
   }
   return input.value;

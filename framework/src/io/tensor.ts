@@ -1,5 +1,13 @@
 import { InvalidInputError, InvalidTensorError, MissingFieldError, TooManyItemsError } from '../errors.js';
-import { DTYPE_RANGE, type NumericDType, type Tensor, type TypedArrayOf, allocate, isIntegerDType, sizeOf } from '../tensor/tensor.js';
+import {
+  DTYPE_RANGE,
+  type NumericDType,
+  type Tensor,
+  type TypedArrayOf,
+  allocate,
+  isIntegerDType,
+  sizeOf,
+} from '../tensor/tensor.js';
 import type { InputDescriptor, JsonSchema, RawInput } from './descriptor.js';
 import { requireJson } from './json.js';
 
@@ -35,7 +43,8 @@ function claimedShape(value: unknown, maxRank: number, path: string): number[] {
   const shape: number[] = [];
   let node = value;
   while (Array.isArray(node)) {
-    if (shape.length === maxRank) throw new InvalidTensorError(`${path} is nested deeper than the expected rank ${maxRank}`);
+    if (shape.length === maxRank)
+      throw new InvalidTensorError(`${path} is nested deeper than the expected rank ${maxRank}`);
     shape.push(node.length);
     if (node.length === 0) break;
     node = node[0];
@@ -48,7 +57,13 @@ function claimedShape(value: unknown, maxRank: number, path: string): number[] {
  * (ragged lists), every leaf's type and its range for the dtype. Recursion depth
  * is bounded by the rank, never by the input.
  */
-function fill<D extends NumericDType>(value: unknown, shape: number[], dtype: D, out: TypedArrayOf[D], path: string): void {
+function fill<D extends NumericDType>(
+  value: unknown,
+  shape: number[],
+  dtype: D,
+  out: TypedArrayOf[D],
+  path: string,
+): void {
   const [lo, hi] = DTYPE_RANGE[dtype];
   const integer = isIntegerDType(dtype);
   const big = dtype === 'int64';
@@ -56,16 +71,22 @@ function fill<D extends NumericDType>(value: unknown, shape: number[], dtype: D,
   const walk = (node: unknown, depth: number, at: string): void => {
     if (depth === shape.length) {
       if (typeof node !== 'number' || !Number.isFinite(node)) {
-        throw new InvalidTensorError(`${at} must be a number, got ${node === null ? 'null' : Array.isArray(node) ? 'a list' : typeof node}`);
+        throw new InvalidTensorError(
+          `${at} must be a number, got ${node === null ? 'null' : Array.isArray(node) ? 'a list' : typeof node}`,
+        );
       }
-      if (integer && !Number.isInteger(node)) throw new InvalidTensorError(`${at} is ${node}; ${dtype} values must be integers`);
-      if (node < lo || node > hi) throw new InvalidTensorError(`${at} is ${node}, outside the ${dtype} range ${lo}..${hi}`);
+      if (integer && !Number.isInteger(node))
+        throw new InvalidTensorError(`${at} is ${node}; ${dtype} values must be integers`);
+      if (node < lo || node > hi)
+        throw new InvalidTensorError(`${at} is ${node}, outside the ${dtype} range ${lo}..${hi}`);
       (out as unknown as Array<number | bigint>)[offset++] = big ? BigInt(node) : node;
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
       const got = Array.isArray(node) ? `${node.length} items` : node === null ? 'null' : typeof node;
-      throw new InvalidTensorError(`${at} has ${got}; expected a list of ${shape[depth]} (the list is ragged or wrongly nested)`);
+      throw new InvalidTensorError(
+        `${at} has ${got}; expected a list of ${shape[depth]} (the list is ragged or wrongly nested)`,
+      );
     }
     for (let i = 0; i < node.length; i++) walk(node[i], depth + 1, `${at}[${i}]`);
   };
@@ -73,13 +94,18 @@ function fill<D extends NumericDType>(value: unknown, shape: number[], dtype: D,
 }
 
 /** Converts a nested JSON list into a tensor of `dtype`, enforcing `options`' shape and item limits. */
-export function tensorFromJson<D extends NumericDType>(value: unknown, options: TensorOptions<D>, path = options.field ?? 'body'): Tensor<D> {
+export function tensorFromJson<D extends NumericDType>(
+  value: unknown,
+  options: TensorOptions<D>,
+  path = options.field ?? 'body',
+): Tensor<D> {
   if (!Array.isArray(value)) throw new InvalidTensorError(`${path} must be a nested list of numbers`);
   const alternatives = options.shapes ?? (options.shape ? [options.shape] : undefined);
   const maxRank = alternatives ? Math.max(...alternatives.map((a) => a.length)) : 32;
   const shape = claimedShape(value, maxRank, path);
   const minItems = options.minItems ?? 1;
-  if (shape[0] < minItems) throw new InvalidTensorError(`${path} is empty; send at least ${minItems} item${minItems === 1 ? '' : 's'}`);
+  if (shape[0] < minItems)
+    throw new InvalidTensorError(`${path} is empty; send at least ${minItems} item${minItems === 1 ? '' : 's'}`);
   if (options.maxItems !== undefined && shape[0] > options.maxItems) {
     throw new TooManyItemsError(`${path} has ${shape[0]} items; at most ${options.maxItems} are accepted per request`);
   }
@@ -87,18 +113,23 @@ export function tensorFromJson<D extends NumericDType>(value: unknown, options: 
     const sameRank = alternatives.filter((a) => a.length === shape.length);
     const described = alternatives.map((a) => `[${a.map(describeDim).join(', ')}]`).join(' or ');
     if (sameRank.length === 0) {
-      throw new InvalidTensorError(`${path} has rank ${shape.length} (shape [${shape.join(', ')}]); expected ${described}`);
+      throw new InvalidTensorError(
+        `${path} has rank ${shape.length} (shape [${shape.join(', ')}]); expected ${described}`,
+      );
     }
     if (!sameRank.some((alt) => alt.every((dim, i) => dimAllows(dim, shape[i])))) {
       const alt = sameRank[0];
       const axis = alt.findIndex((dim, i) => !dimAllows(dim, shape[i]));
-      throw new InvalidTensorError(`${path} has shape [${shape.join(', ')}]; axis ${axis} must be ${describeDim(alt[axis])}, got ${shape[axis]} (expected ${described})`);
+      throw new InvalidTensorError(
+        `${path} has shape [${shape.join(', ')}]; axis ${axis} must be ${describeDim(alt[axis])}, got ${shape[axis]} (expected ${described})`,
+      );
     }
   }
   if (shape.includes(0)) throw new InvalidTensorError(`${path} has an empty axis (shape [${shape.join(', ')}])`);
   const out = allocate(options.dtype, shape);
   fill(value, shape, options.dtype, out.data, path);
-  if (out.data.length !== sizeOf(shape)) throw new InvalidTensorError(`${path} does not fill shape [${shape.join(', ')}]`);
+  if (out.data.length !== sizeOf(shape))
+    throw new InvalidTensorError(`${path} does not fill shape [${shape.join(', ')}]`);
   return out;
 }
 
@@ -126,8 +157,13 @@ export function NdArray<D extends NumericDType>(options: TensorOptions<D>): Inpu
     kind: 'tensor',
     mediaTypes: ['application/json'],
     requestSchema() {
-      const list = { ...nestedSchema(options), description: options.description ?? `${options.dtype} tensor as nested lists` };
-      const schema = options.field ? { type: 'object', required: [options.field], properties: { [options.field]: list } } : list;
+      const list = {
+        ...nestedSchema(options),
+        description: options.description ?? `${options.dtype} tensor as nested lists`,
+      };
+      const schema = options.field
+        ? { type: 'object', required: [options.field], properties: { [options.field]: list } }
+        : list;
       return { 'application/json': schema };
     },
     async decode(input: RawInput) {

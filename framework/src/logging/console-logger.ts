@@ -17,12 +17,18 @@ function clock(time: Date): string {
 export function consoleLogger(name: string, level = process.env.BENTO_LOG_LEVEL ?? 'info'): Logger {
   const min = Math.max(0, LEVELS.indexOf(level as (typeof LEVELS)[number]));
   const pretty = (process.env.BENTO_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty';
-  const write = (lvl: (typeof LEVELS)[number]) => (msg: string, ...args: unknown[]) => {
-    if (LEVELS.indexOf(lvl) < min) return;
-    const text = args.length ? `${msg} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}` : msg;
-    const now = new Date();
-    const line = pretty ? `[${clock(now)}] ${lvl.toUpperCase()} (${name}): ${text}` : JSON.stringify({ level: lvl, time: now.getTime(), name, msg: text });
-    process.stderr.write(line + '\n');
-  };
+  const write =
+    (lvl: (typeof LEVELS)[number]) =>
+    (msg: string, ...args: unknown[]) => {
+      if (LEVELS.indexOf(lvl) < min) return;
+      const text = args.length
+        ? `${msg} ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`
+        : msg;
+      const now = new Date();
+      const line = pretty
+        ? `[${clock(now)}] ${lvl.toUpperCase()} (${name}): ${text}`
+        : JSON.stringify({ level: lvl, time: now.getTime(), name, msg: text });
+      process.stderr.write(line + '\n');
+    };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }

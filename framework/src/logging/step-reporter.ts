@@ -11,7 +11,10 @@ export interface StepReporter {
  * Steps of a long task (a conversion: making its Python environment, installing, converting, checking): on a
  * terminal one line redrawn in place with the time so far, else one log line a step.
  */
-export function stepReporter(title: string, options: { terminal: boolean; logger: Logger; out?: NodeJS.WriteStream }): StepReporter {
+export function stepReporter(
+  title: string,
+  options: { terminal: boolean; logger: Logger; out?: NodeJS.WriteStream },
+): StepReporter {
   const out = options.out ?? process.stderr;
   const started = performance.now();
   const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;

@@ -51,6 +51,8 @@ export async function readConversion(dir: string): Promise<ConversionRecord | un
   try {
     return JSON.parse(text) as ConversionRecord;
   } catch (err) {
-    throw new ModelFormatError(`${join(dir, CONVERTED_DIR, CONVERSION_FILE)} is damaged (${(err as Error).message}); remove ${join(dir, CONVERTED_DIR)} to convert again`);
+    throw new ModelFormatError(
+      `${join(dir, CONVERTED_DIR, CONVERSION_FILE)} is damaged (${(err as Error).message}); remove ${join(dir, CONVERTED_DIR)} to convert again`,
+    );
   }
 }

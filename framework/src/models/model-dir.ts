@@ -41,10 +41,14 @@ async function readLabels(dir: string): Promise<string[] | undefined> {
     if (name.endsWith('.json')) {
       const parsed: unknown = JSON.parse(text);
       const list = Array.isArray(parsed) ? parsed : (parsed as { classes?: unknown }).classes;
-      if (!Array.isArray(list) || !list.every((c) => typeof c === 'string')) throw new ModelFormatError(`${file} must hold a JSON list of class names`);
+      if (!Array.isArray(list) || !list.every((c) => typeof c === 'string'))
+        throw new ModelFormatError(`${file} must hold a JSON list of class names`);
       return list;
     }
-    return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    return text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
   }
   return undefined;
 }
@@ -77,11 +81,14 @@ async function tensorflowModelPath(conf: Record<string, unknown>, dir: string): 
 
 /** The flavor an MLflow model is saved in, beside the generic python_function one. */
 export function mainFlavor(mlmodel: Record<string, unknown>): string | undefined {
-  const flavors = Object.keys((mlmodel.flavors ?? {}));
+  const flavors = Object.keys(mlmodel.flavors ?? {});
   return flavors.find((f) => f !== 'python_function') ?? flavors[0];
 }
 
-async function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string): Promise<{ format: string; file?: string }> {
+async function formatFromMlmodel(
+  mlmodel: Record<string, unknown>,
+  dir: string,
+): Promise<{ format: string; file?: string }> {
   const flavors = (mlmodel.flavors ?? {}) as Record<string, Record<string, unknown>>;
   for (const [flavor, format] of Object.entries(SERVABLE_FLAVORS)) {
     const conf = flavors[flavor];
@@ -96,7 +103,9 @@ async function formatFromMlmodel(mlmodel: Record<string, unknown>, dir: string):
   }
   // mlflow.pytorch.log_model(..., extra_files=["model.onnx"]) ships an ONNX export beside the pickle: served as it is.
   const extras = (flavors.pytorch?.extra_files ?? []) as Array<{ path?: unknown }>;
-  const onnxExtra = extras.map((e) => e?.path).find((p): p is string => typeof p === 'string' && p.toLowerCase().endsWith('.onnx'));
+  const onnxExtra = extras
+    .map((e) => e?.path)
+    .find((p): p is string => typeof p === 'string' && p.toLowerCase().endsWith('.onnx'));
   if (onnxExtra) return { format: 'onnx', file: onnxExtra };
   // Anything else is served once converted (a converter plugin takes the flavor): the framework decides.
   const flavor = mainFlavor(mlmodel);
@@ -129,8 +138,10 @@ export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
   if (info.isFile()) {
     dir = dirname(target);
     file = basename(target);
-    format = EXTENSION_FORMATS[extname(target).toLowerCase()] ?? (basename(target) === 'model.json' ? 'tfjs' : undefined);
-    if (!format) throw new ModelFormatError(`cannot tell the format of model file ${target} (known: .onnx, model.json)`);
+    format =
+      EXTENSION_FORMATS[extname(target).toLowerCase()] ?? (basename(target) === 'model.json' ? 'tfjs' : undefined);
+    if (!format)
+      throw new ModelFormatError(`cannot tell the format of model file ${target} (known: .onnx, model.json)`);
   } else {
     mlmodel = await readMlmodel(dir);
     const conversion = await readConversion(dir);
@@ -151,10 +162,16 @@ export async function inspectModelPath(target: string): Promise<ModelDirInfo> {
       const entries = await readdir(dir);
       const onnx = entries.filter((e) => e.toLowerCase().endsWith('.onnx'));
       if (onnx.length === 1) [format, file] = ['onnx', onnx[0]];
-      else if (onnx.length > 1) throw new ModelFormatError(`${dir} holds several .onnx files (${onnx.join(', ')}); point MODEL_URI at one of them`);
+      else if (onnx.length > 1)
+        throw new ModelFormatError(
+          `${dir} holds several .onnx files (${onnx.join(', ')}); point MODEL_URI at one of them`,
+        );
       else if (entries.includes('model.json')) [format, file] = ['tfjs', 'model.json'];
       else if (entries.includes('saved_model.pb')) format = 'tf-saved-model';
-      else throw new ModelFormatError(`${dir} holds no model bento-ts can serve (an MLmodel file, a .onnx file, a TF.js model.json or a TensorFlow saved_model.pb)`);
+      else
+        throw new ModelFormatError(
+          `${dir} holds no model bento-ts can serve (an MLmodel file, a .onnx file, a TF.js model.json or a TensorFlow saved_model.pb)`,
+        );
     }
   }
   const labels = await readLabels(dir);

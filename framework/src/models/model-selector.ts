@@ -39,7 +39,9 @@ export function modelFromEnv(fallback?: string): (env: Readonly<Record<string, s
     const packed = env[MODEL_ENV.bentoDefault]?.trim();
     if (packed) return packed;
     if (fallback === undefined) {
-      throw new ConfigError(`Either ${MODEL_ENV.runId} or ${MODEL_ENV.name} must be set (or ${MODEL_ENV.uri}, a model path or URI)`);
+      throw new ConfigError(
+        `Either ${MODEL_ENV.runId} or ${MODEL_ENV.name} must be set (or ${MODEL_ENV.uri}, a model path or URI)`,
+      );
     }
     return fallback;
   };

@@ -14,7 +14,11 @@ import { inspectModelPath } from './model-dir.js';
  * converted there, once, under a version that is its content's digest; the same files are never converted twice,
  * and changed files are converted again.
  */
-async function storeConverted(model: ResolvedModel, store: ModelStore, prepare: (dir: string) => ReturnType<typeof prepareModelDir>): Promise<ResolvedModel> {
+async function storeConverted(
+  model: ResolvedModel,
+  store: ModelStore,
+  prepare: (dir: string) => ReturnType<typeof prepareModelDir>,
+): Promise<ResolvedModel> {
   const name = tagPart(model.name ?? basename(model.path));
   const version = (await directoryDigest(model.path)).slice(0, 12);
   let stored = await store.find(`${name}:${version}`);
@@ -41,7 +45,13 @@ async function storeConverted(model: ResolvedModel, store: ModelStore, prepare: 
     }
   }
   const info = await inspectModelPath(stored.path);
-  return { ...model, path: stored.path, format: info.format, file: info.file, metadata: { ...model.metadata, ...info.metadata, tag: stored.tag } };
+  return {
+    ...model,
+    path: stored.path,
+    format: info.format,
+    file: info.file,
+    metadata: { ...model.metadata, ...info.metadata, tag: stored.tag },
+  };
 }
 
 /**
@@ -59,7 +69,8 @@ export async function resolveModel(
   const source = registry.sourceFor(uri);
   const store = project.modelStoreRoot ? new ModelStore(project.modelStoreRoot) : ModelStore.fromEnv(env);
   const progress = process.stderr.isTTY === true;
-  const prepare = (dir: string) => prepareModelDir(dir, { registry, env, logger, progress, home: storeRoot(env), label: uri });
+  const prepare = (dir: string) =>
+    prepareModelDir(dir, { registry, env, logger, progress, home: storeRoot(env), label: uri });
   const model = await source.resolve(uri, {
     cwd: project.serviceDir,
     cacheDir: join(project.root, '.bento', 'cache'),
@@ -69,6 +80,7 @@ export async function resolveModel(
     logger,
     prepare,
   });
-  if (!model?.path || !model.format) throw new ModelLoadError(`model source "${source.name}" returned no path or format for ${uri}`);
+  if (!model?.path || !model.format)
+    throw new ModelLoadError(`model source "${source.name}" returned no path or format for ${uri}`);
   return registry.loads(model.format) ? model : storeConverted(model, store, prepare);
 }

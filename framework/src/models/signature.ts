@@ -36,11 +36,13 @@ export function signatureOf(mlmodel: Record<string, unknown>): ModelSignature | 
 
 function mismatch(declared: TensorSpec, actual: TensorSpec): string | undefined {
   if (declared.dtype !== actual.dtype) return `dtype ${actual.dtype}, the signature says ${declared.dtype}`;
-  if (declared.shape.length !== actual.shape.length) return `rank ${actual.shape.length} [${actual.shape.join(', ')}], the signature says [${declared.shape.join(', ')}]`;
+  if (declared.shape.length !== actual.shape.length)
+    return `rank ${actual.shape.length} [${actual.shape.join(', ')}], the signature says [${declared.shape.join(', ')}]`;
   for (let i = 0; i < declared.shape.length; i++) {
     const d = declared.shape[i];
     const a = actual.shape[i];
-    if (typeof d === 'number' && typeof a === 'number' && d !== a) return `shape [${actual.shape.join(', ')}], the signature says [${declared.shape.map((x) => x ?? -1).join(', ')}]`;
+    if (typeof d === 'number' && typeof a === 'number' && d !== a)
+      return `shape [${actual.shape.join(', ')}], the signature says [${declared.shape.map((x) => x ?? -1).join(', ')}]`;
   }
   return undefined;
 }
@@ -50,14 +52,21 @@ function mismatch(declared: TensorSpec, actual: TensorSpec): string | undefined 
  * inputs or outputs disagree with it (wrong file, wrong export) is refused at
  * start rather than failing on the first request.
  */
-export function checkSignature(metadata: ModelMetadata, model: { inputs: TensorSpec[]; outputs: TensorSpec[] }, what: string): void {
+export function checkSignature(
+  metadata: ModelMetadata,
+  model: { inputs: TensorSpec[]; outputs: TensorSpec[] },
+  what: string,
+): void {
   const signature = metadata.signature as ModelSignature | undefined;
   for (const side of ['inputs', 'outputs'] as const) {
     const declared = signature?.[side];
     if (!declared) continue;
     declared.forEach((spec, i) => {
       const actual = model[side].find((t) => t.name === spec.name) ?? model[side][i];
-      if (!actual) throw new ModelFormatError(`${what}: the MLmodel signature declares ${side.slice(0, -1)} "${spec.name}", which the model does not have`);
+      if (!actual)
+        throw new ModelFormatError(
+          `${what}: the MLmodel signature declares ${side.slice(0, -1)} "${spec.name}", which the model does not have`,
+        );
       const problem = mismatch(spec, actual);
       if (problem) throw new ModelFormatError(`${what}: ${side.slice(0, -1)} "${actual.name}" has ${problem}`);
     });

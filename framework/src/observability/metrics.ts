@@ -39,9 +39,21 @@ export class ServerMetrics {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
-  readonly queueWait = this.runnerHistogram('bento_runner_queue_wait_seconds', 'Time a call waited in its adaptive-batching queue before a batch took it', LATENCY_BUCKETS);
-  readonly batchSize = this.runnerHistogram('bento_runner_batch_size', 'Items per batch run by the model', BATCH_BUCKETS);
-  readonly inference = this.runnerHistogram('bento_runner_inference_seconds', 'Time the model took on one batch (measured in the worker)', LATENCY_BUCKETS);
+  readonly queueWait = this.runnerHistogram(
+    'bento_runner_queue_wait_seconds',
+    'Time a call waited in its adaptive-batching queue before a batch took it',
+    LATENCY_BUCKETS,
+  );
+  readonly batchSize = this.runnerHistogram(
+    'bento_runner_batch_size',
+    'Items per batch run by the model',
+    BATCH_BUCKETS,
+  );
+  readonly inference = this.runnerHistogram(
+    'bento_runner_inference_seconds',
+    'Time the model took on one batch (measured in the worker)',
+    LATENCY_BUCKETS,
+  );
   readonly batchFailures = new Counter({
     name: 'bento_runner_batch_failures_total',
     help: 'Batches that failed in the runner, by runner and method',
@@ -66,7 +78,13 @@ export class ServerMetrics {
   private render: () => Promise<string> = () => this.registry.metrics();
 
   private runnerHistogram(name: string, help: string, buckets: number[]): Histogram<'runner' | 'method'> {
-    return new Histogram({ name, help: `${help}, by runner and method`, labelNames: ['runner', 'method'] as const, buckets, registers: [this.registry] });
+    return new Histogram({
+      name,
+      help: `${help}, by runner and method`,
+      labelNames: ['runner', 'method'] as const,
+      buckets,
+      registers: [this.registry],
+    });
   }
 
   constructor(options: { processMetrics?: boolean } = {}) {
@@ -98,7 +116,7 @@ export class ServerMetrics {
 
   readonly modelUpdates = new Counter({
     name: 'bento_model_updates_total',
-    help: 'Hot updates of a runner\'s model: a new version swapped in, or refused (it failed to load or warm up, or its signature differs)',
+    help: "Hot updates of a runner's model: a new version swapped in, or refused (it failed to load or warm up, or its signature differs)",
     labelNames: ['runner', 'outcome'] as const,
     registers: [this.registry],
   });

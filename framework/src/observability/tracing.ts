@@ -37,19 +37,30 @@ export interface Tracing {
  */
 export function tracesExporters(env: Env): Array<'otlp' | 'console'> {
   if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return [];
-  const named = (env.OTEL_TRACES_EXPORTER ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const named = (env.OTEL_TRACES_EXPORTER ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   if (named.includes('none')) return [];
-  if (named.length === 0) return env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? ['otlp'] : [];
+  if (named.length === 0)
+    return env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? ['otlp'] : [];
   for (const name of named) {
-    if (name !== 'otlp' && name !== 'console') throw new ConfigError(`OTEL_TRACES_EXPORTER=${name} is not supported; use otlp, console or none`);
+    if (name !== 'otlp' && name !== 'console')
+      throw new ConfigError(`OTEL_TRACES_EXPORTER=${name} is not supported; use otlp, console or none`);
   }
   return [...new Set(named)] as Array<'otlp' | 'console'>;
 }
 
 function otlpProtocol(env: Env): 'http/protobuf' | 'http/json' {
-  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
+  const protocol = (
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
+    env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+    'http/protobuf'
+  ).trim();
   if (protocol === 'http/protobuf' || protocol === 'http/json') return protocol;
-  throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: bento-ts exports over OTLP/HTTP; use http/protobuf (port 4318) or http/json`);
+  throw new ConfigError(
+    `OTEL_EXPORTER_OTLP_PROTOCOL=${protocol} is not supported: bento-ts exports over OTLP/HTTP; use http/protobuf (port 4318) or http/json`,
+  );
 }
 
 function otlpUrl(env: Env): string {
@@ -59,7 +70,10 @@ function otlpUrl(env: Env): string {
 }
 
 /** Starts tracing when the environment asks for it (see tracesExporters); undefined otherwise. */
-export async function tracingFromEnv(env: Env, service: { name: string; version?: string }): Promise<Tracing | undefined> {
+export async function tracingFromEnv(
+  env: Env,
+  service: { name: string; version?: string },
+): Promise<Tracing | undefined> {
   const exporters = tracesExporters(env);
   if (exporters.length === 0) return undefined;
   const [api, node, base, resources] = await Promise.all([
@@ -77,15 +91,27 @@ export async function tracingFromEnv(env: Env, service: { name: string; version?
       continue;
     }
     const protocol = otlpProtocol(env);
-    const { OTLPTraceExporter } = protocol === 'http/json' ? await import('@opentelemetry/exporter-trace-otlp-http') : await import('@opentelemetry/exporter-trace-otlp-proto');
+    const { OTLPTraceExporter } =
+      protocol === 'http/json'
+        ? await import('@opentelemetry/exporter-trace-otlp-http')
+        : await import('@opentelemetry/exporter-trace-otlp-proto');
     processors.push(new base.BatchSpanProcessor(new OTLPTraceExporter()));
     destinations.push(`OTLP ${protocol} to ${otlpUrl(env)}`);
   }
   // The service's name and version, unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say otherwise.
   const resource = resources
     .defaultResource()
-    .merge(resources.resourceFromAttributes({ 'service.name': service.name, ...(service.version ? { 'service.version': service.version } : {}) }))
-    .merge(resources.detectResources({ detectors: [resources.hostDetector, resources.processDetector, resources.envDetector] }));
+    .merge(
+      resources.resourceFromAttributes({
+        'service.name': service.name,
+        ...(service.version ? { 'service.version': service.version } : {}),
+      }),
+    )
+    .merge(
+      resources.detectResources({
+        detectors: [resources.hostDetector, resources.processDetector, resources.envDetector],
+      }),
+    );
   const provider = new node.NodeTracerProvider({ resource, spanProcessors: processors });
   provider.register();
   const tracer = api.trace.getTracer('bento-ts');
@@ -95,7 +121,10 @@ export async function tracingFromEnv(env: Env, service: { name: string; version?
 type Api = typeof import('@opentelemetry/api');
 
 class OtelTracing implements Tracing {
-  private readonly spans = new WeakMap<FastifyRequest, { span: Span; ctx: ReturnType<Api['context']['active']>; ended?: boolean }>();
+  private readonly spans = new WeakMap<
+    FastifyRequest,
+    { span: Span; ctx: ReturnType<Api['context']['active']>; ended?: boolean }
+  >();
 
   constructor(
     private readonly api: Api,
@@ -140,7 +169,8 @@ class OtelTracing implements Tracing {
       if (!entry || entry.ended) return;
       entry.ended = true;
       if (status !== undefined) entry.span.setAttribute('http.response.status_code', status);
-      if (aborted) entry.span.setStatus({ code: api.SpanStatusCode.ERROR, message: 'the client closed the connection' });
+      if (aborted)
+        entry.span.setStatus({ code: api.SpanStatusCode.ERROR, message: 'the client closed the connection' });
       else if (status !== undefined && status >= 500) entry.span.setStatus({ code: api.SpanStatusCode.ERROR });
       entry.span.end();
     };
@@ -159,17 +189,21 @@ class OtelTracing implements Tracing {
   }
 
   readonly call: CallTracer = (runner, method, call) =>
-    this.tracer.startActiveSpan(`${runner}.${method}`, { kind: this.api.SpanKind.INTERNAL, attributes: { 'bento.runner': runner, 'bento.method': method } }, async (span) => {
-      try {
-        return await call();
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: (err as Error).message });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
+    this.tracer.startActiveSpan(
+      `${runner}.${method}`,
+      { kind: this.api.SpanKind.INTERNAL, attributes: { 'bento.runner': runner, 'bento.method': method } },
+      async (span) => {
+        try {
+          return await call();
+        } catch (err) {
+          span.recordException(err as Error);
+          span.setStatus({ code: this.api.SpanStatusCode.ERROR, message: (err as Error).message });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
 
   async shutdown(): Promise<void> {
     await this.provider.shutdown();

@@ -18,7 +18,10 @@ const ERROR_SCHEMA: JsonSchema = {
   },
 };
 
-const errorResponse = (description: string) => ({ description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } });
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
 
 function operation(api: ApiDefinition): Record<string, unknown> {
   const responses: Record<string, unknown> = {
@@ -46,7 +49,9 @@ function operation(api: ApiDefinition): Record<string, unknown> {
       ? {
           requestBody: {
             required: true,
-            content: Object.fromEntries(Object.entries(api.input.requestSchema()).map(([type, schema]) => [type, { schema }])),
+            content: Object.fromEntries(
+              Object.entries(api.input.requestSchema()).map(([type, schema]) => [type, { schema }]),
+            ),
           },
         }
       : {}),
@@ -58,20 +63,54 @@ const STATUS_SCHEMA: JsonSchema = { type: 'object', properties: { status: { type
 
 /** The routes every bento-ts server adds beside the service's APIs. */
 const INFRASTRUCTURE: Record<string, Record<string, unknown>> = {
-  '/livez': { get: { operationId: 'livez', summary: 'Liveness: the process answers', tags: ['Infrastructure'], responses: { '200': { description: 'Live', content: { 'application/json': { schema: STATUS_SCHEMA } } } } } },
+  '/livez': {
+    get: {
+      operationId: 'livez',
+      summary: 'Liveness: the process answers',
+      tags: ['Infrastructure'],
+      responses: { '200': { description: 'Live', content: { 'application/json': { schema: STATUS_SCHEMA } } } },
+    },
+  },
   '/readyz': {
     get: {
       operationId: 'readyz',
       summary: 'Readiness: every model loaded and warmed up, not shutting down',
       tags: ['Infrastructure'],
-      responses: { '200': { description: 'Ready', content: { 'application/json': { schema: STATUS_SCHEMA } } }, '503': errorResponse('Shutting down') },
+      responses: {
+        '200': { description: 'Ready', content: { 'application/json': { schema: STATUS_SCHEMA } } },
+        '503': errorResponse('Shutting down'),
+      },
     },
   },
-  '/healthz': { get: { operationId: 'healthz', summary: 'Live and ready', tags: ['Infrastructure'], responses: { '200': { description: 'Healthy', content: { 'application/json': { schema: STATUS_SCHEMA } } }, '503': errorResponse('Shutting down') } } },
-  '/metrics': { get: { operationId: 'metrics', summary: 'Prometheus metrics', tags: ['Infrastructure'], responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+  '/healthz': {
+    get: {
+      operationId: 'healthz',
+      summary: 'Live and ready',
+      tags: ['Infrastructure'],
+      responses: {
+        '200': { description: 'Healthy', content: { 'application/json': { schema: STATUS_SCHEMA } } },
+        '503': errorResponse('Shutting down'),
+      },
+    },
+  },
+  '/metrics': {
+    get: {
+      operationId: 'metrics',
+      summary: 'Prometheus metrics',
+      tags: ['Infrastructure'],
+      responses: {
+        '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } },
+      },
+    },
+  },
 };
 
-export function openApiDocument(definition: ServiceDefinition, apis: ApiDefinition[], version: string, options: { infrastructure?: boolean } = {}): Record<string, unknown> {
+export function openApiDocument(
+  definition: ServiceDefinition,
+  apis: ApiDefinition[],
+  version: string,
+  options: { infrastructure?: boolean } = {},
+): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const api of apis) {
     paths[api.route] = { ...paths[api.route], [api.method.toLowerCase()]: operation(api) };
@@ -81,7 +120,11 @@ export function openApiDocument(definition: ServiceDefinition, apis: ApiDefiniti
   }
   return {
     openapi: '3.0.3',
-    info: { title: definition.name, description: definition.description ?? `The ${definition.name} service, served by bento-ts`, version },
+    info: {
+      title: definition.name,
+      description: definition.description ?? `The ${definition.name} service, served by bento-ts`,
+      version,
+    },
     paths,
     components: { schemas: { Error: ERROR_SCHEMA } },
   };

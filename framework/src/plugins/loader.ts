@@ -10,7 +10,13 @@ import type { BentoPlugin } from './types.js';
  * but never imports them statically: a project that does not depend on one
  * simply does not get it.
  */
-export const BUILTIN_PLUGINS = ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-tfjs', '@bento-ts/plugin-converters'];
+export const BUILTIN_PLUGINS = [
+  '@bento-ts/plugin-local',
+  '@bento-ts/plugin-onnx',
+  '@bento-ts/plugin-mlflow',
+  '@bento-ts/plugin-tfjs',
+  '@bento-ts/plugin-converters',
+];
 
 export interface PluginRef {
   /** As written by the user (package name or relative path). */
@@ -40,7 +46,12 @@ function resolveSpecifier(spec: string, fromDir: string): string | undefined {
  * installation, for a built bento or a model served with no project) when
  * `fromDir` has none. Listed plugins that cannot be found are an error.
  */
-export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromDir, fallbackFrom?: string): PluginRef[] {
+export function findPlugins(
+  listed: string[],
+  fromDir: string,
+  pathsFrom = fromDir,
+  fallbackFrom?: string,
+): PluginRef[] {
   const refs: PluginRef[] = [];
   for (const spec of BUILTIN_PLUGINS) {
     if (listed.includes(spec)) continue;
@@ -49,7 +60,9 @@ export function findPlugins(listed: string[], fromDir: string, pathsFrom = fromD
   }
   for (const spec of listed) {
     const base = isPathSpecifier(spec) ? pathsFrom : fromDir;
-    const file = resolveSpecifier(spec, base) ?? (fallbackFrom && !isPathSpecifier(spec) ? resolveSpecifier(spec, fallbackFrom) : undefined);
+    const file =
+      resolveSpecifier(spec, base) ??
+      (fallbackFrom && !isPathSpecifier(spec) ? resolveSpecifier(spec, fallbackFrom) : undefined);
     if (!file) {
       throw new PluginError(
         `plugin "${spec}" listed in bento.yaml cannot be found from ${base}.` +

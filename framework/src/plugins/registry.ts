@@ -31,8 +31,15 @@ export class Registry implements PluginRegistry {
   private current = '';
 
   async use(plugin: BentoPlugin, origin: string): Promise<void> {
-    if (typeof plugin !== 'object' || plugin === null || typeof plugin.name !== 'string' || typeof plugin.setup !== 'function') {
-      throw new PluginError(`${origin} does not export a plugin: expected a default export made with definePlugin({ name, setup })`);
+    if (
+      typeof plugin !== 'object' ||
+      plugin === null ||
+      typeof plugin.name !== 'string' ||
+      typeof plugin.setup !== 'function'
+    ) {
+      throw new PluginError(
+        `${origin} does not export a plugin: expected a default export made with definePlugin({ name, setup })`,
+      );
     }
     if (this.plugins.includes(plugin.name)) {
       throw new PluginError(`plugin "${plugin.name}" is loaded twice (again from ${origin})`);
@@ -42,7 +49,9 @@ export class Registry implements PluginRegistry {
       await plugin.setup(this);
     } catch (err) {
       if (err instanceof PluginError) throw err;
-      throw new PluginError(`plugin "${plugin.name}" (${origin}) failed in setup: ${(err as Error).message}`, { cause: err });
+      throw new PluginError(`plugin "${plugin.name}" (${origin}) failed in setup: ${(err as Error).message}`, {
+        cause: err,
+      });
     } finally {
       this.current = '';
     }
@@ -51,19 +60,26 @@ export class Registry implements PluginRegistry {
 
   addModelSource(source: ModelSource): void {
     if (!source?.name || !Array.isArray(source.schemes) || typeof source.resolve !== 'function') {
-      throw new PluginError(`plugin "${this.current}" registered an invalid model source: it needs name, schemes[] and resolve()`);
+      throw new PluginError(
+        `plugin "${this.current}" registered an invalid model source: it needs name, schemes[] and resolve()`,
+      );
     }
     for (const scheme of source.schemes) {
       const key = scheme.toLowerCase();
       const taken = this.sources.get(key);
-      if (taken) throw new PluginError(`URI scheme "${scheme}:" is claimed by model sources "${taken.name}" and "${source.name}"`);
+      if (taken)
+        throw new PluginError(
+          `URI scheme "${scheme}:" is claimed by model sources "${taken.name}" and "${source.name}"`,
+        );
       this.sources.set(key, source);
     }
   }
 
   addBackend(backend: Backend): void {
     if (!backend?.name || !Array.isArray(backend.formats) || typeof backend.load !== 'function') {
-      throw new PluginError(`plugin "${this.current}" registered an invalid backend: it needs name, formats[] and load()`);
+      throw new PluginError(
+        `plugin "${this.current}" registered an invalid backend: it needs name, formats[] and load()`,
+      );
     }
     for (const format of backend.formats) {
       // The first backend registered for a format wins; later ones are alternatives selectable by name.
@@ -73,19 +89,31 @@ export class Registry implements PluginRegistry {
   }
 
   addConverter(converter: ModelConverter): void {
-    if (!converter?.name || !Array.isArray(converter.flavors) || typeof converter.produces !== 'string' || typeof converter.convert !== 'function') {
-      throw new PluginError(`plugin "${this.current}" registered an invalid converter: it needs name, flavors[], produces and convert()`);
+    if (
+      !converter?.name ||
+      !Array.isArray(converter.flavors) ||
+      typeof converter.produces !== 'string' ||
+      typeof converter.convert !== 'function'
+    ) {
+      throw new PluginError(
+        `plugin "${this.current}" registered an invalid converter: it needs name, flavors[], produces and convert()`,
+      );
     }
     for (const flavor of converter.flavors) {
       const taken = this.converters.get(flavor);
-      if (taken) throw new PluginError(`MLflow flavor "${flavor}" is claimed by converters "${taken.name}" and "${converter.name}"`);
+      if (taken)
+        throw new PluginError(
+          `MLflow flavor "${flavor}" is claimed by converters "${taken.name}" and "${converter.name}"`,
+        );
       this.converters.set(flavor, converter);
     }
   }
 
   addRequestHook(hook: RequestHook): void {
     if (!hook?.name || typeof hook.onRequest !== 'function') {
-      throw new PluginError(`plugin "${this.current}" registered an invalid request hook: it needs name and onRequest()`);
+      throw new PluginError(
+        `plugin "${this.current}" registered an invalid request hook: it needs name and onRequest()`,
+      );
     }
     this.requestHooks.push(hook);
   }
@@ -106,7 +134,10 @@ export class Registry implements PluginRegistry {
   backendFor(format: string, name?: string): Backend {
     const backend = name ? this.backends.get(`name:${name}`) : this.backends.get(format);
     if (backend && backend.formats.includes(format)) return backend;
-    if (name && backend) throw new BackendNotFoundError(`backend "${name}" does not load "${format}" models (it loads ${backend.formats.join(', ')})`);
+    if (name && backend)
+      throw new BackendNotFoundError(
+        `backend "${name}" does not load "${format}" models (it loads ${backend.formats.join(', ')})`,
+      );
     const hint = FORMAT_HINTS[format];
     throw new BackendNotFoundError(
       `no backend loads "${format}" models${name ? ` under the name "${name}"` : ''}.` +

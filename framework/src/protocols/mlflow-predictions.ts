@@ -31,7 +31,8 @@ export function predictions(outputs: Record<string, Tensor>, model: ModelInfo, f
   const names = model.outputs.map((o) => o.name).filter((n) => n in outputs);
   if (flavor === 'sklearn') return values(outputs[serving?.predict_output ?? names[0]]);
   // PyTorch's pyfunc answers a DataFrame with a DataFrame; Keras's does when the model has no signature.
-  const records = flavor === 'pytorch' || ((flavor === 'keras' || flavor === 'tensorflow') && !model.metadata.signature);
+  const records =
+    flavor === 'pytorch' || ((flavor === 'keras' || flavor === 'tensorflow') && !model.metadata.signature);
   if (records && fromTable) {
     // pyfunc returns pd.DataFrame(preds) for a DataFrame: columns 0..k-1, sent as records.
     const rows = nested(outputs[names[0]]) as unknown[][];

@@ -24,18 +24,22 @@ const MEDIA_TYPES = ['application/json', 'text/csv'];
  * (compared as sent, as MLflow does). MLflow answers a request with no content type with a 500; here it is a 415.
  */
 export function mediaTypeOf(header: string | undefined): 'application/json' | 'text/csv' {
-  if (header === undefined || header.trim() === '') throw new UnsupportedMediaTypeError('the request has no Content-Type; send application/json or text/csv');
+  if (header === undefined || header.trim() === '')
+    throw new UnsupportedMediaTypeError('the request has no Content-Type; send application/json or text/csv');
   const [type, ...params] = header.split(';').map((p) => p.trim());
   for (const param of params) {
     const [key, value = ''] = param.split('=').map((p) => p.trim());
     if (key.toLowerCase() === 'charset') {
-      if (value.toLowerCase() !== 'utf-8') throw new UnsupportedMediaTypeError('The scoring server only supports UTF-8');
+      if (value.toLowerCase() !== 'utf-8')
+        throw new UnsupportedMediaTypeError('The scoring server only supports UTF-8');
     } else if (key) {
       throw new UnsupportedMediaTypeError(`Unrecognized content type parameters: ${key}.`);
     }
   }
   if (!MEDIA_TYPES.includes(type)) {
-    throw new UnsupportedMediaTypeError(`This predictor only supports the following content types: Types: ${JSON.stringify(MEDIA_TYPES)}. Got '${header}'.`);
+    throw new UnsupportedMediaTypeError(
+      `This predictor only supports the following content types: Types: ${JSON.stringify(MEDIA_TYPES)}. Got '${header}'.`,
+    );
   }
   return type as 'application/json' | 'text/csv';
 }
@@ -47,7 +51,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function pythonType(value: unknown): string {
   if (Array.isArray(value)) return 'list';
   if (value === null) return 'NoneType';
-  return { string: 'str', number: Number.isInteger(value) ? 'int' : 'float', boolean: 'bool', object: 'dict' }[typeof value as string] ?? typeof value;
+  return (
+    { string: 'str', number: Number.isInteger(value) ? 'int' : 'float', boolean: 'bool', object: 'dict' }[
+      typeof value as string
+    ] ?? typeof value
+  );
 }
 
 /** pandas.DataFrame(records): columns in the order they first appear; a missing value is null. */
@@ -55,21 +63,45 @@ function tableFromRecords(records: unknown[]): ScoringInput {
   if (records.every(Array.isArray)) {
     // Lists instead of records: pandas numbers the columns.
     const width = Math.max(0, ...records.map((r) => (r as unknown[]).length));
-    return { kind: 'table', columns: Array.from({ length: width }, (_, i) => String(i)), rows: records.map((r) => Array.from({ length: width }, (_, i) => (r as unknown[])[i] ?? null)) };
+    return {
+      kind: 'table',
+      columns: Array.from({ length: width }, (_, i) => String(i)),
+      rows: records.map((r) => Array.from({ length: width }, (_, i) => (r as unknown[])[i] ?? null)),
+    };
   }
   const columns: string[] = [];
   for (const record of records) {
-    if (!isObject(record)) throw MlflowInputError.badRequest(`Invalid input. Dataframe records format must be a list of records. Got ${pythonType(record)} in the list.`);
+    if (!isObject(record))
+      throw MlflowInputError.badRequest(
+        `Invalid input. Dataframe records format must be a list of records. Got ${pythonType(record)} in the list.`,
+      );
     for (const key of Object.keys(record)) if (!columns.includes(key)) columns.push(key);
   }
-  return { kind: 'table', columns, rows: records.map((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? null)) };
+  return {
+    kind: 'table',
+    columns,
+    rows: records.map((r) => columns.map((c) => (r as Record<string, unknown>)[c] ?? null)),
+  };
 }
 
 function fromSplit(split: unknown): ScoringInput {
-  if (!isObject(split)) throw MlflowInputError.badRequest(`Invalid input. Dataframe split format must be a dictionary. Got ${pythonType(split)}.`);
-  if (!('data' in split)) throw MlflowInputError.badRequest(`Invalid input. Dataframe split format must have 'data' field and optionally 'columns' and 'index' fields. Got {${Object.keys(split).map((k) => `'${k}'`).join(', ')}}.`);
+  if (!isObject(split))
+    throw MlflowInputError.badRequest(
+      `Invalid input. Dataframe split format must be a dictionary. Got ${pythonType(split)}.`,
+    );
+  if (!('data' in split))
+    throw MlflowInputError.badRequest(
+      `Invalid input. Dataframe split format must have 'data' field and optionally 'columns' and 'index' fields. Got {${Object.keys(
+        split,
+      )
+        .map((k) => `'${k}'`)
+        .join(', ')}}.`,
+    );
   const data = split.data;
-  if (!Array.isArray(data)) throw MlflowInputError.badRequest("Invalid input. Provided dataframe_split field is not a valid dataframe representation in 'split' format. Error: 'data must be a list'");
+  if (!Array.isArray(data))
+    throw MlflowInputError.badRequest(
+      "Invalid input. Provided dataframe_split field is not a valid dataframe representation in 'split' format. Error: 'data must be a list'",
+    );
   const rows = data.map((r): unknown[] => (Array.isArray(r) ? r : [r]));
   const columns = Array.isArray(split.columns) ? split.columns.map(String) : undefined;
   const width = columns?.length ?? Math.max(0, ...rows.map((r) => r.length));
@@ -92,7 +124,8 @@ function fromInstances(instances: unknown): ScoringInput {
     return { kind: 'named', values };
   }
   if (isObject(instances)) return { kind: 'named', values: instances };
-  if (!Array.isArray(instances)) throw MlflowInputError.badRequest(`Invalid input. The input must be a list. Got ${pythonType(instances)}.`);
+  if (!Array.isArray(instances))
+    throw MlflowInputError.badRequest(`Invalid input. The input must be a list. Got ${pythonType(instances)}.`);
   return { kind: 'tensor', value: instances };
 }
 
@@ -103,7 +136,8 @@ function fromInputs(inputs: unknown): ScoringInput {
   return { kind: 'tensor', value: inputs };
 }
 
-const CSV_ERROR = 'Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method.';
+const CSV_ERROR =
+  'Failed to parse input as a Pandas DataFrame. Ensure that the input is a valid CSV-formatted Pandas DataFrame produced using the `pandas.DataFrame.to_csv()` method.';
 
 /**
  * A CSV table as pandas.read_csv reads it: the first row names the columns (an unnamed first one, a saved index, is
@@ -120,7 +154,8 @@ function parseCsv(text: string): ScoringInput {
   if (!header) throw MlflowInputError.badRequest(`${CSV_ERROR} Error: 'No columns to parse from file'`);
   const columns = header.map((h, i) => (h === '' ? `Unnamed: ${i}` : h));
   const rows = data.map((r) => {
-    if (r.length > columns.length) throw MlflowInputError.badRequest(`${CSV_ERROR} Error: 'Expected ${columns.length} fields, saw ${r.length}'`);
+    if (r.length > columns.length)
+      throw MlflowInputError.badRequest(`${CSV_ERROR} Error: 'Expected ${columns.length} fields, saw ${r.length}'`);
     return columns.map((_, i) => (r[i] === undefined || r[i] === '' ? null : r[i]));
   });
   return { kind: 'table', columns, rows };
@@ -132,7 +167,9 @@ function bodyText(body: Buffer): string {
   try {
     return text.decode(body);
   } catch (err) {
-    throw MlflowInputError.badRequest(`Invalid input. Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`);
+    throw MlflowInputError.badRequest(
+      `Invalid input. Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`,
+    );
   }
 }
 
@@ -145,8 +182,13 @@ function parseJson(text: string): unknown {
   } catch (err) {
     if (!/NaN|Infinity/.test(text)) throw err;
     // Strings are matched first, so only the bare tokens become (marked) strings, and the reviver turns them back.
-    const swapped = text.replace(/("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)/g, (m, str: string | undefined) => str ?? JSON.stringify(NONFINITE + m));
-    return JSON.parse(swapped, (_k, v: unknown) => (typeof v === 'string' && v.startsWith(NONFINITE) ? Number(v.slice(NONFINITE.length)) : v));
+    const swapped = text.replace(
+      /("(?:[^"\\]|\\.)*")|(-?Infinity|NaN)/g,
+      (m, str: string | undefined) => str ?? JSON.stringify(NONFINITE + m),
+    );
+    return JSON.parse(swapped, (_k, v: unknown) =>
+      typeof v === 'string' && v.startsWith(NONFINITE) ? Number(v.slice(NONFINITE.length)) : v,
+    );
   }
 }
 
@@ -158,11 +200,15 @@ export function parseScoringRequest(body: Buffer, mediaType: 'application/json' 
   try {
     json = parseJson(text);
   } catch (err) {
-    throw MlflowInputError.badRequest(`Invalid input. Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`);
+    throw MlflowInputError.badRequest(
+      `Invalid input. Ensure that input is a valid JSON formatted string. Error: '${(err as Error).message}'`,
+    );
   }
   if (!isObject(json)) {
     const got = Array.isArray(json) ? 'Received a list.' : `Received unexpected input type '${pythonType(json)}'.`;
-    throw MlflowInputError.badRequest(`Invalid input. The input must be a JSON dictionary with exactly one of the input fields {${INPUT_FIELDS.map((f) => `'${f}'`).join(', ')}}. ${got}`);
+    throw MlflowInputError.badRequest(
+      `Invalid input. The input must be a JSON dictionary with exactly one of the input fields {${INPUT_FIELDS.map((f) => `'${f}'`).join(', ')}}. ${got}`,
+    );
   }
   const given = INPUT_FIELDS.filter((f) => f in json);
   if (given.length !== 1) {
@@ -175,7 +221,10 @@ export function parseScoringRequest(body: Buffer, mediaType: 'application/json' 
     case 'dataframe_split':
       return fromSplit(value);
     case 'dataframe_records':
-      if (!Array.isArray(value)) throw MlflowInputError.badRequest(`Invalid input. Dataframe records format must be a list of records. Got ${isObject(value) ? 'dictionary' : pythonType(value)}.`);
+      if (!Array.isArray(value))
+        throw MlflowInputError.badRequest(
+          `Invalid input. Dataframe records format must be a list of records. Got ${isObject(value) ? 'dictionary' : pythonType(value)}.`,
+        );
       return tableFromRecords(value);
     case 'instances':
       return fromInstances(value);

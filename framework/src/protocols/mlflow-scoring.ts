@@ -17,20 +17,33 @@ import { predictions } from './mlflow-predictions.js';
 import { scoringFeeds, scoringSchema } from './mlflow-schema.js';
 import { rawBodies } from './raw-body.js';
 
-export function installMlflowScoring(app: FastifyInstance, target: InferenceTarget, serverVersion: string, maxBodyBytes: number, guard: GuardRequest, taken: (route: string) => boolean): void {
+export function installMlflowScoring(
+  app: FastifyInstance,
+  target: InferenceTarget,
+  serverVersion: string,
+  maxBodyBytes: number,
+  guard: GuardRequest,
+  taken: (route: string) => boolean,
+): void {
   app.register(async (scoring) => {
     rawBodies(scoring, maxBodyBytes);
     scoring.setErrorHandler((err, _req, reply) => {
       const { status, body, retryAfter } = toErrorResponse(err);
       if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
       // MLflow's clients read error_code and message; bento-ts's read error.
-      const mlflowCode = err instanceof MlflowInputError ? err.mlflowCode : status === 400 ? 'BAD_REQUEST' : body.error.code;
-      return reply.code(status).type('application/json').send({ error_code: mlflowCode, message: body.error.message, ...body });
+      const mlflowCode =
+        err instanceof MlflowInputError ? err.mlflowCode : status === 400 ? 'BAD_REQUEST' : body.error.code;
+      return reply
+        .code(status)
+        .type('application/json')
+        .send({ error_code: mlflowCode, message: body.error.message, ...body });
     });
-    const probe = async (_req: unknown, reply: { type(t: string): { send(b: string): unknown } }) => reply.type('application/json').send('\n');
+    const probe = async (_req: unknown, reply: { type(t: string): { send(b: string): unknown } }) =>
+      reply.type('application/json').send('\n');
     if (!taken('/ping')) scoring.get('/ping', probe);
     if (!taken('/health')) scoring.get('/health', probe);
-    if (!taken('/version')) scoring.get('/version', async (_req, reply) => reply.type('application/json').send(serverVersion));
+    if (!taken('/version'))
+      scoring.get('/version', async (_req, reply) => reply.type('application/json').send(serverVersion));
     if (!taken('/invocations')) {
       scoring.post('/invocations', (req) =>
         guard(req, async () => {

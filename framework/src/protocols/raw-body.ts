@@ -7,5 +7,7 @@ import type { FastifyInstance } from 'fastify';
  */
 export function rawBodies(instance: FastifyInstance, maxBodyBytes: number): void {
   instance.removeAllContentTypeParsers();
-  instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) => done(null, body));
+  instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: maxBodyBytes }, (_req, body, done) =>
+    done(null, body),
+  );
 }

@@ -22,7 +22,10 @@ const TO_DTYPE: Record<string, DType> = {
 
 export function toDType(datatype: string): DType {
   const dtype = TO_DTYPE[datatype];
-  if (!dtype) throw new InvalidTensorError(`datatype ${datatype} is not supported; use one of ${Object.keys(TO_DTYPE).join(', ')}`);
+  if (!dtype)
+    throw new InvalidTensorError(
+      `datatype ${datatype} is not supported; use one of ${Object.keys(TO_DTYPE).join(', ')}`,
+    );
   return dtype;
 }
 
@@ -40,25 +43,40 @@ function checkShape(shape: unknown, what: string): number[] {
 }
 
 /** A tensor from JSON `data` (flat or nested). */
-export function tensorFromJson(datatype: string, shapeValue: unknown, data: unknown, what: string, maxElements: number): Tensor {
+export function tensorFromJson(
+  datatype: string,
+  shapeValue: unknown,
+  data: unknown,
+  what: string,
+  maxElements: number,
+): Tensor {
   const dtype = toDType(datatype);
   const shape = checkShape(shapeValue, what);
   const size = sizeOf(shape);
-  if (size > maxElements) throw new InvalidTensorError(`${what}: ${size} elements is more than the ${maxElements} allowed`);
+  if (size > maxElements)
+    throw new InvalidTensorError(`${what}: ${size} elements is more than the ${maxElements} allowed`);
   const flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : undefined;
   if (!flat) throw new InvalidTensorError(`${what}: "data" must be a list`);
-  if (flat.length !== size) throw new InvalidTensorError(`${what}: "data" has ${flat.length} elements, shape [${shape.join(', ')}] needs ${size}`);
+  if (flat.length !== size)
+    throw new InvalidTensorError(
+      `${what}: "data" has ${flat.length} elements, shape [${shape.join(', ')}] needs ${size}`,
+    );
   const out = allocate(dtype, shape);
   const big = dtype === 'int64';
   for (let i = 0; i < size; i++) {
     const v = flat[i];
     if (dtype === 'string') {
-      if (typeof v !== 'string') throw new InvalidTensorError(`${what}: element ${i} is ${JSON.stringify(v)}, not a string (BYTES)`);
+      if (typeof v !== 'string')
+        throw new InvalidTensorError(`${what}: element ${i} is ${JSON.stringify(v)}, not a string (BYTES)`);
       (out.data as string[])[i] = v;
       continue;
     }
-    if (dtype === 'bool' ? typeof v !== 'boolean' && typeof v !== 'number' : typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new InvalidTensorError(`${what}: element ${i} is ${JSON.stringify(v)}, not a finite ${dtype === 'bool' ? 'boolean' : 'number'}`);
+    if (
+      dtype === 'bool' ? typeof v !== 'boolean' && typeof v !== 'number' : typeof v !== 'number' || !Number.isFinite(v)
+    ) {
+      throw new InvalidTensorError(
+        `${what}: element ${i} is ${JSON.stringify(v)}, not a finite ${dtype === 'bool' ? 'boolean' : 'number'}`,
+      );
     }
     (out.data as unknown as Array<number | bigint>)[i] = big ? BigInt(Math.trunc(v as number)) : Number(v);
   }
@@ -76,7 +94,8 @@ function stringsFromBytes(bytes: Buffer, size: number, what: string): string[] {
     out.push(bytes.toString('utf8', at + 4, at + 4 + length));
     at += 4 + length;
   }
-  if (out.length !== size || at !== bytes.length) throw new InvalidTensorError(`${what}: the binary data does not hold ${size} length-prefixed BYTES elements`);
+  if (out.length !== size || at !== bytes.length)
+    throw new InvalidTensorError(`${what}: the binary data does not hold ${size} length-prefixed BYTES elements`);
   return out;
 }
 
@@ -86,7 +105,10 @@ export function tensorFromBytes(datatype: string, shapeValue: unknown, bytes: Bu
   const shape = checkShape(shapeValue, what);
   if (dtype === 'string') return tensor('string', shape, stringsFromBytes(bytes, sizeOf(shape), what));
   const out = allocate<Exclude<DType, 'string'>>(dtype, shape);
-  if (bytes.length !== out.data.byteLength) throw new InvalidTensorError(`${what}: ${bytes.length} bytes of binary data, shape [${shape.join(', ')}] of ${datatype} needs ${out.data.byteLength}`);
+  if (bytes.length !== out.data.byteLength)
+    throw new InvalidTensorError(
+      `${what}: ${bytes.length} bytes of binary data, shape [${shape.join(', ')}] of ${datatype} needs ${out.data.byteLength}`,
+    );
   new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.byteLength).set(bytes);
   return out;
 }
@@ -94,7 +116,9 @@ export function tensorFromBytes(datatype: string, shapeValue: unknown, bytes: Bu
 /** JSON values for a tensor's data (int64 as numbers, as Triton writes them; strings as they are). */
 export function jsonData(t: Tensor): Array<number | boolean | string> {
   if (Array.isArray(t.data)) return t.data;
-  return Array.from(t.data as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : t.dtype === 'bool' ? Boolean(v) : v));
+  return Array.from(t.data as ArrayLike<number | bigint>, (v) =>
+    typeof v === 'bigint' ? Number(v) : t.dtype === 'bool' ? Boolean(v) : v,
+  );
 }
 
 /** A tensor's data as the binary extension sends it (BYTES elements each prefixed with its length). */
@@ -113,10 +137,12 @@ export function bytesOf(t: Tensor): Buffer {
 /** Converts a tensor to `dtype` (e.g. FP64 from a JSON client to a float32 model); integers and floats only. */
 export function castTensor(t: Tensor, dtype: DType): Tensor {
   if (t.dtype === dtype) return t;
-  if (dtype === 'string' || t.dtype === 'string') throw new InvalidTensorError(`cannot convert ${t.dtype} values to ${dtype}`);
+  if (dtype === 'string' || t.dtype === 'string')
+    throw new InvalidTensorError(`cannot convert ${t.dtype} values to ${dtype}`);
   const big = dtype === 'int64';
   const out = allocate(dtype, [...t.shape]);
   const src = t.data as ArrayLike<number | bigint>;
-  for (let i = 0; i < src.length; i++) (out.data as unknown as Array<number | bigint>)[i] = big ? BigInt(Math.trunc(Number(src[i]))) : Number(src[i]);
+  for (let i = 0; i < src.length; i++)
+    (out.data as unknown as Array<number | bigint>)[i] = big ? BigInt(Math.trunc(Number(src[i]))) : Number(src[i]);
   return tensor(dtype, out.shape, out.data);
 }

@@ -1,5 +1,14 @@
 import { BentoError, InferenceError, ServiceUnavailableError } from '../errors.js';
-import { type BatchInput, type BatchOutput, concatBatch, isBatchInput, itemsOf, materializeBatch, sliceBatch, splitBatch } from '../tensor/batch.js';
+import {
+  type BatchInput,
+  type BatchOutput,
+  concatBatch,
+  isBatchInput,
+  itemsOf,
+  materializeBatch,
+  sliceBatch,
+  splitBatch,
+} from '../tensor/batch.js';
 import { isTensorInput } from '../tensor/deferred.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
 import { tagAnswer } from './answered-by.js';
@@ -168,7 +177,9 @@ export class Dispatcher {
   }
 
   /** The batching settings it runs with, as the service's definition resolved them. */
-  get settings(): Readonly<Pick<DispatcherOptions, 'maxBatchSize' | 'maxLatencyMs' | 'maxQueueSize' | 'preferredBatchSizes'>> {
+  get settings(): Readonly<
+    Pick<DispatcherOptions, 'maxBatchSize' | 'maxLatencyMs' | 'maxQueueSize' | 'preferredBatchSizes'>
+  > {
     const { maxBatchSize, maxLatencyMs, maxQueueSize, preferredBatchSizes } = this.options;
     return { maxBatchSize, maxLatencyMs, maxQueueSize, preferredBatchSizes };
   }
@@ -189,14 +200,26 @@ export class Dispatcher {
   /** Queues one call's input; resolves with its rows of the batch's output (a tensor, or named tensors, as the method returns). */
   submit<T extends BatchOutput = Tensor>(input: unknown): Promise<T> {
     const { name, batchDim, maxQueueSize } = this.options;
-    if (!isBatchInput(input)) return Promise.reject(new InferenceError(`${name} is batchable: call it with one tensor, or an object of named tensors`));
+    if (!isBatchInput(input))
+      return Promise.reject(
+        new InferenceError(`${name} is batchable: call it with one tensor, or an object of named tensors`),
+      );
     const rows = itemsOf(input, batchDim[0]);
-    if (rows === undefined) return Promise.reject(new InferenceError(`${name}: the named tensors have different numbers of items along axis ${batchDim[0]}`));
-    if (!rows || rows < 1) return Promise.reject(new InferenceError(`${name}: the input has no items along axis ${batchDim[0]}`));
+    if (rows === undefined)
+      return Promise.reject(
+        new InferenceError(`${name}: the named tensors have different numbers of items along axis ${batchDim[0]}`),
+      );
+    if (!rows || rows < 1)
+      return Promise.reject(new InferenceError(`${name}: the input has no items along axis ${batchDim[0]}`));
     // An empty queue takes any request (its size is bounded by the body limit); otherwise the queue is bounded.
     if (this.queuedItems > 0 && this.queuedItems + rows > maxQueueSize) {
       this.counters.rejectedQueueFull++;
-      return Promise.reject(new ServiceUnavailableError(`${name} is overloaded: its queue holds ${this.queuedItems} items (limit ${maxQueueSize})`, { retryAfter: 1 }));
+      return Promise.reject(
+        new ServiceUnavailableError(
+          `${name} is overloaded: its queue holds ${this.queuedItems} items (limit ${maxQueueSize})`,
+          { retryAfter: 1 },
+        ),
+      );
     }
     // A request that can start at once is never refused: the cost model keeps learning, so one slow spell cannot
     // leave estimates that refuse everything for good.
@@ -216,7 +239,20 @@ export class Dispatcher {
     }
     this.arrivals.record(now, rows);
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ input, arrivedAt, queuedAt: now, startsNow, timing, rows, taken: 0, parts: [], done: 0, settled: false, resolve: resolve as (v: BatchOutput) => void, reject });
+      this.queue.push({
+        input,
+        arrivedAt,
+        queuedAt: now,
+        startsNow,
+        timing,
+        rows,
+        taken: 0,
+        parts: [],
+        done: 0,
+        settled: false,
+        resolve: resolve as (v: BatchOutput) => void,
+        reject,
+      });
       this.queuedItems += rows;
       this.pump();
     });
@@ -281,7 +317,13 @@ export class Dispatcher {
       // A request split across batches has rows running already: it is seen through.
       if (head.taken > 0 || head.startsNow || now - head.arrivedAt <= limit) return;
       this.counters.expired++;
-      this.fail(head, new ServiceUnavailableError(`${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request has waited ${Math.round(now - head.arrivedAt)} ms since it arrived`, { retryAfter: 1 }));
+      this.fail(
+        head,
+        new ServiceUnavailableError(
+          `${name} cannot answer within its latency objective of ${maxLatencyMs} ms: the request has waited ${Math.round(now - head.arrivedAt)} ms since it arrived`,
+          { retryAfter: 1 },
+        ),
+      );
     }
   }
 
@@ -293,7 +335,10 @@ export class Dispatcher {
     if (gap >= saving) return 0;
     const now = this.clock.now();
     const head = this.queue[0];
-    const budget = Math.min(saving - (now - head.queuedAt), this.options.maxLatencyMs - this.deliveryMs - this.roundTrip(this.queuedItems + 1) - (now - head.arrivedAt));
+    const budget = Math.min(
+      saving - (now - head.queuedAt),
+      this.options.maxLatencyMs - this.deliveryMs - this.roundTrip(this.queuedItems + 1) - (now - head.arrivedAt),
+    );
     // Timers cannot wait less than 1 ms: a shorter hold would overshoot its budget.
     return budget >= TIMER_RESOLUTION_MS ? Math.min(Math.max(gap, TIMER_RESOLUTION_MS), budget) : 0;
   }
@@ -357,7 +402,12 @@ export class Dispatcher {
       return;
     }
     const observe = (failed: boolean, costMs?: number) =>
-      this.options.observer?.batch(items, segments.map((s) => started - s.request.queuedAt), costMs ?? this.clock.now() - started, failed);
+      this.options.observer?.batch(
+        items,
+        segments.map((s) => started - s.request.queuedAt),
+        costMs ?? this.clock.now() - started,
+        failed,
+      );
     this.runBatch(batch).then(
       ({ output, costMs, model }) => {
         observe(false, costMs);
@@ -370,7 +420,14 @@ export class Dispatcher {
     );
   }
 
-  private finish(segments: Segment[], run: { started: number; items: number }, error?: unknown, output?: unknown, costMs?: number, model?: string): void {
+  private finish(
+    segments: Segment[],
+    run: { started: number; items: number },
+    error?: unknown,
+    output?: unknown,
+    costMs?: number,
+    model?: string,
+  ): void {
     this.running.delete(run);
     const { started, items } = run;
     // The model's own time when the runner reports it: the round trip also holds event-loop delays batching does not save.
@@ -388,10 +445,20 @@ export class Dispatcher {
       const axis = this.options.batchDim[1];
       const returned = isBatchInput(output) ? itemsOf(output, axis) : undefined;
       if (returned !== items) {
-        const got = isTensor(output) ? `shape [${output.shape.join(', ')}]` : isBatchInput(output) ? `named tensors of ${returned ?? 'differing numbers of'} items` : typeof output;
-        error = new InferenceError(`${this.options.name} returned ${got} for a batch of ${items}; a batchable method must return one tensor (or named tensors) with ${items} items along axis ${axis}`);
+        const got = isTensor(output)
+          ? `shape [${output.shape.join(', ')}]`
+          : isBatchInput(output)
+            ? `named tensors of ${returned ?? 'differing numbers of'} items`
+            : typeof output;
+        error = new InferenceError(
+          `${this.options.name} returned ${got} for a batch of ${items}; a batchable method must return one tensor (or named tensors) with ${items} items along axis ${axis}`,
+        );
       } else {
-        pieces = splitBatch(output as BatchOutput, axis, segments.map((s) => s.count));
+        pieces = splitBatch(
+          output as BatchOutput,
+          axis,
+          segments.map((s) => s.count),
+        );
       }
     }
     segments.forEach((segment, i) => {
@@ -427,6 +494,10 @@ export class Dispatcher {
       this.queue.splice(index, 1);
       this.queuedItems -= request.rows - request.taken;
     }
-    request.reject(error instanceof BentoError ? error : new InferenceError(`${this.options.name} failed: ${(error as Error)?.message ?? error}`));
+    request.reject(
+      error instanceof BentoError
+        ? error
+        : new InferenceError(`${this.options.name} failed: ${(error as Error)?.message ?? error}`),
+    );
   }
 }

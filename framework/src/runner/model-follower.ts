@@ -63,7 +63,10 @@ export class ModelFollower {
     } catch (err) {
       // Said once per problem, not at every look while it lasts.
       const problem = (err as Error).message;
-      if (problem !== this.lastProblem) logger.warn(`${runner}: could not look for a new version of ${this.pool.model.uri}; ${describeModel(this.pool.model)} serves on: ${problem}`);
+      if (problem !== this.lastProblem)
+        logger.warn(
+          `${runner}: could not look for a new version of ${this.pool.model.uri}; ${describeModel(this.pool.model)} serves on: ${problem}`,
+        );
       this.lastProblem = problem;
       return 'unavailable';
     }

@@ -41,8 +41,13 @@ const MAX_MEMBERS = 64;
  */
 export function tagTiming<T>(value: T, timing: RequestTiming | undefined): T {
   if (!mark(value, timing)) return value;
-  const members = Array.isArray(value) ? value : Object.getPrototypeOf(value) === Object.prototype ? Object.values(value as object) : [];
-  if (members.length <= MAX_MEMBERS) for (const member of members) if (!Array.isArray(member) && !ArrayBuffer.isView(member)) mark(member, timing);
+  const members = Array.isArray(value)
+    ? value
+    : Object.getPrototypeOf(value) === Object.prototype
+      ? Object.values(value as object)
+      : [];
+  if (members.length <= MAX_MEMBERS)
+    for (const member of members) if (!Array.isArray(member) && !ArrayBuffer.isView(member)) mark(member, timing);
   return value;
 }
 
@@ -54,7 +59,8 @@ function mark(value: unknown, timing: RequestTiming | undefined): value is objec
 
 /** The timing `value` carries, or the one of the runner call being made now, if any. */
 export function timingOf(value: unknown): RequestTiming | undefined {
-  const carried = typeof value === 'object' && value !== null ? (value as { [TIMING]?: RequestTiming })[TIMING] : undefined;
+  const carried =
+    typeof value === 'object' && value !== null ? (value as { [TIMING]?: RequestTiming })[TIMING] : undefined;
   return carried ?? current;
 }
 

@@ -26,12 +26,16 @@ export function resolveWorkerCount(value: RunnableDefinition['workers'], overrid
 
 /** Why a model cannot stand in for another behind the same service (its inputs or outputs differ), if it cannot. */
 export function signatureChange(from: ModelInfo, to: ModelInfo): string | undefined {
-  const spec = (specs: ModelInfo['inputs']) => JSON.stringify(specs.map(({ name, dtype, shape }) => ({ name, dtype, shape })));
-  if (spec(from.inputs) !== spec(to.inputs)) return `its inputs ${spec(to.inputs)} differ from the served model's ${spec(from.inputs)}`;
-  if (spec(from.outputs) !== spec(to.outputs)) return `its outputs ${spec(to.outputs)} differ from the served model's ${spec(from.outputs)}`;
+  const spec = (specs: ModelInfo['inputs']) =>
+    JSON.stringify(specs.map(({ name, dtype, shape }) => ({ name, dtype, shape })));
+  if (spec(from.inputs) !== spec(to.inputs))
+    return `its inputs ${spec(to.inputs)} differ from the served model's ${spec(from.inputs)}`;
+  if (spec(from.outputs) !== spec(to.outputs))
+    return `its outputs ${spec(to.outputs)} differ from the served model's ${spec(from.outputs)}`;
   // The service reads class names and preprocessing once, when it is built.
   for (const key of ['classes', 'preprocessing'] as const) {
-    if (JSON.stringify(from.metadata[key]) !== JSON.stringify(to.metadata[key])) return `its ${key} differ from the served model's`;
+    if (JSON.stringify(from.metadata[key]) !== JSON.stringify(to.metadata[key]))
+      return `its ${key} differ from the served model's`;
   }
   return undefined;
 }
@@ -75,7 +79,10 @@ export class RunnerPool {
   }
 
   /** Worker threads with the model loaded and warmed up in each, or the first worker's load error. */
-  private static async loaded(bootstrap: WorkerBootstrap, options: RunnerPoolOptions): Promise<{ pool: Piscina; info: ModelInfo }> {
+  private static async loaded(
+    bootstrap: WorkerBootstrap,
+    options: RunnerPoolOptions,
+  ): Promise<{ pool: Piscina; info: ModelInfo }> {
     const pool = new Piscina({
       filename: new URL('./worker.js', import.meta.url).href,
       workerData: bootstrap,
@@ -90,7 +97,12 @@ export class RunnerPool {
     });
     try {
       // Every worker loads the model; ask each one so that start-up fails here, not on the first request.
-      const infos = await Promise.all(Array.from({ length: options.workers }, () => pool.run({ method: INFO_METHOD, args: [] }) as Promise<InfoResponse>));
+      const infos = await Promise.all(
+        Array.from(
+          { length: options.workers },
+          () => pool.run({ method: INFO_METHOD, args: [] }) as Promise<InfoResponse>,
+        ),
+      );
       const failed = infos.find((r) => !r.ok);
       if (failed && !failed.ok) throw fromSerialized(failed.error);
       return { pool, info: (infos[0] as { value: ModelInfo }).value };
@@ -118,7 +130,10 @@ export class RunnerPool {
     const differs = signatureChange(this.current, info) ?? warmUpRegression(this.current, info);
     if (differs || this.closed) {
       await pool.destroy().catch(() => undefined);
-      if (differs) throw new ModelLoadError(`runner "${this.name}": ${info.resolvedUri ?? info.uri} was not swapped in: ${differs}`);
+      if (differs)
+        throw new ModelLoadError(
+          `runner "${this.name}": ${info.resolvedUri ?? info.uri} was not swapped in: ${differs}`,
+        );
       throw new ServiceUnavailableError(`runner "${this.name}" is shutting down`);
     }
     const old = this.pool;
@@ -155,7 +170,9 @@ export class RunnerPool {
       if (/terminated|destroyed|closed/i.test(message) && /pool/i.test(message)) {
         throw new ServiceUnavailableError(`runner "${this.name}" is shutting down`, { retryAfter: 1 });
       }
-      throw new RunnerCrashedError(`runner "${this.name}" worker stopped while handling the call: ${message}`, { cause: err });
+      throw new RunnerCrashedError(`runner "${this.name}" worker stopped while handling the call: ${message}`, {
+        cause: err,
+      });
     }
     if (!response.ok) throw fromSerialized(response.error);
     return { value: response.value, elapsedMs: response.elapsedMs };

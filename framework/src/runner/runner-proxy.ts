@@ -21,7 +21,8 @@ export function createRunner<T>(
   traced?: CallTracer,
 ): Runner<T> {
   const target: Record<string, unknown> = {};
-  const trace = <R>(method: string, call: () => Promise<R>): Promise<R> => (traced ? traced(pool.name, method, call) : call());
+  const trace = <R>(method: string, call: () => Promise<R>): Promise<R> =>
+    traced ? traced(pool.name, method, call) : call();
   for (const m of runner.methods) {
     if (m.batchable) {
       const dispatcher = new Dispatcher(
@@ -44,7 +45,10 @@ export function createRunner<T>(
       );
       pool.dispatchers.set(m.name, dispatcher);
       target[m.name] = (...args: unknown[]) => {
-        if (args.length !== 1) return Promise.reject(new ServiceDefinitionError(`${pool.name}.${m.name} is batchable: it takes exactly one tensor`));
+        if (args.length !== 1)
+          return Promise.reject(
+            new ServiceDefinitionError(`${pool.name}.${m.name} is batchable: it takes exactly one tensor`),
+          );
         return trace(m.name, () => dispatcher.submit(args[0])).then((rows) => {
           const model = taggedModel(rows);
           if (model) noteAnswer(model);
@@ -58,7 +62,10 @@ export function createRunner<T>(
         trace(m.name, async () => {
           try {
             const model = modelLabel(pool.model);
-            const { value, elapsedMs } = await pool.callTimed(m.name, args.map((a) => (isDeferred(a) ? materialize(a) : a)));
+            const { value, elapsedMs } = await pool.callTimed(
+              m.name,
+              args.map((a) => (isDeferred(a) ? materialize(a) : a)),
+            );
             observer?.batch(1, [], elapsedMs ?? 0, false);
             noteAnswer(model);
             return value;
@@ -74,8 +81,11 @@ export function createRunner<T>(
   Object.defineProperty(target, 'model', { get: () => pool.model, enumerable: true });
   return new Proxy(target, {
     get(obj, key) {
-      if (key in obj || typeof key === 'symbol' || key === 'then') return (obj as Record<string | symbol, unknown>)[key];
-      throw new ServiceDefinitionError(`runner "${pool.name}" has no method "${String(key)}"; add @method() to ${runner.cls.name}.${String(key)}`);
+      if (key in obj || typeof key === 'symbol' || key === 'then')
+        return (obj as Record<string | symbol, unknown>)[key];
+      throw new ServiceDefinitionError(
+        `runner "${pool.name}" has no method "${String(key)}"; add @method() to ${runner.cls.name}.${String(key)}`,
+      );
     },
   }) as unknown as Runner<T>;
 }
@@ -87,7 +97,9 @@ export type VariantCallObserver = (variant: string, role: 'primary' | 'shadow', 
 
 /** A private copy of a call's arguments: the primary call may hand its buffers to a worker thread. */
 function copied(args: unknown[]): unknown[] {
-  return args.map((a) => (isDeferred(a) ? materialize(a) : isTensor(a) ? tensor(a.dtype, [...a.shape], a.data.slice()) : a));
+  return args.map((a) =>
+    isDeferred(a) ? materialize(a) : isTensor(a) ? tensor(a.dtype, [...a.shape], a.data.slice()) : a,
+  );
 }
 
 /**
@@ -95,7 +107,11 @@ function copied(args: unknown[]): unknown[] {
  * variant its request asked for by header, else to one drawn by weight; every shadow gets a copy, outside the
  * request, and what it answers is counted and dropped.
  */
-export function createRoutedRunner<T>(runner: ResolvedRunner, router: VariantRouter<Runner<T>>, observe?: VariantCallObserver): Runner<T> {
+export function createRoutedRunner<T>(
+  runner: ResolvedRunner,
+  router: VariantRouter<Runner<T>>,
+  observe?: VariantCallObserver,
+): Runner<T> {
   const target: Record<string, unknown> = {};
   for (const { name } of runner.methods) {
     target[name] = (...args: unknown[]) => {
@@ -104,7 +120,7 @@ export function createRoutedRunner<T>(runner: ResolvedRunner, router: VariantRou
         const copy = copied(args);
         // A shadow's answer never holds up the request: both outcomes are handled, and only counted.
         void outsideRequest(() =>
-          ((shadow.target as unknown as Methods)[name](...copy)).then(
+          (shadow.target as unknown as Methods)[name](...copy).then(
             () => observe?.(shadow.name, 'shadow', true),
             () => observe?.(shadow.name, 'shadow', false),
           ),

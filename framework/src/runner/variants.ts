@@ -24,29 +24,42 @@ export function checkVariants(runner: string, config: VariantsConfig, where: str
   const entries = Object.entries(config.variants ?? {});
   if (entries.length === 0) throw new ConfigError(`${where}: runner "${runner}" lists no variants`);
   for (const [name, v] of entries) {
-    if (!VARIANT_NAME.test(name)) throw new ConfigError(`${where}: variant name "${name}" must be letters, digits, ".", "_" or "-"`);
+    if (!VARIANT_NAME.test(name))
+      throw new ConfigError(`${where}: variant name "${name}" must be letters, digits, ".", "_" or "-"`);
     if (typeof v?.uri !== 'string' || !v.uri) throw new ConfigError(`${where}: variant "${name}" has no model uri`);
-    if (v.weight !== undefined && !(Number.isFinite(v.weight) && v.weight >= 0)) throw new ConfigError(`${where}: variant "${name}" has weight ${v.weight}; a weight is a number >= 0`);
-    if (v.shadow && v.weight) throw new ConfigError(`${where}: variant "${name}" is a shadow: it takes copies of the traffic, not a weight of it`);
+    if (v.weight !== undefined && !(Number.isFinite(v.weight) && v.weight >= 0))
+      throw new ConfigError(`${where}: variant "${name}" has weight ${v.weight}; a weight is a number >= 0`);
+    if (v.shadow && v.weight)
+      throw new ConfigError(
+        `${where}: variant "${name}" is a shadow: it takes copies of the traffic, not a weight of it`,
+      );
   }
-  if (!entries.some(([, v]) => !v.shadow)) throw new ConfigError(`${where}: runner "${runner}" has only shadow variants; one must answer`);
+  if (!entries.some(([, v]) => !v.shadow))
+    throw new ConfigError(`${where}: runner "${runner}" has only shadow variants; one must answer`);
 }
 
 /**
  * `BENTO_MODEL_VARIANTS`: the variants as JSON (`{"champion": {"uri": "…", "weight": 90}, …}`), for the service's
  * only runner; deployments set it without rebuilding the bento.
  */
-export function variantsFromEnv(env: Readonly<Record<string, string | undefined>>, runners: string[]): Record<string, VariantsConfig> {
+export function variantsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  runners: string[],
+): Record<string, VariantsConfig> {
   const text = env.BENTO_MODEL_VARIANTS;
   if (!text) return {};
-  if (runners.length !== 1) throw new ConfigError(`BENTO_MODEL_VARIANTS applies to a service with one runner; this one has ${runners.join(', ')}: use bento.yaml runners.<runner>.variants`);
+  if (runners.length !== 1)
+    throw new ConfigError(
+      `BENTO_MODEL_VARIANTS applies to a service with one runner; this one has ${runners.join(', ')}: use bento.yaml runners.<runner>.variants`,
+    );
   let variants: unknown;
   try {
     variants = JSON.parse(text);
   } catch (err) {
     throw new ConfigError(`BENTO_MODEL_VARIANTS is not JSON: ${(err as Error).message}`);
   }
-  if (!variants || typeof variants !== 'object' || Array.isArray(variants)) throw new ConfigError('BENTO_MODEL_VARIANTS must be a JSON object of variant name to { uri, weight, shadow }');
+  if (!variants || typeof variants !== 'object' || Array.isArray(variants))
+    throw new ConfigError('BENTO_MODEL_VARIANTS must be a JSON object of variant name to { uri, weight, shadow }');
   const config: VariantsConfig = { variants: variants as Record<string, VariantConfig> };
   checkVariants(runners[0], config, 'BENTO_MODEL_VARIANTS');
   return { [runners[0]]: config };
@@ -74,7 +87,9 @@ export class VariantRouter<T> {
     variants: Array<{ name: string; config: VariantConfig; target: T }>,
     private readonly random: () => number = Math.random,
   ) {
-    this.answering = variants.filter((v) => !v.config.shadow).map((v) => ({ name: v.name, weight: v.config.weight ?? 1, target: v.target }));
+    this.answering = variants
+      .filter((v) => !v.config.shadow)
+      .map((v) => ({ name: v.name, weight: v.config.weight ?? 1, target: v.target }));
     this.shadows = variants.filter((v) => v.config.shadow).map((v) => ({ name: v.name, target: v.target }));
     this.total = this.answering.reduce((n, v) => n + v.weight, 0);
     this.byName = new Map(this.answering.map((v) => [v.name, v.target]));
@@ -93,7 +108,10 @@ export class VariantRouter<T> {
   pick(requested?: string): { name: string; target: T } {
     if (requested !== undefined) {
       const target = this.byName.get(requested);
-      if (target === undefined) throw new InvalidInputError(`runner "${this.runner}" has no variant "${requested}"; it has ${this.names.join(', ')}`);
+      if (target === undefined)
+        throw new InvalidInputError(
+          `runner "${this.runner}" has no variant "${requested}"; it has ${this.names.join(', ')}`,
+        );
       return { name: requested, target };
     }
     // Every weight 0: the variants answer only by header, and the first one takes the rest.

@@ -27,7 +27,8 @@ async function findRunnable(): Promise<Constructor> {
   const mod = (await import(boot.serviceModule)) as Record<string, unknown>;
   const svc = mod[boot.serviceExport] as Constructor | undefined;
   const definition = svc && getServiceDefinition(svc);
-  if (!definition) throw new ServiceDefinitionError(`${boot.serviceModule} no longer exports service ${boot.serviceExport}`);
+  if (!definition)
+    throw new ServiceDefinitionError(`${boot.serviceModule} no longer exports service ${boot.serviceExport}`);
   const cls = definition.runnables.find((r) => getRunnableDefinition(r)?.name === boot.runnable);
   if (!cls) throw new ServiceDefinitionError(`service ${boot.serviceExport} has no runnable "${boot.runnable}"`);
   return cls;
@@ -41,10 +42,17 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
   const cls = await findRunnable();
   let session;
   try {
-    session = await backend.load(boot.model, { threads: boot.threads, device: boot.device, logger, extra: boot.backendOptions });
+    session = await backend.load(boot.model, {
+      threads: boot.threads,
+      device: boot.device,
+      logger,
+      extra: boot.backendOptions,
+    });
   } catch (err) {
     if (err instanceof BentoError) throw err;
-    throw new ModelLoadError(`backend "${backend.name}" could not load ${boot.model.uri}: ${(err as Error).message}`, { cause: err });
+    throw new ModelLoadError(`backend "${backend.name}" could not load ${boot.model.uri}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   checkSignature(boot.model.metadata, session, `model ${boot.model.resolvedUri ?? boot.model.uri}`);
   const model = new LoadedModel(boot.model, session, await warmUp(session, logger));
@@ -58,16 +66,21 @@ const ready = start();
 ready.catch(() => undefined);
 
 function serializeError(err: unknown): TaskResponse {
-  if (err instanceof BentoError) return { ok: false, error: { code: err.code, message: err.message, statusCode: err.statusCode } };
+  if (err instanceof BentoError)
+    return { ok: false, error: { code: err.code, message: err.message, statusCode: err.statusCode } };
   const message = err instanceof Error ? err.message : String(err);
   logger.error(`runner method failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
-  return { ok: false, error: { code: 'INFERENCE_FAILED', message: `runner "${boot.runnable}" failed: ${message}`, statusCode: 500 } };
+  return {
+    ok: false,
+    error: { code: 'INFERENCE_FAILED', message: `runner "${boot.runnable}" failed: ${message}`, statusCode: 500 },
+  };
 }
 
 function collectTensors(value: unknown, out: Tensor[]): Tensor[] {
   if (isTensor(value)) out.push(value);
   else if (Array.isArray(value)) for (const v of value) collectTensors(v, out);
-  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) for (const v of Object.values(value)) collectTensors(v, out);
+  else if (value && typeof value === 'object' && !ArrayBuffer.isView(value))
+    for (const v of Object.values(value)) collectTensors(v, out);
   return out;
 }
 
@@ -76,7 +89,8 @@ export default async function run(task: TaskRequest): Promise<TaskResponse> {
     const { instance, model } = await ready;
     if (task.method === INFO_METHOD) return { ok: true, value: model.info() };
     const fn = instance[task.method];
-    if (typeof fn !== 'function') return serializeError(new ServiceDefinitionError(`runnable "${boot.runnable}" has no method "${task.method}"`));
+    if (typeof fn !== 'function')
+      return serializeError(new ServiceDefinitionError(`runnable "${boot.runnable}" has no method "${task.method}"`));
     const started = performance.now();
     const value: unknown = await fn.apply(instance, task.args);
     const response: TaskResponse = { ok: true, value, elapsedMs: performance.now() - started };

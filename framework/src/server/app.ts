@@ -49,7 +49,6 @@ type ApiMethod = (input: unknown, ctx: RequestContext) => unknown;
 const TIMED = Symbol('bento.timing');
 type Timed = FastifyRequest & { [TIMED]?: RequestTiming };
 
-
 function contextFor(req: FastifyRequest, signal: AbortSignal): RequestContext {
   const query = (req.query ?? {}) as RequestContext['query'];
   return { requestId: String(req.id), headers: req.headers, query, signal, log: req.log, responseHeaders: {} };
@@ -68,7 +67,14 @@ function clientGoneSignal(req: FastifyRequest): AbortSignal {
 function installRequestHooks(app: FastifyInstance, hooks: RequestHook[]): void {
   if (hooks.length === 0) return;
   app.addHook('onRequest', async (req) => {
-    const request: HookRequest = { method: req.method, url: req.url, route: req.routeOptions.url, headers: req.headers, ip: req.ip, requestId: String(req.id) };
+    const request: HookRequest = {
+      method: req.method,
+      url: req.url,
+      route: req.routeOptions.url,
+      headers: req.headers,
+      ip: req.ip,
+      requestId: String(req.id),
+    };
     for (const hook of hooks) await hook.onRequest(request);
   });
 }
@@ -79,9 +85,15 @@ const PARSED_TYPES = new Set(['application/json', 'text/plain', 'multipart/form-
 /** The content types to read as raw bytes: images, application/octet-stream, and those the APIs' inputs declare. */
 function rawBodyTypes(apis: ApiDefinition[]): Array<string | RegExp> {
   const declared = new Set(apis.flatMap((a) => a.input?.mediaTypes ?? []).map((t) => t.toLowerCase()));
-  const extra = [...declared].filter((t) => !PARSED_TYPES.has(t) && !t.startsWith('image/') && t !== 'application/octet-stream');
+  const extra = [...declared].filter(
+    (t) => !PARSED_TYPES.has(t) && !t.startsWith('image/') && t !== 'application/octet-stream',
+  );
   // `audio/*` stands for every subtype.
-  return [/^image\/[\w.+-]+$/, 'application/octet-stream', ...extra.map((t) => (t.endsWith('/*') ? new RegExp(`^${t.slice(0, -2).replace(/[.+]/g, '\\$&')}/[\\w.+-]+$`) : t))];
+  return [
+    /^image\/[\w.+-]+$/,
+    'application/octet-stream',
+    ...extra.map((t) => (t.endsWith('/*') ? new RegExp(`^${t.slice(0, -2).replace(/[.+]/g, '\\$&')}/[\\w.+-]+$`) : t)),
+  ];
 }
 
 /** Builds the HTTP app of a service: one route per `@api`, JSON errors, limits and traffic control. */
@@ -127,18 +139,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const methodsByRoute = new Map<string, Set<string>>();
   app.addHook('onRoute', (route) => {
     const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
-    if (methods.length > 0) methodsByRoute.set(route.url, new Set([...(methodsByRoute.get(route.url) ?? []), ...methods]));
+    if (methods.length > 0)
+      methodsByRoute.set(route.url, new Set([...(methodsByRoute.get(route.url) ?? []), ...methods]));
   });
   installErrorHandling(app, methodsByRoute);
   installRequestHooks(app, options.requestHooks ?? []);
 
   await app.register(fastifyMultipart, {
-    limits: { fileSize: limits.maxBodyBytes, files: limits.maxFiles, fields: limits.maxFields, parts: limits.maxFiles + limits.maxFields, headerPairs: 100 },
+    limits: {
+      fileSize: limits.maxBodyBytes,
+      files: limits.maxFiles,
+      fields: limits.maxFields,
+      parts: limits.maxFiles + limits.maxFields,
+      headerPairs: 100,
+    },
   });
   // Raw uploads (an image as the whole body, or any type an API's input declares: text/csv, audio/wav...) reach the
   // input descriptor as bytes; fastify would refuse a type it has no parser for with 415 before the descriptor saw it.
   for (const type of rawBodyTypes(options.apis)) {
-    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: limits.maxBodyBytes }, (_req, body, done) =>
+      done(null, body),
+    );
   }
 
   const shared = new TrafficControl(definition.traffic.timeoutMs, definition.traffic.maxConcurrency);
@@ -161,7 +182,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         const timing: RequestTiming = { receivedAt: performance.now() - reply.elapsedTime };
         (req as Timed)[TIMED] = timing;
         const work = async (signal: AbortSignal) => {
-          const input = api.input ? tagTiming(await api.input.decode(await readInput(req, limits.maxBodyBytes), limits), timing) : undefined;
+          const input = api.input
+            ? tagTiming(await api.input.decode(await readInput(req, limits.maxBodyBytes), limits), timing)
+            : undefined;
           const ctx = contextFor(req, signal);
           const result = await withRequestTiming(timing, () => fn.call(options.service, input, ctx));
           reply.headers(ctx.responseHeaders);
@@ -175,6 +198,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installProbes(app, options.apis, options.state);
   await installDocs(app, definition, options.apis, options.version ?? '0.0.0');
   // The protocol routes share the service's limits: the same timeout and concurrency cap as its own routes.
-  installProtocols(app, options.targets ?? [], options.apis, limits.maxBodyBytes, (req, work) => shared.run(work, clientGoneSignal(req)));
+  installProtocols(app, options.targets ?? [], options.apis, limits.maxBodyBytes, (req, work) =>
+    shared.run(work, clientGoneSignal(req)),
+  );
   return app;
 }

@@ -35,12 +35,19 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   const mapped = e.code ? FASTIFY_CODES[e.code] : undefined;
   if (mapped) return { status: mapped[1], body: errorBody(mapped[0], e.message ?? mapped[0]) };
   // Errors raised while reading a request body (busboy's malformed multipart, aborted uploads...) carry no status.
-  if (typeof e.message === 'string' && /multipart|boundary|unexpected end of form|malformed part header/i.test(e.message)) {
+  if (
+    typeof e.message === 'string' &&
+    /multipart|boundary|unexpected end of form|malformed part header/i.test(e.message)
+  ) {
     return { status: 400, body: errorBody('INVALID_MULTIPART', `malformed multipart body: ${e.message}`) };
   }
   const status = typeof e.statusCode === 'number' ? e.statusCode : 500;
-  if (status >= 400 && status < 500) return { status, body: errorBody(e.code ?? 'BAD_REQUEST', e.message ?? 'bad request') };
-  return { status: 500, body: errorBody('INTERNAL', 'an unexpected error occurred; see the server log (request ID in X-Request-ID)') };
+  if (status >= 400 && status < 500)
+    return { status, body: errorBody(e.code ?? 'BAD_REQUEST', e.message ?? 'bad request') };
+  return {
+    status: 500,
+    body: errorBody('INTERNAL', 'an unexpected error occurred; see the server log (request ID in X-Request-ID)'),
+  };
 }
 
 export function sendError(reply: FastifyReply, err: unknown): FastifyReply {
@@ -64,7 +71,11 @@ export function installErrorHandling(app: FastifyInstance, methodsByRoute: Map<s
     const allowed = methodsByRoute.get(path);
     if (allowed) {
       reply.header('allow', [...allowed].join(', '));
-      return reply.code(405).send(errorBody('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${[...allowed].join(' or ')}`));
+      return reply
+        .code(405)
+        .send(
+          errorBody('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${[...allowed].join(' or ')}`),
+        );
     }
     return reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${path}`));
   });

@@ -26,7 +26,11 @@ export function createHttpServer(limits: Limits, handler: Parameters<typeof crea
   return Object.assign(server, { keepAliveTimeout: limits.keepAliveTimeoutMs });
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
 
 /**
  * Answers, in the JSON error shape, what Node refuses before fastify sees a request: a request it cannot parse,
@@ -39,7 +43,9 @@ export function clientErrorHandler(limits: Limits): (err: Error, socket: Socket)
       code === 'HPE_HEADER_OVERFLOW'
         ? new HeadersTooLargeError(`request headers exceed ${limits.maxHeaderBytes} bytes`)
         : code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? new ReceiveTimeoutError(`the request did not arrive within ${limits.receiveTimeoutMs} ms (BENTO_RECEIVE_TIMEOUT_MS)`)
+          ? new ReceiveTimeoutError(
+              `the request did not arrive within ${limits.receiveTimeoutMs} ms (BENTO_RECEIVE_TIMEOUT_MS)`,
+            )
           : new BadRequestError('malformed HTTP request');
     const body = JSON.stringify(errorBody(error.code, error.message));
     // The answer to a HEAD has no body (the client would read one as the start of the next answer); the request
@@ -48,7 +54,9 @@ export function clientErrorHandler(limits: Limits): (err: Error, socket: Socket)
     const head = Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
     if (socket.writable) {
       const status = error.statusCode;
-      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
+      );
     } else socket.destroy();
   };
 }

@@ -10,5 +10,11 @@ export function loggerOptions(env: Readonly<Record<string, string | undefined>>)
   const format = env.BENTO_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
   const level = env.BENTO_LOG_LEVEL ?? 'info';
   if (format !== 'pretty') return { level, formatters: { level: (label: string) => ({ level: label }) } };
-  return { level, transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', colorize: useColour(process.stdout, env) } } };
+  return {
+    level,
+    transport: {
+      target: 'pino-pretty',
+      options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', colorize: useColour(process.stdout, env) },
+    },
+  };
 }

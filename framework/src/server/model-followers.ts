@@ -9,14 +9,19 @@ import { type RunnerContext, modelLabels } from './start-runners.js';
  * Followers for the runners whose model URI moves (a registry alias or `latest`), when BENTO_MODEL_POLL_SECONDS
  * asks for hot updates; a pinned URI is left alone, and said so.
  */
-export function followersFor(runners: RunnerPool[], ctx: Pick<RunnerContext, 'project' | 'registry' | 'env' | 'logger' | 'metrics'>): ModelFollower[] {
+export function followersFor(
+  runners: RunnerPool[],
+  ctx: Pick<RunnerContext, 'project' | 'registry' | 'env' | 'logger' | 'metrics'>,
+): ModelFollower[] {
   if (!ctx.env.BENTO_MODEL_POLL_SECONDS) return [];
   const seconds = envNumber(ctx.env, 'BENTO_MODEL_POLL_SECONDS', 30);
   const followers: ModelFollower[] = [];
   for (const pool of runners) {
     const { uri, resolvedUri } = pool.model;
     if (!resolvedUri || resolvedUri === uri) {
-      ctx.logger.info(`runner "${pool.name}": ${uri} names one version; hot updates follow only a registry alias or latest`);
+      ctx.logger.info(
+        `runner "${pool.name}": ${uri} names one version; hot updates follow only a registry alias or latest`,
+      );
       continue;
     }
     ctx.logger.info(`runner "${pool.name}": following ${uri} (now ${describeModel(pool.model)}), every ${seconds} s`);

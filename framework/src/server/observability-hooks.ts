@@ -4,7 +4,16 @@ import type { ServerMetrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
 
 /** Routes left out of the access log by default: probes and scrapes would drown the requests that matter. */
-export const QUIET_ROUTES = new Set(['/health', '/livez', '/readyz', '/healthz', '/metrics', '/v2/health/live', '/v2/health/ready', '/ping']);
+export const QUIET_ROUTES = new Set([
+  '/health',
+  '/livez',
+  '/readyz',
+  '/healthz',
+  '/metrics',
+  '/v2/health/live',
+  '/v2/health/ready',
+  '/ping',
+]);
 
 /** `BENTO_ACCESS_LOG`: `on` (default; quiet routes left out), `all`, or `off`. */
 export type AccessLogMode = 'on' | 'all' | 'off';
@@ -20,7 +29,12 @@ const routeOf = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatc
  * (never the raw URL, whose cardinality is unbounded) and one access-log line
  * with the request ID fastify puts on every log line of the request.
  */
-export function installObservability(app: FastifyInstance, metrics: ServerMetrics | undefined, mode: AccessLogMode, tracing?: Tracing): void {
+export function installObservability(
+  app: FastifyInstance,
+  metrics: ServerMetrics | undefined,
+  mode: AccessLogMode,
+  tracing?: Tracing,
+): void {
   // Label children cached per route/method/status: prom-client hashes the label set on every unbound call.
   type Child<K extends 'httpRequests' | 'httpDuration' | 'inFlight'> = ReturnType<ServerMetrics[K]['labels']>;
   const children = new Map<string, { count: Child<'httpRequests'>; time: Child<'httpDuration'> }>();
@@ -62,7 +76,10 @@ export function installObservability(app: FastifyInstance, metrics: ServerMetric
       let c = children.get(key);
       if (!c) {
         const status = String(reply.statusCode);
-        c = { count: metrics.httpRequests.labels(route, req.method, status), time: metrics.httpDuration.labels(route, req.method, status) };
+        c = {
+          count: metrics.httpRequests.labels(route, req.method, status),
+          time: metrics.httpDuration.labels(route, req.method, status),
+        };
         children.set(key, c);
       }
       inFlight(route).dec();
@@ -72,7 +89,18 @@ export function installObservability(app: FastifyInstance, metrics: ServerMetric
     if (mode === 'all' || (mode === 'on' && !(QUIET_ROUTES.has(route) && reply.statusCode < 400))) {
       const bytes = Number(reply.getHeader('content-length') ?? 0);
       const traceId = tracing?.traceIdOf(req);
-      req.log.info({ method: req.method, route, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, bytes, ...(traceId ? { traceId } : {}) }, 'request');
+      req.log.info(
+        {
+          method: req.method,
+          route,
+          url: req.url,
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime * 100) / 100,
+          bytes,
+          ...(traceId ? { traceId } : {}),
+        },
+        'request',
+      );
     }
     done();
   });

@@ -7,11 +7,15 @@ export function listenError(err: NodeJS.ErrnoException, port: number, host: stri
   const advice = 'choose another with --port (or the PORT setting)';
   switch (err.code) {
     case 'EADDRINUSE':
-      return new PortUnavailableError(`port ${port} is already in use (${where}): stop what listens there, or ${advice}`);
+      return new PortUnavailableError(
+        `port ${port} is already in use (${where}): stop what listens there, or ${advice}`,
+      );
     case 'EACCES':
       return new PortUnavailableError(`port ${port} needs privileges this process lacks (${where}): ${advice}`);
     case 'EADDRNOTAVAIL':
-      return new PortUnavailableError(`${host} is not an address of this machine: choose another with --host (or the HOST setting)`);
+      return new PortUnavailableError(
+        `${host} is not an address of this machine: choose another with --host (or the HOST setting)`,
+      );
     default:
       return err;
   }

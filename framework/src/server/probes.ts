@@ -18,7 +18,10 @@ export function installProbes(app: FastifyInstance, apis: ApiDefinition[], state
   const taken = new Set(apis.filter((a) => a.method === 'GET').map((a) => a.route));
   const ready = async (_req: FastifyRequest, reply: FastifyReply) => {
     if (!state.draining) return { status: 'ready' };
-    return sendError(reply, new ShuttingDownError('the server is shutting down; send requests to another instance', { retryAfter: 1 }));
+    return sendError(
+      reply,
+      new ShuttingDownError('the server is shutting down; send requests to another instance', { retryAfter: 1 }),
+    );
   };
   const probes: Array<[string, (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>]> = [
     ['/livez', async () => ({ status: 'live' })],

@@ -23,7 +23,13 @@ export function protocolRoutes(targets: InferenceTarget[], apis: ApiDefinition[]
   const { v2, mlflow } = plan(targets, apis);
   return [
     ...(mlflow ? [{ title: 'Invocations (MLflow scoring)', method: 'POST', route: '/invocations' }] : []),
-    ...(v2 ? targets.map((t) => ({ title: `Infer ${t.name} (Open Inference / KServe V2)`, method: 'POST', route: `/v2/models/${t.name}/infer` })) : []),
+    ...(v2
+      ? targets.map((t) => ({
+          title: `Infer ${t.name} (Open Inference / KServe V2)`,
+          method: 'POST',
+          route: `/v2/models/${t.name}/infer`,
+        }))
+      : []),
   ];
 }
 
@@ -33,7 +39,13 @@ export function protocolRoutes(targets: InferenceTarget[], apis: ApiDefinition[]
  * when the service has exactly one. A service API on the same routes wins
  * (the seed's service keeps its own /health).
  */
-export function installProtocols(app: FastifyInstance, targets: InferenceTarget[], apis: ApiDefinition[], maxBodyBytes: number, guard: GuardRequest): void {
+export function installProtocols(
+  app: FastifyInstance,
+  targets: InferenceTarget[],
+  apis: ApiDefinition[],
+  maxBodyBytes: number,
+  guard: GuardRequest,
+): void {
   const { taken, v2, mlflow } = plan(targets, apis);
   if (v2) installOpenInference(app, targets, FRAMEWORK_VERSION, maxBodyBytes, guard);
   if (mlflow) installMlflowScoring(app, targets[0], FRAMEWORK_VERSION, maxBodyBytes, guard, taken);

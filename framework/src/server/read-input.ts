@@ -32,7 +32,8 @@ export async function readInput(req: FastifyRequest, maxBodyBytes: number): Prom
   const contentType = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim().toLowerCase();
   if (Buffer.isBuffer(body)) return { kind: 'binary', contentType, data: body };
   // fastify parses text/plain into a string: keep it as the bytes it was, so only JSON counts as JSON.
-  if (typeof body === 'string' && contentType !== 'application/json') return { kind: 'binary', contentType, data: Buffer.from(body) };
+  if (typeof body === 'string' && contentType !== 'application/json')
+    return { kind: 'binary', contentType, data: Buffer.from(body) };
   if (body === undefined || body === null) {
     return req.headers['content-type'] === undefined ? { kind: 'none' } : { kind: 'json', value: body };
   }

@@ -70,7 +70,12 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   sharp.concurrency(1);
   // A bento served without node_modules uses the running framework's installation (plugins included).
   if (project.bento) useFrameworkModulesFor(project.bento.path);
-  const pluginRefs = findPlugins(project.plugins, project.serviceDir, project.root, project.bento || project.modelUri ? FRAMEWORK_DIR : undefined);
+  const pluginRefs = findPlugins(
+    project.plugins,
+    project.serviceDir,
+    project.root,
+    project.bento || project.modelUri ? FRAMEWORK_DIR : undefined,
+  );
   const registry = await loadPlugins(pluginRefs);
   const host = options.host ?? '0.0.0.0';
   const svc = await importService(project.serviceModule);
@@ -86,7 +91,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   let followers: ModelFollower[] = [];
   const scope = container.createChildContainer();
   try {
-    const ctx: RunnerContext = { project, registry, env, logger, serviceModule: svc.moduleUrl, serviceExport: svc.exportName, workersOverride: options.runnerWorkers, pluginRefs, metrics, tracing: tracing?.call };
+    const ctx: RunnerContext = {
+      project,
+      registry,
+      env,
+      logger,
+      serviceModule: svc.moduleUrl,
+      serviceExport: svc.exportName,
+      workersOverride: options.runnerWorkers,
+      pluginRefs,
+      metrics,
+      tracing: tracing?.call,
+    };
     const { targets, variants } = await startRunners(resolved, ctx, scope, runners);
     followers = followersFor(runners, { project, registry, env, logger, metrics });
     const service = scope.resolve(svc.cls) as object;

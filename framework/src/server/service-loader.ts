@@ -18,10 +18,17 @@ export async function importService(file: string): Promise<LoadedServiceModule> 
     mod = (await import(moduleUrl)) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof ServiceDefinitionError) throw err;
-    throw new ServiceDefinitionError(`importing the service module ${file} failed: ${(err as Error).message}`, { cause: err });
+    throw new ServiceDefinitionError(`importing the service module ${file} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  const found = Object.entries(mod).filter(([, v]) => typeof v === 'function' && getServiceDefinition(v as Constructor));
-  if (found.length === 0) throw new ServiceDefinitionError(`${file} exports no @service class; export the class decorated with @service(...)`);
+  const found = Object.entries(mod).filter(
+    ([, v]) => typeof v === 'function' && getServiceDefinition(v as Constructor),
+  );
+  if (found.length === 0)
+    throw new ServiceDefinitionError(
+      `${file} exports no @service class; export the class decorated with @service(...)`,
+    );
   if (found.length > 1) {
     const names = found.map(([k]) => k).join(', ');
     throw new ServiceDefinitionError(`${file} exports several @service classes (${names}); a module serves one`);

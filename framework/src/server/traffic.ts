@@ -19,7 +19,9 @@ export class TrafficControl {
   /** Runs `work` under both limits; `abort` is told when the deadline passes. */
   async run<T>(work: (signal: AbortSignal) => Promise<T>, clientGone?: AbortSignal): Promise<T> {
     if (this.maxConcurrency !== undefined && this.inFlight >= this.maxConcurrency) {
-      throw new TooManyRequestsError(`the server is handling ${this.inFlight} requests, its limit; retry shortly`, { retryAfter: 1 });
+      throw new TooManyRequestsError(`the server is handling ${this.inFlight} requests, its limit; retry shortly`, {
+        retryAfter: 1,
+      });
     }
     this.inFlight++;
     const controller = new AbortController();

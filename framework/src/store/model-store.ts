@@ -46,7 +46,10 @@ export interface StoredModel {
   path: string;
 }
 
-export type NewModel = Omit<StoredModel, 'tag' | 'files' | 'size' | 'createdAt' | 'resolvedAt' | 'path' | 'uris' | 'resolutions'> & {
+export type NewModel = Omit<
+  StoredModel,
+  'tag' | 'files' | 'size' | 'createdAt' | 'resolvedAt' | 'path' | 'uris' | 'resolutions'
+> & {
   uri: string;
   /** What `uri` says about the model (e.g. its registry version), kept per URI. */
   resolution?: ModelMetadata;
@@ -58,7 +61,10 @@ export function storeRoot(env: Readonly<Record<string, string | undefined>>): st
 
 /** Turns any name into a tag part: what the filesystem and `name:version` syntax allow. */
 export function tagPart(value: string): string {
-  const cleaned = value.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  const cleaned = value
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 128);
   return cleaned || 'model';
 }
 
@@ -179,12 +185,16 @@ export class ModelStore {
    */
   private async sweep(): Promise<void> {
     const staging = join(this.modelsDir, '.staging');
-    const leftovers = (await readdir(staging).catch(() => [] as string[])).map((name) => ({ dir: join(staging, name), owner: name }));
+    const leftovers = (await readdir(staging).catch(() => [] as string[])).map((name) => ({
+      dir: join(staging, name),
+      owner: name,
+    }));
     for (const name of await readdir(this.modelsDir).catch(() => [] as string[])) {
       if (name.startsWith('.')) continue;
       for (const version of await readdir(join(this.modelsDir, name)).catch(() => [] as string[])) {
         const at = version.indexOf(OLD_MARK);
-        if (at > 0) leftovers.push({ dir: join(this.modelsDir, name, version), owner: version.slice(at + OLD_MARK.length) });
+        if (at > 0)
+          leftovers.push({ dir: join(this.modelsDir, name, version), owner: version.slice(at + OLD_MARK.length) });
       }
     }
     for (const { dir, owner } of leftovers) {
@@ -271,7 +281,8 @@ export class ModelStore {
 
   async get(tag: string): Promise<StoredModel> {
     const model = await this.find(tag);
-    if (!model) throw new ModelNotFoundError(`no model ${tag} in the store at ${this.modelsDir} (see: bento models list)`);
+    if (!model)
+      throw new ModelNotFoundError(`no model ${tag} in the store at ${this.modelsDir} (see: bento models list)`);
     return model;
   }
 
@@ -282,7 +293,12 @@ export class ModelStore {
   }
 
   /** Records that `uri` now resolves to this model (and what it said about it, when it was asked). */
-  async remember(model: StoredModel, uri: string, resolution?: ModelMetadata, at = new Date().toISOString()): Promise<StoredModel> {
+  async remember(
+    model: StoredModel,
+    uri: string,
+    resolution?: ModelMetadata,
+    at = new Date().toISOString(),
+  ): Promise<StoredModel> {
     const updated = {
       ...model,
       uris: model.uris.includes(uri) ? model.uris : [...model.uris, uri],
@@ -345,7 +361,9 @@ export class ModelStore {
     try {
       return { ...(JSON.parse(text) as StoredModel), path: dir };
     } catch (err) {
-      throw new ModelStoreError(`${join(dir, MANIFEST)} is damaged (${(err as Error).message}); delete the model with: bento models delete ${name}:${version}`);
+      throw new ModelStoreError(
+        `${join(dir, MANIFEST)} is damaged (${(err as Error).message}); delete the model with: bento models delete ${name}:${version}`,
+      );
     }
   }
 }

@@ -35,10 +35,16 @@ const ACCEPTED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory'
 /** Why an archive entry may not be unpacked, or undefined when it may. */
 function refusal(path: string, type: string): string | undefined {
   if (!ACCEPTED_TYPES.has(type)) {
-    const what = type === 'SymbolicLink' || type === 'Link' ? 'a link' : type.includes('Device') || type === 'FIFO' ? 'a device or FIFO' : `of type ${type}`;
+    const what =
+      type === 'SymbolicLink' || type === 'Link'
+        ? 'a link'
+        : type.includes('Device') || type === 'FIFO'
+          ? 'a device or FIFO'
+          : `of type ${type}`;
     return `entry "${path}" is ${what}; only plain files and directories are taken`;
   }
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.startsWith('\\')) return `entry "${path}" has an absolute path`;
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.startsWith('\\'))
+    return `entry "${path}" has an absolute path`;
   if (path.split(/[\\/]+/).includes('..')) return `entry "${path}" climbs out of the archive with ".."`;
   if (path.includes('\0')) return `entry "${path}" has a NUL byte in its name`;
   return undefined;
@@ -58,7 +64,8 @@ async function scan(file: string, limits: UnpackLimits, errors: UnpackErrors): P
         total += entry.size ?? 0;
         problem ??= refusal(entry.path, entry.type);
         if (!problem && count > limits.maxEntries) problem = `it has more than ${limits.maxEntries} entries`;
-        if (!problem && total > limits.maxBytes) problem = `it unpacks to more than ${limits.maxBytes} bytes (BENTO_IMPORT_MAX_BYTES)`;
+        if (!problem && total > limits.maxBytes)
+          problem = `it unpacks to more than ${limits.maxBytes} bytes (BENTO_IMPORT_MAX_BYTES)`;
         entry.resume();
       },
     });
@@ -70,7 +77,12 @@ async function scan(file: string, limits: UnpackLimits, errors: UnpackErrors): P
 }
 
 /** Unpacks `file` into `dir` (an empty directory the caller discards on failure), refusing it whole if any entry is unsafe. */
-export async function unpackArchive(file: string, dir: string, limits: UnpackLimits, errors: UnpackErrors): Promise<void> {
+export async function unpackArchive(
+  file: string,
+  dir: string,
+  limits: UnpackLimits,
+  errors: UnpackErrors,
+): Promise<void> {
   await scan(file, limits, errors);
   try {
     await tar.x({

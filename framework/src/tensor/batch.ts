@@ -41,7 +41,9 @@ export function materializeBatch(value: BatchInput): BatchOutput {
 /** Items `[start, start + count)` along `axis`. */
 export function sliceBatch(value: BatchOutput, axis: number, start: number, count: number): BatchOutput {
   const named = entries(value);
-  return named ? Object.fromEntries(named.map(([k, t]) => [k, slice(t as Tensor, axis, start, count)])) : slice(value as Tensor, axis, start, count);
+  return named
+    ? Object.fromEntries(named.map(([k, t]) => [k, slice(t as Tensor, axis, start, count)]))
+    : slice(value as Tensor, axis, start, count);
 }
 
 /** Joins batch values along `axis`; named ones must all name the same tensors. */
@@ -52,9 +54,18 @@ export function concatBatch(parts: BatchInput[], axis: number): BatchOutput {
   const keys = named.map(([k]) => k);
   for (const p of parts) {
     const theirs = Object.keys(p);
-    if (theirs.length !== keys.length || theirs.some((k) => !keys.includes(k))) throw new RangeError(`cannot batch tensors named ${theirs.join(', ')} with ${keys.join(', ')}`);
+    if (theirs.length !== keys.length || theirs.some((k) => !keys.includes(k)))
+      throw new RangeError(`cannot batch tensors named ${theirs.join(', ')} with ${keys.join(', ')}`);
   }
-  return Object.fromEntries(keys.map((k) => [k, concat(parts.map((p) => (p as Record<string, TensorInput>)[k]), axis)]));
+  return Object.fromEntries(
+    keys.map((k) => [
+      k,
+      concat(
+        parts.map((p) => (p as Record<string, TensorInput>)[k]),
+        axis,
+      ),
+    ]),
+  );
 }
 
 /** Cuts a batch's output into consecutive pieces of the given sizes along `axis`. */

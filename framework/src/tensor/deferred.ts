@@ -17,7 +17,11 @@ export interface DeferredTensor<D extends DType = DType> {
 /** What a batchable runner method accepts: a tensor, or one to be written into the batch. */
 export type TensorInput<D extends DType = DType> = Tensor<D> | DeferredTensor<D>;
 
-export function deferred<D extends DType>(dtype: D, shape: number[], writeInto: (target: TypedArrayOf[D], offset: number) => void): DeferredTensor<D> {
+export function deferred<D extends DType>(
+  dtype: D,
+  shape: number[],
+  writeInto: (target: TypedArrayOf[D], offset: number) => void,
+): DeferredTensor<D> {
   return { dtype, shape, writeInto };
 }
 

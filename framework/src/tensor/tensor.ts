@@ -7,16 +7,7 @@
 
 /** Element types whose data is a typed array (numbers, bigints for int64, bytes for bool). */
 export type NumericDType =
-  | 'float32'
-  | 'float64'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'bool';
+  'float32' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'bool';
 
 /**
  * Every element type. `string` (class labels, text columns of a table) keeps its data in a plain array: it is
@@ -125,5 +116,9 @@ export function transferablesOf(values: Iterable<Tensor>): ArrayBuffer[] {
 export function isTensor(value: unknown): value is Tensor {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Partial<Tensor>;
-  return typeof v.dtype === 'string' && Array.isArray(v.shape) && (v.dtype === 'string' ? Array.isArray(v.data) : ArrayBuffer.isView(v.data));
+  return (
+    typeof v.dtype === 'string' &&
+    Array.isArray(v.shape) &&
+    (v.dtype === 'string' ? Array.isArray(v.data) : ArrayBuffer.isView(v.data))
+  );
 }

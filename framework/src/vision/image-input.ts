@@ -9,7 +9,16 @@ import { earliestTiming, tagTiming } from '../runner/request-timing.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'bmp', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg'] as const;
-export const IMAGE_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/bmp', 'image/webp', 'image/gif', 'image/tiff', 'image/avif', 'image/svg+xml'];
+export const IMAGE_MEDIA_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/bmp',
+  'image/webp',
+  'image/gif',
+  'image/tiff',
+  'image/avif',
+  'image/svg+xml',
+];
 
 /**
  * PNG and JPEG images up to this many pixels are decoded and resized in JavaScript on the HTTP thread
@@ -22,7 +31,10 @@ function jsDecodeMaxPixels(raw: string | undefined): number {
   if (raw === undefined || raw.trim() === '') return 96 * 96;
   const n = Number(raw);
   // A typo must not silently send every image down the slower path.
-  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`BENTO_JS_DECODE_MAX_PIXELS must be a whole number of pixels (0 sends every image to sharp), got "${raw}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new ConfigError(
+      `BENTO_JS_DECODE_MAX_PIXELS must be a whole number of pixels (0 sends every image to sharp), got "${raw}"`,
+    );
   return n;
 }
 
@@ -78,7 +90,8 @@ const BMP_HEADER_BYTES = 26;
 
 /** Width and height from a BMP header, without decoding; height is negative for top-down files. */
 function bmpDimensions(data: Buffer): { width: number; height: number } {
-  if (data.length < BMP_HEADER_BYTES + 4) throw new InvalidImageError('BMP file is truncated: its header is incomplete');
+  if (data.length < BMP_HEADER_BYTES + 4)
+    throw new InvalidImageError('BMP file is truncated: its header is incomplete');
   const headerSize = data.readUInt32LE(14);
   if (headerSize === 12) return { width: data.readUInt16LE(18), height: data.readUInt16LE(20) };
   return { width: data.readInt32LE(18), height: Math.abs(data.readInt32LE(22)) };
@@ -117,7 +130,9 @@ export class ImageInput {
     } catch (err) {
       const message = (err as Error).message;
       if (/unsupported image format/i.test(message)) {
-        throw new UnsupportedImageFormatError(`the data is not an image in a supported format (${IMAGE_FORMATS.join(', ')})`);
+        throw new UnsupportedImageFormatError(
+          `the data is not an image in a supported format (${IMAGE_FORMATS.join(', ')})`,
+        );
       }
       throw new InvalidImageError(`the image cannot be read: ${message}`);
     }
@@ -128,7 +143,16 @@ export class ImageInput {
     const width = meta.width ?? 0;
     const height = meta.pageHeight ?? meta.height ?? 0;
     ImageInput.checkSize(width, height, maxPixels);
-    return new ImageInput(data, format, width, height, meta.channels ?? 3, meta.hasAlpha ?? false, meta.pages ?? 1, maxPixels);
+    return new ImageInput(
+      data,
+      format,
+      width,
+      height,
+      meta.channels ?? 3,
+      meta.hasAlpha ?? false,
+      meta.pages ?? 1,
+      maxPixels,
+    );
   }
 
   /**
@@ -144,16 +168,22 @@ export class ImageInput {
     }
     const format = HEADER_FORMATS[header.type ?? ''];
     if (format === undefined) return undefined;
-    if (format === null) throw new UnsupportedImageFormatError(`${header.type} images are not supported; send ${IMAGE_FORMATS.join(', ')}`);
+    if (format === null)
+      throw new UnsupportedImageFormatError(
+        `${header.type} images are not supported; send ${IMAGE_FORMATS.join(', ')}`,
+      );
     ImageInput.checkSize(header.width, header.height, maxPixels);
     return new ImageInput(data, format, header.width, header.height, 3, false, header.images?.length ?? 1, maxPixels);
   }
 
   /** Only the first frame of an animated image is decoded (`pages: 1`), so its size is what the limit bounds. */
   private static checkSize(width: number, height: number, maxPixels: number): void {
-    if (!(width > 0 && height > 0)) throw new InvalidImageError(`the image declares an invalid size ${width}x${height}`);
+    if (!(width > 0 && height > 0))
+      throw new InvalidImageError(`the image declares an invalid size ${width}x${height}`);
     if (width * height > maxPixels) {
-      throw new ImageTooLargeError(`the image is ${width}x${height} pixels, more than the limit of ${maxPixels} pixels`);
+      throw new ImageTooLargeError(
+        `the image is ${width}x${height} pixels, more than the limit of ${maxPixels} pixels`,
+      );
     }
   }
 
@@ -188,7 +218,8 @@ export class ImageInput {
     }
     const width = bmp.width;
     const height = Math.abs(bmp.height);
-    if (!(width > 0) || bmp.data.length < width * height * 4) throw new InvalidImageError('the BMP image is truncated or malformed');
+    if (!(width > 0) || bmp.data.length < width * height * 4)
+      throw new InvalidImageError('the BMP image is truncated or malformed');
     const rgb = Buffer.allocUnsafe(width * height * 3);
     for (let i = 0, j = 0; j < rgb.length; i += 4, j += 3) {
       rgb[j] = bmp.data[i + 3]!;
@@ -201,7 +232,11 @@ export class ImageInput {
 
 /** Whether an image this size goes the JavaScript way: small enough, and a plain stretch with the bilinear filter. */
 function onJsPath(width: number, height: number, options: PixelOptions): boolean {
-  return width * height <= JS_DECODE_MAX_PIXELS && (options.fit ?? 'fill') === 'fill' && (options.kernel ?? 'linear') === 'linear';
+  return (
+    width * height <= JS_DECODE_MAX_PIXELS &&
+    (options.fit ?? 'fill') === 'fill' &&
+    (options.kernel ?? 'linear') === 'linear'
+  );
 }
 
 /** Resizes and converts decoded pixels in JavaScript, dropping channels before resizing and adding them after. */
@@ -220,7 +255,8 @@ function fitInJs(raw: RawImage, options: PixelOptions): Pixels {
 
 /** Wraps raw interleaved pixels (e.g. from a JSON tensor) so they go through the same resize path as files. */
 export async function resizePixels(pixels: Pixels, options: PixelOptions): Promise<Pixels> {
-  if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels) return pixels;
+  if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels)
+    return pixels;
   if (onJsPath(pixels.width, pixels.height, options)) return fitInJs(pixels, options);
   const channels = pixels.channels as 1 | 2 | 3 | 4;
   return fitWithSharp(sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } }), options);
@@ -236,6 +272,7 @@ async function fitWithSharp(image: Sharp, options: PixelOptions): Promise<Pixels
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true }),
   );
-  if (info.channels !== options.channels) throw new Error(`decoder produced ${info.channels} channels, expected ${options.channels}`);
+  if (info.channels !== options.channels)
+    throw new Error(`decoder produced ${info.channels} channels, expected ${options.channels}`);
   return { data, width: info.width, height: info.height, channels: info.channels };
 }

@@ -34,19 +34,30 @@ export const CLASSES_ENV = 'MODEL_CLASSES';
 /** Models already warned about answering indices (a zero-code service asks once per request). */
 const warnedIndices = new Set<string>();
 
-export function classNamesOf(model: ModelInfo, numClasses: number, env: Readonly<Record<string, string | undefined>> = process.env): string[] {
-  const given = env[CLASSES_ENV]?.split(',').map((c) => c.trim()).filter(Boolean);
+export function classNamesOf(
+  model: ModelInfo,
+  numClasses: number,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string[] {
+  const given = env[CLASSES_ENV]?.split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   if (given) {
-    if (given.length !== numClasses) throw new ConfigError(`${CLASSES_ENV} names ${given.length} classes; the model answers ${numClasses}`);
+    if (given.length !== numClasses)
+      throw new ConfigError(`${CLASSES_ENV} names ${given.length} classes; the model answers ${numClasses}`);
     return given;
   }
   const classes = model.metadata.classes;
   if (Array.isArray(classes) && classes.length === numClasses) return classes.map(String);
   // Answering indices is right for some models and silently wrong for others: say so where the operator looks.
-  const why = Array.isArray(classes) ? `its metadata names ${classes.length} classes, not ${numClasses}` : 'its metadata names none';
+  const why = Array.isArray(classes)
+    ? `its metadata names ${classes.length} classes, not ${numClasses}`
+    : 'its metadata names none';
   if (!warnedIndices.has(model.uri)) {
     warnedIndices.add(model.uri);
-    consoleLogger('bento').warn(`model ${model.uri}: no class names (${why}; ${CLASSES_ENV} is unset): answering the indices "0" to "${numClasses - 1}" as class names`);
+    consoleLogger('bento').warn(
+      `model ${model.uri}: no class names (${why}; ${CLASSES_ENV} is unset): answering the indices "0" to "${numClasses - 1}" as class names`,
+    );
   }
   return Array.from({ length: numClasses }, (_, i) => String(i));
 }
@@ -86,7 +97,10 @@ export function toPredictions(output: Tensor, classes: string[], kind?: 'logits'
   const predictions: Prediction[] = [];
   for (let r = 0; r < rows; r++) {
     const row = data.subarray(r * width, (r + 1) * width);
-    const probs = kind === 'probabilities' || (kind === undefined && looksLikeProbabilities(row)) ? Float64Array.from(row) : softmax(row);
+    const probs =
+      kind === 'probabilities' || (kind === undefined && looksLikeProbabilities(row))
+        ? Float64Array.from(row)
+        : softmax(row);
     let best = 0;
     for (let i = 1; i < width; i++) if (probs[i] > probs[best]) best = i;
     const probabilities: Record<string, number> = {};

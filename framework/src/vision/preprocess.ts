@@ -59,27 +59,36 @@ export function preprocessSpecFor(
   metadata: ModelMetadata,
   env: Readonly<Record<string, string | undefined>> = {},
 ): PreprocessSpec {
-  const pre = (metadata.preprocessing ?? {});
+  const pre = metadata.preprocessing ?? {};
   const shape = input.shape;
   if (shape.length !== 4) {
-    throw new ConfigError(`model input "${input.name}" has rank ${shape.length}; an image model takes a rank-4 tensor (NCHW or NHWC)`);
+    throw new ConfigError(
+      `model input "${input.name}" has rank ${shape.length}; an image model takes a rank-4 tensor (NCHW or NHWC)`,
+    );
   }
   let layout: 'NCHW' | 'NHWC';
   if (pre.layout === 'NCHW' || pre.layout === 'NHWC') layout = pre.layout;
   else if (shape[1] === 1 || shape[1] === 3) layout = 'NCHW';
   else if (shape[3] === 1 || shape[3] === 3) layout = 'NHWC';
-  else throw new ConfigError(`cannot tell the layout of model input "${input.name}" [${shape.join(', ')}]; set preprocessing.layout in its metadata`);
+  else
+    throw new ConfigError(
+      `cannot tell the layout of model input "${input.name}" [${shape.join(', ')}]; set preprocessing.layout in its metadata`,
+    );
   const [hDim, wDim, cDim] = layout === 'NCHW' ? [shape[2], shape[3], shape[1]] : [shape[1], shape[2], shape[3]];
   const size = numberList(pre.input_size, 'preprocessing.input_size');
   const height = isFixed(hDim) ? hDim : (size?.[0] ?? DEFAULT_SIZE);
   const width = isFixed(wDim) ? wDim : (size?.[1] ?? size?.[0] ?? DEFAULT_SIZE);
   const channels = isFixed(cDim) ? cDim : Number(pre.channels ?? 3);
-  if (channels !== 1 && channels !== 3) throw new ConfigError(`model input "${input.name}" has ${channels} channels; image models take 1 or 3`);
+  if (channels !== 1 && channels !== 3)
+    throw new ConfigError(`model input "${input.name}" has ${channels} channels; image models take 1 or 3`);
   const dtype = input.dtype === 'uint8' ? 'uint8' : 'float32';
   if (dtype === 'float32' && input.dtype !== 'float32') {
-    throw new ConfigError(`model input "${input.name}" is ${input.dtype}; image preprocessing produces float32 or uint8`);
+    throw new ConfigError(
+      `model input "${input.name}" is ${input.dtype}; image preprocessing produces float32 or uint8`,
+    );
   }
-  const givenMean = numberList(env[PREPROCESS_ENV.mean], PREPROCESS_ENV.mean) ?? numberList(pre.mean, 'preprocessing.mean');
+  const givenMean =
+    numberList(env[PREPROCESS_ENV.mean], PREPROCESS_ENV.mean) ?? numberList(pre.mean, 'preprocessing.mean');
   const givenStd = numberList(env[PREPROCESS_ENV.std], PREPROCESS_ENV.std) ?? numberList(pre.std, 'preprocessing.std');
   if (dtype === 'float32' && (!givenMean || !givenStd)) {
     // A guess that is wrong skews every answer without an error: say so where the operator looks.
@@ -94,7 +103,14 @@ export function preprocessSpecFor(
   const scale = pre.scale === undefined ? 255 : Number(pre.scale);
   if (!(scale > 0)) throw new ConfigError(`preprocessing.scale must be positive, got ${JSON.stringify(pre.scale)}`);
   const fit = (['fill', 'cover', 'contain'] as const).find((f) => f === pre.fit) ?? 'fill';
-  const kernel = pre.resize === 'nearest' ? 'nearest' : pre.resize === 'bicubic' || pre.resize === 'cubic' ? 'cubic' : pre.resize === 'lanczos' ? 'lanczos3' : 'linear';
+  const kernel =
+    pre.resize === 'nearest'
+      ? 'nearest'
+      : pre.resize === 'bicubic' || pre.resize === 'cubic'
+        ? 'cubic'
+        : pre.resize === 'lanczos'
+          ? 'lanczos3'
+          : 'linear';
   return {
     width,
     height,
@@ -129,7 +145,9 @@ function pixelTensor(images: Pixels[], spec: PreprocessSpec): DeferredTensor<'fl
       images.forEach((img, b) => {
         const base = offset + b * size;
         if (layout === 'NHWC') out.set(img.data, base);
-        else for (let i = 0; i < plane; i++) for (let c = 0; c < channels; c++) out[base + c * plane + i] = img.data[i * channels + c]!;
+        else
+          for (let i = 0; i < plane; i++)
+            for (let c = 0; c < channels; c++) out[base + c * plane + i] = img.data[i * channels + c]!;
       });
     });
   }
@@ -160,6 +178,8 @@ export function pixelsToTensor(images: Pixels[], spec: PreprocessSpec): Tensor {
 
 function checkPixels(img: Pixels, spec: PreprocessSpec): void {
   if (img.width !== spec.width || img.height !== spec.height || img.channels !== spec.channels) {
-    throw new RangeError(`image is ${img.width}x${img.height}x${img.channels}, the model needs ${spec.width}x${spec.height}x${spec.channels}`);
+    throw new RangeError(
+      `image is ${img.width}x${img.height}x${img.channels}, the model needs ${spec.width}x${spec.height}x${spec.channels}`,
+    );
   }
 }

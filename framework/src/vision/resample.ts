@@ -55,7 +55,14 @@ function computeTaps(inSize: number, outSize: number): Taps {
 }
 
 /** Resizes interleaved 8-bit pixels (any channel count) to `outW`×`outH`, horizontally then vertically. */
-export function resizeBilinear(src: Uint8Array, inW: number, inH: number, channels: number, outW: number, outH: number): Uint8Array {
+export function resizeBilinear(
+  src: Uint8Array,
+  inW: number,
+  inH: number,
+  channels: number,
+  outW: number,
+  outH: number,
+): Uint8Array {
   if (inW === outW && inH === outH) return src;
   const h = taps(inW, outW);
   const v = taps(inH, outH);

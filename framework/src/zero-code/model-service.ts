@@ -27,7 +27,8 @@ export const MODEL_RUNNER = 'mlflow-model';
 function timeoutMs(): number {
   const raw = process.env.MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT?.trim();
   const seconds = raw ? Number(raw) : 60;
-  if (!(seconds > 0)) throw new ConfigError(`MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT must be a positive number of seconds, got "${raw}"`);
+  if (!(seconds > 0))
+    throw new ConfigError(`MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT must be a positive number of seconds, got "${raw}"`);
   return seconds * 1000;
 }
 
@@ -46,8 +47,19 @@ export class ModelRunnable {
 function imageSpec(model: ModelInfo): PreprocessSpec | undefined {
   const [input, ...moreInputs] = model.inputs;
   const [output, ...moreOutputs] = model.outputs;
-  if (!input || !output || moreInputs.length > 0 || moreOutputs.length > 0 || input.shape.length !== 4 || output.shape.length !== 2) return undefined;
-  const given = model.metadata.preprocessing !== undefined || process.env[PREPROCESS_ENV.mean] !== undefined || process.env[PREPROCESS_ENV.std] !== undefined;
+  if (
+    !input ||
+    !output ||
+    moreInputs.length > 0 ||
+    moreOutputs.length > 0 ||
+    input.shape.length !== 4 ||
+    output.shape.length !== 2
+  )
+    return undefined;
+  const given =
+    model.metadata.preprocessing !== undefined ||
+    process.env[PREPROCESS_ENV.mean] !== undefined ||
+    process.env[PREPROCESS_ENV.std] !== undefined;
   if (!given) return undefined;
   try {
     return preprocessSpecFor(input, model.metadata, process.env);
@@ -94,7 +106,9 @@ export class ModelService {
     const spec = this.spec!;
     const info = this.model.model;
     const pixels = await image.toPixels(spec);
-    const outputs = await this.model.predict({ [info.inputs[0].name]: deferPixels([pixels], spec) } as unknown as Record<string, Tensor>);
+    const outputs = await this.model.predict({
+      [info.inputs[0].name]: deferPixels([pixels], spec),
+    } as unknown as Record<string, Tensor>);
     const width = outputWidth(info) ?? outputs[info.outputs[0].name].shape[1];
     return toPredictions(outputs[info.outputs[0].name], classNamesOf(info, width), info.metadata.output_kind)[0];
   }

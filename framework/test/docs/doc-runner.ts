@@ -51,7 +51,12 @@ export interface RunOptions {
 
 export class DocBlockError extends Error {}
 
-function exec(script: string, cwd: string, env: Record<string, string | undefined>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function exec(
+  script: string,
+  cwd: string,
+  env: Record<string, string | undefined>,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-c', script], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
@@ -106,7 +111,10 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
       if (block.lang === 'python') {
         const script = `source ${JSON.stringify(envFile)}\n${options.python ?? 'python3'} - <<'__PYTHON__'\n${block.code}\n__PYTHON__\n`;
         const { code, stdout, stderr } = await exec(script, cwd, options.env, timeoutMs);
-        if (code !== 0) throw new DocBlockError(`${where}: the Python block exited with ${code}\n--- block ---\n${block.code}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-4000)}`);
+        if (code !== 0)
+          throw new DocBlockError(
+            `${where}: the Python block exited with ${code}\n--- block ---\n${block.code}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-4000)}`,
+          );
         results.push({ block, stdout, stderr, outcome: 'ran' });
         continue;
       }
@@ -115,20 +123,31 @@ export async function runShellBlocks(blocks: CodeBlock[], options: RunOptions): 
         continue;
       }
       if (block.tags.some((t) => t.startsWith('needs-'))) {
-        const { code, stderr } = await exec(`bash -n <<'__BLOCK__'\n${block.code}\n__BLOCK__`, cwd, options.env, 10_000);
+        const { code, stderr } = await exec(
+          `bash -n <<'__BLOCK__'\n${block.code}\n__BLOCK__`,
+          cwd,
+          options.env,
+          10_000,
+        );
         if (code !== 0) throw new DocBlockError(`${where}: the block is not valid bash: ${stderr}`);
         results.push({ block, stdout: '', stderr: '', outcome: 'skipped' });
         continue;
       }
       if (block.tags.includes('background')) {
-        background.push({ child: await startBackground(block, cwd, envFile, options, where), scopedTo: block.tags.includes('scoped') ? block.section : undefined });
+        background.push({
+          child: await startBackground(block, cwd, envFile, options, where),
+          scopedTo: block.tags.includes('scoped') ? block.section : undefined,
+        });
         results.push({ block, stdout: '', stderr: '', outcome: 'started' });
         continue;
       }
       // The block runs as written; what it leaves (cwd, exports) carries over to the next one.
       const script = `set -euo pipefail\nsource ${JSON.stringify(envFile)}\n${block.code}\n__status=$?\npwd > ${JSON.stringify(cwdFile)}\nexport -p > ${JSON.stringify(envFile)}\nexit $__status\n`;
       const { code, stdout, stderr } = await exec(script, cwd, options.env, timeoutMs);
-      if (code !== 0) throw new DocBlockError(`${where}: the block exited with ${code}\n--- block ---\n${block.code}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-4000)}`);
+      if (code !== 0)
+        throw new DocBlockError(
+          `${where}: the block exited with ${code}\n--- block ---\n${block.code}\n--- stdout ---\n${stdout.slice(-4000)}\n--- stderr ---\n${stderr.slice(-4000)}`,
+        );
       results.push({ block, stdout, stderr, outcome: 'ran' });
     }
   } finally {
@@ -148,27 +167,64 @@ async function typecheck(block: CodeBlock, where: string): Promise<void> {
   const dir = mkdtempSync(join(REPO, '.bento', 'doc-typecheck-'));
   try {
     writeFileSync(join(dir, 'excerpt.ts'), block.code);
-    const compilerOptions = { noEmit: true, composite: false, declaration: false, declarationMap: false, sourceMap: false, incremental: false };
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(REPO, 'tsconfig.base.json'), compilerOptions, files: ['excerpt.ts'] }));
-    const { code, stdout, stderr } = await exec(`${JSON.stringify(join(REPO, 'node_modules', '.bin', 'tsc'))} -p tsconfig.json`, dir, process.env, 120_000);
-    if (code !== 0) throw new DocBlockError(`${where}: the TypeScript block does not type-check\n--- block ---\n${block.code}\n--- tsc ---\n${stdout}${stderr}`);
+    const compilerOptions = {
+      noEmit: true,
+      composite: false,
+      declaration: false,
+      declarationMap: false,
+      sourceMap: false,
+      incremental: false,
+    };
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ extends: join(REPO, 'tsconfig.base.json'), compilerOptions, files: ['excerpt.ts'] }),
+    );
+    const { code, stdout, stderr } = await exec(
+      `${JSON.stringify(join(REPO, 'node_modules', '.bin', 'tsc'))} -p tsconfig.json`,
+      dir,
+      process.env,
+      120_000,
+    );
+    if (code !== 0)
+      throw new DocBlockError(
+        `${where}: the TypeScript block does not type-check\n--- block ---\n${block.code}\n--- tsc ---\n${stdout}${stderr}`,
+      );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function startBackground(block: CodeBlock, cwd: string, envFile: string, options: RunOptions, where: string): Promise<ChildProcess> {
+function startBackground(
+  block: CodeBlock,
+  cwd: string,
+  envFile: string,
+  options: RunOptions,
+  where: string,
+): Promise<ChildProcess> {
   const tag = (name: string) => block.tags.find((t) => t.startsWith(`${name}=`))?.slice(name.length + 1);
   const readyText = tag('ready');
   const waitFor = tag('wait-for');
-  const ready = readyText ? new RegExp(readyText.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) : (options.readyPattern ?? /bento-ts server started!/);
+  const ready = readyText
+    ? new RegExp(readyText.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    : (options.readyPattern ?? /bento-ts server started!/);
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', `source ${JSON.stringify(envFile)}\n${block.code}`], { cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('bash', ['-c', `source ${JSON.stringify(envFile)}\n${block.code}`], {
+      cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     let output = '';
     const timer = setTimeout(() => fail(`did not print ${ready} within 120 s`), 120_000);
     const fail = (why: string) => {
       clearTimeout(timer);
-      void stopGroup(child).then(() => reject(new DocBlockError(`${where}: the background block ${why}\n--- block ---\n${block.code}\n--- output ---\n${output.slice(-4000)}`)));
+      void stopGroup(child).then(() =>
+        reject(
+          new DocBlockError(
+            `${where}: the background block ${why}\n--- block ---\n${block.code}\n--- output ---\n${output.slice(-4000)}`,
+          ),
+        ),
+      );
     };
     const onData = (d: Buffer) => {
       output += String(d);
@@ -192,7 +248,10 @@ function startBackground(block: CodeBlock, cwd: string, envFile: string, options
     child.stderr.on('data', (d: Buffer) => (output += String(d)));
     const poll = async () => {
       for (;;) {
-        const answered = await fetch(waitFor, { signal: AbortSignal.timeout(2000) }).then(() => true, () => false);
+        const answered = await fetch(waitFor, { signal: AbortSignal.timeout(2000) }).then(
+          () => true,
+          () => false,
+        );
         if (answered) {
           clearTimeout(timer);
           return resolve(child);

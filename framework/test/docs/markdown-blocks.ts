@@ -25,8 +25,15 @@ export function codeBlocks(markdown: string): CodeBlock[] {
     const [, indent, fence, lang, rest] = open;
     const body: string[] = [];
     let j = i + 1;
-    for (; j < lines.length && !lines[j].trimStart().startsWith(fence); j++) body.push(lines[j].slice(Math.min(indent.length, lines[j].length - lines[j].trimStart().length)));
-    blocks.push({ lang: lang.toLowerCase(), tags: rest.split(/\s+/).filter(Boolean), code: body.join('\n'), line: i + 1, section });
+    for (; j < lines.length && !lines[j].trimStart().startsWith(fence); j++)
+      body.push(lines[j].slice(Math.min(indent.length, lines[j].length - lines[j].trimStart().length)));
+    blocks.push({
+      lang: lang.toLowerCase(),
+      tags: rest.split(/\s+/).filter(Boolean),
+      code: body.join('\n'),
+      line: i + 1,
+      section,
+    });
     i = j;
   }
   return blocks;

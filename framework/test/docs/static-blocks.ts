@@ -23,7 +23,11 @@ export class StaticBlockError extends Error {}
 function contains(whole: unknown, part: unknown): boolean {
   if (Array.isArray(part)) return Array.isArray(whole) && part.every((p, i) => contains(whole[i], p));
   if (part && typeof part === 'object') {
-    return !!whole && typeof whole === 'object' && Object.entries(part).every(([k, v]) => contains((whole as Record<string, unknown>)[k], v));
+    return (
+      !!whole &&
+      typeof whole === 'object' &&
+      Object.entries(part).every(([k, v]) => contains((whole as Record<string, unknown>)[k], v))
+    );
   }
   return whole === part;
 }
@@ -42,7 +46,8 @@ function checkTree(code: string, cwd: string, where: string): void {
       if (top) parent = name;
     }
   }
-  if (missing.length > 0) throw new StaticBlockError(`${where}: the tree lists paths that do not exist: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new StaticBlockError(`${where}: the tree lists paths that do not exist: ${missing.join(', ')}`);
 }
 
 export function checkStaticBlock(block: CodeBlock, cwd: string, where: string): StaticOutcome {
@@ -64,7 +69,8 @@ export function checkStaticBlock(block: CodeBlock, cwd: string, where: string): 
         throw fail(`not valid YAML: ${(err as Error).message}`);
       }
       const excerpt = block.tags.find((t) => t.startsWith('excerpt='))?.slice('excerpt='.length);
-      if (excerpt && !contains(parse(readFileSync(join(cwd, excerpt), 'utf8')), value)) throw fail(`the excerpt is not what ${excerpt} holds`);
+      if (excerpt && !contains(parse(readFileSync(join(cwd, excerpt), 'utf8')), value))
+        throw fail(`the excerpt is not what ${excerpt} holds`);
       return 'checked';
     }
     case 'json':
@@ -80,6 +86,8 @@ export function checkStaticBlock(block: CodeBlock, cwd: string, where: string): 
       checkTree(block.code, cwd, where);
       return 'checked';
     default:
-      throw fail(`a \`\`\`${block.lang} block the docs runner does not know: tag it (file=..., typecheck) or teach the runner its kind`);
+      throw fail(
+        `a \`\`\`${block.lang} block the docs runner does not know: tag it (file=..., typecheck) or teach the runner its kind`,
+      );
   }
 }

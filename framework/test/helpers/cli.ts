@@ -13,9 +13,16 @@ export interface CliRun {
 }
 
 /** `bento <args>` as a subprocess, to its end. */
-export function bento(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliRun> {
+export function bento(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENTO, ...args], { cwd: options.cwd, env: { ...outer, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BENTO, ...args], {
+      cwd: options.cwd,
+      env: { ...outer, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
@@ -32,7 +39,11 @@ export class CliProcess {
   private waiters: Array<{ pattern: RegExp; from: number; resolve: () => void }> = [];
 
   constructor(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}) {
-    this.child = spawn(process.execPath, [BENTO, ...args], { cwd: options.cwd, env: { ...outer, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [BENTO, ...args], {
+      cwd: options.cwd,
+      env: { ...outer, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const take = (d: Buffer) => {
       this.output += String(d);
       this.waiters = this.waiters.filter((w) => {
@@ -49,7 +60,10 @@ export class CliProcess {
   waitFor(pattern: RegExp, from = 0, timeoutMs = 60_000): Promise<void> {
     if (pattern.test(this.output.slice(from))) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output.slice(-3000)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output.slice(-3000)}`)),
+        timeoutMs,
+      );
       this.waiters.push({ pattern, from, resolve: () => (clearTimeout(timer), resolve()) });
     });
   }

@@ -7,7 +7,10 @@ import { type AppOptions, buildApp } from '../../src/server/app.js';
  * The HTTP app of `service` (an instance of a class declared with @service) listening on an ephemeral loopback port,
  * quiet (no logger, no access log); `options` adds to or replaces what buildApp is given.
  */
-export async function listeningApp(service: object, options: Partial<AppOptions> = {}): Promise<{ app: FastifyInstance; url: string }> {
+export async function listeningApp(
+  service: object,
+  options: Partial<AppOptions> = {},
+): Promise<{ app: FastifyInstance; url: string }> {
   const cls = service.constructor as Constructor;
   const app = await buildApp({
     service,

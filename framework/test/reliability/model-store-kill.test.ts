@@ -20,8 +20,17 @@ async function storeWithModel(): Promise<{ store: ModelStore; model: StoredModel
   const staging = await store.staging();
   writeFileSync(join(staging, 'model.onnx'), 'weights');
   // A manifest of a few hundred kB (many URIs and what each said), so that writing it takes a while.
-  const metadata = { params: Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`param_${i}`, 'x'.repeat(100)])) };
-  const model = await store.commit(staging, { name: 'm', version: '1', uri: 'models:/m/1', resolvedUri: 'file:///m', source: 'test', metadata });
+  const metadata = {
+    params: Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`param_${i}`, 'x'.repeat(100)])),
+  };
+  const model = await store.commit(staging, {
+    name: 'm',
+    version: '1',
+    uri: 'models:/m/1',
+    resolvedUri: 'file:///m',
+    source: 'test',
+    metadata,
+  });
   return { store, model };
 }
 
@@ -34,10 +43,14 @@ function killedLoop(root: string, loop: string, afterMs: number): Promise<void> 
     process.send('ready');
     for (let i = 0; ; i++) { ${loop} }
   `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('message', () => setTimeout(() => child.kill('SIGKILL'), afterMs));
-    child.once('exit', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`the loop ended by itself (${_code})`))));
+    child.once('exit', (_code, signal) =>
+      signal === 'SIGKILL' ? resolve() : reject(new Error(`the loop ended by itself (${_code})`)),
+    );
   });
 }
 
@@ -51,10 +64,18 @@ describe('model store', () => {
   it('keeps every manifest whole when a process is killed while rewriting it', async () => {
     const { store } = await storeWithModel();
     for (let round = 0; round < ROUNDS; round++) {
-      await killedLoop(store.root, `model = await store.remember(model, 'models:/m@champion-' + i, { n: String(i) });`, 20 + round * 17);
+      await killedLoop(
+        store.root,
+        `model = await store.remember(model, 'models:/m@champion-' + i, { n: String(i) });`,
+        20 + round * 17,
+      );
       figures.manifest_kills++;
       const models = await store.list();
-      assert.deepEqual(models.map((m) => m.tag), ['m:1'], `round ${round}`);
+      assert.deepEqual(
+        models.map((m) => m.tag),
+        ['m:1'],
+        `round ${round}`,
+      );
       assert.equal(await store.verify(models[0], true), undefined);
     }
   });
@@ -72,7 +93,15 @@ describe('model store', () => {
       // Killed between moving the old copy aside and moving the new one in, the model is absent, never partial.
       if (model) assert.equal(await store.verify(model, true), undefined, `round ${round}`);
       if (!model) figures.killed_between_renames++;
-      if (!model) await new ModelStore(store.root).commit(await store.staging(), { name: 'm', version: '1', uri: 'models:/m/1', resolvedUri: 'file:///m', source: 'test', metadata: {} });
+      if (!model)
+        await new ModelStore(store.root).commit(await store.staging(), {
+          name: 'm',
+          version: '1',
+          uri: 'models:/m/1',
+          resolvedUri: 'file:///m',
+          source: 'test',
+          metadata: {},
+        });
     }
     // A new download sweeps what dead processes left: staging directories and replaced copies.
     await store.discard(await store.staging());
@@ -91,6 +120,9 @@ describe('model store', () => {
     }
     await store.discard(await store.staging());
     assert.deepEqual(readdirSync(join(store.root, 'models', '.staging')).sort(), [elsewhere, mine].sort());
-    assert.deepEqual(readdirSync(join(store.root, 'models', 'm')).sort(), ['1', `1.old-${elsewhere}`, `1.old-${mine}`].sort());
+    assert.deepEqual(
+      readdirSync(join(store.root, 'models', 'm')).sort(),
+      ['1', `1.old-${elsewhere}`, `1.old-${mine}`].sort(),
+    );
   });
 });

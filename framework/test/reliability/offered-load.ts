@@ -14,7 +14,14 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { Socket } from 'node:net';
 
-const [url, rateArg, secondsArg, contentType, bodyFile, ...flags] = process.argv.slice(2) as [string, string, string, string, string, ...string[]];
+const [url, rateArg, secondsArg, contentType, bodyFile, ...flags] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  ...string[],
+];
 const summarize = flags.includes('--summary');
 const withIds = flags.includes('--ids');
 const rate = Number(rateArg);
@@ -49,22 +56,39 @@ function fire(): void {
     errors++;
     failures.push([n, code, performance.now() - start, idleMs]);
   };
-  const req = request({ host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent, timeout: 10_000, headers }, (res) => {
-    const status = res.statusCode!;
-    let body = '';
-    if (status >= 300) res.setEncoding('utf8').on('data', (d: string) => (body += d));
-    else res.resume();
-    res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
-    res.on('end', () => {
-      if (settled) return;
-      settled = true;
-      outstanding--;
-      const retry = res.headers['retry-after'];
-      const answer: (typeof answers)[number] = [status, performance.now() - started, retry === undefined ? null : Number(retry), performance.now() - start, n];
-      if (status >= 300) answer.push(errorCode(body));
-      answers.push(answer);
-    });
-  });
+  const req = request(
+    {
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: 'POST',
+      agent,
+      timeout: 10_000,
+      headers,
+    },
+    (res) => {
+      const status = res.statusCode!;
+      let body = '';
+      if (status >= 300) res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      else res.resume();
+      res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message));
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        outstanding--;
+        const retry = res.headers['retry-after'];
+        const answer: (typeof answers)[number] = [
+          status,
+          performance.now() - started,
+          retry === undefined ? null : Number(retry),
+          performance.now() - start,
+          n,
+        ];
+        if (status >= 300) answer.push(errorCode(body));
+        answers.push(answer);
+      });
+    },
+  );
   req.on('socket', (socket: Socket) => {
     const freed = freedAt.get(socket);
     if (freed !== undefined) idleMs = Math.round(performance.now() - freed);
@@ -92,8 +116,18 @@ function summary() {
   const servedInWindow = answers.filter(([status, , , t]) => status === 200 && t <= seconds * 1000).length;
   // Requests with no answer, by why (ECONNRESET, TIMEOUT...), with when each came: a long run's few failures say what they were.
   const failed: Record<string, Array<{ at_ms: number; reused_after_idle_ms?: number }>> = {};
-  for (const [, code, t, idle] of failures) (failed[code] ??= []).push({ at_ms: Math.round(t), reused_after_idle_ms: idle });
-  return { sent, statuses, errors, failed, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: Math.round(ms[ms.length - 1] ?? 0), served_per_s: servedInWindow / seconds };
+  for (const [, code, t, idle] of failures)
+    (failed[code] ??= []).push({ at_ms: Math.round(t), reused_after_idle_ms: idle });
+  return {
+    sent,
+    statuses,
+    errors,
+    failed,
+    p50_ms: at(0.5),
+    p99_ms: at(0.99),
+    max_ms: Math.round(ms[ms.length - 1] ?? 0),
+    served_per_s: servedInWindow / seconds,
+  };
 }
 
 const start = performance.now();
@@ -106,7 +140,9 @@ const timer = setInterval(() => {
     const wait = setInterval(() => {
       if (outstanding > 0 && performance.now() - start < (seconds + 15) * 1000) return;
       clearInterval(wait);
-      const report = summarize ? summary() : { sent, answers, errors, failures, seconds: (performance.now() - start) / 1000 };
+      const report = summarize
+        ? summary()
+        : { sent, answers, errors, failures, seconds: (performance.now() - start) / 1000 };
       // Exit only once the pipe has taken the whole report.
       process.stdout.write(JSON.stringify(report), () => process.exit(0));
     }, 20);

@@ -28,7 +28,13 @@ function serve(log: string): Promise<RunningServer> {
   const serviceModule = join(HERE, '..', 'fixtures', 'echo-service.js');
   const dir = dirname(serviceModule);
   return startServer({
-    project: { root: dir, serviceDir: dir, serviceModule, plugins: [join(HERE, '..', 'fixtures', 'echo-plugin.js')], config: {} },
+    project: {
+      root: dir,
+      serviceDir: dir,
+      serviceModule,
+      plugins: [join(HERE, '..', 'fixtures', 'echo-plugin.js')],
+      config: {},
+    },
     port: 0,
     host: '127.0.0.1',
     env: { ...process.env, ECHO_MODEL: 'echo:50' },
@@ -49,8 +55,18 @@ function servedLatencies(log: string): number[] {
 async function offered(url: string, rate: number, seconds: number) {
   const body = join(mkdtempSync(join(tmpdir(), 'bento-overload-')), 'body.json');
   writeFileSync(body, BODY);
-  const { stdout } = await run(process.execPath, [join(HERE, 'offered-load.js'), url, String(rate), String(seconds), 'application/json', body], { maxBuffer: 256 << 20, timeout: (seconds + 60) * 1000 });
-  return JSON.parse(stdout) as { sent: number; answers: Array<[number, number, number | null, number]>; errors: number; failures: Array<[number, string, number]>; seconds: number };
+  const { stdout } = await run(
+    process.execPath,
+    [join(HERE, 'offered-load.js'), url, String(rate), String(seconds), 'application/json', body],
+    { maxBuffer: 256 << 20, timeout: (seconds + 60) * 1000 },
+  );
+  return JSON.parse(stdout) as {
+    sent: number;
+    answers: Array<[number, number, number | null, number]>;
+    errors: number;
+    failures: Array<[number, string, number]>;
+    seconds: number;
+  };
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -71,7 +87,10 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
       await offered(url, 2000, 3);
       const probe = await offered(url, 2000, 5);
       const capacity = probe.answers.filter(([s, , , t]) => s === 200 && t <= 5000).length / 5;
-      assert.ok(capacity > 20, `capacity ${capacity}/s: ${JSON.stringify({ failures: probe.failures.slice(0, 5), dispatcher: dispatcher.stats() })}`);
+      assert.ok(
+        capacity > 20,
+        `capacity ${capacity}/s: ${JSON.stringify({ failures: probe.failures.slice(0, 5), dispatcher: dispatcher.stats() })}`,
+      );
       const rate = Math.round(capacity * 10);
 
       writeFileSync(log, '');
@@ -92,7 +111,13 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
         if (performance.now() - stoppedAt > 10_000) break;
         await new Promise((r) => setTimeout(r, 20));
       }
-      const after = await Promise.all(Array.from({ length: 8 }, () => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY }).then((r) => r.status)));
+      const after = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY }).then(
+            (r) => r.status,
+          ),
+        ),
+      );
 
       const accepted = load.answers.filter(([s]) => s === 200);
       const shed = load.answers.filter(([s]) => s === 503 || s === 429);
@@ -130,13 +155,22 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
       assert.equal(load.answers.length, load.sent);
       assert.equal(other.length, 0, JSON.stringify(other.slice(0, 5)));
       assert.ok(shed.length > load.sent * 0.5, `it shed ${figures.shed_rate}% of ten times its capacity: ${seen}`);
-      assert.ok(accepted.length > capacity * SECONDS * 0.5, `served ${figures.served_rps}/s under overload, against ${figures.capacity_rps}/s capacity: ${seen}`);
+      assert.ok(
+        accepted.length > capacity * SECONDS * 0.5,
+        `served ${figures.served_rps}/s under overload, against ${figures.capacity_rps}/s capacity: ${seen}`,
+      );
       assert.equal(figures.shed_without_retry_after, 0);
       assert.equal(serverMs.length, accepted.length, 'the access log has every served request');
       // The objective runs from the request's arrival to its answer, as the server sees them; the client, sharing
       // the two cores with the server, adds its own delays, which are reported beside it.
-      assert.ok(figures.accepted_server_p99_ms <= OBJECTIVE_MS, `accepted p99 ${figures.accepted_server_p99_ms} ms at the server: ${seen}`);
-      assert.ok(figures.accepted_p99_ms <= OBJECTIVE_MS * 1.2, `accepted p99 ${figures.accepted_p99_ms} ms at the client: ${seen}`);
+      assert.ok(
+        figures.accepted_server_p99_ms <= OBJECTIVE_MS,
+        `accepted p99 ${figures.accepted_server_p99_ms} ms at the server: ${seen}`,
+      );
+      assert.ok(
+        figures.accepted_p99_ms <= OBJECTIVE_MS * 1.2,
+        `accepted p99 ${figures.accepted_p99_ms} ms at the client: ${seen}`,
+      );
       assert.ok(recoveredMs >= 0 && recoveredMs < 1000, `recovered in ${recoveredMs} ms: ${seen}`);
       assert.deepEqual(after, Array(8).fill(200));
     } finally {

@@ -17,10 +17,19 @@ export { PYTHON_DIR, pythonConverter, type PythonConverterOptions } from './pyth
 export const pytorchConverter = pythonConverter({ name: 'pytorch-onnx', flavors: ['pytorch'], packages: [] });
 
 /** skl2onnx and onnx beside the model's scikit-learn; it reads the columns off the model when nothing else says them. */
-export const sklearnConverter = pythonConverter({ name: 'sklearn-onnx', flavors: ['sklearn'], packages: ['skl2onnx', 'onnx', 'pandas'], infersInputs: true });
+export const sklearnConverter = pythonConverter({
+  name: 'sklearn-onnx',
+  flavors: ['sklearn'],
+  packages: ['skl2onnx', 'onnx', 'pandas'],
+  infersInputs: true,
+});
 
 /** tf2onnx beside the model's TensorFlow and Keras. */
-export const kerasConverter = pythonConverter({ name: 'keras-onnx', flavors: ['keras', 'tensorflow'], packages: ['tf2onnx', 'onnx'] });
+export const kerasConverter = pythonConverter({
+  name: 'keras-onnx',
+  flavors: ['keras', 'tensorflow'],
+  packages: ['tf2onnx', 'onnx'],
+});
 
 export default definePlugin({
   name: 'converters',

@@ -47,7 +47,10 @@ async function readTensor(dir: string, entry: TensorEntry): Promise<Tensor> {
   if (entry.dtype === 'string') return tensor('string', entry.shape, entry.values ?? []);
   const bytes = await readFile(join(dir, entry.file!));
   const out = allocate(entry.dtype as DType, entry.shape) as Tensor<Exclude<DType, 'string'>>;
-  if (bytes.length !== out.data.byteLength) throw new ConversionFailedError(`reference tensor "${entry.name}" has ${bytes.length} bytes, [${entry.shape.join(', ')}] ${entry.dtype} needs ${out.data.byteLength}`);
+  if (bytes.length !== out.data.byteLength)
+    throw new ConversionFailedError(
+      `reference tensor "${entry.name}" has ${bytes.length} bytes, [${entry.shape.join(', ')}] ${entry.dtype} needs ${out.data.byteLength}`,
+    );
   new Uint8Array(out.data.buffer).set(bytes);
   return out;
 }
@@ -63,7 +66,12 @@ function runPython(python: string, request: string, ctx: ConverterContext): Prom
   return new Promise((resolve, reject) => {
     const child = spawn(python, ['-m', 'bento_convert', request], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(':'), PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      env: {
+        ...process.env,
+        PYTHONPATH: [PYTHON_DIR, process.env.PYTHONPATH].filter(Boolean).join(':'),
+        PYTHONUNBUFFERED: '1',
+        PYTHONDONTWRITEBYTECODE: '1',
+      },
     });
     let tail = '';
     let pending = '';
@@ -113,8 +121,11 @@ export function pythonConverter(options: PythonConverterOptions): ModelConverter
             out_dir: ctx.outDir,
             work_dir: work,
             mlmodel: model.mlmodel,
-            inputs: model.inputs?.map((t) => ({ ...t, shape: t.shape.map((d) => (typeof d === 'number' ? d : -1)) })) ?? null,
-            outputs: model.outputs?.map((t) => ({ ...t, shape: t.shape.map((d) => (typeof d === 'number' ? d : -1)) })) ?? null,
+            inputs:
+              model.inputs?.map((t) => ({ ...t, shape: t.shape.map((d) => (typeof d === 'number' ? d : -1)) })) ?? null,
+            outputs:
+              model.outputs?.map((t) => ({ ...t, shape: t.shape.map((d) => (typeof d === 'number' ? d : -1)) })) ??
+              null,
             columns: model.columns ?? null,
             example: model.example ?? null,
             opset: model.opset,
@@ -123,14 +134,28 @@ export function pythonConverter(options: PythonConverterOptions): ModelConverter
         );
         ctx.progress(`running ${python} -m bento_convert`);
         const { code, tail } = await runPython(python, request, ctx);
-        const result = JSON.parse(await readFile(join(work, 'result.json'), 'utf8').catch(() => 'null')) as PythonResult | null;
+        const result = JSON.parse(
+          await readFile(join(work, 'result.json'), 'utf8').catch(() => 'null'),
+        ) as PythonResult | null;
         if (result?.error) throw new BentoError(result.error.code, result.error.message.replace(/\s*\n\s*/g, ' '));
         if (code !== 0 || !result) {
           const last = tail.trim().split('\n').pop() ?? '';
-          throw new ConversionFailedError(`the ${options.name} converter (${python}) exited with code ${code}: ${last}`);
+          throw new ConversionFailedError(
+            `the ${options.name} converter (${python}) exited with code ${code}: ${last}`,
+          );
         }
-        const reference = { inputs: await readTensors(join(work, 'reference'), result.reference.inputs), outputs: await readTensors(join(work, 'reference'), result.reference.outputs) };
-        return { format: result.format, file: result.file, libraries: result.libraries, opset: result.opset, reference, serving: result.serving };
+        const reference = {
+          inputs: await readTensors(join(work, 'reference'), result.reference.inputs),
+          outputs: await readTensors(join(work, 'reference'), result.reference.outputs),
+        };
+        return {
+          format: result.format,
+          file: result.file,
+          libraries: result.libraries,
+          opset: result.opset,
+          reference,
+          serving: result.serving,
+        };
       } finally {
         await rm(work, { recursive: true, force: true });
       }

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ModelChecksumError, ModelNotFoundError, ModelSourceUnavailableError, PayloadTooLargeError, type Logger } from '@bento-ts/framework';
+import {
+  ModelChecksumError,
+  ModelNotFoundError,
+  ModelSourceUnavailableError,
+  PayloadTooLargeError,
+  type Logger,
+} from '@bento-ts/framework';
 import { type HttpsModelRef, shown } from './https-uri.js';
 
 export interface DownloadOptions {
@@ -25,23 +31,28 @@ async function once(ref: HttpsModelRef, file: string, o: DownloadOptions): Promi
     throw new Error(what);
   }
   const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > o.maxBytes) throw new Refused(`${shown(ref.url)} is ${declared} bytes, over BENTO_HTTPS_MAX_BYTES (${o.maxBytes})`);
+  if (declared > o.maxBytes)
+    throw new Refused(`${shown(ref.url)} is ${declared} bytes, over BENTO_HTTPS_MAX_BYTES (${o.maxBytes})`);
   const hash = createHash('sha256');
   let bytes = 0;
   const count = new Transform({
     transform(chunk: Buffer, _enc, done) {
       bytes += chunk.length;
-      if (bytes > o.maxBytes) return done(new Refused(`${shown(ref.url)} sent more than BENTO_HTTPS_MAX_BYTES (${o.maxBytes})`));
+      if (bytes > o.maxBytes)
+        return done(new Refused(`${shown(ref.url)} sent more than BENTO_HTTPS_MAX_BYTES (${o.maxBytes})`));
       hash.update(chunk);
       done(null, chunk);
     },
   });
   await pipeline(Readable.fromWeb(res.body), count, createWriteStream(file));
   // A connection cut short without an error still leaves fewer bytes than declared.
-  if (Number.isFinite(declared) && bytes !== declared) throw new Error(`${shown(ref.url)} sent ${bytes} of ${declared} bytes`);
+  if (Number.isFinite(declared) && bytes !== declared)
+    throw new Error(`${shown(ref.url)} sent ${bytes} of ${declared} bytes`);
   const got = hash.digest('hex');
   if (got !== ref.sha256) {
-    throw new ModelChecksumError(`${shown(ref.url)} has SHA-256 ${got}, not the ${ref.sha256} its URI names: the file changed or is not the model meant; nothing was stored`);
+    throw new ModelChecksumError(
+      `${shown(ref.url)} has SHA-256 ${got}, not the ${ref.sha256} its URI names: the file changed or is not the model meant; nothing was stored`,
+    );
   }
 }
 
@@ -56,8 +67,14 @@ export async function download(ref: HttpsModelRef, file: string, o: DownloadOpti
     } catch (err) {
       if (err instanceof ModelChecksumError) throw err;
       const message = (err as Error).message;
-      if (err instanceof Refused) throw message.includes('BENTO_HTTPS_MAX_BYTES') ? new PayloadTooLargeError(message) : new ModelNotFoundError(message);
-      if (attempt >= o.retries) throw new ModelSourceUnavailableError(`${shown(ref.url)} could not be downloaded after ${attempt + 1} tries: ${message}`);
+      if (err instanceof Refused)
+        throw message.includes('BENTO_HTTPS_MAX_BYTES')
+          ? new PayloadTooLargeError(message)
+          : new ModelNotFoundError(message);
+      if (attempt >= o.retries)
+        throw new ModelSourceUnavailableError(
+          `${shown(ref.url)} could not be downloaded after ${attempt + 1} tries: ${message}`,
+        );
       const wait = o.backoffMs * 2 ** attempt;
       o.logger.warn(`downloading ${shown(ref.url)} failed (${message}); trying again in ${wait} ms`);
       await new Promise((r) => setTimeout(r, wait));

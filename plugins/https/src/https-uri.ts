@@ -24,14 +24,18 @@ export function parseHttpsUri(uri: string): HttpsModelRef {
   } catch {
     throw new InvalidInputError(`${uri} is not a URL`);
   }
-  if (url.protocol !== 'https:') throw new InvalidInputError(`${shown(url)}: only https:// is fetched (a model must not travel in clear)`);
+  if (url.protocol !== 'https:')
+    throw new InvalidInputError(`${shown(url)}: only https:// is fetched (a model must not travel in clear)`);
   const sha256 = new URLSearchParams(url.hash.slice(1)).get('sha256')?.toLowerCase();
   if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
-    throw new InvalidInputError(`${shown(url)} names no checksum: add #sha256=<64 hex digits> (sha256sum <file>) so the download can be checked`);
+    throw new InvalidInputError(
+      `${shown(url)} names no checksum: add #sha256=<64 hex digits> (sha256sum <file>) so the download can be checked`,
+    );
   }
   url.hash = '';
   const fileName = decodeURIComponent(url.pathname.split('/').pop() ?? '');
-  if (!fileName || fileName === '.' || fileName === '..' || fileName.includes('/')) throw new InvalidInputError(`${shown(url)} names no file`);
+  if (!fileName || fileName === '.' || fileName === '..' || fileName.includes('/'))
+    throw new InvalidInputError(`${shown(url)} names no file`);
   return { url, sha256, archive: ARCHIVE.test(fileName), fileName };
 }
 

@@ -29,7 +29,8 @@ const MiB = 1 << 20;
 async function unpack(archive: string, dir: string, ref: HttpsModelRef, env: ModelSourceContext['env']): Promise<void> {
   await unpackArchive(archive, dir, unpackLimits(env), {
     refused: (reason) => new ModelFormatError(`${shown(ref.url)} is refused: ${reason}`),
-    unreadable: (message) => new ModelFormatError(`${shown(ref.url)} is not a readable .tar.gz (truncated or corrupt): ${message}`),
+    unreadable: (message) =>
+      new ModelFormatError(`${shown(ref.url)} is not a readable .tar.gz (truncated or corrupt): ${message}`),
   });
 }
 
@@ -63,7 +64,14 @@ async function fetchIntoStore(ref: HttpsModelRef, uri: string, ctx: ModelSourceC
     }
     // Refuse what cannot be served before it enters the store.
     await inspectModelPath(staging);
-    return await ctx.store.commit(staging, { uri, name: modelName(ref), version: ref.sha256.slice(0, 12), resolvedUri: shown(ref.url), source: 'https', metadata: { sha256: ref.sha256 } });
+    return await ctx.store.commit(staging, {
+      uri,
+      name: modelName(ref),
+      version: ref.sha256.slice(0, 12),
+      resolvedUri: shown(ref.url),
+      source: 'https',
+      metadata: { sha256: ref.sha256 },
+    });
   } catch (err) {
     await ctx.store.discard(staging);
     throw err;

@@ -7,7 +7,15 @@ import { describe, it } from 'node:test';
 import { ModelNotFoundError, ModelStore, consoleLoggerForTests } from './helpers.js';
 import plugin, { localModelSource } from '../src/index.js';
 
-const ctx = (cwd: string) => ({ cwd, cacheDir: join(cwd, '.cache'), store: new ModelStore(join(cwd, '.bento-home')), progress: false, env: {}, logger: consoleLoggerForTests, prepare: async () => undefined });
+const ctx = (cwd: string) => ({
+  cwd,
+  cacheDir: join(cwd, '.cache'),
+  store: new ModelStore(join(cwd, '.bento-home')),
+  progress: false,
+  env: {},
+  logger: consoleLoggerForTests,
+  prepare: async () => undefined,
+});
 
 function project(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bento-local-'));
@@ -34,7 +42,12 @@ metadata:
 describe('local model source', () => {
   it('registers for plain paths and file: URIs', async () => {
     const schemes: string[] = [];
-    await plugin.setup({ addModelSource: (s) => schemes.push(...s.schemes), addBackend: () => undefined, addConverter: () => undefined, addRequestHook: () => undefined });
+    await plugin.setup({
+      addModelSource: (s) => schemes.push(...s.schemes),
+      addBackend: () => undefined,
+      addConverter: () => undefined,
+      addRequestHook: () => undefined,
+    });
     assert.deepEqual(schemes, ['', 'file']);
   });
 
@@ -62,7 +75,13 @@ describe('local model source', () => {
     const model = await localModelSource.resolve('./model', ctx(dir));
     assert.equal(model.file, 'model.onnx');
     assert.equal(model.version, '0123abcd');
-    assert.deepEqual(model.metadata, { classes: ['a', 'b'], output_kind: 'logits', params: { lr: '0.1' }, metrics: { acc: 0.9 }, flavor: 'onnx' });
+    assert.deepEqual(model.metadata, {
+      classes: ['a', 'b'],
+      output_kind: 'logits',
+      params: { lr: '0.1' },
+      metrics: { acc: 0.9 },
+      flavor: 'onnx',
+    });
   });
 
   it('prefers a labels file beside the model over metadata classes', async () => {

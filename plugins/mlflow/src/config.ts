@@ -45,7 +45,8 @@ function number(env: Env, name: string, fallback: number, max: number): number {
   const raw = env[name]?.trim();
   if (!raw) return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < 0 || n > max) throw new ConfigError(`${name} must be a number from 0 to ${max}, got "${raw}"`);
+  if (!Number.isFinite(n) || n < 0 || n > max)
+    throw new ConfigError(`${name} must be a number from 0 to ${max}, got "${raw}"`);
   return n;
 }
 
@@ -56,9 +57,12 @@ function httpUri(value: string, name: string): string {
   } catch {
     throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`${name} must be an http(s) URL, got "${value}"`);
   if (url.username || url.password) {
-    throw new ConfigError(`${name} must not carry credentials; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead`);
+    throw new ConfigError(
+      `${name} must not carry credentials; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD instead`,
+    );
   }
   return value.replace(/\/+$/, '');
 }
@@ -71,11 +75,15 @@ const truthy = (v: string | undefined) => /^(1|true|yes)$/i.test(v?.trim() ?? ''
  */
 export function mlflowConfigFromEnv(env: Env): MlflowConfig {
   const trackingUri = httpUri(env.MLFLOW_TRACKING_URI?.trim() || DEFAULT_TRACKING_URI, 'MLFLOW_TRACKING_URI');
-  const registryUri = env.MLFLOW_REGISTRY_URI?.trim() ? httpUri(env.MLFLOW_REGISTRY_URI.trim(), 'MLFLOW_REGISTRY_URI') : trackingUri;
+  const registryUri = env.MLFLOW_REGISTRY_URI?.trim()
+    ? httpUri(env.MLFLOW_REGISTRY_URI.trim(), 'MLFLOW_REGISTRY_URI')
+    : trackingUri;
   const user = env.MLFLOW_TRACKING_USERNAME;
   const password = env.MLFLOW_TRACKING_PASSWORD;
   const token = env.MLFLOW_TRACKING_TOKEN;
-  const secrets = [password, token, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter((s): s is string => !!s && s.length >= 3);
+  const secrets = [password, token, env.AWS_SECRET_ACCESS_KEY, env.AWS_SESSION_TOKEN].filter(
+    (s): s is string => !!s && s.length >= 3,
+  );
   let authorization: string | undefined;
   if (user && password) {
     const encoded = Buffer.from(`${user}:${password}`).toString('base64');
@@ -118,7 +126,11 @@ export function mlflowConfigFromEnv(env: Env): MlflowConfig {
       unsigned: env.MLFLOW_EXPERIMENTAL_S3_SIGNATURE_VERSION?.trim() === 'unsigned',
       credentials:
         env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-          ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN || undefined }
+          ? {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              sessionToken: env.AWS_SESSION_TOKEN || undefined,
+            }
           : undefined,
     },
     secrets,

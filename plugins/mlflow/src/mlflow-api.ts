@@ -6,7 +6,14 @@ export interface KeyValue {
 }
 
 export interface Run {
-  info: { run_id: string; experiment_id: string; artifact_uri: string; status?: string; lifecycle_stage?: string; run_name?: string };
+  info: {
+    run_id: string;
+    experiment_id: string;
+    artifact_uri: string;
+    status?: string;
+    lifecycle_stage?: string;
+    run_name?: string;
+  };
   data?: { params?: KeyValue[]; metrics?: Array<{ key: string; value: number }>; tags?: KeyValue[] };
   outputs?: { model_outputs?: Array<{ model_id: string; step?: number }> };
 }
@@ -24,7 +31,14 @@ export interface ModelVersion {
 }
 
 export interface LoggedModel {
-  info: { model_id: string; experiment_id: string; name: string; artifact_uri: string; source_run_id?: string; status?: string };
+  info: {
+    model_id: string;
+    experiment_id: string;
+    name: string;
+    artifact_uri: string;
+    source_run_id?: string;
+    status?: string;
+  };
   data?: { params?: KeyValue[]; metrics?: Array<{ key: string; value: number }> };
 }
 

@@ -28,7 +28,11 @@ function isImmutable(uri: string): boolean {
 function failed(err: unknown, secrets: { secrets: string[] }): never {
   if (err instanceof BentoError) {
     const message = redact(err.message, secrets);
-    throw new BentoError(err.code, message.startsWith('Failed to load model from MLflow') ? message : `Failed to load model from MLflow: ${message}`, err.statusCode);
+    throw new BentoError(
+      err.code,
+      message.startsWith('Failed to load model from MLflow') ? message : `Failed to load model from MLflow: ${message}`,
+      err.statusCode,
+    );
   }
   throw err;
 }
@@ -43,7 +47,9 @@ async function usable(ctx: ModelSourceContext, model: StoredModel | undefined): 
 /** What a resolution says about the model that belongs to the URI, not to the files (several URIs may share them). */
 function uriFacts(resolution: Resolution): ModelMetadata {
   return {
-    ...(resolution.registeredVersion ? { registered_name: resolution.registeredName, registered_version: resolution.registeredVersion } : {}),
+    ...(resolution.registeredVersion
+      ? { registered_name: resolution.registeredName, registered_version: resolution.registeredVersion }
+      : {}),
     ...(resolution.runId ? { run_id: resolution.runId } : {}),
     ...(resolution.modelId ? { model_id: resolution.modelId } : {}),
   };
@@ -86,17 +92,21 @@ export async function fetchModel(uri: string, ctx: ModelSourceContext): Promise<
       resolution = await new MlflowResolver(client).resolve(uri);
     } catch (err) {
       if (err instanceof ModelSourceUnavailableError && known) {
-        ctx.logger.warn(`${redact(err.message, config)}; serving ${known.tag}, the model ${uri} resolved to last (${known.resolvedAt})`);
+        ctx.logger.warn(
+          `${redact(err.message, config)}; serving ${known.tag}, the model ${uri} resolved to last (${known.resolvedAt})`,
+        );
         return known;
       }
       throw err;
     }
     const name = resolution.registeredName ?? resolution.name;
-    const version = resolution.version || createHash('sha256').update(resolution.artifactUri).digest('hex').slice(0, 12);
+    const version =
+      resolution.version || createHash('sha256').update(resolution.artifactUri).digest('hex').slice(0, 12);
     // The same files may be reached by several URIs (a version, its alias, its run): keep one copy.
     const sameFiles = (await ctx.store.list()).find((m) => m.resolvedUri === resolution.artifactUri);
     const existing = await usable(ctx, sameFiles ?? (await ctx.store.find(`${tagPart(name)}:${tagPart(version)}`)));
-    if (existing && existing.resolvedUri === resolution.artifactUri) return await ctx.store.remember(existing, uri, uriFacts(resolution));
+    if (existing && existing.resolvedUri === resolution.artifactUri)
+      return await ctx.store.remember(existing, uri, uriFacts(resolution));
     const staging = await ctx.store.staging();
     try {
       ctx.logger.info(`downloading ${uri} from ${client.show(resolution.artifactUri)}`);

@@ -1,6 +1,11 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ModelNotFoundError, ModelSourceAuthError, ModelSourceUnavailableError, type Logger } from '@bento-ts/framework';
+import {
+  ModelNotFoundError,
+  ModelSourceAuthError,
+  ModelSourceUnavailableError,
+  type Logger,
+} from '@bento-ts/framework';
 import { Agent, fetch, type Response } from 'undici';
 import { type MlflowConfig, redact } from './config.js';
 
@@ -38,12 +43,20 @@ async function errorOf(res: Response): Promise<MlflowHttpError> {
   try {
     const parsed = JSON.parse(text) as { error_code?: unknown; message?: unknown };
     if (parsed && typeof parsed === 'object' && typeof parsed.message === 'string') {
-      return new MlflowHttpError(res.status, typeof parsed.error_code === 'string' ? parsed.error_code : codeForStatus(res.status), parsed.message);
+      return new MlflowHttpError(
+        res.status,
+        typeof parsed.error_code === 'string' ? parsed.error_code : codeForStatus(res.status),
+        parsed.message,
+      );
     }
   } catch {
     // Not JSON: an HTML or text page from the server, a proxy or the auth layer.
   }
-  const line = text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 200);
+  const line = text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
   return new MlflowHttpError(res.status, codeForStatus(res.status), line || res.statusText || `HTTP ${res.status}`);
 }
 
@@ -72,7 +85,11 @@ export class MlflowRestClient {
     private readonly logger: Logger,
   ) {
     const tls = config.insecureTls ? { rejectUnauthorized: false } : config.caCert ? { ca: config.caCert } : undefined;
-    this.agent = new Agent({ connect: tls, headersTimeout: config.retry.timeoutMs, bodyTimeout: config.retry.timeoutMs });
+    this.agent = new Agent({
+      connect: tls,
+      headersTimeout: config.retry.timeoutMs,
+      bodyTimeout: config.retry.timeoutMs,
+    });
   }
 
   /** A REST call (`/api/2.0/mlflow/...`) against the tracking or the registry server, answered with JSON. */
@@ -88,7 +105,9 @@ export class MlflowRestClient {
     try {
       return (text ? JSON.parse(text) : {}) as T;
     } catch {
-      throw new ModelSourceUnavailableError(`MLflow answered ${this.show(new URL(url).pathname)} with something other than JSON: ${text.slice(0, 120)}`);
+      throw new ModelSourceUnavailableError(
+        `MLflow answered ${this.show(new URL(url).pathname)} with something other than JSON: ${text.slice(0, 120)}`,
+      );
     }
   }
 
@@ -118,7 +137,10 @@ export class MlflowRestClient {
       // The timeout bounds the wait for the answer's headers only: a large artifact may stream for longer, and the
       // agent's bodyTimeout catches a body that goes quiet.
       const headersDue = new AbortController();
-      const timer = setTimeout(() => headersDue.abort(new DOMException('timed out', 'TimeoutError')), this.config.retry.timeoutMs);
+      const timer = setTimeout(
+        () => headersDue.abort(new DOMException('timed out', 'TimeoutError')),
+        this.config.retry.timeoutMs,
+      );
       try {
         res = await fetch(target, {
           method,
@@ -156,8 +178,13 @@ export class MlflowRestClient {
         failure = `HTTP ${res.status}`;
         await res.body?.cancel().catch(() => undefined);
       }
-      const wait = attempt === 0 ? 0 : Math.min(30, this.config.retry.backoffFactor * 2 ** (attempt - 1)) * (1 + Math.random() * 0.25);
-      this.logger.warn(`MLflow request ${method} ${this.show(target.pathname)} failed (${failure}); retry ${attempt + 1}/${maxRetries} in ${wait.toFixed(1)} s`);
+      const wait =
+        attempt === 0
+          ? 0
+          : Math.min(30, this.config.retry.backoffFactor * 2 ** (attempt - 1)) * (1 + Math.random() * 0.25);
+      this.logger.warn(
+        `MLflow request ${method} ${this.show(target.pathname)} failed (${failure}); retry ${attempt + 1}/${maxRetries} in ${wait.toFixed(1)} s`,
+      );
       await sleep(wait * 1000);
     }
   }
@@ -171,12 +198,20 @@ export class MlflowRestClient {
   private classify(err: MlflowHttpError, url: URL): Error {
     const message = this.show(err.message);
     if (err.status === 401) {
-      return new ModelSourceAuthError(`MLflow refused the request (401 Unauthorized): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`);
+      return new ModelSourceAuthError(
+        `MLflow refused the request (401 Unauthorized): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN`,
+      );
     }
     if (err.status === 403) return new ModelSourceAuthError(`MLflow denied access (403): ${message}`);
     // Unknown run, model, version (404) and unknown alias or stage (MLflow answers those with 400).
-    if (err.errorCode === 'RESOURCE_DOES_NOT_EXIST' || err.errorCode === 'NOT_FOUND' || err.status === 400) return new ModelNotFoundError(message);
-    if (err.status === 404) return new MlflowHttpError(404, 'ENDPOINT_NOT_FOUND', `${this.show(url.pathname)} not found on the MLflow server (${message})`);
+    if (err.errorCode === 'RESOURCE_DOES_NOT_EXIST' || err.errorCode === 'NOT_FOUND' || err.status === 400)
+      return new ModelNotFoundError(message);
+    if (err.status === 404)
+      return new MlflowHttpError(
+        404,
+        'ENDPOINT_NOT_FOUND',
+        `${this.show(url.pathname)} not found on the MLflow server (${message})`,
+      );
     // The proxy's 500 is an HTML page that names no cause: the usual one is the store behind it.
     if (err.status >= 500 && url.pathname.includes('/api/2.0/mlflow-artifacts/')) {
       return new ModelSourceUnavailableError(

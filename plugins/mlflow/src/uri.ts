@@ -69,5 +69,11 @@ export function joinPath(...parts: string[]): string {
   const joined = parts.filter((p) => p.length > 0).join('/');
   // The scheme's slashes (`s3://`, `file:///`) stay as they are; only the path's doubled ones collapse.
   const scheme = /^[a-z][a-z0-9+.-]*:\/*/i.exec(joined)?.[0] ?? '';
-  return scheme + joined.slice(scheme.length).replace(/\/{2,}/g, '/').replace(/\/+$/, '');
+  return (
+    scheme +
+    joined
+      .slice(scheme.length)
+      .replace(/\/{2,}/g, '/')
+      .replace(/\/+$/, '')
+  );
 }

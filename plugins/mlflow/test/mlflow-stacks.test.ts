@@ -15,42 +15,67 @@ import { Stack } from './helpers/stack.js';
 
 const NAME = 'vision-model';
 
-describe('the full stack: PostgreSQL backend store and S3-compatible artifact store (MinIO)', { timeout: 900_000 }, () => {
-  const stack = new Stack({ mode: 'full' });
-  const home = mkdtempSync(join(tmpdir(), 'bento-home-'));
-  const env = (extra: Record<string, string> = {}) => ({ ...stack.env, BENTO_HOME: home, ...extra });
+describe(
+  'the full stack: PostgreSQL backend store and S3-compatible artifact store (MinIO)',
+  { timeout: 900_000 },
+  () => {
+    const stack = new Stack({ mode: 'full' });
+    const home = mkdtempSync(join(tmpdir(), 'bento-home-'));
+    const env = (extra: Record<string, string> = {}) => ({ ...stack.env, BENTO_HOME: home, ...extra });
 
-  before(async () => {
-    await stack.start();
-    await stack.logModels(NAME);
-    await stack.logDirectS3Model('vision-s3', { epochs: '7' });
-  });
-  after(() => stack.stop());
-
-  it('serves a registered version whose files MLflow proxies from MinIO, and they really are in the bucket', async () => {
-    const info = await servesAnkleBoot(env({ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }));
-    assert.match(String(info.resolved_uri), /^mlflow-artifacts:\//);
-    const s3 = new S3Client({ endpoint: stack.env.MLFLOW_S3_ENDPOINT_URL, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'minio', secretAccessKey: 'minio123' } });
-    const objects = await s3.send(new ListObjectsV2Command({ Bucket: 'mlflow', Prefix: 'artifacts/' }));
-    assert.ok((objects.Contents ?? []).some((o) => o.Key?.endsWith('/MLmodel')), 'MLmodel files are stored in the mlflow bucket');
-    s3.destroy();
-  });
-
-  it('reads s3:// artifact roots straight from the store, with the S3 credentials from the environment', async () => {
-    const info = await servesAnkleBoot(env({ MODEL_NAME: 'vision-s3', MODEL_VERSION: '1' }));
-    assert.match(String(info.resolved_uri), /^s3:\/\/mlflow\/direct-vision-s3\//);
-    assert.equal((info.model_metadata as { params: Record<string, string> }).params.epochs, '7');
-  });
-
-  it('names refused S3 credentials, without showing them', async () => {
-    await assert.rejects(serve(env({ MODEL_NAME: 'vision-s3', MODEL_VERSION: '1', BENTO_HOME: mkdtempSync(join(tmpdir(), 'bento-home-')), AWS_SECRET_ACCESS_KEY: 'wrong-secret-123' })), (err: BentoError) => {
-      assert.equal(err.code, 'MODEL_SOURCE_UNAUTHORIZED', err.message);
-      assert.match(err.message, /^Failed to load model from MLflow: .*(SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied)/);
-      assert.doesNotMatch(err.message, /wrong-secret-123|minio123/);
-      return true;
+    before(async () => {
+      await stack.start();
+      await stack.logModels(NAME);
+      await stack.logDirectS3Model('vision-s3', { epochs: '7' });
     });
-  });
-});
+    after(() => stack.stop());
+
+    it('serves a registered version whose files MLflow proxies from MinIO, and they really are in the bucket', async () => {
+      const info = await servesAnkleBoot(env({ MODEL_NAME: NAME, MODEL_VERSION: '@champion' }));
+      assert.match(String(info.resolved_uri), /^mlflow-artifacts:\//);
+      const s3 = new S3Client({
+        endpoint: stack.env.MLFLOW_S3_ENDPOINT_URL,
+        forcePathStyle: true,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'minio', secretAccessKey: 'minio123' },
+      });
+      const objects = await s3.send(new ListObjectsV2Command({ Bucket: 'mlflow', Prefix: 'artifacts/' }));
+      assert.ok(
+        (objects.Contents ?? []).some((o) => o.Key?.endsWith('/MLmodel')),
+        'MLmodel files are stored in the mlflow bucket',
+      );
+      s3.destroy();
+    });
+
+    it('reads s3:// artifact roots straight from the store, with the S3 credentials from the environment', async () => {
+      const info = await servesAnkleBoot(env({ MODEL_NAME: 'vision-s3', MODEL_VERSION: '1' }));
+      assert.match(String(info.resolved_uri), /^s3:\/\/mlflow\/direct-vision-s3\//);
+      assert.equal((info.model_metadata as { params: Record<string, string> }).params.epochs, '7');
+    });
+
+    it('names refused S3 credentials, without showing them', async () => {
+      await assert.rejects(
+        serve(
+          env({
+            MODEL_NAME: 'vision-s3',
+            MODEL_VERSION: '1',
+            BENTO_HOME: mkdtempSync(join(tmpdir(), 'bento-home-')),
+            AWS_SECRET_ACCESS_KEY: 'wrong-secret-123',
+          }),
+        ),
+        (err: BentoError) => {
+          assert.equal(err.code, 'MODEL_SOURCE_UNAUTHORIZED', err.message);
+          assert.match(
+            err.message,
+            /^Failed to load model from MLflow: .*(SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied)/,
+          );
+          assert.doesNotMatch(err.message, /wrong-secret-123|minio123/);
+          return true;
+        },
+      );
+    });
+  },
+);
 
 describe('an MLflow server with basic auth', { timeout: 900_000 }, () => {
   const password = 'bento-Pa55word-42';
@@ -74,12 +99,21 @@ describe('an MLflow server with basic auth', { timeout: 900_000 }, () => {
   it('says which credentials to set when they are missing or wrong, and never shows them', async () => {
     const check = (err: BentoError) => {
       assert.equal(err.code, 'MODEL_SOURCE_UNAUTHORIZED', err.message);
-      assert.match(err.message, /^Failed to load model from MLflow: MLflow refused the request \(401 Unauthorized\): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD/);
+      assert.match(
+        err.message,
+        /^Failed to load model from MLflow: MLflow refused the request \(401 Unauthorized\): set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD/,
+      );
       assert.doesNotMatch(err.message, /wrong-pass-123|bento-Pa55word/);
       return true;
     };
-    await assert.rejects(serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_TRACKING_PASSWORD: 'wrong-pass-123' })), check);
-    await assert.rejects(serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '' })), check);
+    await assert.rejects(
+      serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_TRACKING_PASSWORD: 'wrong-pass-123' })),
+      check,
+    );
+    await assert.rejects(
+      serve(env({ MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_TRACKING_USERNAME: '', MLFLOW_TRACKING_PASSWORD: '' })),
+      check,
+    );
   });
 });
 

@@ -33,7 +33,11 @@ describe('a TF.js model logged to MLflow', { timeout: 300_000 }, () => {
 
   for (const uri of [() => `runs:/${runId}/model`, () => `models:/${NAME}/1`]) {
     it(`is served by the TF.js backend from ${uri().replace(runId, '<run>')}`, async () => {
-      const server = await serve({ ...stack.env, BENTO_HOME: mkdtempSync(join(tmpdir(), 'bento-tfjs-')), MODEL_URI: uri() });
+      const server = await serve({
+        ...stack.env,
+        BENTO_HOME: mkdtempSync(join(tmpdir(), 'bento-tfjs-')),
+        MODEL_URI: uri(),
+      });
       try {
         assert.equal((await predict(server)).predicted_class, 'Ankle boot');
         const info = await modelInfo(server);

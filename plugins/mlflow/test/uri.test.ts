@@ -11,9 +11,15 @@ describe('models:/ URIs, read as MLflow reads them', () => {
     ['models:/vision-model/Production', { kind: 'stage', name: 'vision-model', stage: 'Production', subpath: '' }],
     ['models:/vision-model/champion', { kind: 'stage', name: 'vision-model', stage: 'champion', subpath: '' }],
     ['models:/vision-model@champion', { kind: 'alias', name: 'vision-model', alias: 'champion', subpath: '' }],
-    ['models:/vision-model@champion/sub/dir', { kind: 'alias', name: 'vision-model', alias: 'champion', subpath: 'sub/dir' }],
+    [
+      'models:/vision-model@champion/sub/dir',
+      { kind: 'alias', name: 'vision-model', alias: 'champion', subpath: 'sub/dir' },
+    ],
     ['models:/vision-model/2/onnx', { kind: 'version', name: 'vision-model', version: '2', subpath: 'onnx' }],
-    ['models:/m-0f3c1a2b3c4d5e6f7a8b9c0d1e2f3a4b', { kind: 'model-id', modelId: 'm-0f3c1a2b3c4d5e6f7a8b9c0d1e2f3a4b', subpath: '' }],
+    [
+      'models:/m-0f3c1a2b3c4d5e6f7a8b9c0d1e2f3a4b',
+      { kind: 'model-id', modelId: 'm-0f3c1a2b3c4d5e6f7a8b9c0d1e2f3a4b', subpath: '' },
+    ],
     ['models:///vision-model/1', { kind: 'version', name: 'vision-model', version: '1', subpath: '' }],
     ['models:/my%20model/1', { kind: 'version', name: 'my model', version: '1', subpath: '' }],
   ];
@@ -28,9 +34,12 @@ describe('models:/ URIs, read as MLflow reads them', () => {
 });
 
 describe('runs:/ URIs', () => {
-  it('takes the run ID and the artifact path', () => assert.deepEqual(parseRunsUri('runs:/abc123/model'), { runId: 'abc123', path: 'model' }));
-  it('keeps nested artifact paths', () => assert.deepEqual(parseRunsUri('runs:/abc123/models/onnx/'), { runId: 'abc123', path: 'models/onnx' }));
-  it('refuses a run ID with a path separator trick', () => assert.throws(() => parseRunsUri('runs:/../x/model'), /expected runs:\/<run_id>/));
+  it('takes the run ID and the artifact path', () =>
+    assert.deepEqual(parseRunsUri('runs:/abc123/model'), { runId: 'abc123', path: 'model' }));
+  it('keeps nested artifact paths', () =>
+    assert.deepEqual(parseRunsUri('runs:/abc123/models/onnx/'), { runId: 'abc123', path: 'models/onnx' }));
+  it('refuses a run ID with a path separator trick', () =>
+    assert.throws(() => parseRunsUri('runs:/../x/model'), /expected runs:\/<run_id>/));
 });
 
 describe('joinPath', () => {

@@ -1,17 +1,36 @@
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import ort from 'onnxruntime-node';
-import { type Backend, type BackendOptions, type ModelSession, ModelLoadError, type ResolvedModel, type Tensor, type TensorSpec, InvalidTensorError } from '@bento-ts/framework';
+import {
+  type Backend,
+  type BackendOptions,
+  type ModelSession,
+  ModelLoadError,
+  type ResolvedModel,
+  type Tensor,
+  type TensorSpec,
+  InvalidTensorError,
+} from '@bento-ts/framework';
 import { fromOrt, toOrt } from './tensor-convert.js';
 
 const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 /** Session options a runnable may pass through `backendOptions`. */
-const PASSTHROUGH = ['graphOptimizationLevel', 'executionMode', 'enableCpuMemArena', 'enableMemPattern', 'interOpNumThreads', 'logSeverityLevel'] as const;
+const PASSTHROUGH = [
+  'graphOptimizationLevel',
+  'executionMode',
+  'enableCpuMemArena',
+  'enableMemPattern',
+  'interOpNumThreads',
+  'logSeverityLevel',
+] as const;
 
 /** Execution providers this build can use, so a request for `cuda` falls back instead of throwing. */
 function providersFor(device: string): { providers: string[]; device: string } {
-  const supported = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string; bundled: boolean }> }).listSupportedBackends?.() ?? [];
+  const supported =
+    (
+      ort as unknown as { listSupportedBackends?: () => Array<{ name: string; bundled: boolean }> }
+    ).listSupportedBackends?.() ?? [];
   const wanted = device.split(':')[0];
   const hasCuda = supported.some((b) => b.name === 'cuda' && b.bundled);
   if (wanted === 'cuda' && hasCuda) return { providers: ['cuda', 'cpu'], device };
@@ -21,7 +40,11 @@ function providersFor(device: string): { providers: string[]; device: string } {
 function specsOf(names: readonly string[], metadata: readonly unknown[]): TensorSpec[] {
   return names.map((name, i) => {
     const m = metadata[i] as { isTensor?: boolean; type?: string; shape?: Array<number | string> } | undefined;
-    return { name, dtype: m?.type ?? 'unknown', shape: (m?.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)) };
+    return {
+      name,
+      dtype: m?.type ?? 'unknown',
+      shape: (m?.shape ?? []).map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : null)),
+    };
   });
 }
 
@@ -43,7 +66,8 @@ class OnnxSession implements ModelSession {
     for (const spec of this.inputs) {
       const t = feeds[spec.name];
       if (!t) throw new InvalidTensorError(`model input "${spec.name}" is missing`);
-      if (t.dtype !== spec.dtype) throw new InvalidTensorError(`model input "${spec.name}" takes ${spec.dtype}, got ${t.dtype}`);
+      if (t.dtype !== spec.dtype)
+        throw new InvalidTensorError(`model input "${spec.name}" takes ${spec.dtype}, got ${t.dtype}`);
       ortFeeds[spec.name] = toOrt(t);
     }
     const results = await this.session.run(ortFeeds, outputNames ?? this.session.outputNames);
@@ -80,7 +104,8 @@ export const onnxBackend: Backend = {
     } catch (err) {
       throw new ModelLoadError(`ONNX Runtime could not load ${file}: ${(err as Error).message}`, { cause: err });
     }
-    if (device !== options.device) options.logger.warn(`device "${options.device}" is not available in this onnxruntime-node build; using cpu`);
+    if (device !== options.device)
+      options.logger.warn(`device "${options.device}" is not available in this onnxruntime-node build; using cpu`);
     return new OnnxSession(session, device);
   },
 };

@@ -12,13 +12,25 @@ const recording: Logger = { ...quiet, warn: (m: string) => void warnings.push(m)
 
 async function bundled(): Promise<ResolvedModel> {
   const info = await inspectModelPath(MODEL_DIR);
-  return { uri: MODEL_DIR, source: 'test', path: info.path, format: info.format, file: info.file, metadata: info.metadata };
+  return {
+    uri: MODEL_DIR,
+    source: 'test',
+    path: info.path,
+    format: info.format,
+    file: info.file,
+    metadata: info.metadata,
+  };
 }
 
 describe('onnx backend', () => {
   it('registers for the onnx format', async () => {
     const formats: string[] = [];
-    await plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
+    await plugin.setup({
+      addModelSource: () => undefined,
+      addBackend: (b) => formats.push(...b.formats),
+      addConverter: () => undefined,
+      addRequestHook: () => undefined,
+    });
     assert.deepEqual(formats, ['onnx']);
   });
 
@@ -50,7 +62,12 @@ describe('onnx backend', () => {
   });
 
   it('falls back to CPU, with a warning, when CUDA is asked for but not bundled', async () => {
-    const session = await onnxBackend.load(await bundled(), { threads: 1, device: 'cuda:0', logger: recording, extra: {} });
+    const session = await onnxBackend.load(await bundled(), {
+      threads: 1,
+      device: 'cuda:0',
+      logger: recording,
+      extra: {},
+    });
     assert.equal(session.device, 'cpu');
     assert.match(warnings.join('\n'), /using cpu/);
     await session.dispose();
@@ -58,6 +75,9 @@ describe('onnx backend', () => {
 
   it('reports a file that is not ONNX as a load error', async () => {
     const model = { ...(await bundled()), file: 'labels.txt' };
-    await assert.rejects(onnxBackend.load(model, { threads: 1, device: 'cpu', logger: quiet, extra: {} }), ModelLoadError);
+    await assert.rejects(
+      onnxBackend.load(model, { threads: 1, device: 'cpu', logger: quiet, extra: {} }),
+      ModelLoadError,
+    );
   });
 });

@@ -24,7 +24,9 @@ function formatOf(json: ModelJson, file: string): TfjsFormat {
   const topology = json.modelTopology as { node?: unknown; class_name?: unknown; model_config?: unknown } | undefined;
   if (topology?.node) return 'graph-model';
   if (topology?.class_name || topology?.model_config) return 'layers-model';
-  throw new ModelFormatError(`${file} is neither a TF.js layers model nor a graph model (format "${json.format ?? 'unset'}")`);
+  throw new ModelFormatError(
+    `${file} is neither a TF.js layers model nor a graph model (format "${json.format ?? 'unset'}")`,
+  );
 }
 
 export async function readModelFiles(file: string): Promise<{ format: TfjsFormat; artifacts: tf.io.ModelArtifacts }> {
@@ -44,15 +46,25 @@ export async function readModelFiles(file: string): Promise<{ format: TfjsFormat
     for (const path of group.paths) {
       const shard = resolve(dir, path);
       // A manifest names shards beside it; one pointing elsewhere would read files outside the model.
-      if (relative(dir, shard).startsWith('..')) throw new ModelFormatError(`${file} names weight file ${path}, outside the model directory`);
-      shards.push(await readFile(shard).catch((err: Error) => Promise.reject(new ModelFormatError(`weight file ${path} of ${file} cannot be read: ${err.message}`))));
+      if (relative(dir, shard).startsWith('..'))
+        throw new ModelFormatError(`${file} names weight file ${path}, outside the model directory`);
+      shards.push(
+        await readFile(shard).catch((err: Error) =>
+          Promise.reject(new ModelFormatError(`weight file ${path} of ${file} cannot be read: ${err.message}`)),
+        ),
+      );
     }
   }
   const all = Buffer.concat(shards);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
-  const expected = specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPer(s.dtype, s.quantization), 0);
+  const expected = specs.reduce(
+    (n, s) => n + s.shape.reduce((a, b) => a * b, 1) * bytesPer(s.dtype, s.quantization),
+    0,
+  );
   if (expected !== weightData.byteLength) {
-    throw new ModelFormatError(`the weight files of ${file} hold ${weightData.byteLength} bytes; its manifest describes ${expected}`);
+    throw new ModelFormatError(
+      `the weight files of ${file} hold ${weightData.byteLength} bytes; its manifest describes ${expected}`,
+    );
   }
   return {
     format,

@@ -46,7 +46,10 @@ async function choose(choice: EngineChoice, threads: number): Promise<Engine> {
       await tf.setBackend('tensorflow');
       return { name: 'tensorflow', description: `tfjs-node ${version}`, node };
     }
-    if (choice === 'node') throw new ModelLoadError('the TF.js engine "node" needs @tensorflow/tfjs-node, which is not installed (npm install @tensorflow/tfjs-node); use "wasm" or "auto"');
+    if (choice === 'node')
+      throw new ModelLoadError(
+        'the TF.js engine "node" needs @tensorflow/tfjs-node, which is not installed (npm install @tensorflow/tfjs-node); use "wasm" or "auto"',
+      );
   }
   if (choice === 'auto' || choice === 'wasm') {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -73,7 +76,9 @@ export async function engine(choice: EngineChoice, threads: number): Promise<Eng
   const running = await chosen.engine;
   const asked = choice === 'node' ? 'tensorflow' : choice;
   if (choice !== 'auto' && chosen.choice !== choice && running.name !== asked) {
-    throw new ModelLoadError(`this worker thread already runs TF.js on ${running.name}; it cannot also run a model on "${choice}"`);
+    throw new ModelLoadError(
+      `this worker thread already runs TF.js on ${running.name}; it cannot also run a model on "${choice}"`,
+    );
   }
   return running;
 }

@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import { type LayersModel, loadLayersModel } from '@tensorflow/tfjs-layers';
-import { type Backend, type BackendOptions, type DType, InvalidTensorError, ModelLoadError, type ModelSession, type ResolvedModel, type Tensor, type TensorSpec } from '@bento-ts/framework';
+import {
+  type Backend,
+  type BackendOptions,
+  type DType,
+  InvalidTensorError,
+  ModelLoadError,
+  type ModelSession,
+  type ResolvedModel,
+  type Tensor,
+  type TensorSpec,
+} from '@bento-ts/framework';
 import { readModelFiles, modelJsonIn } from './model-files.js';
 import { ENGINES, type Engine, type EngineChoice, engine } from './runtime.js';
 
@@ -27,7 +37,8 @@ const specOf = (t: { dtype?: string; shape?: ReadonlyArray<number | null> }, nam
 function toTf(spec: TensorSpec, t: Tensor | undefined): tf.Tensor {
   if (!t) throw new InvalidTensorError(`model input "${spec.name}" is missing`);
   const dtype = TO_TF[t.dtype];
-  if (!dtype || dtype !== spec.dtype) throw new InvalidTensorError(`model input "${spec.name}" takes ${spec.dtype}, got ${t.dtype}`);
+  if (!dtype || dtype !== spec.dtype)
+    throw new InvalidTensorError(`model input "${spec.name}" takes ${spec.dtype}, got ${t.dtype}`);
   return tf.tensor(t.data as Float32Array | Int32Array | Uint8Array, [...t.shape], dtype);
 }
 
@@ -68,7 +79,7 @@ class TfjsSession implements ModelSession {
       return tf.tidy(() => {
         const given = inputs.length === 1 ? inputs[0] : inputs;
         const raw = this.model.predict(given, {});
-        const list = raw instanceof tf.Tensor ? [raw] : Array.isArray(raw) ? raw : this.outputs.map((o) => (raw)[o.name]);
+        const list = raw instanceof tf.Tensor ? [raw] : Array.isArray(raw) ? raw : this.outputs.map((o) => raw[o.name]);
         const out: Record<string, Tensor> = {};
         this.outputs.forEach((spec, i) => {
           if (wanted.includes(spec.name)) out[spec.name] = fromTf(list[i]);
@@ -93,25 +104,33 @@ class TfjsSession implements ModelSession {
 
 interface LayerConfig {
   class_name?: string;
-  config?: { name?: string; layers?: LayerConfig[]; input_layers?: Array<[string, ...unknown[]]>; output_layers?: Array<[string, ...unknown[]]> };
+  config?: {
+    name?: string;
+    layers?: LayerConfig[];
+    input_layers?: Array<[string, ...unknown[]]>;
+    output_layers?: Array<[string, ...unknown[]]>;
+  };
 }
 
 /** The input and output names a Keras topology declares: a functional model lists them, a Sequential implies them. */
 function layerNames(topology: unknown): { inputs: string[]; outputs: string[] } {
   const root = ((topology as { model_config?: LayerConfig }).model_config ?? topology) as LayerConfig;
   const config = root.config ?? {};
-  if (config.input_layers && config.output_layers) return { inputs: config.input_layers.map((l) => l[0]), outputs: config.output_layers.map((l) => l[0]) };
+  if (config.input_layers && config.output_layers)
+    return { inputs: config.input_layers.map((l) => l[0]), outputs: config.output_layers.map((l) => l[0]) };
   const layers = config.layers ?? [];
   const first = layers[0];
   const last = layers[layers.length - 1];
-  const input = first?.class_name === 'InputLayer' ? first.config?.name : first?.config?.name && `${first.config.name}_input`;
+  const input =
+    first?.class_name === 'InputLayer' ? first.config?.name : first?.config?.name && `${first.config.name}_input`;
   return { inputs: input ? [input] : [], outputs: last?.config?.name ? [last.config.name] : [] };
 }
 
 function engineChoice(options: BackendOptions): EngineChoice {
   const engine = options.extra.engine ?? process.env.BENTO_TFJS_ENGINE ?? 'auto';
   const raw = typeof engine === 'string' ? engine : JSON.stringify(engine);
-  if (!ENGINES.includes(raw as EngineChoice)) throw new ModelLoadError(`TF.js engine "${raw}" is unknown; use one of ${ENGINES.join(', ')}`);
+  if (!ENGINES.includes(raw as EngineChoice))
+    throw new ModelLoadError(`TF.js engine "${raw}" is unknown; use one of ${ENGINES.join(', ')}`);
   return raw as EngineChoice;
 }
 
@@ -157,7 +176,9 @@ async function loadSavedModel(model: ResolvedModel, runtime: Engine): Promise<Mo
       info.outputs.map((t) => specOf(t, t.name)),
     );
   } catch (err) {
-    throw new ModelLoadError(`tfjs-node could not load the SavedModel ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new ModelLoadError(`tfjs-node could not load the SavedModel ${dir}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -166,9 +187,14 @@ export const tfjsBackend: Backend = {
   formats: ['tfjs', 'tf-saved-model'],
   async load(model: ResolvedModel, options: BackendOptions): Promise<ModelSession> {
     const runtime = await engine(engineChoice(options), options.threads);
-    if (options.device !== 'cpu') options.logger.warn(`device "${options.device}" is not available to TF.js here; using cpu (${runtime.description})`);
+    if (options.device !== 'cpu')
+      options.logger.warn(
+        `device "${options.device}" is not available to TF.js here; using cpu (${runtime.description})`,
+      );
     if (model.format === 'tf-saved-model') return loadSavedModel(model, runtime);
-    await stat(modelJsonIn(model.path, model.file)).catch(() => Promise.reject(new ModelLoadError(`no ${model.file ?? 'model.json'} in ${model.path}`)));
+    await stat(modelJsonIn(model.path, model.file)).catch(() =>
+      Promise.reject(new ModelLoadError(`no ${model.file ?? 'model.json'} in ${model.path}`)),
+    );
     return loadTfjs(model, runtime);
   },
 };

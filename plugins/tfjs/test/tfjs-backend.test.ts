@@ -8,7 +8,19 @@ import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { ImageInput, type Logger, type ModelSession, ModelLoadError, type ResolvedModel, type Tensor, allocate, inspectModelPath, pixelsToTensor, preprocessSpecFor, resizePixels } from '@bento-ts/framework';
+import {
+  ImageInput,
+  type Logger,
+  type ModelSession,
+  ModelLoadError,
+  type ResolvedModel,
+  type Tensor,
+  allocate,
+  inspectModelPath,
+  pixelsToTensor,
+  preprocessSpecFor,
+  resizePixels,
+} from '@bento-ts/framework';
 import { onnxBackend } from '@bento-ts/plugin-onnx';
 import plugin, { tfjsBackend } from '../src/index.js';
 
@@ -36,10 +48,15 @@ async function bothBackends() {
 }
 
 /** Logits of `images` (8-bit, any size and channels) through one backend, preprocessed as its model says. */
-async function logits(side: { model: ResolvedModel; session: ModelSession }, images: Array<{ data: Buffer; width: number; height: number; channels: number }>): Promise<Tensor> {
+async function logits(
+  side: { model: ResolvedModel; session: ModelSession },
+  images: Array<{ data: Buffer; width: number; height: number; channels: number }>,
+): Promise<Tensor> {
   const input = side.session.inputs[0];
   const spec = preprocessSpecFor(input, side.model.metadata);
-  const pixels = await Promise.all(images.map((p) => resizePixels(p, { width: spec.width, height: spec.height, channels: spec.channels })));
+  const pixels = await Promise.all(
+    images.map((p) => resizePixels(p, { width: spec.width, height: spec.height, channels: spec.channels })),
+  );
   const out = await side.session.run({ [input.name]: pixelsToTensor(pixels, spec) });
   return out[side.session.outputs[0].name];
 }
@@ -60,42 +77,85 @@ function compare(a: Tensor, b: Tensor, width: number) {
 function fashionTestImages(n: number) {
   const raw = gunzipSync(readFileSync(FASHION_TEST_IMAGES));
   const count = Math.min(n, raw.readUInt32BE(4));
-  return Array.from({ length: count }, (_, i) => ({ data: raw.subarray(16 + i * 784, 16 + (i + 1) * 784), width: 28, height: 28, channels: 1 }));
+  return Array.from({ length: count }, (_, i) => ({
+    data: raw.subarray(16 + i * 784, 16 + (i + 1) * 784),
+    width: 28,
+    height: 28,
+    channels: 1,
+  }));
 }
 
 /** A TF.js graph model, written the way tensorflowjs_converter writes one: y = relu(x·W + b). */
 function graphModel(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bento-tfjs-graph-'));
-  const constant = (name: string, dims: number[]) => ({ name, op: 'Const', attr: { dtype: { type: 'DT_FLOAT' }, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } } } } });
+  const constant = (name: string, dims: number[]) => ({
+    name,
+    op: 'Const',
+    attr: {
+      dtype: { type: 'DT_FLOAT' },
+      value: { tensor: { dtype: 'DT_FLOAT', tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } } },
+    },
+  });
   const json = {
     format: 'graph-model',
     generatedBy: 'bento-ts tests',
     convertedBy: 'bento-ts tests',
     modelTopology: {
       node: [
-        { name: 'x', op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }] } } } },
+        {
+          name: 'x',
+          op: 'Placeholder',
+          attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }] } } },
+        },
         constant('W', [2, 3]),
         constant('b', [3]),
-        { name: 'MatMul', op: 'MatMul', input: ['x', 'W'], attr: { transpose_a: { b: false }, transpose_b: { b: false }, T: { type: 'DT_FLOAT' } } },
+        {
+          name: 'MatMul',
+          op: 'MatMul',
+          input: ['x', 'W'],
+          attr: { transpose_a: { b: false }, transpose_b: { b: false }, T: { type: 'DT_FLOAT' } },
+        },
         { name: 'BiasAdd', op: 'BiasAdd', input: ['MatMul', 'b'], attr: { T: { type: 'DT_FLOAT' } } },
         { name: 'y', op: 'Relu', input: ['BiasAdd'], attr: { T: { type: 'DT_FLOAT' } } },
       ],
       versions: { producer: 1286 },
     },
-    weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: [{ name: 'W', shape: [2, 3], dtype: 'float32' }, { name: 'b', shape: [3], dtype: 'float32' }] }],
+    weightsManifest: [
+      {
+        paths: ['group1-shard1of1.bin'],
+        weights: [
+          { name: 'W', shape: [2, 3], dtype: 'float32' },
+          { name: 'b', shape: [3], dtype: 'float32' },
+        ],
+      },
+    ],
   };
   writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
-  writeFileSync(join(dir, 'group1-shard1of1.bin'), Buffer.from(new Float32Array([1, 2, 3, -1, -2, -3, 0.5, 0, -10]).buffer));
+  writeFileSync(
+    join(dir, 'group1-shard1of1.bin'),
+    Buffer.from(new Float32Array([1, 2, 3, -1, -2, -3, 0.5, 0, -10]).buffer),
+  );
   return dir;
 }
 
 /** A graph model with two inputs, y = x + z, to refuse its second input after building its first. */
 function twoInputModel(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bento-tfjs-two-'));
-  const placeholder = (name: string) => ({ name, op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }] } } } });
+  const placeholder = (name: string) => ({
+    name,
+    op: 'Placeholder',
+    attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: [{ size: '-1' }, { size: '2' }] } } },
+  });
   const json = {
     format: 'graph-model',
-    modelTopology: { node: [placeholder('x'), placeholder('z'), { name: 'y', op: 'AddV2', input: ['x', 'z'], attr: { T: { type: 'DT_FLOAT' } } }], versions: { producer: 1286 } },
+    modelTopology: {
+      node: [
+        placeholder('x'),
+        placeholder('z'),
+        { name: 'y', op: 'AddV2', input: ['x', 'z'], attr: { T: { type: 'DT_FLOAT' } } },
+      ],
+      versions: { producer: 1286 },
+    },
     weightsManifest: [],
   };
   writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
@@ -106,7 +166,10 @@ function twoInputModel(): string {
  * Loads the bundled TF.js model in a new worker thread (TF.js picks one engine per thread) with the engine the
  * configuration names, and returns what it reports and its logits for one blank image.
  */
-function inFreshThread(engineOption: string | undefined, envEngine: string | undefined): Promise<{ backend: string; logits: number[] }> {
+function inFreshThread(
+  engineOption: string | undefined,
+  envEngine: string | undefined,
+): Promise<{ backend: string; logits: number[] }> {
   const script = join(mkdtempSync(join(tmpdir(), 'bento-tfjs-engine-')), 'load.mjs');
   writeFileSync(
     script,
@@ -124,7 +187,12 @@ parentPort.postMessage({ backend: session.backend, logits: [...out.logits.data] 
   );
   const { BENTO_TFJS_ENGINE: _unset, ...env } = process.env;
   const worker = new Worker(script, {
-    workerData: { plugin: new URL('../src/index.js', import.meta.url).href, framework: import.meta.resolve('@bento-ts/framework'), dir: join(SERVICE, 'model-tfjs'), engine: engineOption },
+    workerData: {
+      plugin: new URL('../src/index.js', import.meta.url).href,
+      framework: import.meta.resolve('@bento-ts/framework'),
+      dir: join(SERVICE, 'model-tfjs'),
+      engine: engineOption,
+    },
     env: envEngine ? { ...env, BENTO_TFJS_ENGINE: envEngine } : env,
   });
   return new Promise((resolve, reject) => {
@@ -140,7 +208,12 @@ parentPort.postMessage({ backend: session.backend, logits: [...out.logits.data] 
 describe('tfjs backend', () => {
   it('registers for TF.js models and TensorFlow SavedModels', async () => {
     const formats: string[] = [];
-    await plugin.setup({ addModelSource: () => undefined, addBackend: (b) => formats.push(...b.formats), addConverter: () => undefined, addRequestHook: () => undefined });
+    await plugin.setup({
+      addModelSource: () => undefined,
+      addBackend: (b) => formats.push(...b.formats),
+      addConverter: () => undefined,
+      addRequestHook: () => undefined,
+    });
     assert.deepEqual(formats, ['tfjs', 'tf-saved-model']);
   });
 
@@ -154,28 +227,40 @@ describe('tfjs backend', () => {
     assert.equal(session.device, 'cpu');
     // tfjs-node cannot be installed here: auto picks the wasm engine, and says so.
     assert.match(session.backend, /^tfjs 4\.\d+\.\d+ \(wasm, (simd|no simd)\)$/);
-    for (const n of [1, 5]) assert.deepEqual((await session.run({ input: allocate('float32', [n, 32, 32, 3]) })).logits.shape, [n, 10]);
+    for (const n of [1, 5])
+      assert.deepEqual((await session.run({ input: allocate('float32', [n, 32, 32, 3]) })).logits.shape, [n, 10]);
     await session.dispose();
   });
 
-  it('gives the ONNX model\'s outputs within 1e-4, and its classes, on every sample image and Fashion-MNIST test images', async () => {
+  it("gives the ONNX model's outputs within 1e-4, and its classes, on every sample image and Fashion-MNIST test images", async () => {
     const { onnx, tfjs } = await bothBackends();
     const samples = await Promise.all(
       readdirSync(join(SERVICE, 'samples'))
         .filter((f) => /\.(png|jpg)$/.test(f))
-        .map(async (f) => (await ImageInput.probe(readFileSync(join(SERVICE, 'samples', f)), 1 << 24)).toPixels({ width: 32, height: 32, channels: 3 })),
+        .map(async (f) =>
+          (await ImageInput.probe(readFileSync(join(SERVICE, 'samples', f)), 1 << 24)).toPixels({
+            width: 32,
+            height: 32,
+            channels: 3,
+          }),
+        ),
     );
     const dataset = fashionTestImages(DATASET_IMAGES);
     let worst = 0;
     let agree = 0;
     let total = 0;
-    for (const group of [samples, ...Array.from({ length: Math.ceil(dataset.length / 100) }, (_, i) => dataset.slice(i * 100, (i + 1) * 100))]) {
+    for (const group of [
+      samples,
+      ...Array.from({ length: Math.ceil(dataset.length / 100) }, (_, i) => dataset.slice(i * 100, (i + 1) * 100)),
+    ]) {
       const { maxDiff, sameClass } = compare(await logits(onnx, group), await logits(tfjs, group), 10);
       worst = Math.max(worst, maxDiff);
       agree += sameClass;
       total += group.length;
     }
-    process.stdout.write(`# parity: ${total} images (${samples.length} samples, ${dataset.length} Fashion-MNIST test images), max |Δlogit| ${worst.toExponential(2)}, same class ${agree}/${total}\n`);
+    process.stdout.write(
+      `# parity: ${total} images (${samples.length} samples, ${dataset.length} Fashion-MNIST test images), max |Δlogit| ${worst.toExponential(2)}, same class ${agree}/${total}\n`,
+    );
     assert.ok(samples.length >= 5 && dataset.length === DATASET_IMAGES);
     assert.ok(worst < 1e-4, `max |Δlogit| ${worst}`);
     assert.equal(agree, total);
@@ -191,7 +276,9 @@ describe('tfjs backend', () => {
       tfjsBackend.load(model, options),
       (err: unknown) =>
         err instanceof ModelLoadError &&
-        /is a TensorFlow SavedModel, which TF\.js runs only through @tensorflow\/tfjs-node \(not installed here; the wasm engine cannot\)/.test(err.message) &&
+        /is a TensorFlow SavedModel, which TF\.js runs only through @tensorflow\/tfjs-node \(not installed here; the wasm engine cannot\)/.test(
+          err.message,
+        ) &&
         /tensorflowjs_converter --input_format=tf_saved_model/.test(err.message),
     );
   });
@@ -221,7 +308,9 @@ describe('tfjs backend', () => {
     for (let i = 0; i < LEAK_CALLS; i++) await tfjs.session.run(input);
     const after = TfjsSession.memory();
     const rssGrowth = (rss() - rssBefore) / 2 ** 20;
-    process.stdout.write(`# ${LEAK_CALLS} calls after ${warmUp} to warm up: live tensors ${before.tensors} → ${after.tensors}, their bytes ${before.bytes} → ${after.bytes}, RSS ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MB\n`);
+    process.stdout.write(
+      `# ${LEAK_CALLS} calls after ${warmUp} to warm up: live tensors ${before.tensors} → ${after.tensors}, their bytes ${before.bytes} → ${after.bytes}, RSS ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MB\n`,
+    );
     assert.deepEqual(after, before);
     assert.ok(rssGrowth < 16, `RSS grew ${rssGrowth.toFixed(1)} MB`);
   });
@@ -234,7 +323,9 @@ describe('tfjs backend', () => {
     assert.match(cpu.backend, /^tfjs 4\.\d+\.\d+ \(cpu\)$/);
     assert.equal(fromEnv.backend, cpu.backend);
     assert.equal(cpu.logits.length, 10);
-    cpu.logits.forEach((v, i) => assert.ok(Math.abs(v - wasm.logits[i]) < 1e-4, `logit ${i}: ${v} on cpu, ${wasm.logits[i]} on wasm`));
+    cpu.logits.forEach((v, i) =>
+      assert.ok(Math.abs(v - wasm.logits[i]) < 1e-4, `logit ${i}: ${v} on cpu, ${wasm.logits[i]} on wasm`),
+    );
   });
 
   it('leaves no tensor behind when it refuses an input after building the ones before it', async () => {
@@ -243,7 +334,11 @@ describe('tfjs backend', () => {
     const x = { dtype: 'float32', shape: [1, 2], data: Float32Array.from([1, 2]) } as Tensor;
     assert.deepEqual([...(await session.run({ x, z: x })).y.data], [2, 4]);
     const before = TfjsSession.memory();
-    for (let i = 0; i < 10; i++) await assert.rejects(session.run({ x, z: allocate('int32', [1, 2]) }), /model input "z" takes float32, got int32/);
+    for (let i = 0; i < 10; i++)
+      await assert.rejects(
+        session.run({ x, z: allocate('int32', [1, 2]) }),
+        /model input "z" takes float32, got int32/,
+      );
     await assert.rejects(session.run({ x }), /model input "z" is missing/);
     assert.deepEqual(TfjsSession.memory(), before);
     await session.dispose();
@@ -254,7 +349,12 @@ describe('tfjs backend', () => {
     writeFileSync(join(saved, 'saved_model.pb'), 'not read here');
     const savedModel = await resolved(saved);
     assert.equal(savedModel.format, 'tf-saved-model');
-    await assert.rejects(tfjsBackend.load(savedModel, options), (err: Error) => err instanceof ModelLoadError && /SavedModel, which TF\.js runs only through @tensorflow\/tfjs-node/.test(err.message));
+    await assert.rejects(
+      tfjsBackend.load(savedModel, options),
+      (err: Error) =>
+        err instanceof ModelLoadError &&
+        /SavedModel, which TF\.js runs only through @tensorflow\/tfjs-node/.test(err.message),
+    );
 
     const broken = graphModel();
     writeFileSync(join(broken, 'group1-shard1of1.bin'), Buffer.alloc(8));
@@ -268,7 +368,13 @@ describe('tfjs backend', () => {
     const session = await tfjsBackend.load(await resolved(join(SERVICE, 'model-tfjs')), options);
     await assert.rejects(session.run({ input: allocate('int32', [1, 32, 32, 3]) }), /takes float32, got int32/);
     await assert.rejects(session.run({}), /model input "input" is missing/);
-    await assert.rejects(tfjsBackend.load(await resolved(join(SERVICE, 'model-tfjs')), { ...options, extra: { engine: 'gpu' } }), /TF\.js engine "gpu" is unknown/);
-    await assert.rejects(tfjsBackend.load(await resolved(join(SERVICE, 'model-tfjs')), { ...options, extra: { engine: 'node' } }), /already runs TF\.js on wasm/);
+    await assert.rejects(
+      tfjsBackend.load(await resolved(join(SERVICE, 'model-tfjs')), { ...options, extra: { engine: 'gpu' } }),
+      /TF\.js engine "gpu" is unknown/,
+    );
+    await assert.rejects(
+      tfjsBackend.load(await resolved(join(SERVICE, 'model-tfjs')), { ...options, extra: { engine: 'node' } }),
+      /already runs TF\.js on wasm/,
+    );
   });
 });

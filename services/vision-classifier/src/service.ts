@@ -66,10 +66,14 @@ export class VisionClassifierService {
   constructor(@runner(VisionModelRunnable) private readonly model: Runner<VisionModelRunnable>) {
     const info = model.model;
     const input = info.inputs[0];
-    if (!input || info.outputs.length === 0) throw new ConfigError(`model ${info.uri} needs one image input and one output`);
+    if (!input || info.outputs.length === 0)
+      throw new ConfigError(`model ${info.uri} needs one image input and one output`);
     this.spec = preprocessSpecFor(input, info.metadata, process.env);
     const width = outputWidth(info);
-    if (!width) throw new ConfigError(`model ${info.uri}: the number of classes is unknown (no fixed output width, no class names)`);
+    if (!width)
+      throw new ConfigError(
+        `model ${info.uri}: the number of classes is unknown (no fixed output width, no class names)`,
+      );
     this.classes = classNamesOf(info, width);
   }
 
@@ -104,7 +108,10 @@ export class VisionClassifierService {
     const size = height * width * channels;
     const images = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        resizePixels({ data: Buffer.from(batch.data.buffer, batch.data.byteOffset + i * size, size), width, height, channels }, this.spec),
+        resizePixels(
+          { data: Buffer.from(batch.data.buffer, batch.data.byteOffset + i * size, size), width, height, channels },
+          this.spec,
+        ),
       ),
     );
     return this.predict(images);

@@ -13,8 +13,13 @@ import { REPO_ROOT, type Run, multipart, runBento, sample, startService } from '
 const base = mkdtempSync(join(tmpdir(), 'bento-build-'));
 after(() => rmSync(base, { recursive: true, force: true }));
 const home = (name: string) => join(base, name);
-const bento = (args: string[], env: Record<string, string>, until?: RegExp, onReady?: (stdout: string) => Promise<void>, cwd = REPO_ROOT) =>
-  runBento(args, env, until, onReady, cwd);
+const bento = (
+  args: string[],
+  env: Record<string, string>,
+  until?: RegExp,
+  onReady?: (stdout: string) => Promise<void>,
+  cwd = REPO_ROOT,
+) => runBento(args, env, until, onReady, cwd);
 
 function ok(run: Run): string {
   assert.equal(run.code, 0, `exit ${run.code}\n${run.stderr}`);
@@ -34,11 +39,18 @@ const IMAGES: Array<[string, string]> = [
 async function predictions(url: string): Promise<unknown[]> {
   const out: unknown[] = [];
   for (const [file, type] of IMAGES) {
-    const res = await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, type) });
+    const res = await fetch(`${url}/predict_image`, {
+      method: 'POST',
+      body: multipart('image', sample(file), file, type),
+    });
     assert.equal(res.status, 200, file);
     out.push(await res.json());
   }
-  const res = await fetch(`${url}/predict_batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sample('batch_4.json') });
+  const res = await fetch(`${url}/predict_batch`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: sample('batch_4.json'),
+  });
   assert.equal(res.status, 200);
   out.push(await res.json());
   return out;
@@ -70,19 +82,32 @@ describe('bento build, export, import and serve', () => {
     assert.equal(manifest.tag, tag);
     assert.equal(manifest.service.entry, 'src/dist/src/service.js');
     // The model the code names by default, ./model, travels with the service's files; its size is counted.
-    const modelBytes = readdirSync(join(REPO_ROOT, 'services', 'vision-classifier', 'model')).reduce((n, f) => n + readFileSync(join(REPO_ROOT, 'services', 'vision-classifier', 'model', f)).length, 0);
+    const modelBytes = readdirSync(join(REPO_ROOT, 'services', 'vision-classifier', 'model')).reduce(
+      (n, f) => n + readFileSync(join(REPO_ROOT, 'services', 'vision-classifier', 'model', f)).length,
+      0,
+    );
     assert.deepEqual(manifest.source_models, [{ uri: './model', path: 'src/model', size: modelBytes }]);
     assert.deepEqual(manifest.labels, { owner: 'mlops-team', stage: 'dev', team: 'vision' });
-    assert.deepEqual(manifest.apis.map((a: { name: string; route: string }) => `${a.name} ${a.route}`), [
-      'predict_image /predict_image',
-      'predict_batch /predict_batch',
-      'get_model_info /get_model_info',
-      'health /health',
+    assert.deepEqual(
+      manifest.apis.map((a: { name: string; route: string }) => `${a.name} ${a.route}`),
+      [
+        'predict_image /predict_image',
+        'predict_batch /predict_batch',
+        'get_model_info /get_model_info',
+        'health /health',
+      ],
+    );
+    assert.deepEqual(manifest.runners[0].methods, [
+      { name: 'classify', batchable: true, maxBatchSize: 64, maxLatencyMs: 500, maxQueueSize: 1024 },
     ]);
-    assert.deepEqual(manifest.runners[0].methods, [{ name: 'classify', batchable: true, maxBatchSize: 64, maxLatencyMs: 500, maxQueueSize: 1024 }]);
     // The converters come along (the service converts a PyTorch or scikit-learn model it is pointed at); TF.js, which
     // the service does not depend on, does not.
-    assert.deepEqual(manifest.plugins, ['@bento-ts/plugin-local', '@bento-ts/plugin-onnx', '@bento-ts/plugin-mlflow', '@bento-ts/plugin-converters']);
+    assert.deepEqual(manifest.plugins, [
+      '@bento-ts/plugin-local',
+      '@bento-ts/plugin-onnx',
+      '@bento-ts/plugin-mlflow',
+      '@bento-ts/plugin-converters',
+    ]);
     assert.equal(manifest.docker.baseImage, 'node:24-bookworm-slim');
     // The service's files, minus what bento.yaml excludes.
     const src = readdirSync(join(path, 'src'), { recursive: true }).map(String);
@@ -94,7 +119,10 @@ describe('bento build, export, import and serve', () => {
     const lock = JSON.parse(readFileSync(join(path, 'package-lock.json'), 'utf8'));
     assert.equal(lock.packages['node_modules/typescript'], undefined, 'no dev dependency');
     assert.ok(lock.packages['node_modules/onnxruntime-node'].integrity);
-    assert.match(readFileSync(join(path, 'env', 'docker', 'Dockerfile'), 'utf8'), /USER bento\nEXPOSE 3000\nHEALTHCHECK .*healthcheck\.mjs/);
+    assert.match(
+      readFileSync(join(path, 'env', 'docker', 'Dockerfile'), 'utf8'),
+      /USER bento\nEXPOSE 3000\nHEALTHCHECK .*healthcheck\.mjs/,
+    );
     const openapi = parseYaml(readFileSync(join(path, 'apis', 'openapi.yaml'), 'utf8'));
     assert.ok(openapi.paths['/predict_image'].post.requestBody.content['multipart/form-data']);
     assert.match(readFileSync(join(path, 'README.md'), 'utf8'), /Image classification REST API/);
@@ -105,10 +133,15 @@ describe('bento build, export, import and serve', () => {
     ok(await bento(['build', '--version', '1.0.0', '--label', 'team=vision'], B));
     const dirOf = (h: string) => join(h, 'bentos', 'mlflow_vision_classifier', '1.0.0');
     const sums = (h: string) => readFileSync(join(dirOf(h), 'SHA256SUMS'), 'utf8');
-    const manifestOf = (h: string) => readFileSync(join(dirOf(h), 'bento.yaml'), 'utf8').replace(/^creation_time: .*$/m, '');
+    const manifestOf = (h: string) =>
+      readFileSync(join(dirOf(h), 'bento.yaml'), 'utf8').replace(/^creation_time: .*$/m, '');
     // The manifest differs only in its creation time, so every other file's hash is the same.
     assert.equal(manifestOf(home('a')), manifestOf(home('b')));
-    const withoutManifest = (s: string) => s.split('\n').filter((l) => !l.endsWith('  bento.yaml')).join('\n');
+    const withoutManifest = (s: string) =>
+      s
+        .split('\n')
+        .filter((l) => !l.endsWith('  bento.yaml'))
+        .join('\n');
     assert.equal(withoutManifest(sums(home('a'))), withoutManifest(sums(home('b'))));
     const a = ok(await bento(['export', tag, join(base, 'a.bento')], A));
     assert.match(a, /Exported mlflow_vision_classifier:1\.0\.0 to /);
@@ -124,7 +157,10 @@ describe('bento build, export, import and serve', () => {
     // Size, then Model Size: the model in src/ counts (it read 0 B while only store models were counted).
     assert.match(table, /mlflow_vision_classifier:1\.0\.0\s+\d+(\.\d)? [kM]B\s+4\d\d(\.\d)? kB\s/);
     const list = JSON.parse(ok(await bento(['list', '-o', 'json'], A))) as Array<{ tag: string }>;
-    assert.deepEqual(list.map((b) => b.tag), [second, tag]);
+    assert.deepEqual(
+      list.map((b) => b.tag),
+      [second, tag],
+    );
     const latest = JSON.parse(ok(await bento(['get', 'mlflow_vision_classifier:latest', '-o', 'json'], A)));
     assert.equal(latest.tag, second);
     assert.match(ok(await bento(['delete', second], A)), /Deleted bento/);
@@ -139,11 +175,17 @@ describe('bento build, export, import and serve', () => {
     assert.match(ok(await bento(['import', join(base, 'a.bento')], C)), /Imported mlflow_vision_classifier:1\.0\.0/);
     const elsewhere = mkdtempSync(join(base, 'cwd-'));
     let served: unknown[] = [];
-    const run = await bento(['serve', tag, '--port', '0', '--host', '127.0.0.1'], { ...C, BENTO_LOG_LEVEL: 'info' }, /Health: GET (\S+)\/health/, async (stdout) => {
-      const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
-      served = await predictions(url);
-      assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), { status: 'ready' });
-    }, elsewhere);
+    const run = await bento(
+      ['serve', tag, '--port', '0', '--host', '127.0.0.1'],
+      { ...C, BENTO_LOG_LEVEL: 'info' },
+      /Health: GET (\S+)\/health/,
+      async (stdout) => {
+        const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
+        served = await predictions(url);
+        assert.deepEqual(await (await fetch(`${url}/readyz`)).json(), { status: 'ready' });
+      },
+      elsewhere,
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, new RegExp(`serving bento ${tag} from ${join(home('c'), 'bentos')}`));
     assert.match(run.stderr, /loaded onnx model file:\/\/.*\/c\/bentos\/mlflow_vision_classifier\/1\.0\.0\/src\/model/);
@@ -165,15 +207,29 @@ describe('bento build, export, import and serve', () => {
         "import { isMainThread } from 'node:worker_threads';\nimport { definePlugin } from '@bento-ts/framework';\n" +
           "export default definePlugin({ name: 'local-file', setup() { process.stderr.write(`local-file plugin ready ${isMainThread ? 'on the HTTP thread' : 'in a runner worker'}\\n`); } });\n",
       );
-      writeFileSync(join(dir, 'bento.yaml'), `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\nplugins: [${plugin}]\n`);
+      writeFileSync(
+        join(dir, 'bento.yaml'),
+        `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\nplugins: [${plugin}]\n`,
+      );
       const P = { BENTO_HOME: home('p') };
-      const built = ok(await bento(['build', '-f', join(dir, 'bento.yaml'), '--version', 'lp1', '-o', 'tag'], P)).trim();
+      const built = ok(
+        await bento(['build', '-f', join(dir, 'bento.yaml'), '--version', 'lp1', '-o', 'tag'], P),
+      ).trim();
       const elsewhere = mkdtempSync(join(base, 'cwd-'));
-      const run = await bento(['serve', built, '--port', '0', '--host', '127.0.0.1'], { ...P, BENTO_LOG_LEVEL: 'info' }, /Health: GET (\S+)\/health/, async (stdout) => {
-        const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
-        const res = await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg') });
-        assert.equal(res.status, 200);
-      }, elsewhere);
+      const run = await bento(
+        ['serve', built, '--port', '0', '--host', '127.0.0.1'],
+        { ...P, BENTO_LOG_LEVEL: 'info' },
+        /Health: GET (\S+)\/health/,
+        async (stdout) => {
+          const url = /Health: GET (\S+)\/health/.exec(stdout)![1];
+          const res = await fetch(`${url}/predict_image`, {
+            method: 'POST',
+            body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg'),
+          });
+          assert.equal(res.status, 200);
+        },
+        elsewhere,
+      );
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stderr, /local-file plugin ready on the HTTP thread/);
       assert.match(run.stderr, /local-file plugin ready in a runner worker/);
@@ -185,16 +241,33 @@ describe('bento build, export, import and serve', () => {
   it('applies bento.yaml overrides and refuses names that match nothing', async () => {
     const dir = mkdtempSync(join(base, 'proj-'));
     const write = (extra: string) =>
-      writeFileSync(join(dir, 'bento.yaml'), `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\n${extra}`);
-    writeFileSync(join(dir, 'DESCRIPTION.md'), '# Fashion classifier\n\nClassifies clothes,\nin ten classes.\n\nMore.\n');
-    write('description: "file: ./DESCRIPTION.md"\nrunners:\n  vision_model_runner:\n    workers: 2\n    batching:\n      classify: { maxBatchSize: 8, maxLatencyMs: 50 }\napis:\n  health:\n    traffic: { timeoutMs: 1000 }\n');
+      writeFileSync(
+        join(dir, 'bento.yaml'),
+        `service: ${join(REPO_ROOT, 'services', 'vision-classifier')}\nexclude: [test/, training/, samples/, dist/test/]\n${extra}`,
+      );
+    writeFileSync(
+      join(dir, 'DESCRIPTION.md'),
+      '# Fashion classifier\n\nClassifies clothes,\nin ten classes.\n\nMore.\n',
+    );
+    write(
+      'description: "file: ./DESCRIPTION.md"\nrunners:\n  vision_model_runner:\n    workers: 2\n    batching:\n      classify: { maxBatchSize: 8, maxLatencyMs: 50 }\napis:\n  health:\n    traffic: { timeoutMs: 1000 }\n',
+    );
     const path = ok(await bento(['build', '-f', join(dir, 'bento.yaml'), '--version', 'o1', '-o', 'path'], A)).trim();
     const manifest = parseYaml(readFileSync(join(path, 'bento.yaml'), 'utf8'));
     assert.equal(manifest.runners[0].workers, 2);
-    assert.deepEqual(manifest.runners[0].methods[0], { name: 'classify', batchable: true, maxBatchSize: 8, maxLatencyMs: 50, maxQueueSize: 1024 });
+    assert.deepEqual(manifest.runners[0].methods[0], {
+      name: 'classify',
+      batchable: true,
+      maxBatchSize: 8,
+      maxLatencyMs: 50,
+      maxQueueSize: 1024,
+    });
     assert.deepEqual(manifest.apis.find((a: { name: string }) => a.name === 'health').traffic, { timeoutMs: 1000 });
     // The description from a file: the bento's README, and its first paragraph in the manifest.
-    assert.equal(readFileSync(join(path, 'README.md'), 'utf8'), '# Fashion classifier\n\nClassifies clothes,\nin ten classes.\n\nMore.\n');
+    assert.equal(
+      readFileSync(join(path, 'README.md'), 'utf8'),
+      '# Fashion classifier\n\nClassifies clothes,\nin ten classes.\n\nMore.\n',
+    );
     // Its first paragraph, whole, on one line.
     assert.equal(manifest.description, 'Classifies clothes, in ten classes.');
     write('apis:\n  predict_imag:\n    traffic: { timeoutMs: 1000 }\n');

@@ -7,33 +7,61 @@ import { describe, it } from 'node:test';
 import { REPO_ROOT, runBento as bento } from './helpers.js';
 
 describe('bento serve', () => {
-  it('serves the repository\'s bento.yaml, prints the seed\'s banner and stops cleanly on SIGTERM', async () => {
-    const run = await bento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], {}, /Health: GET (\S+)/, async (stdout) => {
-      const health = /Health: GET (\S+)/.exec(stdout)![1];
-      const res = await fetch(health);
-      assert.deepEqual(await res.json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
-    });
+  it("serves the repository's bento.yaml, prints the seed's banner and stops cleanly on SIGTERM", async () => {
+    const run = await bento(
+      ['serve', '.', '--port', '0', '--host', '127.0.0.1'],
+      {},
+      /Health: GET (\S+)/,
+      async (stdout) => {
+        const health = /Health: GET (\S+)/.exec(stdout)![1];
+        const res = await fetch(health);
+        assert.deepEqual(await res.json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
+      },
+    );
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /server started!\n\nAPI Endpoints:\n {2}- Predict Image: POST http:\/\/127\.0\.0\.1:\d+\/predict_image\n {2}- Predict Batch: POST .*\/predict_batch\n {2}- Model Info: GET .*\/get_model_info\n {2}- Health: GET .*\/health/);
+    assert.match(
+      run.stdout,
+      /server started!\n\nAPI Endpoints:\n {2}- Predict Image: POST http:\/\/127\.0\.0\.1:\d+\/predict_image\n {2}- Predict Batch: POST .*\/predict_batch\n {2}- Model Info: GET .*\/get_model_info\n {2}- Health: GET .*\/health/,
+    );
   });
 
   it('serves a service.ts file directly (compiled with tsc when stale)', async () => {
-    const run = await bento(['serve', 'services/vision-classifier/src/service.ts', '--port', '0', '--host', '127.0.0.1'], {}, /Health: GET (\S+)/, async (stdout) => {
-      const res = await fetch(/Health: GET (\S+)/.exec(stdout)![1]);
-      assert.equal(res.status, 200);
-    });
+    const run = await bento(
+      ['serve', 'services/vision-classifier/src/service.ts', '--port', '0', '--host', '127.0.0.1'],
+      {},
+      /Health: GET (\S+)/,
+      async (stdout) => {
+        const res = await fetch(/Health: GET (\S+)/.exec(stdout)![1]);
+        assert.equal(res.status, 200);
+      },
+    );
     assert.equal(run.code, 0, run.stderr);
   });
 
   it('reads a .env file in the working directory, the environment winning over it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bento-env-'));
     // MLflow on a closed port, no retries: each run fails at once, after saying which model it looked for.
-    writeFileSync(join(dir, '.env'), 'MODEL_RUN_ID=from-dotenv\nMODEL_NAME=ignored\nMLFLOW_TRACKING_URI=http://127.0.0.1:9\nMLFLOW_HTTP_REQUEST_MAX_RETRIES=0\n');
-    const run = await bento(['serve', REPO_ROOT, '--port', '0'], { BENTO_LOG_LEVEL: 'info' }, undefined, undefined, dir);
+    writeFileSync(
+      join(dir, '.env'),
+      'MODEL_RUN_ID=from-dotenv\nMODEL_NAME=ignored\nMLFLOW_TRACKING_URI=http://127.0.0.1:9\nMLFLOW_HTTP_REQUEST_MAX_RETRIES=0\n',
+    );
+    const run = await bento(
+      ['serve', REPO_ROOT, '--port', '0'],
+      { BENTO_LOG_LEVEL: 'info' },
+      undefined,
+      undefined,
+      dir,
+    );
     assert.equal(run.code, 1);
     assert.match(run.stderr, /resolving model runs:\/from-dotenv\/model/);
     assert.match(run.stderr, /Failed to load model from MLflow: MLflow at http:\/\/127\.0\.0\.1:9 is unreachable/);
-    const overridden = await bento(['serve', REPO_ROOT, '--port', '0'], { MODEL_RUN_ID: 'from-env', BENTO_LOG_LEVEL: 'info' }, undefined, undefined, dir);
+    const overridden = await bento(
+      ['serve', REPO_ROOT, '--port', '0'],
+      { MODEL_RUN_ID: 'from-env', BENTO_LOG_LEVEL: 'info' },
+      undefined,
+      undefined,
+      dir,
+    );
     assert.match(overridden.stderr, /resolving model runs:\/from-env\/model/);
   });
 
@@ -56,9 +84,17 @@ describe('bento serve', () => {
     const port = (taken.address() as AddressInfo).port;
     try {
       for (const workers of ['1', '2']) {
-        const run = await bento(['serve', '.', '--port', String(port), '--host', '127.0.0.1', '--workers', workers], { BENTO_LOG_LEVEL: 'info' });
+        const run = await bento(['serve', '.', '--port', String(port), '--host', '127.0.0.1', '--workers', workers], {
+          BENTO_LOG_LEVEL: 'info',
+        });
         assert.equal(run.code, 2, run.stderr);
-        assert.match(run.stderr, new RegExp(`^Error \\[PORT_UNAVAILABLE\\]: port ${port} is already in use \\(127\\.0\\.0\\.1:${port}\\): stop what listens there, or choose another with --port \\(or the PORT setting\\)$`, 'm'));
+        assert.match(
+          run.stderr,
+          new RegExp(
+            `^Error \\[PORT_UNAVAILABLE\\]: port ${port} is already in use \\(127\\.0\\.0\\.1:${port}\\): stop what listens there, or choose another with --port \\(or the PORT setting\\)$`,
+            'm',
+          ),
+        );
         assert.doesNotMatch(run.stderr, /resolving model|report it/, 'no model was loaded, and nothing calls it a bug');
       }
     } finally {

@@ -21,7 +21,8 @@ import { REPO_ROOT, freePort, halfSentUploads, multipart, runBento, sample, wait
 let BASE_IMAGE = '';
 const IMAGE = 'localhost/bento-ts-test/classifier:ci';
 const STORAGE = ['--storage-driver', 'vfs'];
-const buildah = (...args: string[]) => execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+const buildah = (...args: string[]) =>
+  execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
 describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
   const home = mkdtempSync(join(tmpdir(), 'bento-image-'));
@@ -31,7 +32,12 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
 
   before(() => {
     // Cached in buildah's storage after the first run (debootstrap takes a few minutes).
-    BASE_IMAGE = execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], { env: { ...process.env, NODE_BIN: process.execPath }, stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim();
+    BASE_IMAGE = execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], {
+      env: { ...process.env, NODE_BIN: process.execPath },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+      .toString()
+      .trim();
   });
 
   after(() => {
@@ -53,23 +59,57 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     const bad = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'kaniko'], env);
     assert.match(bad.stderr, /CONTAINERIZE_ERROR.*unknown backend "kaniko"; use one of docker, podman, buildah/);
     // An engine nothing serves (one make docker-engine started would answer).
-    const docker = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'docker'], { ...env, DOCKER_HOST: `unix://${home}/no-engine.sock` });
+    const docker = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'docker'], {
+      ...env,
+      DOCKER_HOST: `unix://${home}/no-engine.sock`,
+    });
     assert.equal(docker.code, 1);
-    assert.match(docker.stderr, /backend docker cannot build here: (docker cannot reach an engine|the docker CLI is not installed)/);
-    const mirrored = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run'], { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:24-bookworm-slim' });
+    assert.match(
+      docker.stderr,
+      /backend docker cannot build here: (docker cannot reach an engine|the docker CLI is not installed)/,
+    );
+    const mirrored = await runBento(
+      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run'],
+      { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:24-bookworm-slim' },
+    );
     assert.match(mirrored.stdout, / --build-arg BASE_IMAGE=mirror\.example\/node:24-bookworm-slim /);
     const explicit = await runBento(
-      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--build-arg', 'BASE_IMAGE=own/node:24'],
+      [
+        'containerize',
+        'mlflow_vision_classifier:img',
+        '--backend',
+        'buildah',
+        '--dry-run',
+        '--build-arg',
+        'BASE_IMAGE=own/node:24',
+      ],
       { ...env, BENTO_BASE_IMAGE: 'mirror.example/node:24-bookworm-slim' },
     );
     assert.match(explicit.stdout, / --build-arg BASE_IMAGE=own\/node:24 /, 'a --build-arg wins over BENTO_BASE_IMAGE');
-    const dry = await runBento(['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--', '--layers'], env);
-    assert.match(dry.stdout, /^buildah build --format docker -f \S+\/env\/docker\/Dockerfile -t mlflow_vision_classifier:img --layers \S+\/mlflow_vision_classifier\/img\n$/);
+    const dry = await runBento(
+      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '--dry-run', '--', '--layers'],
+      env,
+    );
+    assert.match(
+      dry.stdout,
+      /^buildah build --format docker -f \S+\/env\/docker\/Dockerfile -t mlflow_vision_classifier:img --layers \S+\/mlflow_vision_classifier\/img\n$/,
+    );
   });
 
   it('builds an image of the bento: production dependencies, non-root, port 3000, a health check, bento serve as entrypoint', async () => {
     const run = await runBento(
-      ['containerize', 'mlflow_vision_classifier:img', '--backend', 'buildah', '-t', IMAGE, '--build-arg', `BASE_IMAGE=${BASE_IMAGE}`, '--', ...STORAGE],
+      [
+        'containerize',
+        'mlflow_vision_classifier:img',
+        '--backend',
+        'buildah',
+        '-t',
+        IMAGE,
+        '--build-arg',
+        `BASE_IMAGE=${BASE_IMAGE}`,
+        '--',
+        ...STORAGE,
+      ],
       env,
       undefined,
       undefined,
@@ -82,7 +122,12 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     assert.equal(config.User, 'bento');
     assert.deepEqual(Object.keys(config.ExposedPorts), ['3000/tcp']);
     assert.deepEqual(config.Healthcheck.Test, ['CMD', 'node', 'env/docker/healthcheck.mjs']);
-    assert.deepEqual(config.Entrypoint, ['node', 'node_modules/@bento-ts/framework/bin/bento.js', 'serve', '/home/bento/bento']);
+    assert.deepEqual(config.Entrypoint, [
+      'node',
+      'node_modules/@bento-ts/framework/bin/bento.js',
+      'serve',
+      '/home/bento/bento',
+    ]);
     assert.ok(config.Env.includes('PORT=3000'));
     container = buildah('from', '--quiet', IMAGE);
     const inside = (cmd: string) => buildah('run', '--isolation', 'chroot', container, '--', 'sh', '-c', cmd);
@@ -92,7 +137,10 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     // No dev dependency, and ONNX Runtime's binaries for other platforms pruned.
     assert.equal(inside('test -e node_modules/typescript && echo yes || echo no'), 'no');
     assert.equal(inside('ls node_modules/onnxruntime-node/bin/napi-v6'), 'linux');
-    assert.equal(inside('ls node_modules/onnxruntime-node/bin/napi-v6/linux'), process.arch === 'arm64' ? 'arm64' : 'x64');
+    assert.equal(
+      inside('ls node_modules/onnxruntime-node/bin/napi-v6/linux'),
+      process.arch === 'arm64' ? 'arm64' : 'x64',
+    );
     const size = buildah('images', '--format', '{{.Size}}', IMAGE);
     process.stdout.write(`# image ${IMAGE}: ${size}\n`);
   });
@@ -103,10 +151,26 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     const entrypoint = JSON.parse(buildah('inspect', '--type', 'image', IMAGE)).Docker.config.Entrypoint as string[];
     // chroot isolation shares the host's network: the server inside is reachable on 127.0.0.1.
     // Its own process group: the server inside outlives a signal sent to buildah alone.
-    server = spawn('buildah', [...STORAGE, 'run', '--isolation', 'chroot', '--env', `PORT=${port}`, '--env', 'HOST=127.0.0.1', container, '--', ...entrypoint], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    server = spawn(
+      'buildah',
+      [
+        ...STORAGE,
+        'run',
+        '--isolation',
+        'chroot',
+        '--env',
+        `PORT=${port}`,
+        '--env',
+        'HOST=127.0.0.1',
+        container,
+        '--',
+        ...entrypoint,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
     let log = '';
     server.stdout!.on('data', (d) => (log += d));
     server.stderr!.on('data', (d) => (log += d));
@@ -119,10 +183,23 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     assert.match(log, /serving bento mlflow_vision_classifier:img from \/home\/bento\/bento/);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     assert.deepEqual(await health.json(), { status: 'healthy', service: 'mlflow_vision_classifier' });
-    const res = await fetch(`http://127.0.0.1:${port}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg') });
+    const res = await fetch(`http://127.0.0.1:${port}/predict_image`, {
+      method: 'POST',
+      body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg'),
+    });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Trouser');
-    const check = buildah('run', '--isolation', 'chroot', '--env', `PORT=${port}`, container, '--', 'node', 'env/docker/healthcheck.mjs');
+    const check = buildah(
+      'run',
+      '--isolation',
+      'chroot',
+      '--env',
+      `PORT=${port}`,
+      container,
+      '--',
+      'node',
+      'env/docker/healthcheck.mjs',
+    );
     assert.equal(check, '');
     // Stopping buildah's process group stops the server inside too: nothing is left running.
     const pgid = server.pid!;
@@ -139,14 +216,25 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
     const engineDir = mkdtempSync(join(tmpdir(), 'bento-engine-'));
     const engineEnv = { ...process.env, DOCKER_ENGINE_DIR: engineDir };
     const script = join(REPO_ROOT, 'infra', 'docker-engine.sh');
-    const exported = execFileSync('bash', [script, 'start'], { env: engineEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const exported = execFileSync('bash', [script, 'start'], {
+      env: engineEnv,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const dockerHost = /^export DOCKER_HOST=(\S+)$/m.exec(exported)?.[1];
     assert.ok(dockerHost, exported);
     const docker = (...args: string[]) =>
-      execFileSync('docker', args, { env: { ...process.env, DOCKER_HOST: dockerHost }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      execFileSync('docker', args, {
+        env: { ...process.env, DOCKER_HOST: dockerHost },
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).trim();
     const name = `bento-test-${process.pid}`;
     const logs = () => {
-      const r = spawnSync('docker', ['logs', name], { env: { ...process.env, DOCKER_HOST: dockerHost }, encoding: 'utf8' });
+      const r = spawnSync('docker', ['logs', name], {
+        env: { ...process.env, DOCKER_HOST: dockerHost },
+        encoding: 'utf8',
+      });
       return `${r.stdout}${r.stderr}`;
     };
     try {
@@ -154,7 +242,12 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
       docker('run', '-d', '--name', name, '-p', `127.0.0.1:${port}:3000`, '-e', 'BENTO_LOG_LEVEL=info', IMAGE);
       const base = `http://127.0.0.1:${port}`;
       const deadline = Date.now() + 120_000;
-      while (!(await fetch(`${base}/readyz`).then((r) => r.ok, () => false))) {
+      while (
+        !(await fetch(`${base}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        ))
+      ) {
         assert.ok(Date.now() < deadline, `not ready in 120 s:\n${logs()}`);
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -163,13 +256,18 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
       assert.notEqual(docker('inspect', '--format', '{{.NetworkSettings.IPAddress}}', name), '');
       assert.equal(docker('exec', name, 'id', '-un'), 'bento');
       assert.equal(docker('exec', name, 'node', 'env/docker/healthcheck.mjs'), '');
-      const res = await fetch(`${base}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg') });
+      const res = await fetch(`${base}/predict_image`, {
+        method: 'POST',
+        body: multipart('image', sample('trouser.jpg'), 'trouser.jpg', 'image/jpeg'),
+      });
       assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Trouser');
 
       // docker stop is SIGTERM, then SIGKILL after -t seconds: the uploads it finds half sent still complete.
       const pending = await halfSentUploads(port, 4);
       await waitForMetrics(base, /bento_http_requests_in_flight\{route="\/predict_image"\} 4\b/);
-      const stopped = promisify(execFile)('docker', ['stop', '-t', '60', name], { env: { ...process.env, DOCKER_HOST: dockerHost } });
+      const stopped = promisify(execFile)('docker', ['stop', '-t', '60', name], {
+        env: { ...process.env, DOCKER_HOST: dockerHost },
+      });
       const draining = Date.now() + 30_000;
       while (!/SIGTERM received/.test(logs())) {
         assert.ok(Date.now() < draining, 'the server never logged SIGTERM');
@@ -178,7 +276,11 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
       for (const p of pending) p.finish();
       for (const r of await Promise.all(pending.map((p) => p.done))) assert.equal(r.status, 200, r.body);
       await stopped;
-      assert.equal(docker('inspect', '--format', '{{.State.ExitCode}}', name), '0', 'exited by itself, not killed after the timeout');
+      assert.equal(
+        docker('inspect', '--format', '{{.State.ExitCode}}', name),
+        '0',
+        'exited by itself, not killed after the timeout',
+      );
     } finally {
       try {
         docker('rm', '-f', name);

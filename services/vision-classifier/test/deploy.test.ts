@@ -35,7 +35,11 @@ interface Spec {
   selector: { matchLabels?: Record<string, string> };
   template: {
     metadata: { annotations: Record<string, string> };
-    spec: { containers: Container[]; securityContext: { runAsNonRoot: boolean; runAsUser: number }; terminationGracePeriodSeconds: number };
+    spec: {
+      containers: Container[];
+      securityContext: { runAsNonRoot: boolean; runAsUser: number };
+      terminationGracePeriodSeconds: number;
+    };
   };
   metrics: Array<{ type: string; pods: { metric: { name: string } } }>;
   scaleTargetRef: unknown;
@@ -43,7 +47,10 @@ interface Spec {
 }
 
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec: Spec; data?: Record<string, string> };
-const objects = (yaml: string) => parseAllDocuments(yaml).map((d) => d.toJS() as Obj).filter(Boolean);
+const objects = (yaml: string) =>
+  parseAllDocuments(yaml)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 const byKind = (list: Obj[], kind: string) => list.find((o) => o.kind === kind)!;
 
 describe('bento deploy', { timeout: 300_000 }, () => {
@@ -63,15 +70,44 @@ describe('bento deploy', { timeout: 300_000 }, () => {
 
   it('k8s: a kustomize base whose every object is valid against the Kubernetes schemas', async () => {
     const dir = join(out, 'k8s');
-    const args = ['deploy', 'k8s', tag, '-o', dir, '--image', 'registry.example.com/ml/classifier:1.0', '-n', 'ml', '--env', 'MLFLOW_TRACKING_URI=http://mlflow:5000', '--service-monitor'];
+    const args = [
+      'deploy',
+      'k8s',
+      tag,
+      '-o',
+      dir,
+      '--image',
+      'registry.example.com/ml/classifier:1.0',
+      '-n',
+      'ml',
+      '--env',
+      'MLFLOW_TRACKING_URI=http://mlflow:5000',
+      '--service-monitor',
+    ];
     const run = await runBento(args, env);
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(readdirSync(dir).sort(), ['configmap.yaml', 'deployment.yaml', 'hpa.yaml', 'kustomization.yaml', 'pdb.yaml', 'prometheus-adapter-rules.yaml', 'service.yaml', 'servicemonitor.yaml']);
+    assert.deepEqual(readdirSync(dir).sort(), [
+      'configmap.yaml',
+      'deployment.yaml',
+      'hpa.yaml',
+      'kustomization.yaml',
+      'pdb.yaml',
+      'prometheus-adapter-rules.yaml',
+      'service.yaml',
+      'servicemonitor.yaml',
+    ]);
     const built = kustomizeBuild(dir);
     const validation = kubeconform(built);
     assert.equal(validation.code, 0, JSON.stringify(validation.resources.filter((r) => r.status !== 'statusValid')));
     assert.deepEqual(validation.summary, { valid: 6, invalid: 0, errors: 0, skipped: 0 });
-    assert.deepEqual(validation.resources.map((r) => r.kind).sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service', 'ServiceMonitor']);
+    assert.deepEqual(validation.resources.map((r) => r.kind).sort(), [
+      'ConfigMap',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'Service',
+      'ServiceMonitor',
+    ]);
 
     const list = objects(built);
     assert.ok(list.every((o) => o.metadata.namespace === 'ml'));
@@ -89,8 +125,15 @@ describe('bento deploy', { timeout: 300_000 }, () => {
       { secretRef: { name: 'mlflow-vision-classifier-secrets', optional: true } },
     ]);
     const hpa = byKind(list, 'HorizontalPodAutoscaler').spec;
-    assert.deepEqual(hpa.metrics.map((m: { type: string }) => m.type), ['Resource', 'Pods']);
-    assert.deepEqual(hpa.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'mlflow-vision-classifier' });
+    assert.deepEqual(
+      hpa.metrics.map((m: { type: string }) => m.type),
+      ['Resource', 'Pods'],
+    );
+    assert.deepEqual(hpa.scaleTargetRef, {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'mlflow-vision-classifier',
+    });
     assert.deepEqual(byKind(list, 'Service').spec.selector, byKind(list, 'Deployment').spec.selector.matchLabels);
 
     // The image's user is the one the pod runs as.
@@ -101,20 +144,27 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     // What the pod is probed and scraped on, and the metric the HPA asks the adapter for, as the bento serves them.
     const port = await freePort();
     let served = false;
-    await runBento(['serve', tag, '--port', String(port), '--host', '127.0.0.1'], env, /Health: GET /, async () => {
-      const base = `http://127.0.0.1:${port}`;
-      for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
-        const res = await fetch(`${base}${probe.httpGet.path}`);
-        assert.equal(res.status, 200, probe.httpGet.path);
-      }
-      const template = byKind(list, 'Deployment').spec.template.metadata.annotations;
-      const metrics = await (await fetch(`${base}${template['prometheus.io/path']}`)).text();
-      const metric = hpa.metrics[1].pods.metric.name;
-      assert.match(metrics, new RegExp(`^# TYPE ${metric} gauge$`, 'm'));
-      const rules = readFileSync(join(dir, 'prometheus-adapter-rules.yaml'), 'utf8');
-      assert.ok(rules.includes(`seriesQuery: ${metric}{`), 'the adapter rule serves the metric the HPA names');
-      served = true;
-    }, undefined, 120_000);
+    await runBento(
+      ['serve', tag, '--port', String(port), '--host', '127.0.0.1'],
+      env,
+      /Health: GET /,
+      async () => {
+        const base = `http://127.0.0.1:${port}`;
+        for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
+          const res = await fetch(`${base}${probe.httpGet.path}`);
+          assert.equal(res.status, 200, probe.httpGet.path);
+        }
+        const template = byKind(list, 'Deployment').spec.template.metadata.annotations;
+        const metrics = await (await fetch(`${base}${template['prometheus.io/path']}`)).text();
+        const metric = hpa.metrics[1].pods.metric.name;
+        assert.match(metrics, new RegExp(`^# TYPE ${metric} gauge$`, 'm'));
+        const rules = readFileSync(join(dir, 'prometheus-adapter-rules.yaml'), 'utf8');
+        assert.ok(rules.includes(`seriesQuery: ${metric}{`), 'the adapter rule serves the metric the HPA names');
+        served = true;
+      },
+      undefined,
+      120_000,
+    );
     assert.ok(served, 'the bento was served and checked');
 
     // The pre-stop hook runs with what the image has (node) and returns after its delay.
@@ -130,7 +180,11 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     const validation = kubeconform(run.stdout);
     assert.deepEqual(validation.summary, { valid: 5, invalid: 0, errors: 0, skipped: 0 });
     // The validator can fail: a port as a string and an unknown field are each reported.
-    const broken = kubeconform(run.stdout.replace('containerPort: 3000', 'containerPort: "3000"').replace('maxUnavailable: 1', 'maxUnavailabel: 1'));
+    const broken = kubeconform(
+      run.stdout
+        .replace('containerPort: 3000', 'containerPort: "3000"')
+        .replace('maxUnavailable: 1', 'maxUnavailabel: 1'),
+    );
     assert.equal(broken.summary.invalid, 2, JSON.stringify(broken.resources));
     assert.notEqual(broken.code, 0);
   });
@@ -138,11 +192,18 @@ describe('bento deploy', { timeout: 300_000 }, () => {
   it('kserve: an InferenceService valid against the KServe CRD, in both deployment modes', async () => {
     for (const mode of ['Serverless', 'RawDeployment']) {
       const dir = join(out, `kserve-${mode}`);
-      const run = await runBento(['deploy', 'kserve', tag, '-o', dir, '--mode', mode, '--image', 'registry.example.com/ml/classifier:1.0'], env);
+      const run = await runBento(
+        ['deploy', 'kserve', tag, '-o', dir, '--mode', mode, '--image', 'registry.example.com/ml/classifier:1.0'],
+        env,
+      );
       assert.equal(run.code, 0, run.stderr);
       const built = kustomizeBuild(dir);
       const validation = kubeconform(built);
-      assert.deepEqual(validation.summary, { valid: 2, invalid: 0, errors: 0, skipped: 0 }, JSON.stringify(validation.resources));
+      assert.deepEqual(
+        validation.summary,
+        { valid: 2, invalid: 0, errors: 0, skipped: 0 },
+        JSON.stringify(validation.resources),
+      );
       const isvc = byKind(objects(built), 'InferenceService');
       const predictor = isvc.spec.predictor;
       assert.equal(predictor.containers[0].name, 'kserve-container');
@@ -159,7 +220,10 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     const secret = 'hunter2-do-not-print';
     const dir = join(out, 'refused');
     const cases: Array<[string[], RegExp]> = [
-      [['--env', `MLFLOW_TRACKING_PASSWORD=${secret}`], /DEPLOY_ERROR.*MLFLOW_TRACKING_PASSWORD is a credential.*kubectl create secret generic mlflow-vision-classifier-secrets/],
+      [
+        ['--env', `MLFLOW_TRACKING_PASSWORD=${secret}`],
+        /DEPLOY_ERROR.*MLFLOW_TRACKING_PASSWORD is a credential.*kubectl create secret generic mlflow-vision-classifier-secrets/,
+      ],
       [['--env', `AWS_SECRET_ACCESS_KEY=${secret}`], /DEPLOY_ERROR.*AWS_SECRET_ACCESS_KEY is a credential/],
       [['--name', 'Not_A_Name'], /DEPLOY_ERROR.*"Not_A_Name" is not a Kubernetes name/],
       [['--cpu', 'lots'], /DEPLOY_ERROR.*cpu "lots" is not a CPU quantity/],

@@ -18,7 +18,9 @@ interface Service {
   command?: string;
 }
 
-const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(join(REPO_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 
 describe('docker-compose.yml', () => {
   it('is valid against the Compose specification schema', () => {
@@ -28,16 +30,24 @@ describe('docker-compose.yml', () => {
     assert.ok(validate(compose), JSON.stringify(validate.errors, null, 2));
   });
 
-  it('runs the seed\'s services: bentoml on 3000, MLflow on 5001, MinIO on 9000, PostgreSQL', () => {
+  it("runs the seed's services: bentoml on 3000, MLflow on 5001, MinIO on 9000, PostgreSQL", () => {
     assert.deepEqual(Object.keys(compose.services).sort(), ['bentoml', 'minio', 'minio-init', 'mlflow', 'postgres']);
     assert.ok(compose.services.bentoml.ports!.includes('3000:3000'));
     assert.ok(compose.services.mlflow.ports!.includes('5001:5001'));
     assert.ok(compose.services.minio.ports!.includes('9000:9000'));
   });
 
-  it('gives the service the seed\'s environment variables, pointing at the compose services', () => {
+  it("gives the service the seed's environment variables, pointing at the compose services", () => {
     const env = compose.services.bentoml.environment!;
-    for (const name of ['MLFLOW_TRACKING_URI', 'MODEL_RUN_ID', 'MODEL_NAME', 'MODEL_VERSION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'MLFLOW_S3_ENDPOINT_URL']) {
+    for (const name of [
+      'MLFLOW_TRACKING_URI',
+      'MODEL_RUN_ID',
+      'MODEL_NAME',
+      'MODEL_VERSION',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'MLFLOW_S3_ENDPOINT_URL',
+    ]) {
       assert.ok(name in env, `${name} is set for bentoml`);
     }
     assert.equal(env.MLFLOW_TRACKING_URI, 'http://mlflow:5001');

@@ -18,17 +18,33 @@ describe('API documentation', () => {
     const doc = (await (await fetch(`${svc.url}/docs.json`)).json()) as {
       openapi: string;
       info: { title: string };
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: Record<string, unknown> }> }; responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            requestBody?: { content: Record<string, { schema: Record<string, unknown> }> };
+            responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+          }
+        >
+      >;
     };
     assert.equal(doc.openapi, '3.0.3');
     assert.equal(doc.info.title, 'mlflow_vision_classifier');
     for (const route of SEED_APIS) assert.ok(doc.paths[route], route);
     const predict = doc.paths['/predict_image'].post;
-    const form = predict.requestBody!.content['multipart/form-data'].schema as { properties: { image: { format: string } } };
+    const form = predict.requestBody!.content['multipart/form-data'].schema as {
+      properties: { image: { format: string } };
+    };
     assert.equal(form.properties.image.format, 'binary');
     assert.deepEqual(Object.keys(predict.responses).sort(), ['200', '400', '413', '415', '429', '503', '504']);
-    assert.deepEqual(predict.responses['400'].content!['application/json'].schema, { $ref: '#/components/schemas/Error' });
-    const batch = doc.paths['/predict_batch'].post.requestBody!.content['application/json'].schema as { required: string[]; properties: { input: { type: string; maxItems: number } } };
+    assert.deepEqual(predict.responses['400'].content!['application/json'].schema, {
+      $ref: '#/components/schemas/Error',
+    });
+    const batch = doc.paths['/predict_batch'].post.requestBody!.content['application/json'].schema as {
+      required: string[];
+      properties: { input: { type: string; maxItems: number } };
+    };
     assert.deepEqual(batch.required, ['input']);
     assert.equal(batch.properties.input.type, 'array');
     assert.equal(batch.properties.input.maxItems, 32);
@@ -42,7 +58,15 @@ describe('API documentation', () => {
       mkdirSync(shots, { recursive: true });
       browser = await chromium.launch({
         executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
       });
     });
     after(() => browser?.close());
@@ -55,8 +79,19 @@ describe('API documentation', () => {
       await page.goto(`${svc.url}/`, { waitUntil: 'networkidle' });
       await page.waitForSelector('.opblock', { timeout: 30_000 });
       const listed = await page.locator('.opblock .opblock-summary-path').allInnerTexts();
-      for (const route of SEED_APIS) assert.ok(listed.map((t) => t.replace(/\u200b/g, '').trim()).includes(route), `${route} in ${listed.join(', ')}`);
-      assert.equal(await page.locator('.info .title').first().innerText().then((t) => t.split('\n')[0].trim()), 'mlflow_vision_classifier');
+      for (const route of SEED_APIS)
+        assert.ok(
+          listed.map((t) => t.replace(/\u200b/g, '').trim()).includes(route),
+          `${route} in ${listed.join(', ')}`,
+        );
+      assert.equal(
+        await page
+          .locator('.info .title')
+          .first()
+          .innerText()
+          .then((t) => t.split('\n')[0].trim()),
+        'mlflow_vision_classifier',
+      );
       const health = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path[data-path="/health"]') });
       await health.locator('.opblock-summary').click();
       await health.locator('button.try-out__btn').click();
@@ -73,4 +108,3 @@ describe('API documentation', () => {
     });
   });
 });
-

@@ -13,7 +13,18 @@ export const SERVICE_DIR = fileURLToPath(new URL('../../', import.meta.url));
 export const SAMPLES_DIR = fileURLToPath(new URL('../../samples/', import.meta.url));
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export const CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+];
 
 export function sample(name: string): Buffer {
   return readFileSync(SAMPLES_DIR + name);
@@ -32,7 +43,9 @@ export function expectedSamples(): ExpectedSample[] {
 }
 
 /** The real service on an ephemeral port, as `bento serve` runs it. */
-export async function startService(options: { env?: Record<string, string>; limits?: Partial<Limits> } = {}): Promise<RunningServer> {
+export async function startService(
+  options: { env?: Record<string, string>; limits?: Partial<Limits> } = {},
+): Promise<RunningServer> {
   return startServer({
     project: loadProject(SERVICE_DIR),
     port: 0,
@@ -93,7 +106,10 @@ export function runBento(
   timeoutMs = 60_000,
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BENTO, ...args], { cwd, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
+    const child = spawn(process.execPath, [BENTO, ...args], {
+      cwd,
+      env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
+    });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -101,7 +117,13 @@ export function runBento(
       stdout += String(d);
       if (until?.test(stdout)) {
         until = undefined;
-        (onReady ?? (async () => undefined))(stdout).then(() => child.kill('SIGTERM'), (err: unknown) => { child.kill('SIGKILL'); reject(err instanceof Error ? err : new Error(String(err))); });
+        (onReady ?? (async () => undefined))(stdout).then(
+          () => child.kill('SIGTERM'),
+          (err: unknown) => {
+            child.kill('SIGKILL');
+            reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
@@ -111,7 +133,6 @@ export function runBento(
     });
   });
 }
-
 
 export interface LiveBento {
   child: ChildProcess;
@@ -125,7 +146,10 @@ export interface LiveBento {
 
 /** Starts `bento serve` on an ephemeral port and resolves once its banner shows the address. */
 export async function startBento(args: string[] = [], env: Record<string, string> = {}): Promise<LiveBento> {
-  const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', ...args], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env } });
+  const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
+  });
   const out = { stdout: '', stderr: '' };
   child.stdout.on('data', (d) => (out.stdout += d));
   child.stderr.on('data', (d) => (out.stderr += d));
@@ -158,19 +182,34 @@ export async function startBento(args: string[] = [], env: Record<string, string
  * Uploads with half of each body sent: they stay in flight until `finish`
  * sends the rest, so a test can act while the server holds them.
  */
-export async function halfSentUploads(port: number, count: number, image = 'trouser.jpg'): Promise<Array<{ done: Promise<{ status: number; body: string }>; finish: () => void }>> {
-  const encoded = new Response(multipart('image', sample(image), image, image.endsWith('.png') ? 'image/png' : 'image/jpeg'));
+export async function halfSentUploads(
+  port: number,
+  count: number,
+  image = 'trouser.jpg',
+): Promise<Array<{ done: Promise<{ status: number; body: string }>; finish: () => void }>> {
+  const encoded = new Response(
+    multipart('image', sample(image), image, image.endsWith('.png') ? 'image/png' : 'image/jpeg'),
+  );
   const type = encoded.headers.get('content-type')!;
   const body = Buffer.from(await encoded.arrayBuffer());
   const half = Math.floor(body.length / 2);
   return Array.from({ length: count }, () => {
     let finish!: () => void;
     const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/predict_image', method: 'POST', headers: { 'content-type': type, 'content-length': body.length } }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-      });
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/predict_image',
+          method: 'POST',
+          headers: { 'content-type': type, 'content-length': body.length },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        },
+      );
       req.on('error', reject);
       req.write(body.subarray(0, half));
       finish = () => req.end(body.subarray(half));
@@ -217,10 +256,12 @@ export async function sigtermUnderLoad(args: string[], said: RegExp): Promise<vo
 /** A port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+    const s = createServer()
+      .once('error', reject)
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      });
   });
 }
 

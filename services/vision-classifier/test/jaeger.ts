@@ -33,10 +33,24 @@ export class Jaeger {
   private query = '';
 
   async start(): Promise<void> {
-    const ports = { JAEGER_OTLP_HTTP_PORT: 0, JAEGER_OTLP_GRPC_PORT: 0, JAEGER_QUERY_PORT: 0, JAEGER_QUERY_GRPC_PORT: 0, JAEGER_HEALTH_PORT: 0 };
+    const ports = {
+      JAEGER_OTLP_HTTP_PORT: 0,
+      JAEGER_OTLP_GRPC_PORT: 0,
+      JAEGER_QUERY_PORT: 0,
+      JAEGER_QUERY_GRPC_PORT: 0,
+      JAEGER_HEALTH_PORT: 0,
+    };
     for (const key of Object.keys(ports) as Array<keyof typeof ports>) ports[key] = await freePort();
-    const env = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), JAEGER_LOG_LEVEL: 'warn' };
-    this.child = spawn(join(REPO_ROOT, '.stack-bin', 'jaeger'), ['--config', `file:${join(REPO_ROOT, 'infra', 'jaeger', 'config.yaml')}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      JAEGER_LOG_LEVEL: 'warn',
+    };
+    this.child = spawn(
+      join(REPO_ROOT, '.stack-bin', 'jaeger'),
+      ['--config', `file:${join(REPO_ROOT, 'infra', 'jaeger', 'config.yaml')}`],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child.stdout!.on('data', (d) => (this.log += d));
     this.child.stderr!.on('data', (d) => (this.log += d));
     this.otlpEndpoint = `http://127.0.0.1:${ports.JAEGER_OTLP_HTTP_PORT}`;

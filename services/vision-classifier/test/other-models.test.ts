@@ -8,17 +8,27 @@ import { multipart, startService } from './helpers.js';
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 
 async function solidPng(r: number, g: number, b: number, size = 50): Promise<Buffer> {
-  return sharp({ create: { width: size, height: size + 10, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  return sharp({ create: { width: size, height: size + 10, channels: 3, background: { r, g, b } } })
+    .png()
+    .toBuffer();
 }
 
 async function predict(url: string, png: Buffer) {
-  const res = await fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', png, 'x.png', 'image/png') });
+  const res = await fetch(`${url}/predict_image`, {
+    method: 'POST',
+    body: multipart('image', png, 'x.png', 'image/png'),
+  });
   assert.equal(res.status, 200, await res.clone().text());
-  return (await res.json()) as { predicted_class: string; predicted_index: number; confidence: number; probabilities: Record<string, number> };
+  return (await res.json()) as {
+    predicted_class: string;
+    predicted_index: number;
+    confidence: number;
+    probabilities: Record<string, number>;
+  };
 }
 
 describe('serving another ONNX image classifier through MODEL_URI', () => {
-  it('takes an NHWC model\'s size from its input, its classes from labels.txt, and its probabilities as they are', async () => {
+  it("takes an NHWC model's size from its input, its classes from labels.txt, and its probabilities as they are", async () => {
     const server = await startService({ env: { MODEL_URI: `${FIXTURES}colour_nhwc` } });
     try {
       const info = (await (await fetch(`${server.url}/get_model_info`)).json()) as {
@@ -30,7 +40,10 @@ describe('serving another ONNX image classifier through MODEL_URI', () => {
       assert.deepEqual(info.classes, ['red', 'green', 'blue', 'other']);
       assert.equal(info.num_classes, 4);
       assert.deepEqual(info.input.shape, ['batch', 24, 24, 3]);
-      assert.deepEqual([info.input.preprocessing.width, info.input.preprocessing.height, info.input.preprocessing.layout], [24, 24, 'NHWC']);
+      assert.deepEqual(
+        [info.input.preprocessing.width, info.input.preprocessing.height, info.input.preprocessing.layout],
+        [24, 24, 'NHWC'],
+      );
       assert.deepEqual(info.input.preprocessing.mean, [0.485, 0.456, 0.406]);
       assert.deepEqual(info.model_metadata, { params: {}, metrics: {} });
       const want: Array<[[number, number, number], string]> = [
@@ -47,7 +60,9 @@ describe('serving another ONNX image classifier through MODEL_URI', () => {
       const batch = await fetch(`${server.url}/predict_batch`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ input: [Array.from({ length: 24 }, () => Array.from({ length: 24 }, () => [0, 0, 250]))] }),
+        body: JSON.stringify({
+          input: [Array.from({ length: 24 }, () => Array.from({ length: 24 }, () => [0, 0, 250]))],
+        }),
       });
       assert.equal(((await batch.json()) as Array<{ predicted_class: string }>)[0].predicted_class, 'blue');
     } finally {
@@ -63,9 +78,17 @@ describe('serving another ONNX image classifier through MODEL_URI', () => {
       delete process.env.MODEL_STD;
     });
     try {
-      const info = (await (await fetch(`${server.url}/get_model_info`)).json()) as { classes: string[]; input: { preprocessing: { channels: number; mean: number[]; std: number[] } } };
+      const info = (await (await fetch(`${server.url}/get_model_info`)).json()) as {
+        classes: string[];
+        input: { preprocessing: { channels: number; mean: number[]; std: number[] } };
+      };
       assert.deepEqual(info.classes, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
-      assert.deepEqual(info.input.preprocessing, { ...info.input.preprocessing, channels: 1, mean: [0.5], std: [0.25] });
+      assert.deepEqual(info.input.preprocessing, {
+        ...info.input.preprocessing,
+        channels: 1,
+        mean: [0.5],
+        std: [0.25],
+      });
       assert.equal((await predict(server.url, await solidPng(255, 255, 255))).predicted_class, '9');
       assert.equal((await predict(server.url, await solidPng(0, 0, 0))).predicted_class, '0');
       // A colour image becomes one grey channel.

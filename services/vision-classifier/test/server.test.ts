@@ -20,7 +20,11 @@ async function postImage(data: Buffer, filename: string, type: string, field = '
 }
 
 async function postJson(path: string, body: unknown, type = 'application/json') {
-  return fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': type }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  return fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': type },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 /** Asserts a JSON error response with the given status and code. */
@@ -55,7 +59,10 @@ describe('GET /health and /get_model_info', () => {
     assert.equal(info.model_format, 'onnx');
     assert.ok(typeof info.model_version === 'string' && info.model_version.length > 0);
     assert.equal(info.model_metadata.params.model_name, 'fashion_cnn');
-    assert.ok(info.model_metadata.metrics.test_accuracy >= 0.9, `accuracy ${info.model_metadata.metrics.test_accuracy}`);
+    assert.ok(
+      info.model_metadata.metrics.test_accuracy >= 0.9,
+      `accuracy ${info.model_metadata.metrics.test_accuracy}`,
+    );
     assert.ok(info.model_metadata.metrics.test_f1 > 0.85);
   });
 
@@ -73,7 +80,12 @@ describe('POST /predict_image', () => {
       const ext = s.file.split('.').pop()!;
       const res = await postImage(sample(s.file), s.file, types[ext] ?? 'application/octet-stream');
       assert.equal(res.status, 200, await res.clone().text());
-      const body = (await res.json()) as { predicted_class: string; predicted_index: number; confidence: number; probabilities: Record<string, number> };
+      const body = (await res.json()) as {
+        predicted_class: string;
+        predicted_index: number;
+        confidence: number;
+        probabilities: Record<string, number>;
+      };
       assert.equal(body.predicted_index, s.label);
       assert.equal(body.predicted_class, CLASSES[s.label]);
       assert.deepEqual(Object.keys(body.probabilities), CLASSES);
@@ -81,7 +93,12 @@ describe('POST /predict_image', () => {
       assert.ok(Math.abs(sum - 1) < 1e-5);
       assert.equal(body.confidence, body.probabilities[CLASSES[s.label]]);
       // Same weights and PIL's bilinear resize (small images are resized in JavaScript with PIL's filter).
-      CLASSES.forEach((c, i) => assert.ok(Math.abs(body.probabilities[c] - s.probabilities[i]) < 0.002, `${c}: ${body.probabilities[c]} vs ${s.probabilities[i]}`));
+      CLASSES.forEach((c, i) =>
+        assert.ok(
+          Math.abs(body.probabilities[c] - s.probabilities[i]) < 0.002,
+          `${c}: ${body.probabilities[c]} vs ${s.probabilities[i]}`,
+        ),
+      );
     });
   }
 
@@ -93,7 +110,11 @@ describe('POST /predict_image', () => {
       assert.equal(res.status, 200, `${format}: ${await res.clone().text()}`);
       assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
     }
-    const raw = await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png });
+    const raw = await fetch(`${url}/predict_image`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/png' },
+      body: png,
+    });
     assert.equal(raw.status, 200);
     assert.equal(((await raw.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
   });
@@ -103,7 +124,11 @@ describe('POST /predict_image', () => {
     const files = ['ankle_boot.png', 'trouser.jpg', 'bag.bmp'];
     const want = ['Ankle boot', 'Trouser', 'Bag'];
     const results = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => postImage(sample(files[i % 3]), files[i % 3], 'application/octet-stream').then((r) => r.json() as Promise<{ predicted_class: string }>)),
+      Array.from({ length: 30 }, (_, i) =>
+        postImage(sample(files[i % 3]), files[i % 3], 'application/octet-stream').then(
+          (r) => r.json() as Promise<{ predicted_class: string }>,
+        ),
+      ),
     );
     results.forEach((r, i) => assert.equal(r.predicted_class, want[i % 3], JSON.stringify(r)));
     const after = server.runners[0].dispatchers.get('classify')!.stats();
@@ -114,7 +139,11 @@ describe('POST /predict_image', () => {
 
   describe('refuses bad input with a JSON 4xx', () => {
     it('no image field', async () => {
-      const body = await expectError(await postImage(sample('ankle_boot.png'), 'a.png', 'image/png', 'file'), 400, 'MISSING_FIELD');
+      const body = await expectError(
+        await postImage(sample('ankle_boot.png'), 'a.png', 'image/png', 'file'),
+        400,
+        'MISSING_FIELD',
+      );
       assert.match(body.error.message, /"image"/);
     });
     it('an empty file', async () => {
@@ -123,19 +152,35 @@ describe('POST /predict_image', () => {
     it('a truncated PNG and JPEG', async () => {
       for (const name of ['ankle_boot.png', 'trouser.jpg']) {
         const data = sample(name);
-        await expectError(await postImage(data.subarray(0, Math.floor(data.length * 0.6)), name, 'image/png'), 400, 'INVALID_IMAGE');
+        await expectError(
+          await postImage(data.subarray(0, Math.floor(data.length * 0.6)), name, 'image/png'),
+          400,
+          'INVALID_IMAGE',
+        );
       }
     });
     it('text and HTML posing as images', async () => {
-      await expectError(await postImage(Buffer.from('hello, I am not a picture'), 'a.jpg', 'image/jpeg'), 415, 'UNSUPPORTED_IMAGE_FORMAT');
-      await expectError(await postImage(Buffer.from('<!doctype html><html><body><img src=x></body></html>'), 'a.png', 'image/png'), 415, 'UNSUPPORTED_IMAGE_FORMAT');
+      await expectError(
+        await postImage(Buffer.from('hello, I am not a picture'), 'a.jpg', 'image/jpeg'),
+        415,
+        'UNSUPPORTED_IMAGE_FORMAT',
+      );
+      await expectError(
+        await postImage(Buffer.from('<!doctype html><html><body><img src=x></body></html>'), 'a.png', 'image/png'),
+        415,
+        'UNSUPPORTED_IMAGE_FORMAT',
+      );
     });
     it('an unsupported format (ICO)', async () => {
       const ico = Buffer.from([0, 0, 1, 0, 1, 0, 16, 16, 0, 0, 1, 0, 32, 0, 0x68, 4, 0, 0, 22, 0, 0, 0]);
       await expectError(await postImage(ico, 'favicon.ico', 'image/x-icon'), 415, 'UNSUPPORTED_IMAGE_FORMAT');
     });
     it('a decompression bomb, refused from its header', async () => {
-      const bomb = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png({ compressionLevel: 9 }).toBuffer();
+      const bomb = await sharp({
+        create: { width: 10_000, height: 10_000, channels: 3, background: { r: 0, g: 0, b: 0 } },
+      })
+        .png({ compressionLevel: 9 })
+        .toBuffer();
       const body = await expectError(await postImage(bomb, 'bomb.png', 'image/png'), 413, 'IMAGE_TOO_LARGE');
       assert.match(body.error.message, /10000x10000/);
     });
@@ -150,24 +195,34 @@ describe('POST /predict_image', () => {
         body: '--XYZ\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n\x89PNG-and-then-nothing',
       });
       assert.ok(res.status === 400, `status ${res.status}`);
-      await expectError(res, 400, (await res.clone().json() as ErrorResponse).error.code);
-      const noBoundary = await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'content-type': 'multipart/form-data' }, body: 'xx' });
+      await expectError(res, 400, ((await res.clone().json()) as ErrorResponse).error.code);
+      const noBoundary = await fetch(`${url}/predict_image`, {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data' },
+        body: 'xx',
+      });
       assert.equal(noBoundary.status, 400);
     });
     it('a body over the size limit, as 413', async () => {
       const big = Buffer.alloc(3 * 1024 * 1024, 1);
       await expectError(await postImage(big, 'big.png', 'image/png'), 413, 'PAYLOAD_TOO_LARGE');
-      const raw = await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: big });
+      const raw = await fetch(`${url}/predict_image`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/png' },
+        body: big,
+      });
       await expectError(raw, 413, 'PAYLOAD_TOO_LARGE');
     });
     it('several files that together exceed the body limit, as 413', async () => {
       const form = new FormData();
-      for (let i = 0; i < 3; i++) form.append(`f${i}`, new Blob([Buffer.alloc(900 * 1024, i)], { type: 'image/png' }), `f${i}.png`);
+      for (let i = 0; i < 3; i++)
+        form.append(`f${i}`, new Blob([Buffer.alloc(900 * 1024, i)], { type: 'image/png' }), `f${i}.png`);
       await expectError(await fetch(`${url}/predict_image`, { method: 'POST', body: form }), 413, 'PAYLOAD_TOO_LARGE');
     });
     it('too many files in one request', async () => {
       const form = new FormData();
-      for (let i = 0; i < 12; i++) form.append(`f${i}`, new Blob([sample('ankle_boot.png')], { type: 'image/png' }), `f${i}.png`);
+      for (let i = 0; i < 12; i++)
+        form.append(`f${i}`, new Blob([sample('ankle_boot.png')], { type: 'image/png' }), `f${i}.png`);
       await expectError(await fetch(`${url}/predict_image`, { method: 'POST', body: form }), 413, 'TOO_MANY_PARTS');
     });
   });
@@ -177,14 +232,18 @@ describe('POST /predict_batch', () => {
   const batch = JSON.parse(sample('batch_4.json').toString()) as { input: number[][][][] };
 
   it('classifies a numpy .tolist() batch in input order, matching PyTorch', async () => {
-    const expected = expectedSamples().find((e) => e.file === 'batch_4.json') as unknown as { items: Array<{ label: number; probabilities: number[] }> };
+    const expected = expectedSamples().find((e) => e.file === 'batch_4.json') as unknown as {
+      items: Array<{ label: number; probabilities: number[] }>;
+    };
     const res = await postJson('/predict_batch', batch);
     assert.equal(res.status, 200);
     const body = (await res.json()) as Array<{ predicted_index: number; probabilities: Record<string, number> }>;
     assert.equal(body.length, 4);
     body.forEach((p, i) => {
       assert.equal(p.predicted_index, expected.items[i].label);
-      CLASSES.forEach((c, k) => assert.ok(Math.abs(p.probabilities[c] - expected.items[i].probabilities[k]) < 1e-4, `${i}/${c}`));
+      CLASSES.forEach((c, k) =>
+        assert.ok(Math.abs(p.probabilities[c] - expected.items[i].probabilities[k]) < 1e-4, `${i}/${c}`),
+      );
     });
   });
 
@@ -221,31 +280,53 @@ describe('POST /predict_batch', () => {
   it('refuses malformed JSON, an empty body and a wrong content type', async () => {
     await expectError(await postJson('/predict_batch', '{"input": [[[[1,2,3]]]'), 400, 'INVALID_JSON');
     await expectError(await postJson('/predict_batch', ''), 400, 'INVALID_JSON');
-    await expectError(await postJson('/predict_batch', 'input=1', 'application/x-www-form-urlencoded'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await expectError(
+      await postJson('/predict_batch', 'input=1', 'application/x-www-form-urlencoded'),
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     await expectError(await postJson('/predict_batch', '{"input": [[[[NaN, 1, 2]]]]}'), 400, 'INVALID_JSON');
   });
 });
 
 describe('mutated uploads', () => {
   it('answers 600 corrupted, truncated, padded and random uploads with 200 or a JSON 4xx, never a 5xx', async () => {
-    const files = ['ankle_boot.png', 'trouser.jpg', 'bag.bmp', 'sneaker_rgb.png', 'coat_rgba.png', 'test_image.jpg'].map(sample);
+    const files = [
+      'ankle_boot.png',
+      'trouser.jpg',
+      'bag.bmp',
+      'sneaker_rgb.png',
+      'coat_rgba.png',
+      'test_image.jpg',
+    ].map(sample);
     let seed = 12345;
     const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const seen: Record<number, number> = {};
     for (let i = 0; i < 600; i++) {
       let data = Buffer.from(files[i % files.length]);
       const kind = rnd();
-      if (kind < 0.3) for (let k = 0; k < 1 + rnd() * 20; k++) data[Math.floor(rnd() * data.length)] = Math.floor(rnd() * 256);
+      if (kind < 0.3)
+        for (let k = 0; k < 1 + rnd() * 20; k++) data[Math.floor(rnd() * data.length)] = Math.floor(rnd() * 256);
       else if (kind < 0.5) data = data.subarray(0, Math.floor(rnd() * data.length));
-      else if (kind < 0.7) for (let k = 0; k < 4; k++) data[Math.floor(rnd() * Math.min(64, data.length))] = Math.floor(rnd() * 256);
-      else if (kind < 0.8) data = Buffer.concat([data, Buffer.alloc(Math.floor(rnd() * 5000), Math.floor(rnd() * 256))]);
+      else if (kind < 0.7)
+        for (let k = 0; k < 4; k++) data[Math.floor(rnd() * Math.min(64, data.length))] = Math.floor(rnd() * 256);
+      else if (kind < 0.8)
+        data = Buffer.concat([data, Buffer.alloc(Math.floor(rnd() * 5000), Math.floor(rnd() * 256))]);
       else data = Buffer.from(Array.from({ length: Math.floor(rnd() * 3000) }, () => Math.floor(rnd() * 256)));
-      const res = rnd() < 0.3
-        ? await fetch(`${url}/predict_image`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: data })
-        : await postImage(data, 'x', 'application/octet-stream');
+      const res =
+        rnd() < 0.3
+          ? await fetch(`${url}/predict_image`, {
+              method: 'POST',
+              headers: { 'content-type': 'image/png' },
+              body: data,
+            })
+          : await postImage(data, 'x', 'application/octet-stream');
       const text = await res.text();
       seen[res.status] = (seen[res.status] ?? 0) + 1;
-      assert.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `upload ${i}: ${res.status} ${text.slice(0, 200)}`);
+      assert.ok(
+        res.status === 200 || (res.status >= 400 && res.status < 500),
+        `upload ${i}: ${res.status} ${text.slice(0, 200)}`,
+      );
       if (res.status !== 200) assert.equal(typeof (JSON.parse(text) as ErrorResponse).error.code, 'string');
     }
     assert.ok(seen[200] > 0 && seen[400] > 0, JSON.stringify(seen));

@@ -11,7 +11,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type RunningServer } from '@bento-ts/framework';
-import { CLASSES, REPO_ROOT, SERVICE_DIR, expectedSamples, freePort, multipart, runBento, sample, startService } from './helpers.js';
+import {
+  CLASSES,
+  REPO_ROOT,
+  SERVICE_DIR,
+  expectedSamples,
+  freePort,
+  multipart,
+  runBento,
+  sample,
+  startService,
+} from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -27,19 +37,27 @@ describe('BACKEND=tfjs', () => {
   let tfjs: RunningServer;
   before(async () => {
     // Other test files may load the machine meanwhile: no latency objective here.
-    [onnx, tfjs] = await Promise.all([startService({ env: { BENTO_MAX_LATENCY_MS: '30000' } }), startService({ env: { BACKEND: 'tfjs', BENTO_MAX_LATENCY_MS: '30000' } })]);
+    [onnx, tfjs] = await Promise.all([
+      startService({ env: { BENTO_MAX_LATENCY_MS: '30000' } }),
+      startService({ env: { BACKEND: 'tfjs', BENTO_MAX_LATENCY_MS: '30000' } }),
+    ]);
   });
   after(async () => Promise.all([onnx?.close(), tfjs?.close()]));
 
   const predict = async (server: RunningServer, file: string) => {
     const ext = file.split('.').pop()!;
-    const res = await fetch(`${server.url}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[ext]) });
+    const res = await fetch(`${server.url}/predict_image`, {
+      method: 'POST',
+      body: multipart('image', sample(file), file, TYPES[ext]),
+    });
     assert.equal(res.status, 200);
     return (await res.json()) as Prediction;
   };
 
   it('serves the TF.js model on the WebAssembly engine, and says so', async () => {
-    const info = (await (await fetch(`${tfjs.url}/get_model_info`)).json()) as Record<string, unknown> & { input: { shape: unknown[]; preprocessing: { layout: string } } };
+    const info = (await (await fetch(`${tfjs.url}/get_model_info`)).json()) as Record<string, unknown> & {
+      input: { shape: unknown[]; preprocessing: { layout: string } };
+    };
     assert.equal(info.model_format, 'tfjs');
     assert.match(String(info.backend), /^tfjs 4\.\d+\.\d+ \(wasm, (simd|no simd)\)$/);
     assert.equal(info.device, 'cpu');
@@ -48,7 +66,10 @@ describe('BACKEND=tfjs', () => {
     assert.deepEqual(info.input.shape, [null, 32, 32, 3]);
     assert.equal(info.input.preprocessing.layout, 'NHWC');
     const metrics = await (await fetch(`${tfjs.url}/metrics`)).text();
-    assert.match(metrics, /bento_model_info\{runner="vision_model_runner",name="model-tfjs",version="[^"]*",format="tfjs",backend="tfjs [^"]+",device="cpu"\} 1/);
+    assert.match(
+      metrics,
+      /bento_model_info\{runner="vision_model_runner",name="model-tfjs",version="[^"]*",format="tfjs",backend="tfjs [^"]+",device="cpu"\} 1/,
+    );
   });
 
   it('answers every sample image as the ONNX model does: same class, probabilities within 1e-4', async () => {
@@ -56,13 +77,22 @@ describe('BACKEND=tfjs', () => {
       const [a, b] = await Promise.all([predict(onnx, s.file), predict(tfjs, s.file)]);
       assert.equal(b.predicted_class, a.predicted_class, s.file);
       assert.equal(b.predicted_class, CLASSES[s.label], s.file);
-      for (const c of CLASSES) assert.ok(Math.abs(a.probabilities[c] - b.probabilities[c]) < 1e-4, `${s.file} ${c}: ${a.probabilities[c]} vs ${b.probabilities[c]}`);
+      for (const c of CLASSES)
+        assert.ok(
+          Math.abs(a.probabilities[c] - b.probabilities[c]) < 1e-4,
+          `${s.file} ${c}: ${a.probabilities[c]} vs ${b.probabilities[c]}`,
+        );
     }
   });
 
   it('answers the sample batch as the ONNX model does', async () => {
     const body = sample('batch_4.json').toString();
-    const post = (server: RunningServer) => fetch(`${server.url}/predict_batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.json() as Promise<Prediction[]>);
+    const post = (server: RunningServer) =>
+      fetch(`${server.url}/predict_batch`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      }).then((r) => r.json() as Promise<Prediction[]>);
     const [a, b] = await Promise.all([post(onnx), post(tfjs)]);
     assert.equal(b.length, 4);
     b.forEach((p, i) => {
@@ -83,24 +113,38 @@ describe('BACKEND=tfjs', () => {
       const built = await runBento(['build', '-f', join(dir, 'bento.yaml'), '--version', 't1', '-o', 'tag'], env);
       assert.equal(built.code, 0, built.stderr);
       const bentoDir = (await runBento(['get', 'tfjs_classifier:t1', '-o', 'path'], env)).stdout.trim();
-      assert.ok(existsSync(join(bentoDir, 'src', 'model-tfjs', 'model.json')), 'the bento holds its own copy of the TF.js model');
+      assert.ok(
+        existsSync(join(bentoDir, 'src', 'model-tfjs', 'model.json')),
+        'the bento holds its own copy of the TF.js model',
+      );
       const port = await freePort();
       let checked = false;
       // Served from the store, from another directory: the bento's own copy of model-tfjs/ is what loads.
-      const served = await runBento(['serve', 'tfjs_classifier:t1', '--port', String(port), '--host', '127.0.0.1'], { ...env, BACKEND: 'tfjs', BENTO_MAX_LATENCY_MS: '30000' }, /Health: GET /, async () => {
-        const base = `http://127.0.0.1:${port}`;
-        const info = (await (await fetch(`${base}/get_model_info`)).json()) as Record<string, unknown>;
-        assert.equal(info.model_format, 'tfjs');
-        assert.match(String(info.backend), /^tfjs /);
-        for (const file of ['ankle_boot.png', 'trouser.jpg']) {
-          const res = await fetch(`${base}/predict_image`, { method: 'POST', body: multipart('image', sample(file), file, TYPES[file.split('.').pop()!]) });
-          assert.equal(res.status, 200);
-          const [fromBento, fromOnnx] = [(await res.json()) as Prediction, await predict(onnx, file)];
-          assert.equal(fromBento.predicted_class, fromOnnx.predicted_class, file);
-          for (const c of CLASSES) assert.ok(Math.abs(fromBento.probabilities[c] - fromOnnx.probabilities[c]) < 1e-4, `${file} ${c}`);
-        }
-        checked = true;
-      }, dir, 120_000);
+      const served = await runBento(
+        ['serve', 'tfjs_classifier:t1', '--port', String(port), '--host', '127.0.0.1'],
+        { ...env, BACKEND: 'tfjs', BENTO_MAX_LATENCY_MS: '30000' },
+        /Health: GET /,
+        async () => {
+          const base = `http://127.0.0.1:${port}`;
+          const info = (await (await fetch(`${base}/get_model_info`)).json()) as Record<string, unknown>;
+          assert.equal(info.model_format, 'tfjs');
+          assert.match(String(info.backend), /^tfjs /);
+          for (const file of ['ankle_boot.png', 'trouser.jpg']) {
+            const res = await fetch(`${base}/predict_image`, {
+              method: 'POST',
+              body: multipart('image', sample(file), file, TYPES[file.split('.').pop()!]),
+            });
+            assert.equal(res.status, 200);
+            const [fromBento, fromOnnx] = [(await res.json()) as Prediction, await predict(onnx, file)];
+            assert.equal(fromBento.predicted_class, fromOnnx.predicted_class, file);
+            for (const c of CLASSES)
+              assert.ok(Math.abs(fromBento.probabilities[c] - fromOnnx.probabilities[c]) < 1e-4, `${file} ${c}`);
+          }
+          checked = true;
+        },
+        dir,
+        120_000,
+      );
       assert.ok(checked, served.stderr);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -110,10 +154,18 @@ describe('BACKEND=tfjs', () => {
   it('ships the TF.js model that make tfjs-model writes from model/model.onnx, byte for byte', async () => {
     const out = mkdtempSync(join(tmpdir(), 'bento-tfjs-export-'));
     try {
-      await run(join(REPO_ROOT, '.venv', 'bin', 'python'), [join(SERVICE_DIR, 'training', 'export_tfjs.py'), join(SERVICE_DIR, 'model', 'model.onnx'), out]);
+      await run(join(REPO_ROOT, '.venv', 'bin', 'python'), [
+        join(SERVICE_DIR, 'training', 'export_tfjs.py'),
+        join(SERVICE_DIR, 'model', 'model.onnx'),
+        out,
+      ]);
       const files = readdirSync(join(SERVICE_DIR, 'model-tfjs')).sort();
       assert.deepEqual(readdirSync(out).sort(), files);
-      for (const file of files) assert.ok(readFileSync(join(out, file)).equals(readFileSync(join(SERVICE_DIR, 'model-tfjs', file))), `${file} differs from what the script writes: run make tfjs-model`);
+      for (const file of files)
+        assert.ok(
+          readFileSync(join(out, file)).equals(readFileSync(join(SERVICE_DIR, 'model-tfjs', file))),
+          `${file} differs from what the script writes: run make tfjs-model`,
+        );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -16,7 +16,8 @@ const CONCURRENCY = 8;
 
 describe('model variants: canary / A-B split, header routing, shadow', { timeout: 300_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'bento-variants-'));
-  for (const name of ['champion', 'challenger', 'mirror']) cpSync(join(SERVICE_DIR, 'model'), join(dir, name), { recursive: true });
+  for (const name of ['champion', 'challenger', 'mirror'])
+    cpSync(join(SERVICE_DIR, 'model'), join(dir, name), { recursive: true });
   const variants = {
     champion: { uri: join(dir, 'champion'), weight: 90 },
     challenger: { uri: join(dir, 'challenger'), weight: 10 },
@@ -26,7 +27,11 @@ describe('model variants: canary / A-B split, header routing, shadow', { timeout
   let url: string;
   const image = sample('trouser.jpg');
   const predict = (headers: Record<string, string> = {}) =>
-    fetch(`${url}/predict_image`, { method: 'POST', body: multipart('image', image, 'trouser.jpg', 'image/jpeg'), headers });
+    fetch(`${url}/predict_image`, {
+      method: 'POST',
+      body: multipart('image', image, 'trouser.jpg', 'image/jpeg'),
+      headers,
+    });
 
   before(async () => {
     server = await startService({ env: { BENTO_MODEL_VARIANTS: JSON.stringify(variants), BENTO_RUNNER_WORKERS: '1' } });
@@ -42,7 +47,8 @@ describe('model variants: canary / A-B split, header routing, shadow', { timeout
     for (const m of metrics.matchAll(/^bento_variant_requests_total\{([^}]*)\} (\d+)$/gm)) {
       const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
       // A local model's version is its directory's name and a hash of its content: the name tells the copies apart.
-      if (labels.role === role && labels.outcome === 'ok') counts[`${labels.variant}:${labels.version.split('/')[0]}`] = Number(m[2]);
+      if (labels.role === role && labels.outcome === 'ok')
+        counts[`${labels.variant}:${labels.version.split('/')[0]}`] = Number(m[2]);
     }
     return counts;
   };
@@ -63,7 +69,10 @@ describe('model variants: canary / A-B split, header routing, shadow', { timeout
       }),
     );
     mkdirSync(join(REPO_ROOT, 'test-output'), { recursive: true });
-    writeFileSync(join(REPO_ROOT, 'test-output', 'variants.json'), JSON.stringify({ requests: N, weights: { champion: 90, challenger: 10 }, answered }, null, 2));
+    writeFileSync(
+      join(REPO_ROOT, 'test-output', 'variants.json'),
+      JSON.stringify({ requests: N, weights: { champion: 90, challenger: 10 }, answered }, null, 2),
+    );
     assert.deepEqual(Object.keys(answered).sort(), ['challenger', 'champion'], JSON.stringify(answered));
     // Binomial: 10% of N, standard deviation sqrt(N·0.1·0.9) ≈ 9.5; a fair split lands outside ±4σ once in 15,000 runs.
     const sd = Math.sqrt(N * 0.1 * 0.9);
@@ -115,7 +124,10 @@ describe('model variants: configurations that cannot serve', { timeout: 120_000 
   ];
   for (const [value, said] of refused) {
     it(`refuses ${typeof value === 'string' ? value : JSON.stringify(value).replaceAll(model, '<model>')}`, async () => {
-      await assert.rejects(startService({ env: { BENTO_MODEL_VARIANTS: typeof value === 'string' ? value : JSON.stringify(value) } }), said);
+      await assert.rejects(
+        startService({ env: { BENTO_MODEL_VARIANTS: typeof value === 'string' ? value : JSON.stringify(value) } }),
+        said,
+      );
     });
   }
 });

@@ -8,7 +8,17 @@ import { request } from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BENTO, type LiveBento, REPO_ROOT, multipart, runBento, sample, sigtermUnderLoad, startBento, waitForMetrics } from './helpers.js';
+import {
+  BENTO,
+  type LiveBento,
+  REPO_ROOT,
+  multipart,
+  runBento,
+  sample,
+  sigtermUnderLoad,
+  startBento,
+  waitForMetrics,
+} from './helpers.js';
 import { parseExposition, value } from './prometheus.js';
 
 /** One upload on a connection of its own, so that the cluster's round-robin sees each request. */
@@ -16,10 +26,20 @@ async function predictOnNewConnection(port: number): Promise<number> {
   const encoded = new Response(multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png'));
   const body = Buffer.from(await encoded.arrayBuffer());
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/predict_image', method: 'POST', agent: false, headers: { 'content-type': encoded.headers.get('content-type')!, 'content-length': body.length } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode!));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/predict_image',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': encoded.headers.get('content-type')!, 'content-length': body.length },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -71,14 +91,27 @@ describe('several worker processes (bento serve --workers 2)', () => {
     // Scrapes land on either worker; each shows the whole server.
     for (let i = 0; i < 4; i++) {
       const m = parseExposition(await scrapeOnNewConnection(bento.port));
-      assert.equal(value(m, 'bento_http_requests_total', { route: '/predict_image', method: 'POST', status: '200' }), 12);
-      assert.equal(value(m, 'bento_http_request_duration_seconds_count', { route: '/predict_image', method: 'POST', status: '200' }), 12);
+      assert.equal(
+        value(m, 'bento_http_requests_total', { route: '/predict_image', method: 'POST', status: '200' }),
+        12,
+      );
+      assert.equal(
+        value(m, 'bento_http_request_duration_seconds_count', {
+          route: '/predict_image',
+          method: 'POST',
+          status: '200',
+        }),
+        12,
+      );
       assert.equal(value(m, 'bento_runner_batch_size_sum', { runner: 'vision_model_runner', method: 'classify' }), 12);
       assert.equal(value(m, 'bento_worker_processes', {}), 2);
       // One sample per model, not one per worker.
       assert.equal(m.get('bento_model_info')!.samples.length, 1);
       assert.equal(m.get('bento_model_info')!.samples[0].value, 1);
-      assert.ok(value(m, 'process_resident_memory_bytes', {})! > 2 * 50e6, 'resident memory is the sum over the workers');
+      assert.ok(
+        value(m, 'process_resident_memory_bytes', {})! > 2 * 50e6,
+        'resident memory is the sum over the workers',
+      );
     }
   });
 
@@ -99,12 +132,19 @@ describe('several worker processes (bento serve --workers 2)', () => {
 
 describe('starting and stopping several workers', () => {
   it('on SIGTERM every worker finishes its in-flight requests, then all exit 0', async () => {
-    await sigtermUnderLoad(['--workers', '2'], /SIGTERM received: each worker finishes its in-flight requests \(up to 30 s\), then stops/);
+    await sigtermUnderLoad(
+      ['--workers', '2'],
+      /SIGTERM received: each worker finishes its in-flight requests \(up to 30 s\), then stops/,
+    );
   });
 
   it('stops at once when SIGTERM comes while the first worker is still loading its model, leaving no worker behind', async () => {
     const { spawn, execFileSync } = await import('node:child_process');
-    const child = spawn(process.execPath, [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'info' } });
+    const child = spawn(
+      process.execPath,
+      [BENTO, 'serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'],
+      { cwd: REPO_ROOT, env: { ...process.env, BENTO_LOG_LEVEL: 'info' } },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
@@ -126,25 +166,40 @@ describe('starting and stopping several workers', () => {
   });
 
   it('exits non-zero when a worker cannot start', async () => {
-    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { MODEL_URI: '/no/such/model.onnx', BENTO_LOG_LEVEL: 'info' });
-    assert.equal(run.code, 3, 'the worker\'s exit code: the model does not exist');
+    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], {
+      MODEL_URI: '/no/such/model.onnx',
+      BENTO_LOG_LEVEL: 'info',
+    });
+    assert.equal(run.code, 3, "the worker's exit code: the model does not exist");
     assert.match(run.stderr, /worker 0 exited with code 3 before it was ready: stopping/);
     assert.match(run.stderr, /no\/such\/model/);
   });
 
   it('takes the worker count from BENTO_WORKERS', async () => {
-    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1'], { BENTO_WORKERS: '2', BENTO_LOG_LEVEL: 'info' }, /Health: GET/);
+    const run = await runBento(
+      ['serve', '.', '--port', '0', '--host', '127.0.0.1'],
+      { BENTO_WORKERS: '2', BENTO_LOG_LEVEL: 'info' },
+      /Health: GET/,
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /2 worker processes serving/);
   });
 
-  it('takes workers: cpu_count from a config file: one process per core', { skip: availableParallelism() < 2 && 'one core: one process, no primary' }, async () => {
-    const config = join(mkdtempSync(join(tmpdir(), 'bento-workers-')), 'prod.yaml');
-    writeFileSync(config, 'workers: cpu_count\n');
-    const run = await runBento(['serve', '.', '--port', '0', '--host', '127.0.0.1', '-c', config], { BENTO_LOG_LEVEL: 'info' }, /Health: GET/);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, new RegExp(`${availableParallelism()} worker processes serving`));
-  });
+  it(
+    'takes workers: cpu_count from a config file: one process per core',
+    { skip: availableParallelism() < 2 && 'one core: one process, no primary' },
+    async () => {
+      const config = join(mkdtempSync(join(tmpdir(), 'bento-workers-')), 'prod.yaml');
+      writeFileSync(config, 'workers: cpu_count\n');
+      const run = await runBento(
+        ['serve', '.', '--port', '0', '--host', '127.0.0.1', '-c', config],
+        { BENTO_LOG_LEVEL: 'info' },
+        /Health: GET/,
+      );
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, new RegExp(`${availableParallelism()} worker processes serving`));
+    },
+  );
 
   it('refuses a bad worker count', async () => {
     const run = await runBento(['serve', '.', '--workers', 'many']);

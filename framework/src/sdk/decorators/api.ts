@@ -58,7 +58,8 @@ export function api(options: ApiOptions = {}): MethodDecorator {
     if (options.traffic) {
       for (const key of ['timeoutMs', 'maxConcurrency'] as const) {
         const v = options.traffic[key];
-        if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new ServiceDefinitionError(`${where}: traffic.${key} must be a positive number`);
+        if (v !== undefined && !(Number.isFinite(v) && v > 0))
+          throw new ServiceDefinitionError(`${where}: traffic.${key} must be a positive number`);
       }
     }
     const definition: ApiDefinition = {

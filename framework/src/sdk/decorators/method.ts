@@ -46,19 +46,25 @@ export function method(options: MethodOptions = {}): MethodDecorator {
   return (target, key, descriptor) => {
     const name = String(key);
     const where = `@method on ${target.constructor.name}.${name}`;
-    if (typeof descriptor.value !== 'function') throw new ServiceDefinitionError(`${where}: only methods can be runnable methods`);
+    if (typeof descriptor.value !== 'function')
+      throw new ServiceDefinitionError(`${where}: only methods can be runnable methods`);
     const dim = options.batchDim ?? METHOD_DEFAULTS.batchDim;
     const batchDim: [number, number] = Array.isArray(dim) ? [dim[0], dim[1]] : [dim, dim];
     const maxBatchSize = options.maxBatchSize ?? METHOD_DEFAULTS.maxBatchSize;
     const maxLatencyMs = options.maxLatencyMs ?? METHOD_DEFAULTS.maxLatencyMs;
-    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1) throw new ServiceDefinitionError(`${where}: maxBatchSize must be a positive integer`);
+    if (!Number.isInteger(maxBatchSize) || maxBatchSize < 1)
+      throw new ServiceDefinitionError(`${where}: maxBatchSize must be a positive integer`);
     if (!(maxLatencyMs > 0)) throw new ServiceDefinitionError(`${where}: maxLatencyMs must be positive`);
-    if (!batchDim.every((d) => Number.isInteger(d) && d >= 0)) throw new ServiceDefinitionError(`${where}: batchDim must be non-negative integers`);
+    if (!batchDim.every((d) => Number.isInteger(d) && d >= 0))
+      throw new ServiceDefinitionError(`${where}: batchDim must be non-negative integers`);
     const maxQueueSize = options.maxQueueSize;
-    if (maxQueueSize !== undefined && (!Number.isInteger(maxQueueSize) || maxQueueSize < 1)) throw new ServiceDefinitionError(`${where}: maxQueueSize must be a positive integer`);
+    if (maxQueueSize !== undefined && (!Number.isInteger(maxQueueSize) || maxQueueSize < 1))
+      throw new ServiceDefinitionError(`${where}: maxQueueSize must be a positive integer`);
     const preferred = options.preferredBatchSizes;
     if (preferred && !preferred.every((n) => Number.isInteger(n) && n >= 1 && n <= maxBatchSize)) {
-      throw new ServiceDefinitionError(`${where}: preferredBatchSizes must be integers from 1 to maxBatchSize (${maxBatchSize})`);
+      throw new ServiceDefinitionError(
+        `${where}: preferredBatchSizes must be integers from 1 to maxBatchSize (${maxBatchSize})`,
+      );
     }
     appendOwn<MethodDefinition>(METHODS_KEY, target.constructor, {
       name,

@@ -38,10 +38,14 @@ export function runnable(options: RunnableOptions): ClassDecorator {
   return (target) => {
     const cls = target as unknown as Constructor;
     if (options?.model === undefined || (typeof options.model !== 'string' && typeof options.model !== 'function')) {
-      throw new ServiceDefinitionError(`@runnable on ${cls.name}: "model" must be a model URI or a function returning one`);
+      throw new ServiceDefinitionError(
+        `@runnable on ${cls.name}: "model" must be a model URI or a function returning one`,
+      );
     }
     if (getMethods(cls).length === 0) {
-      throw new ServiceDefinitionError(`@runnable on ${cls.name}: it has no @method(); a runner without methods cannot be called`);
+      throw new ServiceDefinitionError(
+        `@runnable on ${cls.name}: it has no @method(); a runner without methods cannot be called`,
+      );
     }
     assertInjectable(cls, '@runnable');
     injectable()(cls);

@@ -10,11 +10,15 @@ import { type Constructor, RUNNER_PARAMS_KEY, type RunnerParam } from '../metada
 type AnyFn = (...args: never[]) => unknown;
 
 /** A Tensor parameter also takes a DeferredTensor, written straight into the batch (or materialized for a worker). */
-type RunnerArgs<A extends unknown[]> = { [I in keyof A]: A[I] extends Tensor<infer D> ? A[I] | DeferredTensor<D> : A[I] };
+type RunnerArgs<A extends unknown[]> = {
+  [I in keyof A]: A[I] extends Tensor<infer D> ? A[I] | DeferredTensor<D> : A[I];
+};
 
 /** The service-side handle of a Runnable: the same methods, each running in a worker thread and returning a Promise. */
 export type Runner<T> = {
-  readonly [K in keyof T as T[K] extends AnyFn ? K : never]: T[K] extends (...args: infer A) => infer R ? (...args: RunnerArgs<A>) => Promise<Awaited<R>> : never;
+  readonly [K in keyof T as T[K] extends AnyFn ? K : never]: T[K] extends (...args: infer A) => infer R
+    ? (...args: RunnerArgs<A>) => Promise<Awaited<R>>
+    : never;
 } & {
   /** Runner name. */
   readonly runnerName: string;
@@ -42,7 +46,9 @@ export function runner(runnable: Constructor): ParameterDecorator {
   return (target, key, index) => {
     if (key !== undefined) throw new ServiceDefinitionError('@runner() is for constructor parameters');
     if (typeof runnable !== 'function') {
-      throw new ServiceDefinitionError(`@runner() on ${(target as Constructor).name} parameter ${index + 1}: pass the @runnable class (is it imported as a value, not with "import type"?)`);
+      throw new ServiceDefinitionError(
+        `@runner() on ${(target as Constructor).name} parameter ${index + 1}: pass the @runnable class (is it imported as a value, not with "import type"?)`,
+      );
     }
     const list = (Reflect.getOwnMetadata(RUNNER_PARAMS_KEY, target) as RunnerParam[] | undefined) ?? [];
     list.push({ index, runnable });

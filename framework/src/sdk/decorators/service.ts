@@ -71,8 +71,14 @@ export function service(options: ServiceOptions): ClassDecorator {
     }
     checkPositive(options.traffic?.timeoutMs, 'traffic.timeoutMs', name);
     checkPositive(options.traffic?.maxConcurrency, 'traffic.maxConcurrency', name);
-    if (options.workers !== undefined && options.workers !== 'cpu_count' && !(Number.isInteger(options.workers) && options.workers >= 1)) {
-      throw new ServiceDefinitionError(`@service "${name}": workers must be a positive integer or "cpu_count", got ${JSON.stringify(options.workers)}`);
+    if (
+      options.workers !== undefined &&
+      options.workers !== 'cpu_count' &&
+      !(Number.isInteger(options.workers) && options.workers >= 1)
+    ) {
+      throw new ServiceDefinitionError(
+        `@service "${name}": workers must be a positive integer or "cpu_count", got ${JSON.stringify(options.workers)}`,
+      );
     }
     assertInjectable(cls, '@service');
     injectable()(cls);
@@ -80,7 +86,10 @@ export function service(options: ServiceOptions): ClassDecorator {
       name,
       description: options.description,
       ...(options.workers !== undefined ? { workers: options.workers } : {}),
-      traffic: { timeoutMs: options.traffic?.timeoutMs ?? DEFAULT_TIMEOUT_MS, maxConcurrency: options.traffic?.maxConcurrency },
+      traffic: {
+        timeoutMs: options.traffic?.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        maxConcurrency: options.traffic?.maxConcurrency,
+      },
       runnables: getRunnerParams(cls).map((p) => p.runnable),
     };
     Reflect.defineMetadata(SERVICE_KEY, definition, cls);

@@ -28,5 +28,10 @@ export type FromPrimary =
   | { type: 'bento:shutdown' };
 
 export function isBentoMessage<T extends { type: string }>(value: unknown): value is T {
-  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' && (value as { type: string }).type.startsWith('bento:');
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { type?: unknown }).type === 'string' &&
+    (value as { type: string }).type.startsWith('bento:')
+  );
 }

@@ -27,7 +27,8 @@ export function serveWorkerCount(setting: WorkersSetting | (string & {})): numbe
   if (setting === undefined || setting === '') return 1;
   if (setting === 'cpu_count') return availableParallelism();
   const n = Number(setting);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`workers must be a positive integer or "cpu_count", got ${JSON.stringify(setting)}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ConfigError(`workers must be a positive integer or "cpu_count", got ${JSON.stringify(setting)}`);
   return n;
 }
 
@@ -49,8 +50,16 @@ interface Slot {
 
 class ClusterMetrics {
   readonly registry = new Registry();
-  readonly processes = new Gauge({ name: 'bento_worker_processes', help: 'Worker processes serving the port and ready', registers: [this.registry] });
-  readonly restarts = new Counter({ name: 'bento_worker_restarts_total', help: 'Worker processes restarted after they died', registers: [this.registry] });
+  readonly processes = new Gauge({
+    name: 'bento_worker_processes',
+    help: 'Worker processes serving the port and ready',
+    registers: [this.registry],
+  });
+  readonly restarts = new Counter({
+    name: 'bento_worker_restarts_total',
+    help: 'Worker processes restarted after they died',
+    registers: [this.registry],
+  });
   private nextId = 0;
   private readonly collecting = new Map<number, { parts: WorkerMetrics[]; waiting: Set<number>; done: () => void }>();
 
@@ -69,7 +78,11 @@ class ClusterMetrics {
       for (const w of workers) {
         // A worker may have died since the list was made: leave it out rather than wait for it.
         if (!w.isConnected()) waiting.delete(w.id);
-        else w.send({ type: 'bento:metrics-collect', id } satisfies FromPrimary, (err: Error | null) => err && this.received(w, id, []));
+        else
+          w.send(
+            { type: 'bento:metrics-collect', id } satisfies FromPrimary,
+            (err: Error | null) => err && this.received(w, id, []),
+          );
       }
       if (waiting.size === 0) done();
     });
@@ -125,8 +138,15 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
           else options.log(`worker ${slot.id} (pid ${worker.process.pid}) is back`);
         } else if (message.type === 'bento:metrics-request') {
           metrics.collect(ready()).then(
-            (text) => worker.isConnected() && worker.send({ type: 'bento:metrics', id: message.id, text } satisfies FromPrimary, () => undefined),
-            (err: Error) => worker.isConnected() && worker.send({ type: 'bento:metrics', id: message.id, error: err.message } satisfies FromPrimary, () => undefined),
+            (text) =>
+              worker.isConnected() &&
+              worker.send({ type: 'bento:metrics', id: message.id, text } satisfies FromPrimary, () => undefined),
+            (err: Error) =>
+              worker.isConnected() &&
+              worker.send(
+                { type: 'bento:metrics', id: message.id, error: err.message } satisfies FromPrimary,
+                () => undefined,
+              ),
           );
         } else if (message.type === 'bento:metrics-collected') {
           metrics.received(worker, message.id, message.metrics);
@@ -171,7 +191,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       if (slots.every((s) => s.ready)) {
         started = true;
         options.out(banner ?? '');
-        options.log(`${slots.length} worker processes serving: pids ${slots.map((s) => s.worker!.process.pid).join(', ')}`);
+        options.log(
+          `${slots.length} worker processes serving: pids ${slots.map((s) => s.worker!.process.pid).join(', ')}`,
+        );
       }
     };
 
@@ -183,13 +205,16 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         else s.worker!.kill('SIGTERM');
       }
       // Workers enforce the grace period themselves; this catches one that hangs past it (or is still starting).
-      setTimeout(() => {
-        for (const s of alive()) {
-          options.log(`worker ${s.id} did not stop within the grace period: killing it`);
-          s.worker!.process.kill('SIGKILL');
-        }
-        failed = true;
-      }, (options.graceSeconds + 5) * 1000).unref();
+      setTimeout(
+        () => {
+          for (const s of alive()) {
+            options.log(`worker ${s.id} did not stop within the grace period: killing it`);
+            s.worker!.process.kill('SIGKILL');
+          }
+          failed = true;
+        },
+        (options.graceSeconds + 5) * 1000,
+      ).unref();
     };
 
     const onSignal = (signal: NodeJS.Signals) => {
@@ -199,7 +224,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
         failed = true;
         return;
       }
-      options.log(`${signal} received: each worker finishes its in-flight requests (up to ${options.graceSeconds} s), then stops`);
+      options.log(
+        `${signal} received: each worker finishes its in-flight requests (up to ${options.graceSeconds} s), then stops`,
+      );
       stopAll();
       finishIfDone();
     };

@@ -25,7 +25,10 @@ function send(message: FromWorker): void {
  */
 export function linkMetrics(metrics: ServerMetrics): void {
   let nextId = 0;
-  const pending = new Map<number, { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<
+    number,
+    { resolve: (text: string) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
+  >();
   process.on('message', (message: unknown) => {
     if (!isBentoMessage<FromPrimary>(message)) return;
     if (message.type === 'bento:metrics-collect') {
@@ -77,7 +80,8 @@ export function onPrimaryStop(stop: (why: string) => void): void {
     stop(why);
   };
   process.on('message', (message: unknown) => {
-    if (isBentoMessage<FromPrimary>(message) && message.type === 'bento:shutdown') once('shutdown requested by the primary process');
+    if (isBentoMessage<FromPrimary>(message) && message.type === 'bento:shutdown')
+      once('shutdown requested by the primary process');
   });
   process.on('SIGTERM', () => once('SIGTERM received'));
   process.on('SIGINT', () => once('SIGINT received'));

@@ -5,7 +5,13 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, normalize, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BentoError, type Logger, ModelLoadError, ModelNotFoundError, ModelSourceUnavailableError } from '@bento-ts/framework';
+import {
+  BentoError,
+  type Logger,
+  ModelLoadError,
+  ModelNotFoundError,
+  ModelSourceUnavailableError,
+} from '@bento-ts/framework';
 import cliProgress from 'cli-progress';
 import { isBrokenTransfer } from '../rest-client.js';
 import { type ArtifactEntry, type ArtifactRepository, listFiles } from './repository.js';
@@ -27,11 +33,17 @@ const PARALLEL = Math.min(2 * availableParallelism(), 8);
 
 function safeTarget(dest: string, path: string): string {
   const target = normalize(join(dest, path));
-  if (!target.startsWith(dest + sep)) throw new ModelLoadError(`refusing artifact path "${path}": it leaves the download directory`);
+  if (!target.startsWith(dest + sep))
+    throw new ModelLoadError(`refusing artifact path "${path}": it leaves the download directory`);
   return target;
 }
 
-async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: string, onBytes: (n: number) => void): Promise<void> {
+async function fetchFile(
+  repo: ArtifactRepository,
+  entry: ArtifactEntry,
+  dest: string,
+  onBytes: (n: number) => void,
+): Promise<void> {
   const target = safeTarget(dest, entry.path);
   await mkdir(dirname(target), { recursive: true });
   const body = await repo.open(entry.path);
@@ -50,7 +62,9 @@ async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: s
   } catch (err) {
     // AWS's client checks an object's bytes against the checksum header the store sent, as they stream.
     if (/^Checksum mismatch/.test((err as Error).message)) {
-      throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is corrupt: ${(err as Error).message}`, { cause: err });
+      throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is corrupt: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     throw err;
   }
@@ -58,7 +72,9 @@ async function fetchFile(repo: ArtifactRepository, entry: ArtifactEntry, dest: s
     throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is incomplete: ${size} of ${entry.size} bytes`);
   }
   if (md5 && entry.md5 && md5.digest('hex') !== entry.md5) {
-    throw new ModelLoadError(`download of ${repo.uri}/${entry.path} is corrupt: its MD5 does not match the store's ETag`);
+    throw new ModelLoadError(
+      `download of ${repo.uri}/${entry.path} is corrupt: its MD5 does not match the store's ETag`,
+    );
   }
 }
 
@@ -71,10 +87,20 @@ function isTransferFailure(err: unknown): boolean {
   if (err instanceof BentoError) return false;
   // Network failures only: a full disk or a permission error does not get better by downloading again.
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string; message?: string } };
-  return e.name === 'TimeoutError' || e.name === 'AbortError' || isBrokenTransfer([e.code, e.message, e.cause?.code, e.cause?.message].filter(Boolean).join(' '));
+  return (
+    e.name === 'TimeoutError' ||
+    e.name === 'AbortError' ||
+    isBrokenTransfer([e.code, e.message, e.cause?.code, e.cause?.message].filter(Boolean).join(' '))
+  );
 }
 
-async function fetchWithRetries(repo: ArtifactRepository, entry: ArtifactEntry, dest: string, onBytes: (n: number) => void, options: DownloadOptions): Promise<void> {
+async function fetchWithRetries(
+  repo: ArtifactRepository,
+  entry: ArtifactEntry,
+  dest: string,
+  onBytes: (n: number) => void,
+  options: DownloadOptions,
+): Promise<void> {
   const retries = options.retries ?? 0;
   for (let attempt = 0; ; attempt++) {
     let received = 0;
@@ -98,7 +124,9 @@ async function fetchWithRetries(repo: ArtifactRepository, entry: ArtifactEntry, 
       }
       // As the REST client's: doubled per retry, at most 30 s.
       const wait = Math.min(30_000, (options.backoffMs ?? 1000) * 2 ** attempt);
-      options.logger?.warn(`download of ${entry.path} failed (${(err as Error).message}); retry ${attempt + 1}/${retries} in ${(wait / 1000).toFixed(1)} s`);
+      options.logger?.warn(
+        `download of ${entry.path} failed (${(err as Error).message}); retry ${attempt + 1}/${retries} in ${(wait / 1000).toFixed(1)} s`,
+      );
       await new Promise((r) => setTimeout(r, wait));
     }
   }
@@ -109,13 +137,22 @@ async function fetchWithRetries(repo: ArtifactRepository, entry: ArtifactEntry, 
  * checking each file's size (and MD5, where the store gives one) against the
  * listing, and retrying a file whose transfer failed. Returns the files fetched.
  */
-export async function downloadTree(repo: ArtifactRepository, dest: string, options: DownloadOptions): Promise<ArtifactEntry[]> {
+export async function downloadTree(
+  repo: ArtifactRepository,
+  dest: string,
+  options: DownloadOptions,
+): Promise<ArtifactEntry[]> {
   const files = await listFiles(repo);
   if (files.length === 0) throw new ModelNotFoundError(`no artifacts at ${repo.uri}`);
   const total = files.reduce((n, f) => n + (f.size ?? 0), 0);
   const bar = options.progress
     ? new cliProgress.SingleBar(
-        { format: `${options.label} [{bar}] {percentage}% {value}/{total} bytes | {files} files`, stream: process.stderr, hideCursor: true, clearOnComplete: false },
+        {
+          format: `${options.label} [{bar}] {percentage}% {value}/{total} bytes | {files} files`,
+          stream: process.stderr,
+          hideCursor: true,
+          clearOnComplete: false,
+        },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -133,7 +170,9 @@ export async function downloadTree(repo: ArtifactRepository, dest: string, optio
             done += n;
             bar?.update(done);
           };
-          await fetchWithRetries(repo, entry, dest, onBytes, options).catch((error: unknown) => void (failure ??= { error }));
+          await fetchWithRetries(repo, entry, dest, onBytes, options).catch(
+            (error: unknown) => void (failure ??= { error }),
+          );
         }
       }),
     );

@@ -30,7 +30,8 @@ export class ProxyArtifactRepository implements ArtifactRepository {
       this.base = `${origin}${tracking.pathname.replace(/\/+$/, '')}`;
     } else {
       const at = path.indexOf(API);
-      if (at < 0) throw new ModelNotFoundError(`${client.show(uri)} is not an MLflow artifact proxy URL (no ${API} in it)`);
+      if (at < 0)
+        throw new ModelNotFoundError(`${client.show(uri)} is not an MLflow artifact proxy URL (no ${API} in it)`);
       this.base = `${parsed.origin}${path.slice(0, at)}`;
       path = path.slice(at + API.length);
     }
@@ -39,7 +40,9 @@ export class ProxyArtifactRepository implements ArtifactRepository {
 
   async list(path: string): Promise<ArtifactEntry[]> {
     const dir = joinPath(this.rootPath, path);
-    const res = await this.client.json<{ files?: Array<{ path: string; is_dir?: boolean; file_size?: number | string }> }>(`${this.base}${API}`, { query: { path: dir } });
+    const res = await this.client.json<{
+      files?: Array<{ path: string; is_dir?: boolean; file_size?: number | string }>;
+    }>(`${this.base}${API}`, { query: { path: dir } });
     return (res.files ?? []).map((f) => ({
       path: joinPath(path, f.path.split('/').pop()!),
       isDir: f.is_dir === true,

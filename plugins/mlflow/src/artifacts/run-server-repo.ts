@@ -17,11 +17,17 @@ export class RunServerArtifactRepository implements ArtifactRepository {
   ) {}
 
   async list(path: string): Promise<ArtifactEntry[]> {
-    const res = await this.client.call<{ files?: Array<{ path: string; is_dir?: boolean; file_size?: number | string }> }>('tracking', '/api/2.0/mlflow/artifacts/list', {
+    const res = await this.client.call<{
+      files?: Array<{ path: string; is_dir?: boolean; file_size?: number | string }>;
+    }>('tracking', '/api/2.0/mlflow/artifacts/list', {
       query: { run_id: this.runId, path: joinPath(this.base, path) },
     });
     const cut = this.base ? this.base.length + 1 : 0;
-    return (res.files ?? []).map((f) => ({ path: f.path.slice(cut), isDir: f.is_dir === true, size: f.file_size === undefined ? undefined : Number(f.file_size) }));
+    return (res.files ?? []).map((f) => ({
+      path: f.path.slice(cut),
+      isDir: f.is_dir === true,
+      size: f.file_size === undefined ? undefined : Number(f.file_size),
+    }));
   }
 
   async open(path: string) {

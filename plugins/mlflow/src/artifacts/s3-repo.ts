@@ -10,18 +10,33 @@ import type { ArtifactEntry, ArtifactRepository } from './repository.js';
 function s3Error(err: unknown, what: string): Error {
   if (err instanceof S3ServiceException) {
     const name = err.name;
-    if (name === 'NoSuchBucket' || name === 'NoSuchKey' || name === 'NotFound') return new ModelNotFoundError(`${what}: ${name}`);
-    if (name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'Forbidden') {
+    if (name === 'NoSuchBucket' || name === 'NoSuchKey' || name === 'NotFound')
+      return new ModelNotFoundError(`${what}: ${name}`);
+    if (
+      name === 'AccessDenied' ||
+      name === 'InvalidAccessKeyId' ||
+      name === 'SignatureDoesNotMatch' ||
+      name === 'Forbidden'
+    ) {
       return new ModelSourceAuthError(`${what}: ${name}; check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
     }
-    if (name === 'InvalidTokenId' || name === 'InvalidToken' || name === 'ExpiredToken' || name === 'TokenRefreshRequired') {
-      return new ModelSourceAuthError(`${what}: ${name}; check AWS_SESSION_TOKEN (set only with temporary credentials, and unset it for long-lived keys)`);
+    if (
+      name === 'InvalidTokenId' ||
+      name === 'InvalidToken' ||
+      name === 'ExpiredToken' ||
+      name === 'TokenRefreshRequired'
+    ) {
+      return new ModelSourceAuthError(
+        `${what}: ${name}; check AWS_SESSION_TOKEN (set only with temporary credentials, and unset it for long-lived keys)`,
+      );
     }
     return new ModelSourceUnavailableError(`${what}: ${name} ${err.message}`);
   }
   const e = err as { name?: string; code?: string; message?: string };
   if (e?.name === 'CredentialsProviderError') {
-    return new ModelSourceAuthError(`${what}: no S3 credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and MLFLOW_S3_ENDPOINT_URL for MinIO)`);
+    return new ModelSourceAuthError(
+      `${what}: no S3 credentials; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and MLFLOW_S3_ENDPOINT_URL for MinIO)`,
+    );
   }
   return new ModelSourceUnavailableError(`${what}: ${e?.code ?? e?.name ?? 'error'} ${e?.message ?? ''}`.trim());
 }
@@ -50,7 +65,9 @@ export class S3ArtifactRepository implements ArtifactRepository {
       maxAttempts: 4,
       ...(config.credentials ? { credentials: config.credentials } : {}),
       ...(config.unsigned ? { signer: { sign: async (request) => request } } : {}),
-      ...(config.ignoreTls ? { requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) }) } : {}),
+      ...(config.ignoreTls
+        ? { requestHandler: new NodeHttpHandler({ httpsAgent: new HttpsAgent({ rejectUnauthorized: false }) }) }
+        : {}),
     });
   }
 
@@ -66,7 +83,9 @@ export class S3ArtifactRepository implements ArtifactRepository {
     do {
       let page;
       try {
-        page = await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }));
+        page = await this.s3.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token }),
+        );
       } catch (err) {
         throw s3Error(err, `cannot list s3://${this.bucket}/${prefix}`);
       }
@@ -76,7 +95,12 @@ export class S3ArtifactRepository implements ArtifactRepository {
       for (const o of page.Contents ?? []) {
         if (!o.Key || o.Key === prefix) continue;
         const etag = o.ETag?.replace(/"/g, '');
-        out.push({ path: joinPath(path, o.Key.slice(prefix.length)), isDir: false, size: o.Size, md5: etag && /^[0-9a-f]{32}$/.test(etag) ? etag : undefined });
+        out.push({
+          path: joinPath(path, o.Key.slice(prefix.length)),
+          isDir: false,
+          size: o.Size,
+          md5: etag && /^[0-9a-f]{32}$/.test(etag) ? etag : undefined,
+        });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

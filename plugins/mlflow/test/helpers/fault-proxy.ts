@@ -51,34 +51,38 @@ export class FaultProxy {
       const alter = req.method === 'GET' && this.alter?.match.test(req.url ?? '') ? this.alter.body : undefined;
       const headers = this.options.keepHost ? req.headers : { ...req.headers, host: up.host };
       const delay = download ? this.slowMs : 0;
-      const forward = () => request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (upRes) => {
-        if (alter) return void rewritten(upRes.headers, upRes, alter).then(([h, body]) => res.writeHead(upRes.statusCode ?? 502, h).end(body));
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        if (!fault) {
-          upRes.pipe(res);
-          return;
-        }
-        // The client has the status and the length before anything goes wrong: the fault hits the body itself.
-        res.flushHeaders();
-        const declared = Number(upRes.headers['content-length'] ?? 0);
-        const half = Math.floor(declared / 2);
-        let sent = 0;
-        upRes.on('data', (chunk: Buffer) => {
-          if (fault === 'stall') return;
-          if (fault === 'corrupt') {
-            if (sent <= half && half < sent + chunk.length) chunk[half - sent] ^= 0xff;
-            sent += chunk.length;
-            res.write(chunk);
+      const forward = () =>
+        request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers }, (upRes) => {
+          if (alter)
+            return void rewritten(upRes.headers, upRes, alter).then(([h, body]) =>
+              res.writeHead(upRes.statusCode ?? 502, h).end(body),
+            );
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          if (!fault) {
+            upRes.pipe(res);
             return;
           }
-          const room = Math.max(0, half - sent);
-          if (room > 0) res.write(chunk.subarray(0, room));
-          sent += Math.min(room, chunk.length);
-          if (sent >= half) res.destroy();
+          // The client has the status and the length before anything goes wrong: the fault hits the body itself.
+          res.flushHeaders();
+          const declared = Number(upRes.headers['content-length'] ?? 0);
+          const half = Math.floor(declared / 2);
+          let sent = 0;
+          upRes.on('data', (chunk: Buffer) => {
+            if (fault === 'stall') return;
+            if (fault === 'corrupt') {
+              if (sent <= half && half < sent + chunk.length) chunk[half - sent] ^= 0xff;
+              sent += chunk.length;
+              res.write(chunk);
+              return;
+            }
+            const room = Math.max(0, half - sent);
+            if (room > 0) res.write(chunk.subarray(0, room));
+            sent += Math.min(room, chunk.length);
+            if (sent >= half) res.destroy();
+          });
+          // A stalled answer holds its connection open until the client gives up.
+          upRes.on('end', () => (fault === 'corrupt' ? res.end() : fault === 'truncate' && res.destroy()));
         });
-        // A stalled answer holds its connection open until the client gives up.
-        upRes.on('end', () => (fault === 'corrupt' ? res.end() : fault === 'truncate' && res.destroy()));
-      });
       const send = () => {
         const upstream = forward();
         upstream.on('error', () => res.destroy());
@@ -99,7 +103,11 @@ export class FaultProxy {
 }
 
 /** The whole body of `stream` passed through `change`, with headers that fit it. */
-async function rewritten(headers: IncomingHttpHeaders, stream: AsyncIterable<Buffer>, change: (text: string) => string): Promise<[IncomingHttpHeaders, Buffer]> {
+async function rewritten(
+  headers: IncomingHttpHeaders,
+  stream: AsyncIterable<Buffer>,
+  change: (text: string) => string,
+): Promise<[IncomingHttpHeaders, Buffer]> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk);
   const body = Buffer.from(change(Buffer.concat(chunks).toString('utf8')));

@@ -10,11 +10,18 @@ const exec = promisify(execFile);
 /** Runs a Makefile target as a user types it, with `env` added to the environment; its stdout, or an error with both outputs. */
 export async function make(args: string[], env: Record<string, string> = {}): Promise<string> {
   try {
-    const { stdout } = await exec('make', ['--no-print-directory', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: 900_000, maxBuffer: 32 << 20 });
+    const { stdout } = await exec('make', ['--no-print-directory', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      timeout: 900_000,
+      maxBuffer: 32 << 20,
+    });
     return stdout;
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`make ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
+    throw new Error(`make ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, {
+      cause: err,
+    });
   }
 }
 

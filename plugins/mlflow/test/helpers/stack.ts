@@ -78,7 +78,11 @@ export class Stack {
       BENTO_VENV: this.venv,
     };
     if (this.options.auth) {
-      Object.assign(this.serverEnv, { MLFLOW_AUTH: 'basic', MLFLOW_TRACKING_USERNAME: this.options.auth.user, MLFLOW_TRACKING_PASSWORD: this.options.auth.password });
+      Object.assign(this.serverEnv, {
+        MLFLOW_AUTH: 'basic',
+        MLFLOW_TRACKING_USERNAME: this.options.auth.user,
+        MLFLOW_TRACKING_PASSWORD: this.options.auth.password,
+      });
     }
     this.env = {
       MLFLOW_TRACKING_URI: `http://127.0.0.1:${mlflowPort}`,
@@ -86,9 +90,17 @@ export class Stack {
       MLFLOW_HTTP_REQUEST_MAX_RETRIES: '1',
       MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0',
     };
-    if (this.options.auth) Object.assign(this.env, { MLFLOW_TRACKING_USERNAME: this.options.auth.user, MLFLOW_TRACKING_PASSWORD: this.options.auth.password });
+    if (this.options.auth)
+      Object.assign(this.env, {
+        MLFLOW_TRACKING_USERNAME: this.options.auth.user,
+        MLFLOW_TRACKING_PASSWORD: this.options.auth.password,
+      });
     if (this.options.mode === 'full') {
-      Object.assign(this.env, { MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${s3Port}`, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey });
+      Object.assign(this.env, {
+        MLFLOW_S3_ENDPOINT_URL: `http://127.0.0.1:${s3Port}`,
+        AWS_ACCESS_KEY_ID: accessKeyId,
+        AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      });
     }
     await this.script('start');
     return this;
@@ -96,11 +108,18 @@ export class Stack {
 
   private async script(command: string): Promise<string> {
     try {
-      const { stdout } = await run(STACK, [command, this.options.mode], { env: { ...process.env, ...this.serverEnv }, timeout: 240_000, maxBuffer: 8 << 20 });
+      const { stdout } = await run(STACK, [command, this.options.mode], {
+        env: { ...process.env, ...this.serverEnv },
+        timeout: 240_000,
+        maxBuffer: 8 << 20,
+      });
       return stdout;
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
-      throw new Error(`infra/stack.sh ${command} ${this.options.mode} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
+      throw new Error(
+        `infra/stack.sh ${command} ${this.options.mode} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`,
+        { cause: err },
+      );
     }
   }
 
@@ -118,7 +137,11 @@ export class Stack {
 
   /** Runs Python with MLflow's client against this stack (for one-off setups). */
   async python(code: string, extraEnv: Record<string, string> = {}): Promise<string> {
-    const { stdout } = await run(this.pythonBin, ['-c', code], { env: { ...process.env, ...this.env, ...extraEnv }, timeout: 300_000, maxBuffer: 8 << 20 });
+    const { stdout } = await run(this.pythonBin, ['-c', code], {
+      env: { ...process.env, ...this.env, ...extraEnv },
+      timeout: 300_000,
+      maxBuffer: 8 << 20,
+    });
     return stdout.trim();
   }
 
@@ -149,7 +172,13 @@ export class Stack {
   async stopObjectStore(): Promise<void> {
     const pid = Number(readFileSync(join(this.dir, 's3.pid'), 'utf8'));
     process.kill(pid, 'SIGKILL');
-    while (await fetch(`${this.env.MLFLOW_S3_ENDPOINT_URL}/minio/health/live`).then(() => true, () => false)) await new Promise((r) => setTimeout(r, 50));
+    while (
+      await fetch(`${this.env.MLFLOW_S3_ENDPOINT_URL}/minio/health/live`).then(
+        () => true,
+        () => false,
+      )
+    )
+      await new Promise((r) => setTimeout(r, 50));
   }
 
   async stop(): Promise<void> {

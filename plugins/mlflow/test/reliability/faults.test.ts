@@ -61,12 +61,23 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
       await server.close();
     }
     const downloads = proxy.downloads.slice(seen);
-    assert.deepEqual(downloads.map((d) => d.fault ?? 'whole'), ['truncate', 'stall', 'whole']);
+    assert.deepEqual(
+      downloads.map((d) => d.fault ?? 'whole'),
+      ['truncate', 'stall', 'whole'],
+    );
     const stored = await new ModelStore(home).list();
     assert.equal(stored.length, 1);
-    assert.equal(await new ModelStore(home).verify(stored[0], true), undefined, 'the stored files match their manifest');
+    assert.equal(
+      await new ModelStore(home).verify(stored[0], true),
+      undefined,
+      'the stored files match their manifest',
+    );
     assert.deepEqual(await stagingLeft(home), []);
-    figures.faulty_downloads_recovered = { faults: ['truncate', 'stall'], attempts: downloads.length, seconds: Math.round((performance.now() - started) / 100) / 10 };
+    figures.faulty_downloads_recovered = {
+      faults: ['truncate', 'stall'],
+      attempts: downloads.length,
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
   });
 
   it('gives up after the bounded retries with a clear error, and installs nothing', async () => {
@@ -80,7 +91,10 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
     proxy.faults = [];
     assert.ok(failure, 'the start failed');
     assert.equal(failure.code, 'MODEL_SOURCE_UNAVAILABLE', failure.message);
-    assert.match(failure.message, /^Failed to load model from MLflow: download of \S+\/model\.onnx failed after 4 attempts \(terminated\): the connection broke or went quiet/);
+    assert.match(
+      failure.message,
+      /^Failed to load model from MLflow: download of \S+\/model\.onnx failed after 4 attempts \(terminated\): the connection broke or went quiet/,
+    );
     assert.equal(proxy.downloads.length - seen, 4, 'one attempt and three retries');
     assert.deepEqual(await new ModelStore(home).list(), []);
     assert.deepEqual(await stagingLeft(home), []);
@@ -92,10 +106,23 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
     proxy.faults = ['stall'];
     const seen = proxy.downloads.length;
     const { spawn } = await import('node:child_process');
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'framework', 'bin', 'bento.js'), 'serve', join(REPO_ROOT, 'services', 'vision-classifier'), '--port', '0'], {
-      env: { ...process.env, ...env(home, { MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_HTTP_REQUEST_TIMEOUT: '60' }) },
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'framework', 'bin', 'bento.js'),
+        'serve',
+        join(REPO_ROOT, 'services', 'vision-classifier'),
+        '--port',
+        '0',
+      ],
+      {
+        env: {
+          ...process.env,
+          ...env(home, { MODEL_NAME: NAME, MODEL_VERSION: '2', MLFLOW_HTTP_REQUEST_TIMEOUT: '60' }),
+        },
+        stdio: 'ignore',
+      },
+    );
     const exited = new Promise((r) => child.once('exit', r));
     // Killed while the model file is being downloaded.
     while (proxy.downloads.length === seen) await new Promise((r) => setTimeout(r, 20));
@@ -112,7 +139,10 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
       await server.close();
     }
     const stored = await new ModelStore(home).list();
-    assert.deepEqual(stored.map((m) => m.version), ['2']);
+    assert.deepEqual(
+      stored.map((m) => m.version),
+      ['2'],
+    );
     assert.equal(await new ModelStore(home).verify(stored[0], true), undefined);
     assert.deepEqual(await stagingLeft(home), [], 'the partial download was removed');
     figures.sigkill_mid_download = 'restart installed the model whole; the partial download was removed';
@@ -141,13 +171,21 @@ describe('infrastructure faults', { timeout: 900_000 }, () => {
 
     // Down at start with nothing stored: a clear error after the bounded retries, in bounded time.
     const started = performance.now();
-    await assert.rejects(serve(env(mkdtempSync(join(tmpdir(), 'bento-faults-')), { ...select, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.1' })), (err: BentoError) => {
-      assert.equal(err.code, 'MODEL_SOURCE_UNAVAILABLE', err.message);
-      assert.match(err.message, /^Failed to load model from MLflow: /);
-      return true;
-    });
+    await assert.rejects(
+      serve(
+        env(mkdtempSync(join(tmpdir(), 'bento-faults-')), { ...select, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: '0.1' }),
+      ),
+      (err: BentoError) => {
+        assert.equal(err.code, 'MODEL_SOURCE_UNAVAILABLE', err.message);
+        assert.match(err.message, /^Failed to load model from MLflow: /);
+        return true;
+      },
+    );
     const seconds = (performance.now() - started) / 1000;
     assert.ok(seconds < 30, `gave up after ${seconds} s`);
-    figures.mlflow_down_at_start_nothing_cached = { error: 'MODEL_SOURCE_UNAVAILABLE', seconds: Math.round(seconds * 10) / 10 };
+    figures.mlflow_down_at_start_nothing_cached = {
+      error: 'MODEL_SOURCE_UNAVAILABLE',
+      seconds: Math.round(seconds * 10) / 10,
+    };
   });
 });

@@ -68,21 +68,23 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
    */
   const registerVariant = async (runName: string, writeModel: string[]) => {
     // MLflow prints links to the run first: the version and the file are the last line.
-    const [version, file] = (await stack.python(
-      [
-        'import mlflow, os, shutil, tempfile',
-        `src = ${JSON.stringify(join(REPO_ROOT, 'services', 'vision-classifier', 'model'))}`,
-        'tmp = tempfile.mkdtemp()',
-        'dst = os.path.join(tmp, "model")',
-        'shutil.copytree(src, dst)',
-        'onnx_path = os.path.join(dst, "model.onnx")',
-        ...writeModel,
-        `with mlflow.start_run(run_name=${JSON.stringify(runName)}) as run:`,
-        '    mlflow.log_artifacts(dst, "model")',
-        `v = mlflow.register_model(f"runs:/{run.info.run_id}/model", ${JSON.stringify(NAME)})`,
-        'print(v.version, onnx_path)',
-      ].join('\n'),
-    ))
+    const [version, file] = (
+      await stack.python(
+        [
+          'import mlflow, os, shutil, tempfile',
+          `src = ${JSON.stringify(join(REPO_ROOT, 'services', 'vision-classifier', 'model'))}`,
+          'tmp = tempfile.mkdtemp()',
+          'dst = os.path.join(tmp, "model")',
+          'shutil.copytree(src, dst)',
+          'onnx_path = os.path.join(dst, "model.onnx")',
+          ...writeModel,
+          `with mlflow.start_run(run_name=${JSON.stringify(runName)}) as run:`,
+          '    mlflow.log_artifacts(dst, "model")',
+          `v = mlflow.register_model(f"runs:/{run.info.run_id}/model", ${JSON.stringify(NAME)})`,
+          'print(v.version, onnx_path)',
+        ].join('\n'),
+      )
+    )
       .split('\n')
       .pop()!
       .trim()
@@ -93,7 +95,8 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
     await stack.start();
     await stack.logModels(NAME);
     // A version whose ONNX file is not a model: the registry accepts it; loading it fails.
-    brokenVersion = (await registerVariant('broken', ['open(onnx_path, "wb").write(b"this is not an ONNX model")'])).version;
+    brokenVersion = (await registerVariant('broken', ['open(onnx_path, "wb").write(b"this is not an ONNX model")']))
+      .version;
     // A valid model with the classifier's inputs and outputs that loads, and fails at its first inference: a
     // reshape of one image's 3,072 values into 7 rows. Only the warm-up can find it before a caller does.
     const cold = await registerVariant('fails-warm-up', [
@@ -111,19 +114,30 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
     coldVersion = cold.version;
     // What the server will find, shown here: the file loads, and its first inference fails.
     const session = await ort.InferenceSession.create(cold.file);
-    await assert.rejects(session.run({ input: new ort.Tensor('float32', new Float32Array(3 * 32 * 32), [1, 3, 32, 32]) }), /cannot be reshaped/);
+    await assert.rejects(
+      session.run({ input: new ort.Tensor('float32', new Float32Array(3 * 32 * 32), [1, 3, 32, 32]) }),
+      /cannot be reshaped/,
+    );
     await session.release();
   });
   after(() => stack.stop());
 
   it('swaps a new version in with no request failing, and keeps serving when the next one fails to load or to warm up', async () => {
     const home = mkdtempSync(join(tmpdir(), 'bento-hot-'));
-    const server = await serve({ ...stack.env, BENTO_HOME: home, MODEL_URI: `models:/${NAME}@champion`, BENTO_MODEL_POLL_SECONDS: '0.5' });
+    const server = await serve({
+      ...stack.env,
+      BENTO_HOME: home,
+      MODEL_URI: `models:/${NAME}@champion`,
+      BENTO_MODEL_POLL_SECONDS: '0.5',
+    });
     const metric = async (pattern: RegExp) => pattern.test(await server.metrics!.exposition());
     const load = keepBusy(server);
     try {
       await until(() => load.answers.length > 200, 60_000, 'answers under load');
-      const setAlias = (version: string) => stack.python(`from mlflow import MlflowClient\nMlflowClient().set_registered_model_alias(${JSON.stringify(NAME)}, "champion", "${version}")`);
+      const setAlias = (version: string) =>
+        stack.python(
+          `from mlflow import MlflowClient\nMlflowClient().set_registered_model_alias(${JSON.stringify(NAME)}, "champion", "${version}")`,
+        );
 
       await setAlias('2');
       const movedAt = performance.now();
@@ -135,7 +149,14 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
       const refused = async (version: string, refusals: number, what: string) => {
         await setAlias(version);
         const movedAt = performance.now();
-        await until(() => metric(new RegExp(`bento_model_updates_total\\{runner="vision_model_runner",outcome="refused"\\} ${refusals}`)), 120_000, `${what} refused`);
+        await until(
+          () =>
+            metric(
+              new RegExp(`bento_model_updates_total\\{runner="vision_model_runner",outcome="refused"\\} ${refusals}`),
+            ),
+          120_000,
+          `${what} refused`,
+        );
         const at = { ms: performance.now() - movedAt, answers: load.answers.length };
         await until(() => load.answers.length > at.answers + 200, 60_000, `answers after ${what} was refused`);
         return at;
@@ -144,7 +165,10 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
       const cold = await refused(coldVersion, 2, 'the version that fails its warm-up');
       await load.stop();
 
-      const info = (await (await fetch(`${server.url}/get_model_info`)).json()) as { model_uri: string; model_version?: string };
+      const info = (await (await fetch(`${server.url}/get_model_info`)).json()) as {
+        model_uri: string;
+        model_version?: string;
+      };
       const exposition = await server.metrics!.exposition();
       const failed = load.answers.filter((a) => a.status !== 200);
       const lastV1 = Math.max(...load.answers.filter((a) => a.model === `${NAME}/1`).map((a) => a.at));
@@ -153,7 +177,12 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
         clients: CLIENTS,
         requests: load.answers.length,
         failed: failed.length,
-        answered_by: Object.fromEntries([...new Set(load.answers.map((a) => a.model))].map((m) => [m, load.answers.filter((a) => a.model === m).length])),
+        answered_by: Object.fromEntries(
+          [...new Set(load.answers.map((a) => a.model))].map((m) => [
+            m,
+            load.answers.filter((a) => a.model === m).length,
+          ]),
+        ),
         alias_moved_to_first_v2_answer_s: Math.round((firstV2 - movedAt) / 100) / 10,
         v1_answers_after_first_v2: v1AfterSwap,
         v1_to_v2_overlap_ms: Math.max(0, Math.round(lastV1 - firstV2)),
@@ -166,13 +195,27 @@ describe('hot updates under load', { timeout: 600_000 }, () => {
       writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'hot-update.json'), JSON.stringify(figures, null, 2));
 
       assert.deepEqual(failed.slice(0, 5), [], 'no request failed');
-      assert.ok(figures.answered_by[`${NAME}/1`]! > 200 && figures.answered_by[`${NAME}/2`]! > 400, JSON.stringify(figures.answered_by));
-      assert.deepEqual(Object.keys(figures.answered_by).sort(), [`${NAME}/1`, `${NAME}/2`], 'every answer names its version; the refused ones answered none');
+      assert.ok(
+        figures.answered_by[`${NAME}/1`]! > 200 && figures.answered_by[`${NAME}/2`]! > 400,
+        JSON.stringify(figures.answered_by),
+      );
+      assert.deepEqual(
+        Object.keys(figures.answered_by).sort(),
+        [`${NAME}/1`, `${NAME}/2`],
+        'every answer names its version; the refused ones answered none',
+      );
       // Calls already running when the swap came finish on version 1: a few answers, within a moment.
-      assert.ok(figures.v1_to_v2_overlap_ms < 2_000, `version 1 answered ${figures.v1_to_v2_overlap_ms} ms after version 2 first did`);
+      assert.ok(
+        figures.v1_to_v2_overlap_ms < 2_000,
+        `version 1 answered ${figures.v1_to_v2_overlap_ms} ms after version 2 first did`,
+      );
       assert.equal(info.model_version, '2');
       assert.match(exposition, /bento_model_info\{runner="vision_model_runner",name="hot-model",version="2",/);
-      assert.doesNotMatch(exposition, /bento_model_info\{[^}]*version="1",/, 'model info names the served version alone');
+      assert.doesNotMatch(
+        exposition,
+        /bento_model_info\{[^}]*version="1",/,
+        'model info names the served version alone',
+      );
       assert.match(exposition, /bento_model_updates_total\{runner="vision_model_runner",outcome="swapped"\} 1/);
       // Looked at again every 0.5 s since, neither refused version was tried again.
       assert.match(exposition, /bento_model_updates_total\{runner="vision_model_runner",outcome="refused"\} 2\n/);

@@ -44,13 +44,20 @@ describe('the object store down', { timeout: 900_000 }, () => {
     writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'object-store.json'), JSON.stringify(figures, null, 2));
   });
 
-  it('retries a transfer whose bytes do not match the store\'s checksum, then installs the model whole', async () => {
-    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL, new RegExp(`^/mlflow/direct-${DIRECT}/.*/model\\.onnx$`), { keepHost: true }).start();
+  it("retries a transfer whose bytes do not match the store's checksum, then installs the model whole", async () => {
+    const s3 = await new FaultProxy(
+      stack.env.MLFLOW_S3_ENDPOINT_URL,
+      new RegExp(`^/mlflow/direct-${DIRECT}/.*/model\\.onnx$`),
+      { keepHost: true },
+    ).start();
     try {
       const home = mkdtempSync(join(tmpdir(), 'bento-os-'));
       s3.faults = ['corrupt'];
       await servesAnkleBoot({ ...env(home, DIRECT), MLFLOW_S3_ENDPOINT_URL: s3.url });
-      assert.deepEqual(s3.downloads.map((d) => d.fault ?? 'whole'), ['corrupt', 'whole']);
+      assert.deepEqual(
+        s3.downloads.map((d) => d.fault ?? 'whole'),
+        ['corrupt', 'whole'],
+      );
       const stored = await new ModelStore(home).list();
       assert.equal(await new ModelStore(home).verify(stored[0], true), undefined);
       figures.corrupt_transfer = { attempts: s3.downloads.length, installed: 'whole' };
@@ -61,7 +68,9 @@ describe('the object store down', { timeout: 900_000 }, () => {
 
   it('refuses a listing that names a file outside the download directory, and writes nothing', async () => {
     // Amazon S3 takes keys with "..", MinIO does not: the proxy adds one to the bucket's answer.
-    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL, new RegExp(`^/mlflow/direct-${DIRECT}/`), { keepHost: true }).start();
+    const s3 = await new FaultProxy(stack.env.MLFLOW_S3_ENDPOINT_URL, new RegExp(`^/mlflow/direct-${DIRECT}/`), {
+      keepHost: true,
+    }).start();
     try {
       // The other files still downloading when the hostile one is refused: the refusal must wait for them before the
       // download directory is removed (the project's CI once saw it removed under them: ENOTEMPTY, and that error
@@ -73,16 +82,25 @@ describe('the object store down', { timeout: 900_000 }, () => {
           const prefix = /<Prefix>([^<]*)<\/Prefix>/.exec(xml)?.[1] ?? '';
           const hostile = `<Contents><Key>${prefix}../../escape.onnx</Key><Size>2</Size><StorageClass>STANDARD</StorageClass></Contents>`;
           // First in the listing: refused while the other files are still downloading, which a discard must wait for.
-          return xml.includes('<Contents>') ? xml.replace('<Contents>', `${hostile}<Contents>`) : xml.replace('</ListBucketResult>', `${hostile}</ListBucketResult>`);
+          return xml.includes('<Contents>')
+            ? xml.replace('<Contents>', `${hostile}<Contents>`)
+            : xml.replace('</ListBucketResult>', `${hostile}</ListBucketResult>`);
         },
       };
       const home = mkdtempSync(join(tmpdir(), 'bento-os-'));
       await assert.rejects(serve({ ...env(home, DIRECT), MLFLOW_S3_ENDPOINT_URL: s3.url }), (err: BentoError) => {
-        assert.match(err.message, /refusing artifact path "\.\.\/\.\.\/escape\.onnx": it leaves the download directory/);
+        assert.match(
+          err.message,
+          /refusing artifact path "\.\.\/\.\.\/escape\.onnx": it leaves the download directory/,
+        );
         return true;
       });
       assert.ok(s3.downloads.length > 0, 'other files were downloading');
-      assert.equal(s3.inFlight, 0, 'the start failed only once no download was still writing into the staging directory');
+      assert.equal(
+        s3.inFlight,
+        0,
+        'the start failed only once no download was still writing into the staging directory',
+      );
       assert.deepEqual(await new ModelStore(home).list(), []);
       assert.equal(existsSync(join(home, 'models', 'escape.onnx')), false);
       assert.equal(existsSync(join(home, 'escape.onnx')), false);
@@ -99,7 +117,8 @@ describe('the object store down', { timeout: 900_000 }, () => {
       assert.match(String((await modelInfo(running[0])).resolved_uri), /^mlflow-artifacts:\//);
       assert.match(String((await modelInfo(running[1])).resolved_uri), /^s3:\/\/mlflow\//);
       await stack.stopObjectStore();
-      for (const server of running) for (let i = 0; i < 5; i++) assert.equal((await predict(server)).predicted_class, 'Ankle boot');
+      for (const server of running)
+        for (let i = 0; i < 5; i++) assert.equal((await predict(server)).predicted_class, 'Ankle boot');
     } finally {
       await Promise.all(running.map((s) => s.close()));
     }
@@ -109,7 +128,10 @@ describe('the object store down', { timeout: 900_000 }, () => {
     figures.object_store_down_at_start_cached = 'served';
 
     const failures: Record<string, { error: string; seconds: number }> = {};
-    for (const [name, reads] of [[PROXIED, /MLflow's artifact proxy answered 500 .*Is that store up/], [DIRECT, /cannot list s3:\/\/mlflow\/.*ECONNREFUSED/]] as const) {
+    for (const [name, reads] of [
+      [PROXIED, /MLflow's artifact proxy answered 500 .*Is that store up/],
+      [DIRECT, /cannot list s3:\/\/mlflow\/.*ECONNREFUSED/],
+    ] as const) {
       const home = mkdtempSync(join(tmpdir(), 'bento-os-'));
       const started = performance.now();
       const err = await serve(env(home, name)).then(
@@ -129,7 +151,10 @@ describe('the object store down', { timeout: 900_000 }, () => {
       assert.deepEqual(await new ModelStore(home).list(), [], `${name}: nothing installed`);
       const staging = join(home, 'models', '.staging');
       assert.deepEqual(existsSync(staging) ? readdirSync(staging) : [], [], `${name}: no download left behind`);
-      failures[name === PROXIED ? 'proxied' : 'direct_s3'] = { error: err.code, seconds: Math.round(seconds * 10) / 10 };
+      failures[name === PROXIED ? 'proxied' : 'direct_s3'] = {
+        error: err.code,
+        seconds: Math.round(seconds * 10) / 10,
+      };
       console.log(`# ${name}: ${err.message}`);
     }
     figures.object_store_down_at_start_nothing_cached = failures;

@@ -42,16 +42,33 @@ function send(agent: Agent, port: number, req: HostileRequest): Promise<Answer> 
       const body = Buffer.concat(chunks).toString('utf8');
       // A server may answer an oversized body at once and close while the client still writes: the answer counts
       // when it arrived whole (a JSON body that parses), whatever the write then met.
-      const whole = status !== undefined && (!error || (() => { try { JSON.parse(body); return true; } catch { return false; } })());
-      resolve(whole ? { status, type, body, ms: performance.now() - started, head: req.method === 'HEAD' } : { body, ms: performance.now() - started, error: error ?? 'incomplete answer' });
+      const whole =
+        status !== undefined &&
+        (!error ||
+          (() => {
+            try {
+              JSON.parse(body);
+              return true;
+            } catch {
+              return false;
+            }
+          })());
+      resolve(
+        whole
+          ? { status, type, body, ms: performance.now() - started, head: req.method === 'HEAD' }
+          : { body, ms: performance.now() - started, error: error ?? 'incomplete answer' },
+      );
     };
-    const r = request({ host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent, timeout: ANSWER_WITHIN_MS }, (res) => {
-      status = res.statusCode;
-      type = res.headers['content-type'];
-      res.on('data', (d: Buffer) => chunks.push(d));
-      res.on('end', () => done());
-      res.on('error', (err) => done(err.message));
-    });
+    const r = request(
+      { host: '127.0.0.1', port, method: req.method, path: req.path, headers, agent, timeout: ANSWER_WITHIN_MS },
+      (res) => {
+        status = res.statusCode;
+        type = res.headers['content-type'];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => done());
+        res.on('error', (err) => done(err.message));
+      },
+    );
     r.on('timeout', () => r.destroy(new Error(`no answer in ${ANSWER_WITHIN_MS} ms`)));
     r.on('error', (err) => done((err as NodeJS.ErrnoException).code ?? err.message));
     r.end(req.body);
@@ -63,11 +80,14 @@ function problem(a: Answer): string | undefined {
   if (a.error) return `no answer: ${a.error}`;
   if (a.status! >= 500) return `status ${a.status}: ${a.body.slice(0, 300)}`;
   // The read routes are sent paths that try to leave Swagger UI's static directory: no package manifest comes back.
-  if (a.status! < 300 && /"(devDependencies|workspaces)"\s*:/.test(a.body)) return `a file outside the served directories: ${a.body.slice(0, 200)}`;
-  if (!/^application\/json/.test(a.type ?? '') && a.status! >= 400) return `status ${a.status} with ${a.type}: ${a.body.slice(0, 200)}`;
+  if (a.status! < 300 && /"(devDependencies|workspaces)"\s*:/.test(a.body))
+    return `a file outside the served directories: ${a.body.slice(0, 200)}`;
+  if (!/^application\/json/.test(a.type ?? '') && a.status! >= 400)
+    return `status ${a.status} with ${a.type}: ${a.body.slice(0, 200)}`;
   if (a.status! >= 400 && !a.head) {
     const e = (JSON.parse(a.body) as { error?: { code?: unknown; message?: unknown } }).error;
-    if (typeof e?.code !== 'string' || typeof e.message !== 'string') return `status ${a.status} without {error:{code,message}}: ${a.body.slice(0, 200)}`;
+    if (typeof e?.code !== 'string' || typeof e.message !== 'string')
+      return `status ${a.status} without {error:{code,message}}: ${a.body.slice(0, 200)}`;
     if (/\n\s+at /.test(e.message)) return `a stack trace in the message: ${e.message.slice(0, 200)}`;
   }
   return undefined;
@@ -90,7 +110,10 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
     // read proves that this filesystem does so (on noatime the check could not fail).
     utimesSync(canaryFile, twoDaysAgo, twoDaysAgo);
     readFileSync(canaryFile);
-    assert.ok(statSync(canaryFile).atimeMs > twoDaysAgo.getTime() + 1000, 'this filesystem records reads (relatime or strictatime)');
+    assert.ok(
+      statSync(canaryFile).atimeMs > twoDaysAgo.getTime() + 1000,
+      'this filesystem records reads (relatime or strictatime)',
+    );
     utimesSync(canaryFile, twoDaysAgo, twoDaysAgo);
     bento = await startBento();
   });
@@ -124,15 +147,19 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
       const p = problem(a);
       if (!p) return;
       problemsByKind.set(req.kind, (problemsByKind.get(req.kind) ?? 0) + 1);
-      if (problemsByKind.get(req.kind)! <= 2 && problems.length < 40) problems.push(`${req.kind} ${req.method} ${req.path.slice(0, 80)}: ${p}`);
+      if (problemsByKind.get(req.kind)! <= 2 && problems.length < 40)
+        problems.push(`${req.kind} ${req.method} ${req.path.slice(0, 80)}: ${p}`);
     };
     const started = performance.now();
     try {
-      for (let round = 0; round < 5; round++) for (const req of oversizedRequests(DEFAULT_LIMITS.maxBodyBytes)) record(req, await send(agent, bento.port, req));
+      for (let round = 0; round < 5; round++)
+        for (const req of oversizedRequests(DEFAULT_LIMITS.maxBodyBytes))
+          record(req, await send(agent, bento.port, req));
       const source = hostileRequests(SEED, COUNT, images, { url: canaryUrl, file: canaryFile });
       await Promise.all(
         Array.from({ length: CONCURRENCY }, async () => {
-          for (let next = source.next(); !next.done; next = source.next()) record(next.value, await send(agent, bento.port, next.value));
+          for (let next = source.next(); !next.done; next = source.next())
+            record(next.value, await send(agent, bento.port, next.value));
         }),
       );
     } finally {
@@ -144,18 +171,24 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
     // Still the same process (neither exited nor killed by a signal), still answering correctly.
     assert.equal(howItEnded(bento), undefined);
     const rssAfter = rssBytes(pid)!;
-    const res = await fetch(`${bento.base}/predict_image`, { method: 'POST', body: multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png') });
+    const res = await fetch(`${bento.base}/predict_image`, {
+      method: 'POST',
+      body: multipart('image', sample('ankle_boot.png'), 'a.png', 'image/png'),
+    });
     assert.equal(((await res.json()) as { predicted_class: string }).predicted_class, 'Ankle boot');
     const crashes = (bento.stderr.match(/RUNNER_CRASHED|worker .* (exited|died)|uncaught|FATAL/gi) ?? []).length;
 
     const statuses: Record<string, number> = {};
-    for (const counts of byKind.values()) for (const [k, n] of Object.entries(counts)) statuses[k] = (statuses[k] ?? 0) + n;
+    for (const counts of byKind.values())
+      for (const [k, n] of Object.entries(counts)) statuses[k] = (statuses[k] ?? 0) + n;
     const figures = {
       requests: tried,
       kinds: byKind.size,
       seconds: Math.round(seconds),
       statuses,
-      five_xx: Object.entries(statuses).filter(([k]) => Number(k) >= 500).reduce((s, [, n]) => s + n, 0),
+      five_xx: Object.entries(statuses)
+        .filter(([k]) => Number(k) >= 500)
+        .reduce((s, [, n]) => s + n, 0),
       no_answer: statuses['no answer'] ?? 0,
       slowest_ms: Math.round(slowest),
       crashes,
@@ -177,9 +210,18 @@ describe('hostile-input fuzzing', { timeout: 1_200_000 }, () => {
     assert.equal(figures.canary_file_read, false, 'an SVG made the server read a local file');
     // Bounded: no request may make the server hold more than a fixed amount, and it gives memory back.
     assert.ok(maxRss < 1.5e9, `max RSS ${figures.rss_mb.max} MB`);
-    assert.ok(rssAfter < baseline + 400e6, `RSS after ${figures.rss_mb.after} MB against ${figures.rss_mb.before} MB before`);
+    assert.ok(
+      rssAfter < baseline + 400e6,
+      `RSS after ${figures.rss_mb.after} MB against ${figures.rss_mb.before} MB before`,
+    );
     // Every family of input was tried, and both outcomes seen: the suite is not sending only what the server likes.
     assert.ok(byKind.size >= 60, `${byKind.size} kinds`);
-    assert.ok((statuses['200'] ?? 0) > 0 && (statuses['400'] ?? 0) > 0 && (statuses['413'] ?? 0) > 0 && (statuses['415'] ?? 0) > 0, JSON.stringify(statuses));
+    assert.ok(
+      (statuses['200'] ?? 0) > 0 &&
+        (statuses['400'] ?? 0) > 0 &&
+        (statuses['413'] ?? 0) > 0 &&
+        (statuses['415'] ?? 0) > 0,
+      JSON.stringify(statuses),
+    );
   });
 });

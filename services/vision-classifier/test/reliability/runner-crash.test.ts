@@ -39,18 +39,39 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
     // objective leaves every answer but the killed batch's to the crash handling alone.
     const project = loadProject(SERVICE_DIR);
     const batching = { classify: { maxLatencyMs: 60_000 } };
-    const config = { ...project.config, runners: { ...project.config.runners, vision_model_runner: { ...project.config.runners?.vision_model_runner, batching } } };
-    const server = await startServer({ project: { ...project, config }, port: 0, host: '127.0.0.1', runnerWorkers: 2, logger: false });
+    const config = {
+      ...project.config,
+      runners: {
+        ...project.config.runners,
+        vision_model_runner: { ...project.config.runners?.vision_model_runner, batching },
+      },
+    };
+    const server = await startServer({
+      project: { ...project, config },
+      port: 0,
+      host: '127.0.0.1',
+      runnerWorkers: 2,
+      logger: false,
+    });
     try {
       const runner = server.runners[0];
       // Fault injection: the test reaches the pool's threads, as a native crash in one would.
       const threads = () => (runner as unknown as { pool: { threads: Worker[] } }).pool.threads;
       const dispatcher = runner.dispatchers.get('classify')!;
-      const batchFailures = async () => (await server.metrics!.batchFailures.get()).values.reduce((n, v) => n + v.value, 0);
+      const batchFailures = async () =>
+        (await server.metrics!.batchFailures.get()).values.reduce((n, v) => n + v.value, 0);
 
       const body = await uploadFile('trouser.jpg', 'image/jpeg');
       const offer = async (rate: number, seconds: number) =>
-        JSON.parse((await run(process.execPath, [LOAD_GENERATOR, `${server.url}/predict_image`, String(rate), String(seconds), body.type, body.file], { maxBuffer: 256 << 20, timeout: 120_000 })).stdout) as {
+        JSON.parse(
+          (
+            await run(
+              process.execPath,
+              [LOAD_GENERATOR, `${server.url}/predict_image`, String(rate), String(seconds), body.type, body.file],
+              { maxBuffer: 256 << 20, timeout: 120_000 },
+            )
+          ).stdout,
+        ) as {
           sent: number;
           answers: Array<[number, number, number | null, number, number, string?]>;
           failures: unknown[];
@@ -73,7 +94,10 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
         const killedAt = performance.now();
         void threads()[0].terminate();
         kills++;
-        assert.ok(await until(() => threads().length === 2 && threads().some((t) => !before.has(t)), 10_000), 'a new worker thread');
+        assert.ok(
+          await until(() => threads().length === 2 && threads().some((t) => !before.has(t)), 10_000),
+          'a new worker thread',
+        );
         replacedMs = performance.now() - killedAt;
         await new Promise((r) => setTimeout(r, 300));
       }
@@ -85,7 +109,10 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
       // Served after the kill: those whose answer came after the crashed ones.
       const lastCrash = Math.max(...crashed.map(([, , , at]) => at));
       const servedAfter = served.filter(([, , , at]) => at > lastCrash).length;
-      const after = await fetch(`${server.url}/predict_image`, { method: 'POST', body: multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg') });
+      const after = await fetch(`${server.url}/predict_image`, {
+        method: 'POST',
+        body: multipart('image', sample('trouser.jpg'), 't.jpg', 'image/jpeg'),
+      });
       const figures = {
         capacity_rps: Math.round(capacity),
         offered_rps: RATE,
@@ -101,10 +128,16 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
         workers_after: threads().length,
       };
       mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
-      writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'runner-crash.json'), JSON.stringify(figures, null, 2));
+      writeFileSync(
+        join(REPO_ROOT, 'test-output', 'reliability', 'runner-crash.json'),
+        JSON.stringify(figures, null, 2),
+      );
 
       assert.equal(figures.failed_batches, 1, 'one batch failed: the one the killed worker held');
-      assert.ok(crashed.length >= 1 && crashed.length <= MAX_BATCH, `${crashed.length} requests failed with RUNNER_CRASHED`);
+      assert.ok(
+        crashed.length >= 1 && crashed.length <= MAX_BATCH,
+        `${crashed.length} requests failed with RUNNER_CRASHED`,
+      );
       assert.deepEqual(other.slice(0, 5), [], 'no other request failed');
       assert.deepEqual(load.failures, []);
       assert.equal(load.answers.length, load.sent);

@@ -39,8 +39,15 @@ interface LogLine {
 
 async function sigtermUnderOpenLoad(workers: number) {
   const body = await uploadFile('trouser.jpg', 'image/jpeg');
-  const bento = await startBento(['--workers', String(workers)], { BENTO_LOG_LEVEL: 'debug', BENTO_LOG_FORMAT: 'json' });
-  const loading = run(process.execPath, [LOAD_GENERATOR, `${bento.base}/predict_image`, String(RATE), String(SECONDS), body.type, body.file, '--ids'], { maxBuffer: 256 << 20, timeout: 120_000 });
+  const bento = await startBento(['--workers', String(workers)], {
+    BENTO_LOG_LEVEL: 'debug',
+    BENTO_LOG_FORMAT: 'json',
+  });
+  const loading = run(
+    process.execPath,
+    [LOAD_GENERATOR, `${bento.base}/predict_image`, String(RATE), String(SECONDS), body.type, body.file, '--ids'],
+    { maxBuffer: 256 << 20, timeout: 120_000 },
+  );
   await new Promise((r) => setTimeout(r, SIGTERM_AFTER_MS));
   const signalledAt = Date.now();
   bento.child.kill('SIGTERM');
@@ -52,8 +59,12 @@ async function sigtermUnderOpenLoad(workers: number) {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine);
-  const received = new Set(lines.filter((l) => l.msg === 'received' && l.reqId?.startsWith('load-')).map((l) => l.reqId!));
-  const answeredByServer = new Map(lines.filter((l) => l.msg === 'request' && l.reqId?.startsWith('load-')).map((l) => [l.reqId!, l] as const));
+  const received = new Set(
+    lines.filter((l) => l.msg === 'received' && l.reqId?.startsWith('load-')).map((l) => l.reqId!),
+  );
+  const answeredByServer = new Map(
+    lines.filter((l) => l.msg === 'request' && l.reqId?.startsWith('load-')).map((l) => [l.reqId!, l] as const),
+  );
   const answered = new Map<string, Load['answers'][number]>(load.answers.map((a) => [`load-${a[4]}`, a]));
   const failed = new Map<string, Load['failures'][number]>(load.failures.map((f) => [`load-${f[0]}`, f]));
 
@@ -67,7 +78,9 @@ async function sigtermUnderOpenLoad(workers: number) {
   for (const [s] of load.answers) statuses[s] = (statuses[s] ?? 0) + 1;
   const failureCodes: Record<string, number> = {};
   for (const [, c] of load.failures) failureCodes[c] = (failureCodes[c] ?? 0) + 1;
-  const servedAfterSignal = [...answeredByServer.values()].filter((l) => l.status === 200 && l.time >= signalledAt).length;
+  const servedAfterSignal = [...answeredByServer.values()].filter(
+    (l) => l.status === 200 && l.time >= signalledAt,
+  ).length;
   const shedAnswers = load.answers.filter(([s]) => s === 503);
 
   const figures = {
@@ -92,8 +105,15 @@ async function sigtermUnderOpenLoad(workers: number) {
   assert.deepEqual(statusMismatch, []);
   assert.deepEqual(failedYetReceived, []);
   assert.deepEqual(otherFailures, []);
-  assert.deepEqual(Object.keys(statuses).filter((s) => s !== '200' && s !== '503'), [], JSON.stringify(statuses));
-  assert.ok(shedAnswers.every(([, , retry]) => retry !== null && retry >= 1), 'every 503 says when to retry');
+  assert.deepEqual(
+    Object.keys(statuses).filter((s) => s !== '200' && s !== '503'),
+    [],
+    JSON.stringify(statuses),
+  );
+  assert.ok(
+    shedAnswers.every(([, , retry]) => retry !== null && retry >= 1),
+    'every 503 says when to retry',
+  );
   return figures;
 }
 
@@ -109,7 +129,10 @@ describe('SIGTERM under open-loop load', { timeout: 300_000 }, () => {
         runs.push(await sigtermUnderOpenLoad(workers));
         if (runs.at(-1)!.served_after_sigterm > 0) break;
       }
-      assert.ok(runs.at(-1)!.served_after_sigterm > 0, `requests in flight at the signal were served: ${JSON.stringify(runs)}`);
+      assert.ok(
+        runs.at(-1)!.served_after_sigterm > 0,
+        `requests in flight at the signal were served: ${JSON.stringify(runs)}`,
+      );
       all.push({ ...runs.at(-1)!, attempts: runs.length });
       mkdirSync(join(REPO_ROOT, 'test-output', 'reliability'), { recursive: true });
       writeFileSync(join(REPO_ROOT, 'test-output', 'reliability', 'shutdown.json'), JSON.stringify(all, null, 2));
