@@ -40,14 +40,20 @@ const CHECKOUT = [
 ];
 /** Files that assert latency or throughput under load (see above). */
 const ALONE = [
+  'framework/dist/test/docs-alone.test.js',
   'framework/dist/test/reliability/overload.test.js',
   'services/vision-classifier/dist/test/reliability/shutdown.test.js',
+  'services/vision-classifier/dist/test/reliability/fuzz.test.js',
   'services/vision-classifier/dist/test/reliability/runner-crash.test.js',
   'plugins/mlflow/dist/test/reliability/hot-update.test.js',
 ];
 
 /** Framework test files that are not unit tests: they follow documents that install packages and start servers. */
-const NOT_UNIT = ['framework/dist/test/docs.test.js', 'framework/dist/test/new-project.test.js'];
+const NOT_UNIT = [
+  'framework/dist/test/docs.test.js',
+  'framework/dist/test/docs-alone.test.js',
+  'framework/dist/test/new-project.test.js',
+];
 
 const only = [];
 const extra = [];

@@ -299,20 +299,29 @@ describe('tfjs backend', () => {
     // The engine's memory and the JIT settle over the first calls; growth is counted after them.
     const warmUp = Math.min(25_000, Math.ceil(LEAK_CALLS / 4));
     for (let i = 0; i < warmUp; i++) await tfjs.session.run(input);
-    // Resident memory is compared after a full collection at both ends, so garbage not yet collected is not counted.
+    // Memory is compared after a full collection at both ends, so garbage not yet collected is not counted. What
+    // JavaScript holds (its heap, and the native memory its objects own) must not grow. Resident memory is held to a
+    // looser bound: on Node.js 24 the allocator grows it in steps of about 32 MB and keeps them (measured: 174 MB after
+    // the warm-up, 180 MB after 150,000 more calls, 213 MB after 175,000 and still after 200,000, with the heap
+    // and native memory flat), while a leak of one input per call would add over 1 GB.
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const rss = () => (gc(), process.memoryUsage().rss);
+    const memory = () => (gc(), process.memoryUsage());
+    const mb = (bytes: number) => bytes / 2 ** 20;
     const before = TfjsSession.memory();
-    const rssBefore = rss();
+    const memBefore = memory();
     for (let i = 0; i < LEAK_CALLS; i++) await tfjs.session.run(input);
     const after = TfjsSession.memory();
-    const rssGrowth = (rss() - rssBefore) / 2 ** 20;
+    const memAfter = memory();
+    const heldGrowth = mb(memAfter.heapUsed + memAfter.external - memBefore.heapUsed - memBefore.external);
+    const rssGrowth = mb(memAfter.rss - memBefore.rss);
+    const signed = (n: number) => `${n >= 0 ? '+' : ''}${n.toFixed(1)} MB`;
     process.stdout.write(
-      `# ${LEAK_CALLS} calls after ${warmUp} to warm up: live tensors ${before.tensors} → ${after.tensors}, their bytes ${before.bytes} → ${after.bytes}, RSS ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MB\n`,
+      `# ${LEAK_CALLS} calls after ${warmUp} to warm up: live tensors ${before.tensors} → ${after.tensors}, their bytes ${before.bytes} → ${after.bytes}, heap and native ${signed(heldGrowth)}, RSS ${signed(rssGrowth)}\n`,
     );
     assert.deepEqual(after, before);
-    assert.ok(rssGrowth < 16, `RSS grew ${rssGrowth.toFixed(1)} MB`);
+    assert.ok(heldGrowth < 8, `the heap and the native memory it owns grew ${signed(heldGrowth)}`);
+    assert.ok(rssGrowth < 96, `RSS grew ${signed(rssGrowth)}`);
   });
 
   it('runs on the engine the configuration names (engine option, then BENTO_TFJS_ENGINE), with the same outputs', async () => {
