@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { BentoManifest } from '../src/bento/manifest.js';
 import { TEMPLATES_DIR } from '../src/package-info.js';
-import { writeDockerFiles } from '../src/build/dockerfile.js';
+import { writeDockerFiles } from '../src/builder/dockerfile.js';
 
 const base = mkdtempSync(join(tmpdir(), 'bento-dockerfile-'));
 after(() => rmSync(base, { recursive: true, force: true }));

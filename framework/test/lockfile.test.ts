@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Lockfile, pruneLock } from '../src/build/lockfile.js';
+import { type Lockfile, pruneLock } from '../src/builder/lockfile.js';
 import { BuildError } from '../src/errors.js';
 
 const lock: Lockfile = {

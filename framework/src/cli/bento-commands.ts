@@ -34,7 +34,7 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
   loadDotEnv();
   const format = checkFormat(opts.output, ['table', 'tag', 'json', 'path']);
   const labels = keyValues(opts.label, '--label');
-  const { buildBento } = await import('../build/builder.js');
+  const { buildBento } = await import('../builder/builder.js');
   // Progress goes to stderr so that `-o tag` prints only the tag.
   const say = (msg: string) => process.stderr.write(`${msg}\n`);
   const logger = {
@@ -49,7 +49,7 @@ export async function buildCommand(opts: BuildCommandOptions): Promise<void> {
     );
   const bento = opts.modelUri
     ? await (
-        await import('../build/model-bento.js')
+        await import('../builder/model-bento.js')
       ).buildModelBento({
         uri: fromWorkingDirectory(opts.modelUri),
         name: opts.name,

@@ -58,7 +58,7 @@ const VENDOR_DIR = 'vendor';
 async function dependencySpec(pkg: string, version: string, target: string, root: string | undefined): Promise<string> {
   if (!root || !relative(root, target).split(sep)[0].startsWith('..')) return `^${version}`;
   const dir = pkg === 'framework' ? join(root, 'framework') : join(root, 'plugins', pkg.replace(/^plugin-/, ''));
-  const { npmPack } = await import('../build/dependencies.js');
+  const { npmPack } = await import('../builder/dependencies.js');
   mkdirSync(join(target, VENDOR_DIR), { recursive: true });
   return `file:${VENDOR_DIR}/${npmPack(dir, join(target, VENDOR_DIR)).filename}`;
 }
