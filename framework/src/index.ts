@@ -59,6 +59,7 @@ export {
   type StoredModel,
   type StoredFile,
   type NewModel,
+  type ModelStoreAccess,
 } from './store/model-store.js';
 export {
   unpackArchive,

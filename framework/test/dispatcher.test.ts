@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type BentoError, type DeferredTensor, InferenceError, type Tensor, allocate, deferred } from '../src/index.js';
 import { Dispatcher, type DispatcherOptions } from '../src/runner/dispatcher.js';
-import { type RequestTiming, tagTiming } from '../src/runner/request-timing.js';
+import { type RequestTiming, tagTiming } from '../src/request/request-timing.js';
 
 /** A model stand-in: records each batch it is given and finishes it when the test says so. */
 class FakeModel {

@@ -15,7 +15,7 @@
  */
 import type { ModelMetadata, ResolvedModel, TensorSpec } from '../models/model.js';
 import type { ConversionRecord } from '../models/converted-model.js';
-import type { ModelStore } from '../store/model-store.js';
+import type { ModelStoreAccess } from '../store/model-store.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 // The model vocabulary plugins speak, declared once in models/model.ts.
@@ -37,7 +37,7 @@ export interface ModelSourceContext {
    * The local model store (`BENTO_HOME`). Sources that download keep models
    * here, so that each is fetched once and a server restarts without its source.
    */
-  store: ModelStore;
+  store: ModelStoreAccess;
   /** Whether to draw download progress (stderr is a terminal). */
   progress: boolean;
   env: Readonly<Record<string, string | undefined>>;

@@ -11,10 +11,10 @@ import {
 } from '../tensor/batch.js';
 import { isTensorInput } from '../tensor/deferred.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
-import { tagAnswer } from './answered-by.js';
+import { tagAnswer } from '../request/answered-by.js';
 import { ArrivalRate } from './arrival-rate.js';
 import { CostModel } from './cost-model.js';
-import { type RequestTiming, timingOf } from './request-timing.js';
+import { type RequestTiming, timingOf } from '../request/request-timing.js';
 
 /** Time source and timer; injected so tests drive the cost model and batch holding deterministically. */
 export interface Clock {

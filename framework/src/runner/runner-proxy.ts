@@ -1,7 +1,7 @@
 import { ServiceDefinitionError } from '../errors.js';
 import type { Runner } from '../sdk/decorators/runner.js';
 import { isDeferred, materialize } from '../tensor/deferred.js';
-import { modelLabel, noteAnswer, outsideRequest, requestedVariant, taggedModel } from './answered-by.js';
+import { modelLabel, noteAnswer, outsideRequest, requestedVariant, taggedModel } from '../request/answered-by.js';
 import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 import type { CallTracer } from '../observability/tracing.js';

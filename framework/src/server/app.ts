@@ -15,7 +15,7 @@ import { installDocs } from './docs.js';
 import type { InferenceTarget } from '../protocols/inference-target.js';
 import type { HookRequest, RequestHook } from '../plugins/types.js';
 import { installProtocols } from './protocols.js';
-import { type RequestTiming, tagTiming, withRequestTiming } from '../runner/request-timing.js';
+import { type RequestTiming, tagTiming, withRequestTiming } from '../request/request-timing.js';
 import { type AccessLogMode, installObservability } from './observability-hooks.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';

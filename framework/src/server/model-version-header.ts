@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { collectAnswers } from '../runner/answered-by.js';
+import { collectAnswers } from '../request/answered-by.js';
 
 const ANSWERS = Symbol('bento.answers');
 type Collecting = FastifyRequest & { [ANSWERS]?: Set<string> };

@@ -17,7 +17,7 @@ import type { PluginRef } from '../plugins/loader.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
 import type { InferenceTarget } from '../protocols/inference-target.js';
-import { modelLabel } from '../runner/answered-by.js';
+import { modelLabel } from '../request/answered-by.js';
 import type { ModelInfo } from '../runner/model-info.js';
 import { createRoutedRunner, createRunner } from '../runner/runner-proxy.js';
 import { RunnerPool, resolveWorkerCount, signatureChange } from '../runner/runner-pool.js';

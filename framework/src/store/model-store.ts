@@ -143,12 +143,35 @@ async function writeManifest(dir: string, model: StoredModel): Promise<void> {
 }
 
 /**
+ * The model store as a model source uses it (`ModelSourceContext.store`): what plugins may rely on, and all they get.
+ * docs/plugins.md ("Keeping models in the store") shows a source that keeps its models here.
+ */
+export interface ModelStoreAccess {
+  /** A fresh, empty directory on the store's filesystem to download into; `commit` it, or `discard` it. */
+  staging(): Promise<string>;
+  /** Moves a complete staging directory into the store as `name:version`, with a manifest of its files' sizes and SHA-256s. */
+  commit(staging: string, model: NewModel): Promise<StoredModel>;
+  /** Removes a staging directory that will not be committed. */
+  discard(staging: string): Promise<void>;
+  /** The model stored as `name:version`, if any. */
+  find(tag: string): Promise<StoredModel | undefined>;
+  /** The stored model `uri` last resolved to, if any. */
+  findByUri(uri: string): Promise<StoredModel | undefined>;
+  /** Records that `uri` (also) names this model, and what it said about it. */
+  remember(model: StoredModel, uri: string, resolution?: ModelMetadata, at?: string): Promise<StoredModel>;
+  /** What is wrong with a stored model's files (one missing, a wrong size; a wrong SHA-256 when `deep`), or undefined. */
+  verify(model: StoredModel, deep?: boolean): Promise<string | undefined>;
+  /** Every stored model. */
+  list(): Promise<StoredModel[]>;
+}
+
+/**
  * The local model store: models downloaded once, kept as `<root>/models/<name>/<version>/`
  * with a manifest of their files (sizes and SHA-256), and reused. A model appears
  * only once complete: it is written into a temporary directory beside its place
  * and renamed into it.
  */
-export class ModelStore {
+export class ModelStore implements ModelStoreAccess {
   readonly root: string;
 
   constructor(root: string) {

@@ -5,7 +5,7 @@ import { ConfigError, ImageTooLargeError, InvalidImageError, UnsupportedImageFor
 import { type RawImage, decodeSmall } from './js-decode.js';
 import { nativeDecode } from './native-decode-gate.js';
 import { resizeBilinear, toChannels } from './resample.js';
-import { earliestTiming, tagTiming } from '../runner/request-timing.js';
+import { earliestTiming, tagTiming } from '../request/request-timing.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
 export const IMAGE_FORMATS = ['jpeg', 'png', 'bmp', 'webp', 'gif', 'tiff', 'avif', 'heif', 'svg'] as const;

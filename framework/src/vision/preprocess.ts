@@ -4,7 +4,7 @@ import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
 import { type DeferredTensor, deferred, materialize } from '../tensor/deferred.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Pixels, ResizeFit, ResizeKernel } from './image-input.js';
-import { earliestTiming, tagTiming } from '../runner/request-timing.js';
+import { earliestTiming, tagTiming } from '../request/request-timing.js';
 
 /** How an image becomes a model input. Derived from the model; every field can be overridden. */
 export interface PreprocessSpec {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { basename } from 'node:path';
-import type { ModelInfo } from './model-info.js';
+import type { ModelInfo } from '../models/model.js';
 
 /**
  * Which model versions answered a request. While a runner follows a moving model URI, a hot update can swap the
