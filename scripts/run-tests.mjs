@@ -33,6 +33,8 @@ files.sort();
 /** Files that need the checkout's single resources (see above). */
 const CHECKOUT = [
   'framework/dist/test/docs.test.js',
+  // Follows the templates' READMEs, which serve on port 3000 as a reader would.
+  'framework/dist/test/new-project.test.js',
   'plugins/mlflow/dist/test/quickstart.test.js',
   'plugins/mlflow/dist/test/tune.test.js',
   'services/vision-classifier/dist/test/containerize.test.js',
