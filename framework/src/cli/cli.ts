@@ -424,9 +424,8 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   }
   const code = exitCodeFor(err);
   if (err instanceof BentoError) {
-    process.stderr.write(
-      `Error [${err.code}]: ${err.message}\n${code === EXIT.usage && hintFor(err) ? `${hintFor(err)}\n` : ''}`,
-    );
+    const hint = code === EXIT.usage ? hintFor(err) : '';
+    process.stderr.write(`Error [${err.code}]: ${err.message}\n${hint ? `${hint}\n` : ''}`);
   } else if (process.env.BENTO_DEBUG) {
     process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } else {
