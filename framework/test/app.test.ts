@@ -13,7 +13,8 @@ import {
   api,
   service,
 } from '../src/index.js';
-import { limitsFromEnv } from '../src/config/limits.js';
+import { limitsFrom } from '../src/config/limits.js';
+import { readSettings } from '../src/config/settings.js';
 import type { InferenceTarget } from '../src/protocols/inference-target.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { ServerMetrics } from '../src/observability/metrics.js';
@@ -299,7 +300,7 @@ describe('errors', () => {
     assert.equal(idle.closedBetween, false, 'open after 7 s idle (Node alone closes at 5 s, plus its 1 s allowance)');
     assert.match(idle.answers.join(''), /^HTTP\/1\.1 200[\s\S]*HTTP\/1\.1 200/);
     const short = await listeningApp(new AppTestService(), {
-      limits: { ...limitsFromEnv({ BENTO_KEEP_ALIVE_TIMEOUT_MS: '1000' }) },
+      limits: { ...limitsFrom(readSettings({ BENTO_KEEP_ALIVE_TIMEOUT_MS: '1000' })) },
       metrics: new ServerMetrics({ processMetrics: false }),
     });
     try {
@@ -312,7 +313,7 @@ describe('errors', () => {
 
   it('takes its request limits from the environment: body bytes, and files and fields per multipart request', async () => {
     const limited = await listeningApp(new AppTestService(), {
-      limits: limitsFromEnv({ BENTO_MAX_BODY_BYTES: '1000', BENTO_MAX_FILES: '1', BENTO_MAX_FIELDS: '2' }),
+      limits: limitsFrom(readSettings({ BENTO_MAX_BODY_BYTES: '1000', BENTO_MAX_FILES: '1', BENTO_MAX_FIELDS: '2' })),
       metrics: new ServerMetrics({ processMetrics: false }),
     });
     const form = (fields: number, files: number, bytes = 10) => {
@@ -355,7 +356,7 @@ describe('errors', () => {
 
   it('answers a client whose headers or body do not arrive within BENTO_RECEIVE_TIMEOUT_MS with a JSON 408', async () => {
     const slow = await listeningApp(new AppTestService(), {
-      limits: limitsFromEnv({ BENTO_RECEIVE_TIMEOUT_MS: '1000' }),
+      limits: limitsFrom(readSettings({ BENTO_RECEIVE_TIMEOUT_MS: '1000' })),
       metrics: new ServerMetrics({ processMetrics: false }),
     });
     // Sends `sent` and then nothing more; what the server answers before it closes the connection.

@@ -2,22 +2,13 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { container } from 'tsyringe';
-import {
-  Image,
-  LoadedModel,
-  ServiceDefinitionError,
-  api,
-  getApis,
-  getMethods,
-  getRunnableDefinition,
-  getServiceDefinition,
-  method,
-  runnable,
-  runner,
-  runnerToken,
-  service,
-  type Runner,
-} from '../src/index.js';
+import { Image, LoadedModel, api, method, runnable, runner, service, type Runner } from '../src/index.js';
+import { ServiceDefinitionError } from '../src/errors.js';
+import { getApis } from '../src/sdk/decorators/api.js';
+import { getMethods } from '../src/sdk/decorators/method.js';
+import { getRunnableDefinition } from '../src/sdk/decorators/runnable.js';
+import { getServiceDefinition } from '../src/sdk/decorators/service.js';
+import { runnerToken } from '../src/sdk/decorators/runner.js';
 
 @runnable({ model: './model' })
 class EchoRunnable {

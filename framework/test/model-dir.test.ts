@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { inspectModelPath } from '../src/index.js';
+import { inspectModelPath } from '../src/plugin.js';
 
 const BUNDLED_ONNX = fileURLToPath(new URL('../../../services/vision-classifier/model/model.onnx', import.meta.url));
 

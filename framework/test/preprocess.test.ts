@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  ConfigError,
-  IMAGENET_MEAN,
-  classNamesOf,
-  deferPixels,
-  pixelsToTensor,
-  preprocessSpecFor,
-} from '../src/index.js';
+import { ConfigError, classNamesOf, deferPixels, pixelsToTensor, preprocessSpecFor } from '../src/index.js';
+import { IMAGENET_MEAN } from '../src/vision/preprocess.js';
 import type { ModelInfo } from '../src/runner/model-info.js';
 
 const nchw = { name: 'input', dtype: 'float32', shape: ['batch', 3, 32, 32] };

@@ -3,13 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  BackendNotFoundError,
-  ModelSourceNotFoundError,
-  PluginError,
-  definePlugin,
-  type ModelSource,
-} from '../src/index.js';
+import { BackendNotFoundError, ModelSourceNotFoundError } from '../src/errors.js';
+import { PluginError, definePlugin, type ModelSource } from '../src/plugin.js';
 import { findPlugins, loadPlugins } from '../src/plugins/loader.js';
 import { Registry, schemeOf } from '../src/plugins/registry.js';
 

@@ -8,16 +8,8 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import {
-  DEFAULT_LIMITS,
-  ForbiddenError,
-  type HookRequest,
-  JSONBody,
-  type RequestHook,
-  UnauthorizedError,
-  api,
-  service,
-} from '../src/index.js';
+import { DEFAULT_LIMITS, ForbiddenError, JSONBody, UnauthorizedError, api, service } from '../src/index.js';
+import { type HookRequest, type RequestHook } from '../src/plugin.js';
 import { listeningApp } from './helpers/listening-app.js';
 
 @service({ name: 'hooked' })

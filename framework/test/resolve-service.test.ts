@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { type RunningServer, startServer } from '../src/index.js';
 import { resolveService } from '../src/definition/resolve-service.js';
+import { readSettings } from '../src/config/settings.js';
 import { EchoRunnable, EchoService } from './fixtures/echo-service.js';
 import { api, method, runnable, runner, service, type Runner, type Tensor } from '../src/index.js';
 
@@ -15,7 +16,7 @@ const serviceModule = fileURLToPath(new URL('./fixtures/echo-service.js', import
 const plugin = fileURLToPath(new URL('./fixtures/echo-plugin.js', import.meta.url));
 
 const double = (config: Parameters<typeof resolveService>[1], env: Record<string, string> = {}) =>
-  resolveService(EchoService, config, env).runners[0].methods.find((m) => m.name === 'double')!;
+  resolveService(EchoService, config, readSettings(env)).runners[0].methods.find((m) => m.name === 'double')!;
 
 describe('the resolved service definition', () => {
   it('derives the queue size from the batch size the method ends up with, wherever that was set', () => {
@@ -45,7 +46,8 @@ describe('the resolved service definition', () => {
       constructor(@runner(Fixed) readonly fixed: Runner<Fixed>) {}
       @api() async go() {}
     }
-    const [resolved] = resolveService(FixedService, {}, { BENTO_MAX_BATCH_SIZE: '512' }).runners[0].methods;
+    const [resolved] = resolveService(FixedService, {}, readSettings({ BENTO_MAX_BATCH_SIZE: '512' })).runners[0]
+      .methods;
     assert.deepEqual([resolved.maxBatchSize, resolved.maxQueueSize], [512, 64]);
   });
 

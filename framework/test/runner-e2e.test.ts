@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { PluginError, type ResolvedModel, type RunningServer, loadProject, startServer } from '../src/index.js';
+import { PluginError, type ResolvedModel } from '../src/plugin.js';
+import { type RunningServer, loadProject, startServer } from '../src/index.js';
 import { ModelFollower } from '../src/runner/model-follower.js';
 
 // A real service and plugin (fixtures/echo-*.ts), served end to end: worker threads, dispatcher, HTTP.

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseBentoYaml } from '../src/config/bento-yaml.js';
 import { ConfigError, InvalidInputError } from '../src/errors.js';
-import { VariantRouter, variantHeader, variantsFromEnv } from '../src/runner/variants.js';
+import { VariantRouter, variantsFromEnv } from '../src/runner/variants.js';
+import { readSettings } from '../src/config/settings.js';
 
 describe('variant routing', () => {
   const router = (random: () => number) =>
@@ -51,17 +52,18 @@ describe('variant routing', () => {
   });
 
   it('reads BENTO_MODEL_VARIANTS for a one-runner service, and bento.yaml runners.<runner>.variants', () => {
-    assert.deepEqual(variantsFromEnv({ BENTO_MODEL_VARIANTS: '{"a":{"uri":"x","weight":3}}' }, ['r']), {
+    assert.deepEqual(variantsFromEnv('{"a":{"uri":"x","weight":3}}', ['r']), {
       r: { variants: { a: { uri: 'x', weight: 3 } } },
     });
-    assert.deepEqual(variantsFromEnv({}, ['r']), {});
+    assert.deepEqual(variantsFromEnv(undefined, ['r']), {});
     assert.throws(
-      () => variantsFromEnv({ BENTO_MODEL_VARIANTS: '{"a":{"uri":"x"}}' }, ['r', 's']),
+      () => variantsFromEnv('{"a":{"uri":"x"}}', ['r', 's']),
       (err: unknown) => err instanceof ConfigError && /one runner/.test(err.message),
     );
-    assert.throws(() => variantsFromEnv({ BENTO_MODEL_VARIANTS: '[]' }, ['r']), ConfigError);
-    assert.equal(variantHeader({}), 'x-model-variant');
-    assert.equal(variantHeader({ BENTO_MODEL_VARIANT_HEADER: 'X-Canary' }), 'x-canary');
+    assert.throws(() => variantsFromEnv('[]', ['r']), ConfigError);
+    assert.equal(readSettings({}).variantHeader, 'x-model-variant');
+    assert.equal(readSettings({ BENTO_MODEL_VARIANT_HEADER: 'X-Canary' }).variantHeader, 'x-canary');
+    assert.throws(() => readSettings({ BENTO_MODEL_VARIANT_HEADER: 'x canary' }).variantHeader, /not a header name/);
     const config = parseBentoYaml(
       'runners:\n  r:\n    variants:\n      champion: { uri: "models:/m@champion", weight: 90 }\n      shadow: { uri: "models:/m/3", shadow: true }\n',
     );

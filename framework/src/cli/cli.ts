@@ -1,3 +1,4 @@
+import { readSettings } from '../config/settings.js';
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { BentoError, UsageError } from '../errors.js';
@@ -426,7 +427,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof BentoError) {
     const hint = code === EXIT.usage ? hintFor(err) : '';
     process.stderr.write(`Error [${err.code}]: ${err.message}\n${hint ? `${hint}\n` : ''}`);
-  } else if (process.env.BENTO_DEBUG) {
+  } else if (readSettings().debug) {
     process.stderr.write(`Error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } else {
     // Not an error bento-ts raises on purpose: a bug, or something the system refused.

@@ -10,7 +10,7 @@ import { keyValues } from './key-values.js';
 import { type Project, bentoProject, isModelTarget, loadProject, modelProject } from '../config/project.js';
 import { fromWorkingDirectory } from '../models/model-selector.js';
 import { ConfigError } from '../errors.js';
-import { envInt } from '../config/limits.js';
+import { checkSettings, readSettings, settingName } from '../config/settings.js';
 import { checkPortFree } from '../server/port-check.js';
 import { startServer } from '../server/serve.js';
 import { consoleLogger } from '../logging/console-logger.js';
@@ -33,16 +33,6 @@ export function banner(url: string, apis: ApiDefinition[], protocols: ProtocolRo
     ...protocols.map((p) => `  - ${p.title}: ${p.method} ${url}${p.route}`),
   ];
   return `bento-ts server started!\n\nAPI Endpoints:\n${lines.join('\n')}\n`;
-}
-
-/** PORT (or BENTO_PORT), checked: a typo is a clear error, not a listen failure. */
-function portFrom(env: Readonly<Record<string, string | undefined>>): number {
-  const raw = env.PORT ?? env.BENTO_PORT;
-  if (raw === undefined || raw.trim() === '') return 3000;
-  const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${raw}"`);
-  return port;
 }
 
 function isBentoTag(value: string): boolean {
@@ -142,18 +132,21 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
   }
   if (project.bento) {
     // A packed model may be chosen by its alias from bento.yaml's models: (MODEL_URI=champion).
-    for (const name of ['MODEL_URI', 'BENTO_DEFAULT_MODEL']) {
+    for (const name of [settingName('modelUri'), settingName('defaultModel')]) {
       const pinned = env[name] ? project.bento.aliases[env[name].trim()] : undefined;
       if (pinned) env[name] = pinned;
     }
   }
-  const graceSeconds = envInt(env, 'BENTO_GRACEFUL_TIMEOUT', 30);
+  const serving = readSettings(env);
+  // Every setting, before the workers start: a typo is one error here, not a crash in each worker.
+  checkSettings(serving);
+  const graceSeconds = serving.gracefulTimeoutSeconds;
   // Life-cycle lines in the same format as the start-up lines (JSON, or readable on a terminal).
   const log = consoleLogger('bento');
   if (slot === undefined) {
     // Before the models load, which may take minutes: the port the workers will share, checked once.
-    await checkPortFree(portFrom(env), env.HOST ?? '0.0.0.0');
-    const workers = serveWorkerCount(env.BENTO_WORKERS ?? (await declaredWorkers(project)));
+    await checkPortFree(serving.port, serving.host);
+    const workers = serveWorkerCount(serving.workers ?? (await declaredWorkers(project)));
     if (workers > 1) {
       const code = await runPrimary({
         workers,
@@ -170,8 +163,8 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
   if (slot !== undefined) onPrimaryStop((why) => (stopWorker ? stopWorker(why) : (stopAsked = why)));
   const server = await startServer({
     project,
-    port: portFrom(env),
-    host: env.HOST ?? '0.0.0.0',
+    port: serving.port,
+    host: serving.host,
     env,
   });
   const startText = banner(server.url, server.apis, server.protocols);

@@ -6,6 +6,7 @@
  * every part of the server (and every worker process) sees the same values;
  * `bento config` prints the result with where each value came from.
  */
+import { settingName } from './settings.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -150,9 +151,10 @@ export function resolveSettings(
   });
   const config = withConfigFile(project.config, overlay);
   // bento.yaml's (or the config file's) `workers:` key is a setting too, below BENTO_WORKERS.
-  if (layered.env.BENTO_WORKERS === undefined && config.workers !== undefined) {
-    layered.env.BENTO_WORKERS = String(config.workers);
-    layered.sources.set('BENTO_WORKERS', overlay?.workers !== undefined ? 'config file' : 'bento.yaml');
+  const workers = settingName('workers');
+  if (layered.env[workers] === undefined && config.workers !== undefined) {
+    layered.env[workers] = String(config.workers);
+    layered.sources.set(workers, overlay?.workers !== undefined ? 'config file' : 'bento.yaml');
   }
   return { ...layered, config, configFile, dotenvFiles: dotenv.files };
 }

@@ -5,219 +5,445 @@
  * in the seed guide; some also have a `bento serve` flag. Defaults here are
  * what the code does when a setting is unset, written for people.
  */
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  type Parse,
+  isSet,
+  nameList,
+  numberList,
+  oneOf,
+  pixelCount,
+  port,
+  positiveInt,
+  positiveNumber,
+  processCount,
+  headerName,
+  text,
+} from './setting-parsers.js';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
 export type SettingGroup =
   'server' | 'model' | 'convert' | 'limits' | 'runner' | 'logging' | 'mlflow' | 'storage' | 'tools';
 
-export interface Setting {
+export interface Setting<T = unknown> {
   name: string;
   /** Other names read for the same setting, lower in priority. */
   aliases?: string[];
   /** The `bento serve` flag that sets it, above the environment. */
   flag?: string;
+  /** What the code does when it is unset, written for people (`bento config`, docs/configuration.md). */
   default: string;
   group: SettingGroup;
   /** Masked by `bento config` and never logged. */
   secret?: boolean;
   description: string;
+  /**
+   * How the framework reads it (its default included). Settings without one are read by their owner: a plugin
+   * (MLFLOW_*, AWS_*) through its context's environment, or the example service.
+   */
+  read?: Parse<T>;
 }
 
-const s = (
+type Extra = Partial<Pick<Setting, 'aliases' | 'flag' | 'secret'>>;
+
+function s<T>(
   group: SettingGroup,
   name: string,
   def: string,
   description: string,
-  extra: Partial<Setting> = {},
-): Setting => ({
-  name,
-  group,
-  default: def,
-  description,
-  ...extra,
-});
+  extra: Extra & { read: Parse<T> },
+): Setting<T> & { read: Parse<T> };
+function s(group: SettingGroup, name: string, def: string, description: string, extra?: Extra): Setting<never>;
+function s(group: SettingGroup, name: string, def: string, description: string, extra: Extra = {}): Setting {
+  return { name, group, default: def, description, ...extra };
+}
 
-export const SETTINGS: readonly Setting[] = [
-  s('server', 'PORT', '3000', 'Listening port', { aliases: ['BENTO_PORT'], flag: '--port' }),
-  s('server', 'HOST', '0.0.0.0', 'Listening interface', { flag: '--host' }),
-  s(
+const MiB = 1024 * 1024;
+
+const CATALOGUE = {
+  port: s('server', 'PORT', '3000', 'Listening port', { aliases: ['BENTO_PORT'], flag: '--port', read: port(3000) }),
+  host: s('server', 'HOST', '0.0.0.0', 'Listening interface', { flag: '--host', read: text('0.0.0.0') }),
+  workers: s(
     'server',
     'BENTO_WORKERS',
     'bento.yaml workers, else @service({ workers }), else 1',
     'HTTP worker processes sharing the port; cpu_count: one per core',
-    { flag: '--workers' },
+    { flag: '--workers', read: processCount },
   ),
-  s('server', 'BENTO_GRACEFUL_TIMEOUT', '30', 'Seconds allowed to finish in-flight requests on SIGTERM/SIGINT', {
-    flag: '--graceful-timeout',
-  }),
-  s('server', 'BENTO_CONFIG', 'unset', "A config file (bento.yaml's serve-time keys) over bento.yaml", {
+  gracefulTimeoutSeconds: s(
+    'server',
+    'BENTO_GRACEFUL_TIMEOUT',
+    '30',
+    'Seconds allowed to finish in-flight requests on SIGTERM/SIGINT',
+    { flag: '--graceful-timeout', read: positiveInt(30) },
+  ),
+  configFile: s('server', 'BENTO_CONFIG', 'unset', "A config file (bento.yaml's serve-time keys) over bento.yaml", {
     flag: '--config',
+    read: text(),
   }),
-  s('server', 'BENTO_METRICS', 'on', 'off: no metrics and no /metrics route'),
-  s(
+  metrics: s('server', 'BENTO_METRICS', 'on', 'off: no metrics and no /metrics route', {
+    read: oneOf(['on', 'off'], 'on'),
+  }),
+  scoringTimeoutSeconds: s(
     'server',
     'MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT',
     '60',
     "Seconds a request to a model served with no service code may take (504 past it), as mlflow models serve's",
-    { flag: '-t' },
+    { flag: '-t', read: positiveNumber(60) },
   ),
-  s(
+  modelUri: s(
     'model',
     'MODEL_URI',
     "the service's own default",
     'Any model URI: a path, file://, runs:/, models:/, s3://, https:// (with its plugin)',
+    { read: text() },
   ),
-  s('model', 'MODEL_RUN_ID', 'unset', 'Serve runs:/<id>/<MODEL_ARTIFACT_PATH>'),
-  s('model', 'MODEL_ARTIFACT_PATH', 'model', 'Artifact path of the model inside a run'),
-  s('model', 'MODEL_NAME', 'unset', 'Serve models:/<name>/<MODEL_VERSION> from the registry'),
-  s('model', 'MODEL_VERSION', 'latest', 'Registered model version, or @alias'),
-  s(
+  modelRunId: s('model', 'MODEL_RUN_ID', 'unset', 'Serve runs:/<id>/<MODEL_ARTIFACT_PATH>', { read: text() }),
+  modelArtifactPath: s('model', 'MODEL_ARTIFACT_PATH', 'model', 'Artifact path of the model inside a run', {
+    read: text('model'),
+  }),
+  modelName: s('model', 'MODEL_NAME', 'unset', 'Serve models:/<name>/<MODEL_VERSION> from the registry', {
+    read: text(),
+  }),
+  modelVersion: s('model', 'MODEL_VERSION', 'latest', 'Registered model version, or @alias', { read: text('latest') }),
+  modelInputShape: s(
     'model',
     'MODEL_INPUT_SHAPE',
     'unset',
     'Input shape of a model whose signature and input example say none (e.g. -1,3,32,32), for its conversion',
+    { read: text() },
   ),
-  s(
+  modelClasses: s(
     'model',
     'MODEL_CLASSES',
     "the model's labels file or metadata, else 0..n-1",
     'Class names of an image classifier served with no service code (/predict_image), comma-separated',
+    { read: nameList },
   ),
-  s(
+  modelMean: s(
     'model',
     'MODEL_MEAN',
     "the model's metadata, else ImageNet's",
     'Per-channel mean for image normalisation, comma-separated',
+    { read: numberList },
   ),
-  s('model', 'MODEL_STD', "the model's metadata, else ImageNet's", 'Per-channel standard deviation, comma-separated'),
-  s('model', 'BENTO_DEFAULT_MODEL', 'unset', "A packed model's alias (or URI) served when MODEL_URI is unset"),
-  s('model', 'BACKEND', 'onnx', "The example service's bundled model: onnx (model/) or tfjs (model-tfjs/)"),
-  s('model', 'BENTO_TFJS_ENGINE', 'auto', 'TF.js engine: auto (tfjs-node if installed, else wasm), node, wasm, cpu'),
-  s(
+  modelStd: s(
+    'model',
+    'MODEL_STD',
+    "the model's metadata, else ImageNet's",
+    'Per-channel standard deviation, comma-separated',
+    { read: numberList },
+  ),
+  defaultModel: s(
+    'model',
+    'BENTO_DEFAULT_MODEL',
+    'unset',
+    "A packed model's alias (or URI) served when MODEL_URI is unset",
+    { read: text() },
+  ),
+  exampleBackend: s(
+    'model',
+    'BACKEND',
+    'onnx',
+    "The example service's bundled model: onnx (model/) or tfjs (model-tfjs/)",
+  ),
+  tfjsEngine: s(
+    'model',
+    'BENTO_TFJS_ENGINE',
+    'auto',
+    'TF.js engine: auto (tfjs-node if installed, else wasm), node, wasm, cpu',
+  ),
+  modelPollSeconds: s(
     'model',
     'BENTO_MODEL_POLL_SECONDS',
     'unset (off)',
     'Follow a moving model URI (models:/name@alias, /latest) and swap new versions in',
+    { read: positiveNumber() },
   ),
-  s('model', 'BENTO_MODEL_VARIANTS', 'unset', "JSON of the only runner's variants (canary, A/B, shadow)"),
-  s('model', 'BENTO_MODEL_VARIANT_HEADER', 'x-model-variant', 'Request header that picks a variant by name'),
-  s(
+  modelVariants: s(
+    'model',
+    'BENTO_MODEL_VARIANTS',
+    'unset',
+    "JSON of the only runner's variants (canary, A/B, shadow)",
+    {
+      read: text(),
+    },
+  ),
+  variantHeader: s(
+    'model',
+    'BENTO_MODEL_VARIANT_HEADER',
+    'x-model-variant',
+    'Request header that picks a variant by name',
+    { read: headerName('x-model-variant') },
+  ),
+  convertPython: s(
     'convert',
     'BENTO_CONVERT_PYTHON',
     "unset: an environment made from the model's own requirements",
     'The Python that converts models (pytorch, sklearn) once, when they enter the store; never used to serve',
+    { read: text() },
   ),
-  s('convert', 'BENTO_CONVERT_OPSET', '17', 'ONNX opset converted models target'),
-  s(
+  convertOpset: s('convert', 'BENTO_CONVERT_OPSET', '17', 'ONNX opset converted models target', {
+    read: positiveInt(17),
+  }),
+  convertSamples: s(
     'convert',
     'BENTO_CONVERT_SAMPLES',
     '8',
     "Samples a conversion's parity check runs (the input example's rows, then generated ones)",
+    { read: positiveInt(8) },
   ),
-  s(
+  convertTolerance: s(
     'convert',
     'BENTO_CONVERT_TOLERANCE',
     '0.0001',
     'Largest absolute difference a converted model may answer with, against the original; labels must be equal',
+    { read: positiveNumber(1e-4) },
   ),
-  s('limits', 'BENTO_MAX_BODY_BYTES', '20971520 (20 MiB)', 'Request body limit (413)'),
-  s(
+  maxBodyBytes: s('limits', 'BENTO_MAX_BODY_BYTES', '20971520 (20 MiB)', 'Request body limit (413)', {
+    read: positiveInt(20 * MiB),
+  }),
+  maxImagePixels: s(
     'limits',
     'BENTO_MAX_IMAGE_PIXELS',
     '25000000',
     "Width x height limit (an animated image's first frame, the one decoded), checked before decoding (413)",
+    { read: positiveInt(25_000_000) },
   ),
-  s('limits', 'BENTO_MAX_FILES', '8', 'Files in one multipart request'),
-  s('limits', 'BENTO_MAX_FIELDS', '16', 'Non-file fields in one multipart request'),
-  s('limits', 'BENTO_MAX_HEADER_BYTES', '16384 (16 KiB)', 'Request header block (431)'),
-  s(
+  maxFiles: s('limits', 'BENTO_MAX_FILES', '8', 'Files in one multipart request', { read: positiveInt(8) }),
+  maxFields: s('limits', 'BENTO_MAX_FIELDS', '16', 'Non-file fields in one multipart request', {
+    read: positiveInt(16),
+  }),
+  maxHeaderBytes: s('limits', 'BENTO_MAX_HEADER_BYTES', '16384 (16 KiB)', 'Request header block (431)', {
+    read: positiveInt(16 * 1024),
+  }),
+  keepAliveTimeoutMs: s(
     'limits',
     'BENTO_KEEP_ALIVE_TIMEOUT_MS',
     '72000',
     'How long an idle keep-alive connection stays open; keep it above the idle timeout of the load balancer or clients in front (60 s for most), so that side closes first',
+    { read: positiveInt(72_000) },
   ),
-  s(
+  receiveTimeoutMs: s(
     'limits',
     'BENTO_RECEIVE_TIMEOUT_MS',
     '60000',
     "How long a request's headers and body may take to arrive (408 RECEIVE_TIMEOUT): the bound on a slow or stalled client",
+    { read: positiveInt(60_000) },
   ),
-  s(
+  jsDecodeMaxPixels: s(
     'limits',
     'BENTO_JS_DECODE_MAX_PIXELS',
     '9216 (96x96)',
     'PNG/JPEG up to this size are decoded in JavaScript, larger ones by sharp off the event loop',
+    { read: pixelCount(96 * 96) },
   ),
-  s('limits', 'MAX_BATCH_IMAGES', '32', 'Images per /predict_batch request (the example service)'),
-  s(
+  exampleMaxBatchImages: s(
+    'limits',
+    'MAX_BATCH_IMAGES',
+    '32',
+    'Images per /predict_batch request (the example service)',
+  ),
+  runnerWorkers: s(
     'runner',
     'BENTO_RUNNER_WORKERS',
     'half the cores, at least 1',
     'Worker threads per runner, each with its own model session',
-    { flag: '--runner-workers' },
+    { flag: '--runner-workers', read: positiveInt() },
   ),
-  s('runner', 'BENTO_RUNNER_THREADS', '1', 'Backend intra-op threads per worker'),
-  s('runner', 'BENTO_RUNNER_MAX_QUEUE', '1024', 'Non-batchable calls waiting for a worker before 503'),
-  s(
+  runnerThreads: s(
+    'runner',
+    'BENTO_RUNNER_THREADS',
+    "the runnable's threadsPerWorker, else 1",
+    'Backend intra-op threads per worker',
+    {
+      read: positiveInt(),
+    },
+  ),
+  runnerMaxQueue: s('runner', 'BENTO_RUNNER_MAX_QUEUE', '1024', 'Non-batchable calls waiting for a worker before 503', {
+    read: positiveInt(1024),
+  }),
+  maxBatchSize: s(
     'runner',
     'BENTO_MAX_BATCH_SIZE',
     'the @method value',
     'Adaptive batching: most items per batch, for every batchable method',
+    { read: positiveInt() },
   ),
-  s('runner', 'BENTO_MAX_LATENCY_MS', 'the @method value', 'Adaptive batching: longest wait for a batch to fill'),
-  s('logging', 'BENTO_LOG_LEVEL', 'info', 'debug, info, warn, error'),
-  s('logging', 'BENTO_LOG_FORMAT', 'pretty on a terminal, else json', 'Log line format: pretty or json'),
-  s('logging', 'BENTO_ACCESS_LOG', 'on', 'on (probes and scrapes left out), all, off'),
-  s(
+  maxLatencyMs: s(
+    'runner',
+    'BENTO_MAX_LATENCY_MS',
+    'the @method value',
+    'Adaptive batching: longest wait for a batch to fill',
+    {
+      read: positiveInt(),
+    },
+  ),
+  logLevel: s('logging', 'BENTO_LOG_LEVEL', 'info', 'debug, info, warn, error', {
+    read: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], 'info'),
+  }),
+  logFormat: s('logging', 'BENTO_LOG_FORMAT', 'pretty on a terminal, else json', 'Log line format: pretty or json', {
+    read: oneOf(['pretty', 'json']),
+  }),
+  accessLog: s('logging', 'BENTO_ACCESS_LOG', 'on', 'on (probes and scrapes left out), all, off', {
+    read: oneOf(['on', 'all', 'off'], 'on'),
+  }),
+  debug: s(
     'logging',
     'BENTO_DEBUG',
     'unset',
     'Set: the CLI prints the stack trace of an error bento-ts did not raise on purpose',
+    { read: isSet },
   ),
-  s('logging', 'NO_COLOR', 'unset', 'Set: no ANSI colour anywhere (colour is only used on a terminal anyway)'),
-  s(
+  noColor: s(
+    'logging',
+    'NO_COLOR',
+    'unset',
+    'Set: no ANSI colour anywhere (colour is only used on a terminal anyway)',
+    {
+      read: isSet,
+    },
+  ),
+  forceColor: s('logging', 'FORCE_COLOR', 'unset', 'Colour even when not on a terminal (0 or false: never)', {
+    read: (raw) => (raw === undefined ? undefined : raw !== '0' && raw !== 'false'),
+  }),
+  otlpEndpoint: s(
     'logging',
     'OTEL_EXPORTER_OTLP_ENDPOINT',
     'unset (tracing off)',
     'OpenTelemetry tracing over OTLP/HTTP (also OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_TRACES_EXPORTER, OTEL_SERVICE_NAME)',
   ),
-  s('mlflow', 'MLFLOW_TRACKING_URI', 'unset', 'MLflow tracking server, for runs:/ and models:/ URIs'),
-  s('mlflow', 'MLFLOW_REGISTRY_URI', 'MLFLOW_TRACKING_URI', 'Model registry server, when it is another one'),
-  s('mlflow', 'MLFLOW_TRACKING_USERNAME', 'unset', 'Basic auth user'),
-  s('mlflow', 'MLFLOW_TRACKING_PASSWORD', 'unset', 'Basic auth password', { secret: true }),
-  s('mlflow', 'MLFLOW_TRACKING_TOKEN', 'unset', 'Bearer token', { secret: true }),
-  s('mlflow', 'MLFLOW_TRACKING_INSECURE_TLS', 'false', "true: do not verify the server's TLS certificate"),
-  s('mlflow', 'MLFLOW_TRACKING_SERVER_CERT_PATH', 'unset', 'CA bundle to verify the server with'),
-  s('mlflow', 'MLFLOW_HTTP_REQUEST_TIMEOUT', '120', 'Seconds per MLflow request'),
-  s('mlflow', 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', '5', 'Retries of a failed MLflow request'),
-  s('mlflow', 'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR', '1', 'Backoff between retries, in seconds, doubled each time'),
-  s('storage', 'BENTO_HOME', '~/bento', 'The local store of models and bentos'),
-  s('storage', 'MLFLOW_S3_ENDPOINT_URL', 'unset (AWS)', 'S3-compatible artifact store (MinIO...)'),
-  s('storage', 'MLFLOW_S3_IGNORE_TLS', 'false', "true: do not verify the object store's TLS certificate"),
-  s('storage', 'AWS_ACCESS_KEY_ID', 'unset', 'Object store access key', { secret: true }),
-  s('storage', 'AWS_SECRET_ACCESS_KEY', 'unset', 'Object store secret key', { secret: true }),
-  s('storage', 'AWS_SESSION_TOKEN', 'unset', 'Object store session token', { secret: true }),
-  s('storage', 'AWS_DEFAULT_REGION', 'us-east-1', 'Object store region (also AWS_REGION)', { aliases: ['AWS_REGION'] }),
-  s(
+  mlflowTrackingUri: s(
+    'mlflow',
+    'MLFLOW_TRACKING_URI',
+    'unset',
+    'MLflow tracking server, for runs:/ and models:/ URIs',
+  ),
+  mlflowRegistryUri: s(
+    'mlflow',
+    'MLFLOW_REGISTRY_URI',
+    'MLFLOW_TRACKING_URI',
+    'Model registry server, when it is another one',
+  ),
+  mlflowUsername: s('mlflow', 'MLFLOW_TRACKING_USERNAME', 'unset', 'Basic auth user'),
+  mlflowPassword: s('mlflow', 'MLFLOW_TRACKING_PASSWORD', 'unset', 'Basic auth password', { secret: true }),
+  mlflowToken: s('mlflow', 'MLFLOW_TRACKING_TOKEN', 'unset', 'Bearer token', { secret: true }),
+  mlflowInsecureTls: s(
+    'mlflow',
+    'MLFLOW_TRACKING_INSECURE_TLS',
+    'false',
+    "true: do not verify the server's TLS certificate",
+  ),
+  mlflowServerCert: s('mlflow', 'MLFLOW_TRACKING_SERVER_CERT_PATH', 'unset', 'CA bundle to verify the server with'),
+  mlflowTimeout: s('mlflow', 'MLFLOW_HTTP_REQUEST_TIMEOUT', '120', 'Seconds per MLflow request'),
+  mlflowRetries: s('mlflow', 'MLFLOW_HTTP_REQUEST_MAX_RETRIES', '5', 'Retries of a failed MLflow request'),
+  mlflowBackoff: s(
+    'mlflow',
+    'MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR',
+    '1',
+    'Backoff between retries, in seconds, doubled each time',
+  ),
+  bentoHome: s('storage', 'BENTO_HOME', '~/bento', 'The local store of models and bentos', {
+    read: (raw) => resolve(raw ?? join(homedir(), 'bento')),
+  }),
+  s3Endpoint: s('storage', 'MLFLOW_S3_ENDPOINT_URL', 'unset (AWS)', 'S3-compatible artifact store (MinIO...)'),
+  s3IgnoreTls: s('storage', 'MLFLOW_S3_IGNORE_TLS', 'false', "true: do not verify the object store's TLS certificate"),
+  awsAccessKeyId: s('storage', 'AWS_ACCESS_KEY_ID', 'unset', 'Object store access key', { secret: true }),
+  awsSecretAccessKey: s('storage', 'AWS_SECRET_ACCESS_KEY', 'unset', 'Object store secret key', { secret: true }),
+  awsSessionToken: s('storage', 'AWS_SESSION_TOKEN', 'unset', 'Object store session token', { secret: true }),
+  awsRegion: s('storage', 'AWS_DEFAULT_REGION', 'us-east-1', 'Object store region (also AWS_REGION)', {
+    aliases: ['AWS_REGION'],
+  }),
+  importMaxBytes: s(
     'storage',
     'BENTO_IMPORT_MAX_BYTES',
     '21474836480 (20 GiB)',
     'Largest total an archive may unpack to: bento import, and .tar.gz models of the https plugin',
+    { read: positiveInt(20 * 1024 * MiB) },
   ),
-  s('storage', 'BENTO_HTTPS_MAX_BYTES', '2147483648 (2 GiB)', '@bento-ts/plugin-https: largest download'),
-  s('storage', 'BENTO_HTTPS_TIMEOUT_SECONDS', '600', '@bento-ts/plugin-https: time allowed for one download'),
-  s('storage', 'BENTO_HTTPS_RETRIES', '3', '@bento-ts/plugin-https: retries of a failed download'),
-  s(
+  httpsMaxBytes: s(
+    'storage',
+    'BENTO_HTTPS_MAX_BYTES',
+    '2147483648 (2 GiB)',
+    '@bento-ts/plugin-https: largest download',
+  ),
+  httpsTimeout: s(
+    'storage',
+    'BENTO_HTTPS_TIMEOUT_SECONDS',
+    '600',
+    '@bento-ts/plugin-https: time allowed for one download',
+  ),
+  httpsRetries: s('storage', 'BENTO_HTTPS_RETRIES', '3', '@bento-ts/plugin-https: retries of a failed download'),
+  containerizeBackend: s(
     'tools',
     'BENTO_CONTAINERIZE_BACKEND',
     'the first of docker, podman, buildah that works',
     'Image builder of bento containerize',
+    { read: oneOf(['docker', 'podman', 'buildah']) },
   ),
-  s(
+  baseImage: s(
     'tools',
     'BENTO_BASE_IMAGE',
     "the bento's docker.baseImage",
     'Base image bento containerize builds from (a mirror, a stand-in); --build-arg BASE_IMAGE= wins',
+    { read: text() },
   ),
-];
+};
+
+/** Every setting, in the order `bento config` and docs/configuration.md list them. */
+export const SETTINGS: readonly Setting[] = Object.values(CATALOGUE);
+
+type Catalogue = typeof CATALOGUE;
+type ReadKey = { [K in keyof Catalogue]: Catalogue[K] extends { read: Parse<unknown> } ? K : never }[keyof Catalogue];
+
+/** The framework's settings, parsed, by name: what every module reads instead of the environment. */
+export type Settings = { readonly [K in ReadKey]: Catalogue[K] extends { read: Parse<infer T> } ? T : never };
+
+/** A setting's raw value: its name's, else its aliases' in order; blank counts as unset. */
+function rawValue(env: Env, setting: Setting): string | undefined {
+  for (const name of [setting.name, ...(setting.aliases ?? [])]) {
+    const raw = env[name]?.trim();
+    if (raw) return raw;
+  }
+  return undefined;
+}
+
+/**
+ * The settings `env` gives. Each is parsed, with its default, the first time it is read, and kept: a command reads
+ * only what it uses, so a bad value elsewhere does not stop it (`bento serve` checks them all, with checkSettings).
+ */
+export function readSettings(env: Env = process.env): Settings {
+  const settings = {};
+  for (const [key, setting] of Object.entries(CATALOGUE) as Array<[string, Setting]>) {
+    const read = setting.read;
+    if (!read) continue;
+    let value: unknown;
+    let parsed = false;
+    Object.defineProperty(settings, key, {
+      enumerable: true,
+      get() {
+        if (!parsed) {
+          value = read(rawValue(env, setting), setting.name);
+          parsed = true;
+        }
+        return value;
+      },
+    });
+  }
+  return Object.freeze(settings) as Settings;
+}
+
+/** Parses every setting now, so that a server refuses a bad one before it starts instead of when it is used. */
+export function checkSettings(settings: Settings): void {
+  for (const key of Object.keys(settings)) void settings[key as keyof Settings];
+}
+
+/** A setting's name, for messages: the catalogue's, so no module spells it on its own. */
+export function settingName(key: keyof Catalogue): string {
+  return CATALOGUE[key].name;
+}
 
 const BY_NAME = new Map(
   SETTINGS.flatMap((setting) => [setting.name, ...(setting.aliases ?? [])].map((n) => [n, setting] as const)),

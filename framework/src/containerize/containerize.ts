@@ -1,3 +1,4 @@
+import { readSettings } from '../config/settings.js';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { StoredBento } from '../bento/bento-store.js';
@@ -42,11 +43,12 @@ export async function containerize(
   options: ContainerizeOptions = {},
 ): Promise<{ backend: BackendName; command: string[]; tags: string[] }> {
   const env = options.env ?? process.env;
-  const backend = chooseBackend(options.backend ?? env.BENTO_CONTAINERIZE_BACKEND);
+  const settings = readSettings(env);
+  const backend = chooseBackend(options.backend ?? settings.containerizeBackend);
   const tags = options.tags?.length ? options.tags : [bento.manifest.tag];
   // The bento's Dockerfile names its base as ARG BASE_IMAGE; the environment can point it at a registry mirror
   // (or a local stand-in) without rebuilding the bento, and an explicit --build-arg still wins.
-  const buildArgs = { ...(env.BENTO_BASE_IMAGE ? { BASE_IMAGE: env.BENTO_BASE_IMAGE } : {}), ...options.buildArgs };
+  const buildArgs = { ...(settings.baseImage ? { BASE_IMAGE: settings.baseImage } : {}), ...options.buildArgs };
   const command = backend.command({
     context: bento.path,
     dockerfile: join(bento.path, 'env', 'docker', 'Dockerfile'),

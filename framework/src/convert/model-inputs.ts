@@ -1,3 +1,4 @@
+import { readSettings } from '../config/settings.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, InputShapeUnknownError } from '../errors.js';
@@ -108,7 +109,7 @@ export function knownInputs(
     const found = fromExample(example);
     if (found.inputs || found.columns) return { ...found, outputs, inputsFrom: 'input example', example };
   }
-  const shape = env[INPUT_SHAPE_ENV]?.trim();
+  const shape = readSettings(env).modelInputShape;
   if (shape)
     return {
       inputs: [{ name: 'input', dtype: 'float32', shape: parseInputShape(shape) }],

@@ -4,9 +4,6 @@ import { slice } from '../tensor/concat.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { sizeOf } from '../tensor/tensor.js';
 
-/** The converted model's largest allowed absolute difference from the original on any float output. */
-export const DEFAULT_TOLERANCE = 1e-4;
-
 function numbers(t: Tensor): ArrayLike<number> {
   return t.dtype === 'int64' ? Array.from(t.data as BigInt64Array, Number) : (t.data as ArrayLike<number>);
 }

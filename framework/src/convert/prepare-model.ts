@@ -4,6 +4,7 @@
  * original on the same samples, and kept inside the model's directory (bento-converted/) with its record. What
  * fails any of this is refused, and nothing of it is kept.
  */
+import { readSettings } from '../config/settings.js';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BentoError, ConversionFailedError, ModelNotConvertibleError, ParityError } from '../errors.js';
@@ -18,7 +19,7 @@ import { inspectModelPath } from '../models/model-dir.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
 import { knownInputs, requireInputs } from './model-inputs.js';
-import { DEFAULT_TOLERANCE, checkParity } from './parity.js';
+import { checkParity } from './parity.js';
 import { conversionPython } from './python-env.js';
 
 /** Flavors a backend loads as they are, for messages. */
@@ -34,15 +35,6 @@ export interface PrepareContext {
   home: string;
   /** The model's URI, for messages. */
   label: string;
-}
-
-function numberSetting(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number): number {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0)
-    throw new ConversionFailedError(`${name} must be a positive number, got "${raw}"`);
-  return value;
 }
 
 /** Why a model of `flavor` cannot be served, and what can be. */
@@ -96,6 +88,7 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const started = performance.now();
+  const settings = readSettings(ctx.env);
   try {
     const result = await converter.convert(
       {
@@ -103,8 +96,8 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
         flavor,
         mlmodel: info.mlmodel,
         ...known,
-        opset: numberSetting(ctx.env, 'BENTO_CONVERT_OPSET', 17),
-        samples: numberSetting(ctx.env, 'BENTO_CONVERT_SAMPLES', 8),
+        opset: settings.convertOpset,
+        samples: settings.convertSamples,
       },
       {
         outDir,
@@ -116,12 +109,12 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
       },
     );
     reporter.step(`checking the ${result.format} model against the original`);
-    const tolerance = numberSetting(ctx.env, 'BENTO_CONVERT_TOLERANCE', DEFAULT_TOLERANCE);
+    const tolerance = settings.convertTolerance;
     const session = await ctx.registry
       .backendFor(result.format)
       .load(
         { uri: ctx.label, source: 'conversion', path: outDir, format: result.format, file: result.file, metadata: {} },
-        { threads: 1, device: 'cpu', logger: ctx.logger, extra: {} },
+        { threads: 1, device: 'cpu', logger: ctx.logger, extra: {}, env: ctx.env },
       );
     let parity;
     try {

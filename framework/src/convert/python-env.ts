@@ -4,6 +4,7 @@
  * converter needs. Environments are kept in BENTO_HOME/python-envs by the hash of what went into them, so each is
  * made once. Python is needed for converting only; nothing served runs it.
  */
+import { readSettings } from '../config/settings.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -129,7 +130,7 @@ export async function conversionPython(
   packages: string[],
   options: PythonEnvOptions,
 ): Promise<string> {
-  const chosen = options.env[CONVERT_PYTHON_ENV]?.trim();
+  const chosen = readSettings(options.env).convertPython;
   if (chosen) {
     if (!existsSync(chosen)) throw new ConvertEnvError(`${CONVERT_PYTHON_ENV}=${chosen} does not exist`);
     return chosen;

@@ -8,7 +8,7 @@
  * size it ends up with, wherever that size was set.
  */
 import type { BatchingConfig, BentoYaml } from '../config/bento-yaml.js';
-import { envInt } from '../config/limits.js';
+import type { Settings } from '../config/settings.js';
 import { ConfigError, ServiceDefinitionError } from '../errors.js';
 import { type ApiDefinition, getApis } from '../sdk/decorators/api.js';
 import { type MethodDefinition, defaultMaxQueueSize, getMethods } from '../sdk/decorators/method.js';
@@ -42,14 +42,14 @@ export interface ResolvedService {
 export type DefinitionConfig = Pick<BentoYaml, 'traffic' | 'apis' | 'runners'>;
 
 /**
- * Resolves a `@service` class. `env` is the serving environment (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`
- * for every batchable method); a build passes none, as those apply where the bento is served. A bento.yaml name
+ * Resolves a `@service` class. `serving` holds the serving settings that apply to every batchable method
+ * (`BENTO_MAX_BATCH_SIZE`, `BENTO_MAX_LATENCY_MS`); a build passes none, as those apply where the bento is served. A bento.yaml name
  * that matches no API, runner or method is an error: a typo would otherwise be silently ignored.
  */
 export function resolveService(
   cls: Constructor,
   config: DefinitionConfig,
-  env: Readonly<Record<string, string | undefined>> = {},
+  serving: Partial<Pick<Settings, 'maxBatchSize' | 'maxLatencyMs'>> = {},
 ): ResolvedService {
   const declared = getServiceDefinition(cls);
   if (!declared) throw new ServiceDefinitionError(`${cls.name} is not decorated with @service()`);
@@ -82,7 +82,7 @@ export function resolveService(
         throw new ConfigError(`bento.yaml runners.${name}.batching.${m}: runner "${name}" has no method "${m}"`);
     }
   }
-  const fromEnv = environmentBatching(env);
+  const fromEnv: BatchingConfig = { maxBatchSize: serving.maxBatchSize, maxLatencyMs: serving.maxLatencyMs };
   const runners = declared.runnables.map((runnable): ResolvedRunner => {
     const def = getRunnableDefinition(runnable)!;
     const o = config.runners?.[def.name];
@@ -117,11 +117,4 @@ function resolveMethod(
   const maxLatencyMs = fromEnv.maxLatencyMs ?? fromYaml?.maxLatencyMs ?? declared.maxLatencyMs;
   const maxQueueSize = fromYaml?.maxQueueSize ?? declared.maxQueueSize ?? defaultMaxQueueSize(maxBatchSize);
   return { ...declared, maxBatchSize, maxLatencyMs, maxQueueSize };
-}
-
-function environmentBatching(env: Readonly<Record<string, string | undefined>>): BatchingConfig {
-  const batching: BatchingConfig = {};
-  if (env.BENTO_MAX_BATCH_SIZE) batching.maxBatchSize = envInt(env, 'BENTO_MAX_BATCH_SIZE', 1);
-  if (env.BENTO_MAX_LATENCY_MS) batching.maxLatencyMs = envInt(env, 'BENTO_MAX_LATENCY_MS', 1);
-  return batching;
 }

@@ -1,3 +1,4 @@
+import { readSettings } from '../config/settings.js';
 import type { Logger } from '../plugins/types.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -14,9 +15,10 @@ function clock(time: Date): string {
  * human-readable ones when stderr is a terminal, as BENTO_LOG_FORMAT
  * (`json`, `pretty`) may also say. Level from BENTO_LOG_LEVEL.
  */
-export function consoleLogger(name: string, level = process.env.BENTO_LOG_LEVEL ?? 'info'): Logger {
-  const min = Math.max(0, LEVELS.indexOf(level as (typeof LEVELS)[number]));
-  const pretty = (process.env.BENTO_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty';
+export function consoleLogger(name: string, level?: string): Logger {
+  const settings = readSettings();
+  const min = Math.max(0, LEVELS.indexOf((level ?? settings.logLevel) as (typeof LEVELS)[number]));
+  const pretty = (settings.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty';
   const write =
     (lvl: (typeof LEVELS)[number]) =>
     (msg: string, ...args: unknown[]) => {

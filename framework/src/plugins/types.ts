@@ -77,6 +77,8 @@ export interface BackendOptions {
   logger: Logger;
   /** Backend-specific options from the runnable config. */
   extra: Record<string, unknown>;
+  /** The environment the model is served in: where a backend reads its own settings (e.g. BENTO_TFJS_ENGINE). */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** A loaded model, owned by exactly one worker thread. */

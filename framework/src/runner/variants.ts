@@ -42,11 +42,7 @@ export function checkVariants(runner: string, config: VariantsConfig, where: str
  * `BENTO_MODEL_VARIANTS`: the variants as JSON (`{"champion": {"uri": "…", "weight": 90}, …}`), for the service's
  * only runner; deployments set it without rebuilding the bento.
  */
-export function variantsFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-  runners: string[],
-): Record<string, VariantsConfig> {
-  const text = env.BENTO_MODEL_VARIANTS;
+export function variantsFromEnv(text: string | undefined, runners: string[]): Record<string, VariantsConfig> {
   if (!text) return {};
   if (runners.length !== 1)
     throw new ConfigError(
@@ -63,13 +59,6 @@ export function variantsFromEnv(
   const config: VariantsConfig = { variants: variants as Record<string, VariantConfig> };
   checkVariants(runners[0], config, 'BENTO_MODEL_VARIANTS');
   return { [runners[0]]: config };
-}
-
-/** The header that picks a variant: BENTO_MODEL_VARIANT_HEADER, lowercase, or x-model-variant. */
-export function variantHeader(env: Readonly<Record<string, string | undefined>>): string {
-  const name = env.BENTO_MODEL_VARIANT_HEADER ?? DEFAULT_VARIANT_HEADER;
-  if (!/^[A-Za-z0-9-]+$/.test(name)) throw new ConfigError(`BENTO_MODEL_VARIANT_HEADER "${name}" is not a header name`);
-  return name.toLowerCase();
 }
 
 /**

@@ -47,6 +47,7 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
       device: boot.device,
       logger,
       extra: boot.backendOptions,
+      env: process.env,
     });
   } catch (err) {
     if (err instanceof BentoError) throw err;

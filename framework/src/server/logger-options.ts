@@ -1,3 +1,4 @@
+import type { Settings } from '../config/settings.js';
 import { useColour } from '../logging/colour.js';
 
 /**
@@ -6,15 +7,15 @@ import { useColour } from '../logging/colour.js';
  * other bento-ts lines do (`"level":"info"`, see logging/console-logger.ts), not by pino's number, so that one
  * parser reads every line a server writes.
  */
-export function loggerOptions(env: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
-  const format = env.BENTO_LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json');
-  const level = env.BENTO_LOG_LEVEL ?? 'info';
+export function loggerOptions(settings: Settings): Record<string, unknown> {
+  const format = settings.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json');
+  const level = settings.logLevel;
   if (format !== 'pretty') return { level, formatters: { level: (label: string) => ({ level: label }) } };
   return {
     level,
     transport: {
       target: 'pino-pretty',
-      options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', colorize: useColour(process.stdout, env) },
+      options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname', colorize: useColour(process.stdout, settings) },
     },
   };
 }

@@ -1,4 +1,3 @@
-import { envNumber } from '../config/limits.js';
 import { resolveModel } from '../models/resolve-model.js';
 import type { ModelInfo } from '../runner/model-info.js';
 import { ModelFollower, describeModel } from '../runner/model-follower.js';
@@ -11,10 +10,10 @@ import { type RunnerContext, modelLabels } from './start-runners.js';
  */
 export function followersFor(
   runners: RunnerPool[],
-  ctx: Pick<RunnerContext, 'project' | 'registry' | 'env' | 'logger' | 'metrics'>,
+  ctx: Pick<RunnerContext, 'project' | 'registry' | 'env' | 'settings' | 'logger' | 'metrics'>,
 ): ModelFollower[] {
-  if (!ctx.env.BENTO_MODEL_POLL_SECONDS) return [];
-  const seconds = envNumber(ctx.env, 'BENTO_MODEL_POLL_SECONDS', 30);
+  const seconds = ctx.settings.modelPollSeconds;
+  if (seconds === undefined) return [];
   const followers: ModelFollower[] = [];
   for (const pool of runners) {
     const { uri, resolvedUri } = pool.model;

@@ -18,10 +18,6 @@ export const QUIET_ROUTES = new Set([
 /** `BENTO_ACCESS_LOG`: `on` (default; quiet routes left out), `all`, or `off`. */
 export type AccessLogMode = 'on' | 'all' | 'off';
 
-export function accessLogMode(value: string | undefined): AccessLogMode {
-  return value === 'all' || value === 'off' ? value : 'on';
-}
-
 const routeOf = (req: FastifyRequest): string => req.routeOptions.url ?? 'unmatched';
 
 /**

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { container } from 'tsyringe';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
-import { type Limits, limitsFromEnv } from '../config/limits.js';
+import { type Limits, limitsFrom } from '../config/limits.js';
+import { checkSettings, readSettings } from '../config/settings.js';
 import type { Project } from '../config/project.js';
 import { resolveService } from '../definition/resolve-service.js';
 import { consoleLogger } from '../logging/console-logger.js';
@@ -13,13 +14,11 @@ import { FRAMEWORK_DIR } from '../package-info.js';
 import { findPlugins, loadPlugins } from '../plugins/loader.js';
 import type { ModelFollower } from '../runner/model-follower.js';
 import type { RunnerPool } from '../runner/runner-pool.js';
-import { variantHeader } from '../runner/variants.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
 import type { ServiceDefinition } from '../sdk/decorators/service.js';
 import { buildApp } from './app.js';
 import { loggerOptions } from './logger-options.js';
 import { followersFor } from './model-followers.js';
-import { accessLogMode } from './observability-hooks.js';
 import type { ServerState } from './probes.js';
 import { type ProtocolRoute, protocolRoutes } from './protocols.js';
 import { listenError } from './port-check.js';
@@ -64,6 +63,9 @@ export interface RunningServer {
  */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const env = options.env ?? process.env;
+  // Every setting parsed before anything starts: a typo stops the server here, not when the setting is first used.
+  const settings = readSettings(env);
+  checkSettings(settings);
   const logger = consoleLogger('bento');
   const { project } = options;
   sharp.cache(false);
@@ -79,10 +81,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const registry = await loadPlugins(pluginRefs);
   const host = options.host ?? '0.0.0.0';
   const svc = await importService(project.serviceModule);
-  const resolved = resolveService(svc.cls, project.config, env);
+  const resolved = resolveService(svc.cls, project.config, settings);
   const { definition, apis } = resolved;
 
-  const metrics = env.BENTO_METRICS === 'off' ? undefined : (options.metrics ?? new ServerMetrics());
+  const metrics = settings.metrics === 'off' ? undefined : (options.metrics ?? new ServerMetrics());
   const state: ServerState = { draining: false };
   const version = project.bento?.tag.split(':')[1];
   const tracing = await tracingFromEnv(env, { name: definition.name, version });
@@ -95,6 +97,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       project,
       registry,
       env,
+      settings,
       logger,
       serviceModule: svc.moduleUrl,
       serviceExport: svc.exportName,
@@ -104,24 +107,24 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       tracing: tracing?.call,
     };
     const { targets, variants } = await startRunners(resolved, ctx, scope, runners);
-    followers = followersFor(runners, { project, registry, env, logger, metrics });
+    followers = followersFor(runners, { project, registry, env, settings, logger, metrics });
     const service = scope.resolve(svc.cls) as object;
     const served = apis.filter((a) => !a.enabled || a.enabled(service));
-    const limits = { ...limitsFromEnv(env), ...options.limits };
+    const limits = { ...limitsFrom(settings), ...options.limits };
     const app = await buildApp({
       service,
       definition,
       apis: served,
       limits,
-      logger: options.logger ?? loggerOptions(env),
+      logger: options.logger ?? loggerOptions(settings),
       metrics,
       state,
-      accessLog: accessLogMode(env.BENTO_ACCESS_LOG),
+      accessLog: settings.accessLog,
       version,
       targets,
       tracing,
       modelVersionHeader: followers.length > 0 || variants,
-      variantHeader: variants ? variantHeader(env) : undefined,
+      variantHeader: variants ? settings.variantHeader : undefined,
       requestHooks: registry.requestHooks,
     });
     await app.listen({ port: options.port ?? 3000, host }).catch((err: unknown) => {

@@ -6,7 +6,7 @@
 import { basename } from 'node:path';
 import type { DependencyContainer } from 'tsyringe';
 import type { Project } from '../config/project.js';
-import { envInt } from '../config/limits.js';
+import type { Settings } from '../config/settings.js';
 import type { ResolvedRunner, ResolvedService } from '../definition/resolve-service.js';
 import { ConfigError } from '../errors.js';
 import { resolveModel } from '../models/resolve-model.js';
@@ -48,11 +48,11 @@ export async function startRunners(
   scope: DependencyContainer,
   pools: RunnerPool[],
 ): Promise<StartedRunners> {
-  const { project, env, metrics } = ctx;
+  const { project, settings, metrics } = ctx;
   const variants = {
     ...variantsFromConfig(project.config),
     ...variantsFromEnv(
-      env,
+      settings.modelVariants,
       service.runners.map((r) => r.definition.name),
     ),
   };
@@ -115,7 +115,10 @@ export async function startRunners(
 export interface RunnerContext {
   project: Project;
   registry: Registry;
+  /** The serving environment, as model sources and model selectors read it. */
   env: Readonly<Record<string, string | undefined>>;
+  /** The framework's settings, parsed from that environment. */
+  settings: Settings;
   logger: Logger;
   serviceModule: string;
   serviceExport: string;
@@ -137,11 +140,8 @@ async function startRunner(
   const name = variant ? `${def.name}@${variant.name}` : def.name;
   ctx.logger.info(`runner "${name}": resolving model ${uri}`);
   const model = await resolveModel(ctx.registry, uri, ctx.project, ctx.env, ctx.logger);
-  const workers = resolveWorkerCount(
-    def.workers,
-    ctx.workersOverride ?? (ctx.env.BENTO_RUNNER_WORKERS ? envInt(ctx.env, 'BENTO_RUNNER_WORKERS', 1) : undefined),
-  );
-  const threads = envInt(ctx.env, 'BENTO_RUNNER_THREADS', def.threadsPerWorker ?? 1);
+  const workers = resolveWorkerCount(def.workers, ctx.workersOverride ?? ctx.settings.runnerWorkers);
+  const threads = ctx.settings.runnerThreads ?? def.threadsPerWorker ?? 1;
   const pool = await RunnerPool.start(
     name,
     {
@@ -156,7 +156,7 @@ async function startRunner(
       backendOptions: def.backendOptions ?? {},
       bentoDir: ctx.project.bento?.path,
     },
-    { workers, maxQueue: envInt(ctx.env, 'BENTO_RUNNER_MAX_QUEUE', 1024) },
+    { workers, maxQueue: ctx.settings.runnerMaxQueue },
   );
   ctx.metrics?.modelLoaded(modelLabels(name, pool.model), (performance.now() - started) / 1000);
   ctx.logger.info(

@@ -1,7 +1,8 @@
+import { readSettings } from '../config/settings.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { homedir, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidInputError, ModelNotFoundError, ModelStoreError } from '../errors.js';
@@ -56,7 +57,7 @@ export type NewModel = Omit<
 };
 
 export function storeRoot(env: Readonly<Record<string, string | undefined>>): string {
-  return resolve(env[BENTO_HOME_ENV] || join(homedir(), 'bento'));
+  return readSettings(env).bentoHome;
 }
 
 /** Turns any name into a tag part: what the filesystem and `name:version` syntax allow. */

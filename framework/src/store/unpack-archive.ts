@@ -5,7 +5,7 @@
  * unpack to terabytes).
  */
 import * as tar from 'tar';
-import { envInt } from '../config/limits.js';
+import { readSettings } from '../config/settings.js';
 
 export interface UnpackLimits {
   /** Largest total of unpacked file sizes. */
@@ -15,11 +15,11 @@ export interface UnpackLimits {
 }
 
 /** 20 GiB and 200,000 entries. */
-export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { maxBytes: 20 * 1024 ** 3, maxEntries: 200_000 };
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { maxBytes: readSettings({}).importMaxBytes, maxEntries: 200_000 };
 
 /** The limits with `BENTO_IMPORT_MAX_BYTES` from `env` applied. */
 export function unpackLimits(env: Readonly<Record<string, string | undefined>>): UnpackLimits {
-  return { ...DEFAULT_UNPACK_LIMITS, maxBytes: envInt(env, 'BENTO_IMPORT_MAX_BYTES', DEFAULT_UNPACK_LIMITS.maxBytes) };
+  return { ...DEFAULT_UNPACK_LIMITS, maxBytes: readSettings(env).importMaxBytes };
 }
 
 /** How a caller names what went wrong, in its own error class. */

@@ -1,7 +1,8 @@
+import { readSettings } from '../config/settings.js';
 import { decode as decodeBmp } from 'bmp-ts';
 import { imageSize } from 'image-size';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
-import { ConfigError, ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
+import { ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
 import { type RawImage, decodeSmall } from './js-decode.js';
 import { nativeDecode } from './native-decode-gate.js';
 import { resizeBilinear, toChannels } from './resample.js';
@@ -25,18 +26,7 @@ export const IMAGE_MEDIA_TYPES = [
  * (tens of microseconds, PIL's bilinear filter); larger ones, and every other format, go to sharp's
  * thread pool. `BENTO_JS_DECODE_MAX_PIXELS` changes it (0 sends everything to sharp).
  */
-export const JS_DECODE_MAX_PIXELS = jsDecodeMaxPixels(process.env.BENTO_JS_DECODE_MAX_PIXELS);
-
-function jsDecodeMaxPixels(raw: string | undefined): number {
-  if (raw === undefined || raw.trim() === '') return 96 * 96;
-  const n = Number(raw);
-  // A typo must not silently send every image down the slower path.
-  if (!Number.isInteger(n) || n < 0)
-    throw new ConfigError(
-      `BENTO_JS_DECODE_MAX_PIXELS must be a whole number of pixels (0 sends every image to sharp), got "${raw}"`,
-    );
-  return n;
-}
+export const JS_DECODE_MAX_PIXELS = readSettings().jsDecodeMaxPixels;
 
 export type ResizeFit = 'fill' | 'cover' | 'contain';
 export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';

@@ -1,4 +1,5 @@
 /** An image classifier's [batch, classes] output as the seed guide's predictions: class names, softmax where needed, the best class. */
+import { readSettings } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import type { ModelInfo } from '../runner/model-info.js';
@@ -39,9 +40,7 @@ export function classNamesOf(
   numClasses: number,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): string[] {
-  const given = env[CLASSES_ENV]?.split(',')
-    .map((c) => c.trim())
-    .filter(Boolean);
+  const given = readSettings(env).modelClasses?.filter(Boolean);
   if (given) {
     if (given.length !== numClasses)
       throw new ConfigError(`${CLASSES_ENV} names ${given.length} classes; the model answers ${numClasses}`);

@@ -1,3 +1,4 @@
+import { readSettings } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
@@ -87,9 +88,9 @@ export function preprocessSpecFor(
       `model input "${input.name}" is ${input.dtype}; image preprocessing produces float32 or uint8`,
     );
   }
-  const givenMean =
-    numberList(env[PREPROCESS_ENV.mean], PREPROCESS_ENV.mean) ?? numberList(pre.mean, 'preprocessing.mean');
-  const givenStd = numberList(env[PREPROCESS_ENV.std], PREPROCESS_ENV.std) ?? numberList(pre.std, 'preprocessing.std');
+  const settings = readSettings(env);
+  const givenMean = settings.modelMean ?? numberList(pre.mean, 'preprocessing.mean');
+  const givenStd = settings.modelStd ?? numberList(pre.std, 'preprocessing.std');
   if (dtype === 'float32' && (!givenMean || !givenStd)) {
     // A guess that is wrong skews every answer without an error: say so where the operator looks.
     consoleLogger('bento').warn(

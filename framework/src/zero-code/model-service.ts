@@ -5,7 +5,7 @@
  * classifier whose preprocessing its metadata gives, or the settings (MODEL_MEAN, MODEL_STD). The model is
  * MODEL_URI, which the CLI sets from its target.
  */
-import { ConfigError } from '../errors.js';
+import { readSettings } from '../config/settings.js';
 import type { ImageInput } from '../vision/image-input.js';
 import { Image } from '../io/image.js';
 import { jsonOutput } from '../io/descriptor.js';
@@ -18,18 +18,14 @@ import { type Runner, runner } from '../sdk/decorators/runner.js';
 import { service } from '../sdk/decorators/service.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { PREDICTION_SCHEMA, type Prediction, classNamesOf, outputWidth, toPredictions } from '../vision/predictions.js';
-import { type PreprocessSpec, PREPROCESS_ENV, deferPixels, preprocessSpecFor } from '../vision/preprocess.js';
+import { type PreprocessSpec, deferPixels, preprocessSpecFor } from '../vision/preprocess.js';
 
 /** The runner's name: the model's name in the Open Inference Protocol's URLs (MLflow's MLServer calls it so too). */
 export const MODEL_RUNNER = 'mlflow-model';
 
 /** MLflow's own setting for its scoring server's request timeout (`mlflow models serve -t`), in seconds. */
 function timeoutMs(): number {
-  const raw = process.env.MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT?.trim();
-  const seconds = raw ? Number(raw) : 60;
-  if (!(seconds > 0))
-    throw new ConfigError(`MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT must be a positive number of seconds, got "${raw}"`);
-  return seconds * 1000;
+  return readSettings().scoringTimeoutSeconds * 1000;
 }
 
 @runnable({ name: MODEL_RUNNER, model: modelFromEnv() })
@@ -56,10 +52,9 @@ function imageSpec(model: ModelInfo): PreprocessSpec | undefined {
     output.shape.length !== 2
   )
     return undefined;
+  const settings = readSettings();
   const given =
-    model.metadata.preprocessing !== undefined ||
-    process.env[PREPROCESS_ENV.mean] !== undefined ||
-    process.env[PREPROCESS_ENV.std] !== undefined;
+    model.metadata.preprocessing !== undefined || settings.modelMean !== undefined || settings.modelStd !== undefined;
   if (!given) return undefined;
   try {
     return preprocessSpecFor(input, model.metadata, process.env);

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { DEFAULT_LIMITS, getApis, getServiceDefinition } from '../../src/index.js';
+import { DEFAULT_LIMITS } from '../../src/index.js';
+import { getApis } from '../../src/sdk/decorators/api.js';
+import { getServiceDefinition } from '../../src/sdk/decorators/service.js';
 import type { Constructor } from '../../src/sdk/metadata.js';
 import { type AppOptions, buildApp } from '../../src/server/app.js';
 

@@ -9,7 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ModelStore, type StoredModel } from '../../src/index.js';
+import { ModelStore, type StoredModel } from '../../src/plugin.js';
 
 const STORE_MODULE = fileURLToPath(new URL('../../src/store/model-store.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -8,7 +8,7 @@
  * Conversion runs Python (python/bento_convert): BENTO_CONVERT_PYTHON, else an environment made from the model's own
  * requirements (see ConverterContext.python).
  */
-import { definePlugin } from '@bento-ts/framework';
+import { definePlugin } from '@bento-ts/framework/plugin';
 import { pythonConverter } from './python-converter.js';
 
 export { PYTHON_DIR, pythonConverter, type PythonConverterOptions } from './python-converter.js';

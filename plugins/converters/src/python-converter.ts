@@ -19,7 +19,7 @@ import {
   type Tensor,
   allocate,
   tensor,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 
 /** python/, where the bento_convert package is (two levels up from dist/src). */
 export const PYTHON_DIR = fileURLToPath(new URL('../../python', import.meta.url));

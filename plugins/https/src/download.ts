@@ -8,7 +8,7 @@ import {
   ModelSourceUnavailableError,
   PayloadTooLargeError,
   type Logger,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import { type HttpsModelRef, shown } from './https-uri.js';
 
 export interface DownloadOptions {

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '@bento-ts/framework';
+import { InvalidInputError } from '@bento-ts/framework/plugin';
 
 /** What an `https://` model URI names: where to fetch, the SHA-256 the bytes must have, and how to unpack them. */
 export interface HttpsModelRef {

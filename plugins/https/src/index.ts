@@ -19,7 +19,7 @@ import {
   tagPart,
   unpackArchive,
   unpackLimits,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import { download } from './download.js';
 import { type HttpsModelRef, modelName, parseHttpsUri, shown } from './https-uri.js';
 

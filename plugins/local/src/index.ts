@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
-import { InvalidInputError, type ModelSource, definePlugin, inspectModelPath } from '@bento-ts/framework';
+import { InvalidInputError, type ModelSource, definePlugin, inspectModelPath } from '@bento-ts/framework/plugin';
 
 function toPath(uri: string, cwd: string): string {
   if (uri.startsWith('file:')) {

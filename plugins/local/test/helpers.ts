@@ -1,4 +1,4 @@
-import type { Logger } from '@bento-ts/framework';
-export { ModelFormatError, ModelNotFoundError, ModelStore } from '@bento-ts/framework';
+import type { Logger } from '@bento-ts/framework/plugin';
+export { ModelFormatError, ModelNotFoundError, ModelStore } from '@bento-ts/framework/plugin';
 
 export const consoleLoggerForTests: Logger = { debug() {}, info() {}, warn() {}, error() {} };

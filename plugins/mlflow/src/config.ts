@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, hideUrlCredentials } from '@bento-ts/framework';
+import { ConfigError, hideUrlCredentials } from '@bento-ts/framework/plugin';
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -6,7 +6,7 @@
  * the local model store and served from there. Configured by MLflow's own
  * environment variables (MLFLOW_TRACKING_URI, credentials, TLS, S3).
  */
-import { definePlugin } from '@bento-ts/framework';
+import { definePlugin } from '@bento-ts/framework/plugin';
 import { mlflowModelSource } from './model-source.js';
 
 export { mlflowModelSource, fetchModel } from './model-source.js';

@@ -9,7 +9,7 @@ import {
   type StoredModel,
   inspectModelPath,
   tagPart,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import { downloadTree } from './artifacts/download.js';
 import { mlflowConfigFromEnv, redact } from './config.js';
 import { MlflowResolver, type Resolution } from './resolver.js';

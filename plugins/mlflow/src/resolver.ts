@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelFormatError, ModelNotFoundError, type ModelMetadata } from '@bento-ts/framework';
+import { ModelFormatError, ModelNotFoundError, type ModelMetadata } from '@bento-ts/framework/plugin';
 import { LocalArtifactRepository } from './artifacts/local-repo.js';
 import { ProxyArtifactRepository } from './artifacts/proxy-repo.js';
 import type { ArtifactRepository } from './artifacts/repository.js';

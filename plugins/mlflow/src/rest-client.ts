@@ -5,7 +5,7 @@ import {
   ModelSourceAuthError,
   ModelSourceUnavailableError,
   type Logger,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import { Agent, fetch, type Response } from 'undici';
 import { type MlflowConfig, redact } from './config.js';
 

@@ -1,4 +1,4 @@
-import { InvalidInputError } from '@bento-ts/framework';
+import { InvalidInputError } from '@bento-ts/framework/plugin';
 
 /** A `models:/` URI taken apart as MLflow's client does (`_parse_model_uri`). */
 export type ModelsUri =

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { ModelStore } from '@bento-ts/framework';
+import { ModelStore } from '@bento-ts/framework/plugin';
 import {
   argmax,
   invoke,

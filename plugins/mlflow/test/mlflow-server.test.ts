@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BentoError, ModelStore, inspectModelPath } from '@bento-ts/framework';
+import { type BentoError, ModelStore, inspectModelPath } from '@bento-ts/framework/plugin';
 import { answeredBy, directProbabilities, modelInfo, predict, serve, servesAnkleBoot } from './helpers/serve.js';
 import { type Fixtures, REPO_ROOT, Stack, freePort } from './helpers/stack.js';
 

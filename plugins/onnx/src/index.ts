@@ -3,7 +3,7 @@
  * inside runner worker threads. The whole model directory is kept, so models
  * with external weight files load as they are.
  */
-import { definePlugin } from '@bento-ts/framework';
+import { definePlugin } from '@bento-ts/framework/plugin';
 import { onnxBackend } from './onnx-backend.js';
 
 export { onnxBackend };

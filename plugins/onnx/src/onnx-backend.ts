@@ -10,7 +10,7 @@ import {
   type Tensor,
   type TensorSpec,
   InvalidTensorError,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import { fromOrt, toOrt } from './tensor-convert.js';
 
 const ortVersion = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;

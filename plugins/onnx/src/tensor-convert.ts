@@ -1,5 +1,5 @@
 import ort from 'onnxruntime-node';
-import { type DType, type Tensor, InvalidTensorError } from '@bento-ts/framework';
+import { type DType, type Tensor, InvalidTensorError } from '@bento-ts/framework/plugin';
 
 const ORT_TYPES: Record<DType, ort.Tensor.Type> = {
   float32: 'float32',

@@ -4,7 +4,7 @@
  * through tfjs-node only. Pick the engine with the runnable's `backendOptions: { engine }` or BENTO_TFJS_ENGINE
  * (`auto`, `node`, `wasm`, `cpu`).
  */
-import { definePlugin } from '@bento-ts/framework';
+import { definePlugin } from '@bento-ts/framework/plugin';
 import { tfjsBackend } from './tfjs-backend.js';
 
 export { tfjsBackend };

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
-import { ModelFormatError } from '@bento-ts/framework';
+import { ModelFormatError } from '@bento-ts/framework/plugin';
 
 export type TfjsFormat = 'layers-model' | 'graph-model';
 

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { ModelLoadError } from '@bento-ts/framework';
+import { ModelLoadError } from '@bento-ts/framework/plugin';
 
 /** `auto` (tfjs-node if installed, else wasm), or one engine by name. */
 export type EngineChoice = 'auto' | 'node' | 'wasm' | 'cpu';

@@ -13,7 +13,7 @@ import {
   type ResolvedModel,
   type Tensor,
   type TensorSpec,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import { readModelFiles, modelJsonIn } from './model-files.js';
 import { ENGINES, type Engine, type EngineChoice, engine } from './runtime.js';
 
@@ -127,7 +127,7 @@ function layerNames(topology: unknown): { inputs: string[]; outputs: string[] } 
 }
 
 function engineChoice(options: BackendOptions): EngineChoice {
-  const engine = options.extra.engine ?? process.env.BENTO_TFJS_ENGINE ?? 'auto';
+  const engine = options.extra.engine ?? options.env.BENTO_TFJS_ENGINE ?? 'auto';
   const raw = typeof engine === 'string' ? engine : JSON.stringify(engine);
   if (!ENGINES.includes(raw as EngineChoice))
     throw new ModelLoadError(`TF.js engine "${raw}" is unknown; use one of ${ENGINES.join(', ')}`);

@@ -10,17 +10,19 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import {
   ImageInput,
-  type Logger,
-  type ModelSession,
-  ModelLoadError,
-  type ResolvedModel,
   type Tensor,
   allocate,
-  inspectModelPath,
   pixelsToTensor,
   preprocessSpecFor,
   resizePixels,
 } from '@bento-ts/framework';
+import {
+  type Logger,
+  type ModelSession,
+  ModelLoadError,
+  type ResolvedModel,
+  inspectModelPath,
+} from '@bento-ts/framework/plugin';
 import { onnxBackend } from '@bento-ts/plugin-onnx';
 import plugin, { tfjsBackend } from '../src/index.js';
 
@@ -30,7 +32,7 @@ const FASHION_TEST_IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-
 const DATASET_IMAGES = Number(process.env.TFJS_PARITY_IMAGES ?? 1000);
 const LEAK_CALLS = Number(process.env.TFJS_LEAK_CALLS ?? 100_000);
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const options = { threads: 1, device: 'cpu', logger: quiet, extra: {} };
+const options = { threads: 1, device: 'cpu', logger: quiet, extra: {}, env: {} };
 
 async function resolved(dir: string): Promise<ResolvedModel> {
   const info = await inspectModelPath(dir);
@@ -180,7 +182,7 @@ const info = await inspectModelPath(workerData.dir);
 const model = { uri: workerData.dir, source: 'test', path: info.path, format: info.format, file: info.file, metadata: info.metadata };
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const extra = workerData.engine ? { engine: workerData.engine } : {};
-const session = await tfjsBackend.load(model, { threads: 1, device: 'cpu', logger: quiet, extra });
+const session = await tfjsBackend.load(model, { threads: 1, device: 'cpu', logger: quiet, extra, env: process.env });
 const out = await session.run({ input: allocate('float32', [1, 32, 32, 3]) });
 parentPort.postMessage({ backend: session.backend, logits: [...out.logits.data] });
 `,
@@ -189,7 +191,7 @@ parentPort.postMessage({ backend: session.backend, logits: [...out.logits.data] 
   const worker = new Worker(script, {
     workerData: {
       plugin: new URL('../src/index.js', import.meta.url).href,
-      framework: import.meta.resolve('@bento-ts/framework'),
+      framework: import.meta.resolve('@bento-ts/framework/plugin'),
       dir: join(SERVICE, 'model-tfjs'),
       engine: engineOption,
     },

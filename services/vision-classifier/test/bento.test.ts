@@ -204,7 +204,7 @@ describe('bento build, export, import and serve', () => {
     try {
       writeFileSync(
         plugin,
-        "import { isMainThread } from 'node:worker_threads';\nimport { definePlugin } from '@bento-ts/framework';\n" +
+        "import { isMainThread } from 'node:worker_threads';\nimport { definePlugin } from '@bento-ts/framework/plugin';\n" +
           "export default definePlugin({ name: 'local-file', setup() { process.stderr.write(`local-file plugin ready ${isMainThread ? 'on the HTTP thread' : 'in a runner worker'}\\n`); } });\n",
       );
       writeFileSync(

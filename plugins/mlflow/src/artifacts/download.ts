@@ -11,7 +11,7 @@ import {
   ModelLoadError,
   ModelNotFoundError,
   ModelSourceUnavailableError,
-} from '@bento-ts/framework';
+} from '@bento-ts/framework/plugin';
 import cliProgress from 'cli-progress';
 import { isBrokenTransfer } from '../rest-client.js';
 import { type ArtifactEntry, type ArtifactRepository, listFiles } from './repository.js';

@@ -1,4 +1,4 @@
-import { ModelNotFoundError } from '@bento-ts/framework';
+import { ModelNotFoundError } from '@bento-ts/framework/plugin';
 import type { MlflowRestClient } from '../rest-client.js';
 import { joinPath } from '../uri.js';
 import type { ArtifactEntry, ArtifactRepository } from './repository.js';

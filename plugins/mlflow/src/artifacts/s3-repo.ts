@@ -2,7 +2,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { ModelNotFoundError, ModelSourceAuthError, ModelSourceUnavailableError } from '@bento-ts/framework';
+import { ModelNotFoundError, ModelSourceAuthError, ModelSourceUnavailableError } from '@bento-ts/framework/plugin';
 import type { S3Config } from '../config.js';
 import { joinPath } from '../uri.js';
 import type { ArtifactEntry, ArtifactRepository } from './repository.js';

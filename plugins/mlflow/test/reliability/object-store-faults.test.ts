@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type BentoError, ModelStore } from '@bento-ts/framework';
+import { type BentoError, ModelStore } from '@bento-ts/framework/plugin';
 import { FaultProxy } from '../helpers/fault-proxy.js';
 import { modelInfo, predict, serve, servesAnkleBoot } from '../helpers/serve.js';
 import { REPO_ROOT, Stack } from '../helpers/stack.js';
