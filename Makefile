@@ -24,7 +24,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize tune \
-        base-image docker-engine docker-engine-stop k8s-validate test lint format test-reliability test-soak audit bench train samples clean stack-install start stop logs mlflow-ui train-bundled \
+        base-image docker-engine docker-engine-stop k8s-validate test lint format test-reliability test-soak audit bench bench-versions train samples clean stack-install start stop logs mlflow-ui train-bundled \
         tfjs-model
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
@@ -144,6 +144,10 @@ bench: build stack-install ## Ceilings vs served throughput/latency (autocannon)
 	node bench/workers.mjs
 	node bench/backends.mjs
 	node bench/mlflow-serve.mjs
+	@if [ -n "$$BENCH_BASELINE" ]; then node bench/versions.mjs; fi
+
+bench-versions: build ## This checkout against BENCH_BASELINE (a commit or tag), served alternately in one run
+	node bench/versions.mjs
 
 # FLAVOR=pytorch logs as the reference does (mlflow.pytorch.log_model only), with MLflow 2.x's client: MLflow 3's pytorch
 # flavor needs torch 2, and the machine's torch is Debian's 1.13.

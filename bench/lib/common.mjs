@@ -78,14 +78,15 @@ export async function measuredLoad(url, options) {
 /**
  * `bento serve <target> <args>` (the CLI in a child process, as deployed) on a free port with `env` added; resolves
  * with its base URL and a stop function once its banner lists `/health` (or, for a model served with no service
- * code, `/invocations`).
+ * code, `/invocations`). `root` is the checkout whose CLI serves, and where `target` is found: this one, or another
+ * version's (versions.mjs).
  */
-export function serveBento(args = [], env = {}, target = '.') {
+export function serveBento(args = [], env = {}, target = '.', root = ROOT) {
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'framework', 'bin', 'bento.js'), 'serve', target, '--port', '0', '--host', '127.0.0.1', ...args],
+    [join(root, 'framework', 'bin', 'bento.js'), 'serve', target, '--port', '0', '--host', '127.0.0.1', ...args],
     {
-      cwd: ROOT,
+      cwd: root,
       env: { ...process.env, BENTO_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -37,8 +37,8 @@ export {
   type StoredModel,
   type StoredFile,
   type NewModel,
-} from './store/model-store.js';
-export { unpackArchive, unpackLimits, type UnpackLimits, type UnpackErrors } from './store/unpack-archive.js';
+} from './models/store/model-store.js';
+export { unpackArchive, unpackLimits, type UnpackLimits, type UnpackErrors } from './models/store/unpack-archive.js';
 
 // Tensors, as sessions take and give them
 export {

@@ -11,7 +11,7 @@ import { basename, join, resolve } from 'node:path';
 import * as tar from 'tar';
 import { BentoIntegrityError, InvalidInputError } from '../errors.js';
 import type { BentoStore, StoredBento } from './bento-store.js';
-import { DEFAULT_UNPACK_LIMITS, type UnpackLimits, unpackArchive } from '../store/unpack-archive.js';
+import { DEFAULT_UNPACK_LIMITS, type UnpackLimits, unpackArchive } from '../models/store/unpack-archive.js';
 import { listFiles, verifyChecksums } from './checksums.js';
 import { readManifest } from './manifest.js';
 import { checkTagPart } from './tag.js';

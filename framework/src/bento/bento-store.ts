@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { BentoExistsError, BentoNotFoundError } from '../errors.js';
-import { storeRoot } from '../store/model-store.js';
+import { storeRoot } from '../models/store/model-store.js';
 import { listFiles } from './checksums.js';
 import { type BentoManifest, readManifest } from './manifest.js';
 import { formatTag, parseBentoTag } from './tag.js';

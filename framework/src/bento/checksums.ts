@@ -1,7 +1,7 @@
 import { lstat, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { BentoIntegrityError } from '../errors.js';
-import { sha256Of } from '../store/model-store.js';
+import { sha256Of } from '../models/store/model-store.js';
 
 /** The file in a bento listing the SHA-256 of every other file (`sha256sum -c` reads it). */
 export const CHECKSUMS_FILE = 'SHA256SUMS';

@@ -11,7 +11,7 @@ import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
 import { resolveModel } from '../models/resolve-model.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger } from '../plugins/types.js';
-import { ModelStore, type StoredModel } from '../store/model-store.js';
+import { ModelStore, type StoredModel } from '../models/store/model-store.js';
 
 /**
  * The models the runners' code names by a path inside the service project (`./model`, the default when the

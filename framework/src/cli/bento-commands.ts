@@ -1,5 +1,5 @@
 import { exportBento, importBento } from '../bento/archive.js';
-import { unpackLimits } from '../store/unpack-archive.js';
+import { unpackLimits } from '../models/store/unpack-archive.js';
 import { BentoStore, type StoredBento } from '../bento/bento-store.js';
 import { loadDotEnv } from '../config/dotenv.js';
 import { keyValues } from './key-values.js';

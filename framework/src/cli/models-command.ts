@@ -5,7 +5,7 @@ import { consoleLogger } from '../logging/console-logger.js';
 import { fromWorkingDirectory } from '../models/model-selector.js';
 import { resolveModel } from '../models/resolve-model.js';
 import { findPlugins, loadPlugins } from '../plugins/loader.js';
-import { ModelStore, type StoredModel } from '../store/model-store.js';
+import { ModelStore, type StoredModel } from '../models/store/model-store.js';
 import { checkFormat, emit, humanSize, table } from './output.js';
 
 /** `bento models pull <uri>`: resolves a model through the project's plugins into the local store. */

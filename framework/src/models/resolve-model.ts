@@ -5,7 +5,7 @@ import { prepareModelDir } from '../convert/prepare-model.js';
 import { ModelLoadError } from '../errors.js';
 import type { Registry } from '../plugins/registry.js';
 import type { Logger, ResolvedModel } from '../plugins/types.js';
-import { ModelStore, directoryDigest, storeRoot, tagPart } from '../store/model-store.js';
+import { ModelStore, directoryDigest, storeRoot, tagPart } from './store/model-store.js';
 import { CONVERTED_DIR } from './converted-model.js';
 import { inspectModelPath } from './model-dir.js';
 

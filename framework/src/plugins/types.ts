@@ -15,7 +15,7 @@
  */
 import type { ModelMetadata, ResolvedModel, TensorSpec } from '../models/model.js';
 import type { ConversionRecord } from '../models/converted-model.js';
-import type { ModelStoreAccess } from '../store/model-store.js';
+import type { ModelStoreAccess } from '../models/store/model-store.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 // The model vocabulary plugins speak, declared once in models/model.ts.

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ModelStore, type StoredModel } from '../../src/plugin.js';
 
-const STORE_MODULE = fileURLToPath(new URL('../../src/store/model-store.js', import.meta.url));
+const STORE_MODULE = fileURLToPath(new URL('../../src/models/store/model-store.js', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const ROUNDS = 12;
 

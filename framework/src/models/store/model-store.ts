@@ -1,13 +1,13 @@
-import { readSettings } from '../config/settings.js';
+import { readSettings } from '../../config/settings.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { InvalidInputError, ModelNotFoundError, ModelStoreError } from '../errors.js';
-import type { ConversionRecord } from '../models/converted-model.js';
-import type { ModelMetadata } from '../models/model.js';
+import { InvalidInputError, ModelNotFoundError, ModelStoreError } from '../../errors.js';
+import type { ConversionRecord } from '../converted-model.js';
+import type { ModelMetadata } from '../model.js';
 
 /** Environment variable naming the store's root (as BENTOML_HOME does); models live under `<root>/models`. */
 export const BENTO_HOME_ENV = 'BENTO_HOME';

@@ -5,7 +5,7 @@
  * unpack to terabytes).
  */
 import * as tar from 'tar';
-import { readSettings } from '../config/settings.js';
+import { readSettings } from '../../config/settings.js';
 
 export interface UnpackLimits {
   /** Largest total of unpacked file sizes. */
