@@ -5,23 +5,16 @@
 // size, so the model's cost shows apart from HTTP and preprocessing. Prints a Markdown table and writes
 // bench/results/backends.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, multipartFile, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'onnx,tfjs').split(',');
-const work = join(tmpdir(), `bento-bench-backends-${process.pid}`);
-mkdirSync(work, { recursive: true });
-const upload = multipartFile(
-  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
-  'image/png',
-  work,
-);
+const upload = sampleUpload('backends');
 
 /** Sum and count of a histogram in a Prometheus exposition (all label sets together). */
 function histogram(text, name) {

@@ -6,24 +6,17 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProject, startServer } from '@bento-ts/framework';
-import { alternated, measuredLoad, multipartFile } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const JAEGER = join(ROOT, '.stack-bin', 'jaeger');
-const work = join(tmpdir(), `bento-bench-obs-${process.pid}`);
-mkdirSync(work, { recursive: true });
-const upload = multipartFile(
-  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
-  'image/png',
-  work,
-);
+const upload = sampleUpload('obs');
 
 function freePort() {
   return new Promise((resolve) => {

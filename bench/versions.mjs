@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, multipartFile, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BASELINE = process.env.BENCH_BASELINE;
@@ -39,13 +39,7 @@ if (!existsSync(join(tree, 'framework', 'dist', 'src', 'index.js'))) {
   run('npx', ['tsc', '-b']);
 }
 
-const work = join(tmpdir(), `bento-bench-versions-${process.pid}`);
-mkdirSync(work, { recursive: true });
-const upload = multipartFile(
-  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
-  'image/png',
-  work,
-);
+const upload = sampleUpload('versions');
 const roots = { baseline: tree, current: ROOT };
 
 const results = {};

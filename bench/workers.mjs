@@ -2,24 +2,16 @@
 // 1, 2, 1, 2... in one run (the CLI in a child process, as deployed; its logs to /dev/null), autocannon in another
 // child process, c=64, loopback. Prints a Markdown table and writes bench/results/workers.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, multipartFile, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const COUNTS = (process.env.BENCH_WORKERS ?? '1,2').split(',').map(Number);
-const work = join(tmpdir(), `bento-bench-workers-${process.pid}`);
-mkdirSync(work, { recursive: true });
-
-const upload = multipartFile(
-  join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'),
-  'image/png',
-  work,
-);
+const upload = sampleUpload('workers');
 
 async function measure(n) {
   const server = await serveBento(['--workers', String(n)]);

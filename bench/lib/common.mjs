@@ -1,7 +1,8 @@
 // Pieces every benchmark script shares: the multipart upload body, the load generator in a child process, and
 // alternated rounds summarised by their medians.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +22,13 @@ export function multipartFile(file, type, dir) {
   const path = join(dir, `${file.split('/').pop()}.multipart`);
   writeFileSync(path, body);
   return { path, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** The bundled classifier's sample, a 28×28 PNG, as a multipart upload written into a fresh directory of `name`. */
+export function sampleUpload(name) {
+  const work = join(tmpdir(), `bento-bench-${name}-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  return multipartFile(join(ROOT, 'services', 'vision-classifier', 'samples', 'ankle_boot.png'), 'image/png', work);
 }
 
 /** autocannon's result for `connections` connections posting `body` to `url` for `duration` seconds. */
