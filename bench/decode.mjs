@@ -1,7 +1,8 @@
-// Where the microseconds of one /predict_image go before inference: probing and decoding + resizing an
-// upload to the bundled model's 32×32×3, by format and size, on the JavaScript path (pngjs / jpeg-js + PIL
-// bilinear, on the HTTP thread) and on sharp's path (libvips, thread pool). Sequential, one image at a
-// time: this is latency per image, not throughput. Prints a Markdown table; writes results/decode.json.
+// Where the microseconds of one /predict_image go before inference: probing, decoding and resizing an upload to the
+// bundled model's 32×32×3 (Pillow's bilinear resize, bit for bit), by format and size, on the event-loop path
+// (BENTO_JS_DECODE_MAX_PIXELS above the image: PNG decoded by pngjs, JPEG by sharp, resized on the HTTP thread) and
+// on the off-loop path (0: decoded by sharp in its thread pool, resized on a resize-pool worker). Sequential, one
+// image at a time: this is latency per image, not throughput. Prints a Markdown table; writes results/decode.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';

@@ -237,7 +237,7 @@ const CATALOGUE = {
     'limits',
     'BENTO_JS_DECODE_MAX_PIXELS',
     '9216 (96x96)',
-    'PNG/JPEG up to this size are decoded in JavaScript, larger ones by sharp off the event loop',
+    "Images up to this size are resized (Pillow's resize, in JavaScript) on the event loop, and PNGs decoded there too; larger ones are decoded by sharp and resized on a worker thread",
     { read: pixelCount(96 * 96) },
   ),
   exampleMaxBatchImages: s(

@@ -16,6 +16,7 @@ import type { ModelFollower } from '../runner/model-follower.js';
 import type { RunnerPool } from '../runner/runner-pool.js';
 import type { ApiDefinition } from '../sdk/decorators/api.js';
 import type { ServiceDefinition } from '../sdk/decorators/service.js';
+import { closeResizePool } from '../vision/resize-pool.js';
 import { buildApp } from './app.js';
 import { loggerOptions } from './logger-options.js';
 import { followersFor } from './model-followers.js';
@@ -149,6 +150,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await Promise.all(followers.map((f) => f.stop()));
         await app.close();
         await Promise.all(runners.map((r) => r.close()));
+        await closeResizePool();
         // Services registered with a dispose() (tsyringe Disposable) release what they hold; the server is closing either way.
         await Promise.resolve(scope.dispose()).catch(() => undefined);
         await tracing?.shutdown();

@@ -3,9 +3,10 @@ import { decode as decodeBmp } from 'bmp-ts';
 import { imageSize } from 'image-size';
 import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
 import { ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
-import { type RawImage, decodeSmall } from './js-decode.js';
+import { decodeSmall } from './js-decode.js';
 import { nativeDecode } from './native-decode-gate.js';
-import { resizeBilinear, toChannels } from './resample.js';
+import { type PixelOptions, type Pixels, type RawImage, fitPixels, isStretch } from './pixels.js';
+import { fitOffThread } from './resize-pool.js';
 import { earliestTiming, tagTiming } from '../request/request-timing.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
@@ -28,25 +29,7 @@ export const IMAGE_MEDIA_TYPES = [
  */
 export const JS_DECODE_MAX_PIXELS = readSettings().jsDecodeMaxPixels;
 
-export type ResizeFit = 'fill' | 'cover' | 'contain';
-export type ResizeKernel = 'nearest' | 'linear' | 'cubic' | 'lanczos3';
-
-export interface PixelOptions {
-  width: number;
-  height: number;
-  /** 1 (grey) or 3 (RGB). Colour images become grey by luminance; grey ones are replicated. Alpha is dropped. */
-  channels: 1 | 3;
-  fit?: ResizeFit;
-  kernel?: ResizeKernel;
-}
-
-/** Interleaved 8-bit pixels, row-major, `channels` values per pixel. */
-export interface Pixels {
-  data: Buffer;
-  width: number;
-  height: number;
-  channels: number;
-}
+export type { PixelOptions, Pixels, ResizeFit, ResizeKernel } from './pixels.js';
 
 /**
  * image-size's type names → ours; null for formats it recognises that cannot be decoded here. Types not
@@ -184,9 +167,9 @@ export class ImageInput {
   }
 
   private async decodeTo(options: PixelOptions): Promise<Pixels> {
-    if (onJsPath(this.width, this.height, options)) {
+    if (this.width * this.height <= JS_DECODE_MAX_PIXELS && isStretch(options)) {
       const raw = decodeSmall(this.data, this.format);
-      if (raw) return fitInJs(raw, options);
+      if (raw) return fitPixels(raw, options);
     }
     try {
       return await fitWithSharp(this.pipeline(), options);
@@ -220,40 +203,32 @@ export class ImageInput {
   }
 }
 
-/** Whether an image this size goes the JavaScript way: small enough, and a plain stretch with the bilinear filter. */
-function onJsPath(width: number, height: number, options: PixelOptions): boolean {
-  return (
-    width * height <= JS_DECODE_MAX_PIXELS &&
-    (options.fit ?? 'fill') === 'fill' &&
-    (options.kernel ?? 'linear') === 'linear'
-  );
-}
-
-/** Resizes and converts decoded pixels in JavaScript, dropping channels before resizing and adding them after. */
-function fitInJs(raw: RawImage, options: PixelOptions): Pixels {
-  const { width, height, channels } = options;
-  let data = raw.data;
-  let have = raw.channels;
-  if (have > channels) {
-    data = toChannels(data, raw.width * raw.height, have, channels);
-    have = channels;
-  }
-  data = resizeBilinear(data, raw.width, raw.height, have, width, height);
-  if (have !== channels) data = toChannels(data, width * height, have, channels);
-  return { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height, channels };
+/** Fits decoded pixels as Pillow does: on the event loop when small, else on a worker thread (resize-pool.ts). */
+function fit(raw: RawImage, options: PixelOptions): Pixels | Promise<Pixels> {
+  return raw.width * raw.height <= JS_DECODE_MAX_PIXELS ? fitPixels(raw, options) : fitOffThread(raw, options);
 }
 
 /** Wraps raw interleaved pixels (e.g. from a JSON tensor) so they go through the same resize path as files. */
 export async function resizePixels(pixels: Pixels, options: PixelOptions): Promise<Pixels> {
   if (pixels.width === options.width && pixels.height === options.height && pixels.channels === options.channels)
     return pixels;
-  if (onJsPath(pixels.width, pixels.height, options)) return fitInJs(pixels, options);
+  if (isStretch(options)) return fit(pixels, options);
   const channels = pixels.channels as 1 | 2 | 3 | 4;
   return fitWithSharp(sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } }), options);
 }
 
-/** Resizes and converts with libvips, off the event loop: the path for large images and other formats. */
+/**
+ * Decodes with libvips, off the event loop: the path for large images and other formats. A stretch is then resized
+ * in JavaScript, as Pillow does; `cover` and `contain` (which Image.resize does not do) are resized by libvips.
+ */
 async function fitWithSharp(image: Sharp, options: PixelOptions): Promise<Pixels> {
+  if (isStretch(options)) {
+    // sRGB and no alpha, as Pillow's convert('RGB'); grey is taken from it with Pillow's luma (fitInJs).
+    const { data, info } = await nativeDecode(() =>
+      image.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }),
+    );
+    return fit({ data, width: info.width, height: info.height, channels: info.channels }, options);
+  }
   const { data, info } = await nativeDecode(() =>
     image
       .resize(options.width, options.height, { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear' })

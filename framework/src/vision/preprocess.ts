@@ -20,6 +20,8 @@ export interface PreprocessSpec {
   std: number[];
   fit: ResizeFit;
   kernel: ResizeKernel;
+  /** The Pillow version the model was trained with (`preprocessing.pillow`): its resize is matched bit for bit. */
+  pillow?: string;
 }
 
 /** torchvision's ImageNet statistics: the usual choice when a model says nothing. */
@@ -104,6 +106,10 @@ export function preprocessSpecFor(
   const scale = pre.scale === undefined ? 255 : Number(pre.scale);
   if (!(scale > 0)) throw new ConfigError(`preprocessing.scale must be positive, got ${JSON.stringify(pre.scale)}`);
   const fit = (['fill', 'cover', 'contain'] as const).find((f) => f === pre.fit) ?? 'fill';
+  // YAML reads 9.4 as a number: a version is taken as written, either way.
+  const pillow = typeof pre.pillow === 'number' ? String(pre.pillow) : pre.pillow;
+  if (pillow !== undefined && !(typeof pillow === 'string' && /^\d+(\.\d+)*$/.test(pillow)))
+    throw new ConfigError(`preprocessing.pillow must be a Pillow version (e.g. 9.4.0), got ${JSON.stringify(pillow)}`);
   const kernel =
     pre.resize === 'nearest'
       ? 'nearest'
@@ -123,6 +129,7 @@ export function preprocessSpecFor(
     std: perChannel(std, channels, 'std'),
     fit,
     kernel,
+    ...(pillow === undefined ? {} : { pillow }),
   };
 }
 
