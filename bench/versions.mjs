@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
+import { startup } from './lib/startup.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BASELINE = process.env.BENCH_BASELINE;
@@ -59,6 +60,13 @@ for (const connections of CONNECTIONS) {
   });
 }
 
+// Cold start and idle memory of each, alternated the same way (cold-start.mjs measures the same for one version).
+const starts = { baseline: [], current: [] };
+for (let i = 0; i < ROUNDS; i++)
+  for (const mode of ['baseline', 'current'])
+    starts[mode].push(await startup([join(roots[mode], 'framework', 'bin', 'bento.js'), 'serve', '.'], roots[mode]));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /** How far apart one version's own rounds were: the noise a ratio is read against. */
 const spread = (rounds) => {
   const rps = rounds.map((r) => r.requests_per_sec);
@@ -79,6 +87,15 @@ for (const c of CONNECTIONS) {
     );
   }
 }
+lines.push(
+  '',
+  `| bento serve, ${ROUNDS} starts (median) | start to /readyz 200 ms | idle RSS MB |`,
+  '|---|---|---|',
+  ...['baseline', 'current'].map(
+    (mode) =>
+      `| ${mode === 'baseline' ? `baseline ${BASELINE}` : `current ${current}`} | ${median(starts[mode].map((r) => r.cold_start_ms))} | ${median(starts[mode].map((r) => r.idle_rss_mb))} |`,
+  ),
+);
 console.log(lines.join('\n'));
 mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
 writeFileSync(
@@ -91,6 +108,7 @@ writeFileSync(
       current,
       duration_s: DURATION,
       results,
+      starts,
     },
     null,
     2,

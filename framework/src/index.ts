@@ -69,6 +69,7 @@ export {
 } from './errors.js';
 
 // Serving from code, as `bento serve` does (tests, embedding)
-export { startServer, type ServeOptions, type RunningServer } from './server/serve.js';
+export { startServer } from './serve-from-code.js';
+export type { ServeOptions, RunningServer } from './server/serve.js';
 export { loadProject, type Project } from './config/project.js';
 export { DEFAULT_LIMITS, type Limits } from './config/limits.js';

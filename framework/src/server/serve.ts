@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import type { FastifyInstance } from 'fastify';
-import sharp from 'sharp';
 import { container } from 'tsyringe';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
 import { type Limits, limitsFrom } from '../config/limits.js';
@@ -69,8 +68,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   checkSettings(settings);
   const logger = consoleLogger('bento');
   const { project } = options;
-  sharp.cache(false);
-  sharp.concurrency(1);
   // A bento served without node_modules uses the running framework's installation (plugins included).
   if (project.bento) useFrameworkModulesFor(project.bento.path);
   const pluginRefs = findPlugins(

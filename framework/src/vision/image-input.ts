@@ -1,12 +1,13 @@
 import { readSettings } from '../config/settings.js';
 import { decode as decodeBmp } from 'bmp-ts';
 import { imageSize } from 'image-size';
-import sharp, { type Metadata, type Sharp, type SharpOptions } from 'sharp';
+import type { Metadata, Sharp, SharpOptions } from 'sharp';
 import { ImageTooLargeError, InvalidImageError, UnsupportedImageFormatError } from '../errors.js';
 import { decodeSmall } from './js-decode.js';
 import { nativeDecode } from './native-decode-gate.js';
 import { type PixelOptions, type Pixels, type RawImage, fitPixels, isStretch } from './pixels.js';
 import { fitOffThread } from './resize-pool.js';
+import { loadSharp } from './sharp-loader.js';
 import { earliestTiming, tagTiming } from '../request/request-timing.js';
 
 /** Formats accepted: what sharp's prebuilt libvips decodes, plus BMP. */
@@ -99,6 +100,7 @@ export class ImageInput {
     if (fast) return fast;
     let meta: Metadata;
     try {
+      const sharp = await loadSharp();
       meta = await nativeDecode(() => sharp(data, { limitInputPixels: false }).metadata());
     } catch (err) {
       const message = (err as Error).message;
@@ -172,14 +174,15 @@ export class ImageInput {
       if (raw) return fitPixels(raw, options);
     }
     try {
-      return await fitWithSharp(this.pipeline(), options);
+      return await fitWithSharp(await this.pipeline(), options);
     } catch (err) {
       if (err instanceof InvalidImageError) throw err;
       throw new InvalidImageError(`the ${this.format} image cannot be decoded: ${(err as Error).message}`);
     }
   }
 
-  private pipeline(): Sharp {
+  private async pipeline(): Promise<Sharp> {
+    const sharp = await loadSharp();
     const options: SharpOptions = { failOn: 'error', limitInputPixels: this.maxPixels, pages: 1 };
     if (this.format !== 'bmp') return sharp(this.data, options);
     let bmp: ReturnType<typeof decodeBmp>;
@@ -214,6 +217,7 @@ export async function resizePixels(pixels: Pixels, options: PixelOptions): Promi
     return pixels;
   if (isStretch(options)) return fit(pixels, options);
   const channels = pixels.channels as 1 | 2 | 3 | 4;
+  const sharp = await loadSharp();
   return fitWithSharp(sharp(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels } }), options);
 }
 

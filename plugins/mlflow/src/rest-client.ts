@@ -6,7 +6,7 @@ import {
   ModelSourceUnavailableError,
   type Logger,
 } from '@bento-ts/framework/plugin';
-import { Agent, fetch, type Response } from 'undici';
+import type { Agent, Response } from 'undici';
 import { type MlflowConfig, redact } from './config.js';
 
 /** Statuses worth another attempt: the server or a proxy is busy or restarting. */
@@ -78,18 +78,31 @@ function causeOf(err: unknown): string {
  * error whose message never contains a credential.
  */
 export class MlflowRestClient {
-  private readonly agent: Agent;
+  /** undici and its connection pool, imported on the first call: a runner worker thread, which loads this plugin for
+   * nothing but its registrations, never makes one (undici costs about 10 MB in each thread that imports it). */
+  private transport?: Promise<{ fetch: typeof import('undici').fetch; agent: Agent }>;
 
   constructor(
     readonly config: MlflowConfig,
     private readonly logger: Logger,
-  ) {
-    const tls = config.insecureTls ? { rejectUnauthorized: false } : config.caCert ? { ca: config.caCert } : undefined;
-    this.agent = new Agent({
-      connect: tls,
-      headersTimeout: config.retry.timeoutMs,
-      bodyTimeout: config.retry.timeoutMs,
+  ) {}
+
+  private connect(): Promise<{ fetch: typeof import('undici').fetch; agent: Agent }> {
+    this.transport ??= import('undici').then(({ Agent, fetch }) => {
+      const { config } = this;
+      const tls = config.insecureTls
+        ? { rejectUnauthorized: false }
+        : config.caCert
+          ? { ca: config.caCert }
+          : undefined;
+      const agent = new Agent({
+        connect: tls,
+        headersTimeout: config.retry.timeoutMs,
+        bodyTimeout: config.retry.timeoutMs,
+      });
+      return { fetch, agent };
     });
+    return this.transport;
   }
 
   /** A REST call (`/api/2.0/mlflow/...`) against the tracking or the registry server, answered with JSON. */
@@ -131,6 +144,7 @@ export class MlflowRestClient {
     if (this.config.authorization) headers.authorization = this.config.authorization;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const { maxRetries } = this.config.retry;
+    const { fetch, agent } = await this.connect();
     for (let attempt = 0; ; attempt++) {
       let failure = '';
       let res: Response | undefined;
@@ -146,7 +160,7 @@ export class MlflowRestClient {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),
-          dispatcher: this.agent,
+          dispatcher: agent,
           signal: headersDue.signal,
         });
         clearTimeout(timer);
@@ -223,6 +237,8 @@ export class MlflowRestClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    const transport = this.transport;
+    this.transport = undefined;
+    if (transport) await (await transport).agent.close();
   }
 }

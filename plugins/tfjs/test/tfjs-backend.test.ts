@@ -296,7 +296,7 @@ describe('tfjs backend', () => {
 
   it(`releases every tensor after each call: none left after ${LEAK_CALLS.toLocaleString('en')} calls`, async () => {
     const { tfjs } = await bothBackends();
-    const { TfjsSession } = await import('../src/tfjs-backend.js');
+    const { TfjsSession } = await import('../src/tfjs-session.js');
     const input = { input: allocate('float32', [1, 32, 32, 3]) };
     // The engine's memory and the JIT settle over the first calls; growth is counted after them.
     const warmUp = Math.min(25_000, Math.ceil(LEAK_CALLS / 4));
@@ -340,7 +340,7 @@ describe('tfjs backend', () => {
   });
 
   it('leaves no tensor behind when it refuses an input after building the ones before it', async () => {
-    const { TfjsSession } = await import('../src/tfjs-backend.js');
+    const { TfjsSession } = await import('../src/tfjs-session.js');
     const session = await tfjsBackend.load(await resolved(twoInputModel()), options);
     const x = { dtype: 'float32', shape: [1, 2], data: Float32Array.from([1, 2]) } as Tensor;
     assert.deepEqual([...(await session.run({ x, z: x })).y.data], [2, 4]);
