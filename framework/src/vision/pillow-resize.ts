@@ -77,8 +77,22 @@ interface Taps {
   size: number;
 }
 
+const tapCache = new Map<string, Taps>();
+
+/** The taps of one axis; a model's inputs come in a few sizes, so they are computed once and kept. */
+function taps(inSize: number, in0: number, in1: number, outSize: number, name: Exclude<PillowFilter, 'nearest'>): Taps {
+  const key = `${name} ${inSize} ${in0} ${in1} ${outSize}`;
+  let cached = tapCache.get(key);
+  if (!cached) {
+    if (tapCache.size >= 256) tapCache.clear();
+    cached = computeTaps(inSize, in0, in1, outSize, FILTERS[name]);
+    tapCache.set(key, cached);
+  }
+  return cached;
+}
+
 /** Pillow's precompute_coeffs and normalize_coeffs_8bpc: `in0`..`in1` of the source axis onto `outSize` pixels. */
-function taps(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Taps {
+function computeTaps(inSize: number, in0: number, in1: number, outSize: number, filter: Filter): Taps {
   // in0 and in1 are C floats in Pillow, subtracted as floats, then divided as doubles.
   let filterScale = Math.fround(Math.fround(in1) - Math.fround(in0)) / outSize;
   const scale = filterScale;
@@ -240,9 +254,18 @@ export interface PillowResizeOptions {
   pillow?: string;
 }
 
+const versions = new Map<string, number[]>();
+
+/** A version string's numbers, parsed once (every resize asks). */
+function versionOf(pillow: string): number[] {
+  let parsed = versions.get(pillow);
+  if (!parsed) versions.set(pillow, (parsed = pillow.split('.').map(Number)));
+  return parsed;
+}
+
 /** Whether that Pillow runs the vertical pass first for this resize (see the module's comment). */
 function verticalFirst(pillow: string, inW: number, inH: number, outW: number, outH: number): boolean {
-  const [major, minor] = pillow.split('.').map(Number);
+  const [major, minor] = versionOf(pillow);
   if (major >= 13) return inH - outH > 0 && inH - outH > (inW - outW) * 2;
   if (major === 12 && minor >= 2) return inH > inW * 100 && outH < inH;
   return false;
@@ -284,13 +307,13 @@ export function pillowResize(
     return done(out);
   }
   if (filter === 'nearest') return nearest(src, inW, inH, channels, outW, outH, box);
-  const f = FILTERS[filter];
   const needHorizontal = outW !== inW || box[0] !== 0 || box[2] !== outW;
   const needVertical = outH !== inH || box[1] !== 0 || box[3] !== outH;
-  const vTaps = taps(inH, box[1], box[3], outH, f);
+  const vTaps = taps(inH, box[1], box[3], outH, filter);
   if (verticalFirst(pillow, inW, inH, outW, outH)) {
     let image = needVertical ? vertical(input, inW, channels, vTaps, 0, outH) : input;
-    if (needHorizontal) image = horizontal(image, inW, channels, 0, outH, taps(inW, box[0], box[2], outW, f), outW);
+    if (needHorizontal)
+      image = horizontal(image, inW, channels, 0, outH, taps(inW, box[0], box[2], outW, filter), outW);
     return done(image === src ? src.slice() : image);
   }
   let image = input;
@@ -300,7 +323,7 @@ export function pillowResize(
     // Only the rows the vertical pass reads.
     const rowFrom = vTaps.first[0];
     const rowTo = vTaps.first[outH - 1] + vTaps.count[outH - 1];
-    image = horizontal(input, inW, channels, rowFrom, rowTo, taps(inW, box[0], box[2], outW, f), outW);
+    image = horizontal(input, inW, channels, rowFrom, rowTo, taps(inW, box[0], box[2], outW, filter), outW);
     width = outW;
     offset = rowFrom;
   }
