@@ -144,6 +144,7 @@ bench: build stack-install ## Ceilings vs served throughput/latency (autocannon)
 	node bench/workers.mjs
 	node bench/backends.mjs
 	node bench/mlflow-serve.mjs
+	node bench/cold-start.mjs
 	@if [ -n "$$BENCH_BASELINE" ]; then node bench/versions.mjs; fi
 
 bench-versions: build ## This checkout against BENCH_BASELINE (a commit or tag), served alternately in one run
