@@ -66,8 +66,18 @@ function accessLogPids(stdout: string): number[] {
     .map((l) => l.pid);
 }
 
-function workerPids(stderr: string): number[] {
-  return /2 worker processes serving: pids (\d+), (\d+)/.exec(stderr)!.slice(1).map(Number);
+/**
+ * The workers' pids, from the primary's log line. It goes to stderr as the banner goes to stdout: two pipes, so it
+ * may arrive after the banner the start waited for.
+ */
+async function workerPids(bento: LiveBento): Promise<number[]> {
+  const due = Date.now() + 10_000;
+  for (;;) {
+    const found = /2 worker processes serving: pids (\d+), (\d+)/.exec(bento.stderr);
+    if (found) return found.slice(1).map(Number);
+    assert.ok(Date.now() < due, `no "worker processes serving" line in 10 s: ${bento.stderr.slice(-500)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 describe('several worker processes (bento serve --workers 2)', () => {
@@ -81,7 +91,7 @@ describe('several worker processes (bento serve --workers 2)', () => {
   });
 
   it('serves one port from both processes and sums their metrics in every scrape', async () => {
-    const pids = workerPids(bento.stderr);
+    const pids = await workerPids(bento);
     assert.equal(new Set(pids).size, 2);
     for (let i = 0; i < 12; i++) assert.equal(await predictOnNewConnection(bento.port), 200);
     await new Promise((r) => setTimeout(r, 100));
@@ -116,7 +126,7 @@ describe('several worker processes (bento serve --workers 2)', () => {
   });
 
   it('replaces a worker that dies and keeps serving', async () => {
-    const [victim, survivor] = workerPids(bento.stderr);
+    const [victim, survivor] = await workerPids(bento);
     process.kill(victim, 'SIGKILL');
     await waitForMetrics(bento.base, /^bento_worker_restarts_total 1$/m);
     await waitForMetrics(bento.base, /^bento_worker_processes 2$/m);
