@@ -17,7 +17,7 @@ import { LOAD_GENERATOR, REPO_ROOT, SERVICE_DIR, multipart, sample, uploadFile }
 const run = promisify(execFile);
 /** The offered load: at most this, and at most this share of the capacity measured first. */
 const MAX_RATE = 500;
-const CAPACITY_SHARE = 0.4;
+const CAPACITY_SHARE = 0.6;
 const SECONDS = 8;
 /** The classifier's batchable method takes up to 64 items a batch. */
 const MAX_BATCH = 64;
@@ -89,7 +89,7 @@ describe('a runner worker killed under load', { timeout: 120_000 }, () => {
       let kills = 0;
       let replacedMs = -1;
       for (let attempt = 0; attempt < 3 && (await batchFailures()) === 0; attempt++) {
-        assert.ok(await until(() => dispatcher.stats().inFlight >= 2, 3_000), 'both workers busy');
+        assert.ok(await until(() => dispatcher.stats().inFlight >= 2, 5_000), 'both workers busy');
         const before = new Set(threads());
         const killedAt = performance.now();
         void threads()[0].terminate();
