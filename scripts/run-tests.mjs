@@ -122,6 +122,7 @@ function runLane(name, lane, live) {
       const count = (key) => Number(new RegExp(`^# ${key} (\\d+)$`, 'm').exec(counts)?.[1] ?? 0);
       resolve({
         name,
+        failures: failuresIn(counts),
         tests: count('tests'),
         pass: count('pass'),
         fail: count('fail') + count('cancelled'),
@@ -130,6 +131,33 @@ function runLane(name, lane, live) {
       });
     });
   });
+}
+
+/**
+ * The failed tests of a TAP report, each with the first lines of its error: printed again just above the summary,
+ * where a CI log that keeps only its last lines still shows why. Suites that failed only through their tests are left
+ * out.
+ */
+function failuresIn(tap) {
+  const lines = tap.split('\n');
+  const failures = [];
+  for (let i = 0; i < lines.length; i++) {
+    const head = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!head) continue;
+    const indent = head[1].length + 2;
+    const block = [];
+    for (let j = i + 2; j < lines.length && lines[j] !== `${' '.repeat(indent)}...`; j++) block.push(lines[j]);
+    if (block.some((l) => l.includes("failureType: 'subtestsFailed'"))) continue;
+    const at = block.findIndex((l) => /^\s*error: /.test(l));
+    const first = at < 0 ? '' : block[at].replace(/^\s*error: (\|-)?/, '').trim();
+    const rest = [];
+    for (let j = at + 1; at >= 0 && j < block.length && block[j].startsWith(' '.repeat(indent + 2)); j++) {
+      rest.push(block[j].trim());
+    }
+    const message = [first, ...rest].filter((l) => l.length > 0).slice(0, 6);
+    failures.push({ name: head[2], message });
+  }
+  return failures;
 }
 
 const started = Date.now();
@@ -153,6 +181,11 @@ const total = lanes.reduce(
   { tests: 0, pass: 0, fail: 0 },
 );
 const failedLanes = lanes.filter((lane) => lane.code !== 0);
+for (const lane of lanes) {
+  for (const failure of lane.failures ?? []) {
+    console.log(`\n✖ ${lane.name}: ${failure.name}\n${failure.message.map((l) => `  ${l.slice(0, 300)}`).join('\n')}`);
+  }
+}
 console.log(
   `\n== ${lanes.map((l) => `${l.name}: ${l.pass}/${l.tests} in ${Math.round(l.seconds ?? 0)} s`).join(', ')}; ${Math.round((Date.now() - started) / 1000)} s in all`,
 );

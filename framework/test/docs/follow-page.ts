@@ -12,6 +12,7 @@ import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type BlockResult, runShellBlocks } from './doc-runner.js';
 import { codeBlocks } from './markdown-blocks.js';
+import { removePageImages, taggedImages } from './page-images.js';
 
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 export const DOCS = join(REPO, 'docs');
@@ -191,7 +192,12 @@ export const ALONE_PAGES = ['performance.md', 'reliability.md'];
 
 /** Follows `docs/<page>` and checks what it printed. */
 export async function followPage(page: string): Promise<void> {
-  const results = await follow(`docs/${page}`);
-  report(`docs/${page}`, results);
-  CHECKS[page](results);
+  const images = taggedImages();
+  try {
+    const results = await follow(`docs/${page}`);
+    report(`docs/${page}`, results);
+    CHECKS[page](results);
+  } finally {
+    removePageImages(readFileSync(join(DOCS, page), 'utf8'), images);
+  }
 }

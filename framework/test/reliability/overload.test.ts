@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -181,6 +181,7 @@ describe('overload at ten times capacity', { timeout: 600_000 }, () => {
       assert.deepEqual(after, Array(8).fill(200));
     } finally {
       await server.close();
+      rmSync(dirname(log), { recursive: true, force: true });
     }
   });
 });
