@@ -137,8 +137,10 @@ mlflow-ui: ## Print the MLflow UI address
 	@$(STACK_ENV) infra/stack.sh status
 	@echo "MLflow UI: http://localhost:$(MLFLOW_PORT)"
 
-bench: build stack-install ## Ceilings vs served throughput/latency (autocannon), decode costs, bento serve vs mlflow models serve; writes bench/results/
+bench: build stack-install ## Ceilings vs served throughput/latency (autocannon), the CPU budget and profile, decode costs, bento serve vs mlflow models serve; writes bench/results/
 	node bench/run.mjs
+	node bench/budget.mjs
+	node bench/profile.mjs
 	node bench/decode.mjs
 	node bench/observability.mjs
 	node bench/workers.mjs

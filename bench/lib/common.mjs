@@ -85,7 +85,7 @@ export async function measuredLoad(url, options) {
 
 /**
  * `bento serve <target> <args>` (the CLI in a child process, as deployed) on a free port with `env` added; resolves
- * with its base URL and a stop function once its banner lists `/health` (or, for a model served with no service
+ * with its base URL, its pid and a stop function once its banner lists `/health` (or, for a model served with no service
  * code, `/invocations`). `root` is the checkout whose CLI serves, and where `target` is found: this one, or another
  * version's (versions.mjs).
  */
@@ -110,6 +110,7 @@ export function serveBento(args = [], env = {}, target = '.', root = ROOT) {
       clearInterval(poll);
       resolve({
         base: m[1],
+        pid: child.pid,
         stop: () => new Promise((done) => (child.once('exit', done), child.kill('SIGTERM'))),
       });
     }, 50);
