@@ -1,4 +1,4 @@
-import { readSettings } from '../config/settings.js';
+import { readSettings, settingName } from '../config/settings.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, InputShapeUnknownError } from '../errors.js';
@@ -6,7 +6,7 @@ import { signatureOf } from '../models/signature.js';
 import type { ColumnSpec, ConversionInput, TensorSpec } from '../plugins/types.js';
 
 /** The user's shape for a model that says nothing of its inputs: `-1,3,32,32` (or `[−1, 3, 32, 32]`; a leading batch axis is added when missing). */
-export const INPUT_SHAPE_ENV = 'MODEL_INPUT_SHAPE';
+export const INPUT_SHAPE_ENV = settingName('modelInputShape');
 
 type KnownInputs = Pick<ConversionInput, 'inputs' | 'columns' | 'outputs' | 'inputsFrom' | 'example'>;
 

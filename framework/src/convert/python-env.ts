@@ -4,7 +4,7 @@
  * converter needs. Environments are kept in BENTO_HOME/python-envs by the hash of what went into them, so each is
  * made once. Python is needed for converting only; nothing served runs it.
  */
-import { readSettings } from '../config/settings.js';
+import { readSettings, settingName } from '../config/settings.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConvertEnvError } from '../errors.js';
 
 /** The operator's Python for every conversion, instead of an environment made from the model's requirements. */
-export const CONVERT_PYTHON_ENV = 'BENTO_CONVERT_PYTHON';
+export const CONVERT_PYTHON_ENV = settingName('convertPython');
 const READY = '.bento-ready';
 /** MLflow itself: the heaviest requirement, and one no converter needs (they read the model's files directly). */
 const SKIPPED = /^(mlflow|mlflow-skinny)(\[.*\])?\s*([=<>!~].*)?$/i;

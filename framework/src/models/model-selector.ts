@@ -1,17 +1,18 @@
 import { isAbsolute, resolve } from 'node:path';
+import { settingName } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import { schemeOf } from '../plugins/registry.js';
 import type { ModelSelector } from '../sdk/decorators/runnable.js';
 
 /** Environment variables that pick a model, in the order they are honoured (as in the seed guide). */
 export const MODEL_ENV = {
-  uri: 'MODEL_URI',
-  runId: 'MODEL_RUN_ID',
-  artifactPath: 'MODEL_ARTIFACT_PATH',
-  name: 'MODEL_NAME',
-  version: 'MODEL_VERSION',
+  uri: settingName('modelUri'),
+  runId: settingName('modelRunId'),
+  artifactPath: settingName('modelArtifactPath'),
+  name: settingName('modelName'),
+  version: settingName('modelVersion'),
   /** Set by `bento build` when it packs the model chosen at build time: used when none of the above is. */
-  bentoDefault: 'BENTO_DEFAULT_MODEL',
+  bentoDefault: settingName('defaultModel'),
 } as const;
 
 /**

@@ -1,5 +1,5 @@
 /** An image classifier's [batch, classes] output as the seed guide's predictions: class names, softmax where needed, the best class. */
-import { readSettings } from '../config/settings.js';
+import { readSettings, settingName } from '../config/settings.js';
 import { ConfigError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import type { ModelInfo } from '../runner/model-info.js';
@@ -25,7 +25,7 @@ export const PREDICTION_SCHEMA = {
 };
 
 /** Class names given by setting (comma-separated), for a model that names none itself. */
-export const CLASSES_ENV = 'MODEL_CLASSES';
+export const CLASSES_ENV = settingName('modelClasses');
 
 /**
  * Class names for a model's outputs: MODEL_CLASSES when set, else the model's

@@ -1,4 +1,5 @@
-import { readSettings } from '../config/settings.js';
+import { readSettings, settingName } from '../config/settings.js';
+import { numberList as parseNumberList } from '../config/setting-parsers.js';
 import { ConfigError } from '../errors.js';
 import { consoleLogger } from '../logging/console-logger.js';
 import type { ModelMetadata, TensorSpec } from '../plugins/types.js';
@@ -30,15 +31,16 @@ export const IMAGENET_STD = [0.229, 0.224, 0.225];
 const DEFAULT_SIZE = 224;
 
 /** Environment variables overriding the normalisation (comma-separated numbers). */
-export const PREPROCESS_ENV = { mean: 'MODEL_MEAN', std: 'MODEL_STD' } as const;
+export const PREPROCESS_ENV = { mean: settingName('modelMean'), std: settingName('modelStd') } as const;
 
 function isFixed(dim: number | string | null | undefined): dim is number {
   return typeof dim === 'number' && dim > 0;
 }
 
+/** A metadata value that lists numbers: a YAML or JSON list, or a comma-separated string as settings take it. */
 function numberList(value: unknown, what: string): number[] | undefined {
   if (value === undefined || value === null) return undefined;
-  const list = typeof value === 'string' ? value.split(',').map((s) => Number(s.trim())) : value;
+  const list = typeof value === 'string' ? parseNumberList(value, what) : value;
   if (!Array.isArray(list) || list.length === 0 || !list.every((n) => typeof n === 'number' && Number.isFinite(n))) {
     throw new ConfigError(`${what} must be a list of numbers, got ${JSON.stringify(value)}`);
   }

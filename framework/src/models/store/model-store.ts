@@ -1,4 +1,4 @@
-import { readSettings } from '../../config/settings.js';
+import { readSettings, settingName } from '../../config/settings.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
@@ -10,7 +10,7 @@ import type { ConversionRecord } from '../converted-model.js';
 import type { ModelMetadata } from '../model.js';
 
 /** Environment variable naming the store's root (as BENTOML_HOME does); models live under `<root>/models`. */
-export const BENTO_HOME_ENV = 'BENTO_HOME';
+export const BENTO_HOME_ENV = settingName('bentoHome');
 const MANIFEST = 'bento-model.json';
 const TAG_PART = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
