@@ -352,6 +352,46 @@ describe('Dispatcher', () => {
     assert.equal(dispatcher.stats().rejectedLatency, 0);
   });
 
+  it('forgets the bad cases of a load that has gone once it has been idle for longer than the objective', async () => {
+    const made = make({ maxBatchSize: 2, maxLatencyMs: 100 });
+    const { model, clock, dispatcher } = made;
+    await teach(made, 40);
+    // An overload's answers took 50 ms to send.
+    for (let i = 0; i < 2; i++) {
+      const timing: RequestTiming = { receivedAt: clock.t };
+      const slow = dispatcher.submit(tagTiming(rows(1, 2), timing));
+      clock.t += 40;
+      model.answer(model.batches.length - 1);
+      await slow;
+      timing.delivered!(50);
+    }
+    // Behind a running batch, a request would wait 40 ms, run 40 and take 50 to send: refused.
+    const running = dispatcher.submit(rows(1, 2));
+    await assert.rejects(dispatcher.submit(rows(3, 4)), /latency objective/);
+    clock.t += 40;
+    model.answer(model.batches.length - 1);
+    await running;
+    // Idle for a moment shorter than the objective: the figures still count.
+    clock.t += 60;
+    const soon = dispatcher.submit(rows(1, 2));
+    await assert.rejects(dispatcher.submit(rows(3, 4)), /latency objective/);
+    clock.t += 40;
+    model.answer(model.batches.length - 1);
+    await soon;
+    // Idle for longer than the objective: the load that slowed sending has gone, and a burst is let in.
+    clock.t += 101;
+    const first = dispatcher.submit(rows(1, 2));
+    const second = dispatcher.submit(rows(3, 4));
+    assert.equal(dispatcher.stats().deliveryMs, 0);
+    clock.t += 40;
+    model.answer(model.batches.length - 1);
+    await first;
+    clock.t += 40;
+    model.answer(model.batches.length - 1);
+    assert.deepEqual([...(await second).data], [30, 40]);
+    assert.equal(dispatcher.stats().rejectedLatency, 2);
+  });
+
   it('fails every caller of a failing batch, and no one else', async () => {
     const { model, dispatcher } = make();
     const first = dispatcher.submit(rows(1));

@@ -162,6 +162,8 @@ export class Dispatcher {
   /** Recent times from an answer to its response being sent, and their 99th percentile. */
   private readonly deliveries: number[] = [];
   private deliveryMs = 0;
+  /** When the last batch ended with nothing queued or running (undefined while there is work). */
+  private idleSince: number | undefined;
   private readonly counters = { batches: 0, items: 0, rejectedQueueFull: 0, rejectedLatency: 0, expired: 0, holds: 0 };
   private readonly sizes: Record<number, number> = {};
   /** preferredBatchSizes, largest first. */
@@ -225,6 +227,7 @@ export class Dispatcher {
     // leave estimates that refuse everything for good.
     const startsNow = this.queuedItems === 0 && this.running.size < this.options.concurrency;
     const now = this.clock.now();
+    this.forgetStaleTails(now);
     const timing = isTensorInput(input) ? timingOf(input) : undefined;
     const arrivedAt = timing ? Math.min(now, timing.receivedAt) : now;
     const expected = startsNow ? 0 : now - arrivedAt + this.expectedLatency(rows) + this.deliveryMs;
@@ -279,6 +282,22 @@ export class Dispatcher {
     const gap = this.arrivals.gap;
     const joining = gap === undefined || gap <= 0 ? 0 : Math.floor(starts / gap);
     return starts + this.roundTrip(Math.min(maxBatchSize, ahead - last * maxBatchSize + joining));
+  }
+
+  /**
+   * After a quiet spell longer than the objective, the bad cases learned before it are forgotten: they measured a
+   * load that has gone (an overload's event-loop delays, most of all). Kept, they would refuse a burst on an idle
+   * runner until 64 new batches had replaced them, which at light traffic takes minutes. The next batches learn
+   * afresh, and one slow batch is enough to count again.
+   */
+  private forgetStaleTails(now: number): void {
+    if (this.idleSince === undefined || this.running.size > 0 || this.queuedItems > 0) return;
+    if (now - this.idleSince <= this.options.maxLatencyMs) return;
+    this.idleSince = undefined;
+    this.excesses.length = 0;
+    this.excessMs = 0;
+    this.deliveries.length = 0;
+    this.deliveryMs = 0;
   }
 
   /** What a batch of `items` costs its callers, in a bad case: the model's time, the hand-over and their jitter. */
@@ -478,6 +497,7 @@ export class Dispatcher {
       }
     });
     this.pump();
+    if (this.running.size === 0 && this.queuedItems === 0) this.idleSince = this.clock.now();
   }
 
   /** How long a response took to send after its answer: the share of the objective left to the HTTP side. */
