@@ -68,6 +68,18 @@ async function teach({ model, clock, dispatcher }: ReturnType<typeof make>, ms: 
   }
 }
 
+/** A slow spell: two batches of `ms` each, whose answers then take `sendMs` to be sent. */
+async function sendSlowly({ model, clock, dispatcher }: ReturnType<typeof make>, ms: number, sendMs: number) {
+  for (let i = 0; i < 2; i++) {
+    const timing: RequestTiming = { receivedAt: clock.t };
+    const slow = dispatcher.submit(tagTiming(rows(1, 2), timing));
+    clock.t += ms;
+    model.answer(model.batches.length - 1);
+    await slow;
+    timing.delivered!(sendMs);
+  }
+}
+
 describe('Dispatcher', () => {
   it('runs a lone request at once, as a batch of its own', async () => {
     const { model, dispatcher } = make();
@@ -319,14 +331,7 @@ describe('Dispatcher', () => {
     await teach(made, 40);
     // A slow spell: two answers took 50 ms to send. Of the 100 ms objective, a batch (40 ms) and sending (50 ms)
     // leave 10 ms for the wait before a batch starts.
-    for (let i = 0; i < 2; i++) {
-      const timing: RequestTiming = { receivedAt: clock.t };
-      const slow = dispatcher.submit(tagTiming(rows(1, 2), timing));
-      clock.t += 40;
-      model.answer(model.batches.length - 1);
-      await slow;
-      timing.delivered!(50);
-    }
+    await sendSlowly(made, 40, 50);
     assert.equal(dispatcher.stats().deliveryMs, 50);
     // Requests that took 15 ms to decode, each on an idle worker. Refused on the stale figure, none would run and
     // no answer would be sent to show that sending is fast again.
@@ -357,14 +362,7 @@ describe('Dispatcher', () => {
     const { model, clock, dispatcher } = made;
     await teach(made, 40);
     // An overload's answers took 50 ms to send.
-    for (let i = 0; i < 2; i++) {
-      const timing: RequestTiming = { receivedAt: clock.t };
-      const slow = dispatcher.submit(tagTiming(rows(1, 2), timing));
-      clock.t += 40;
-      model.answer(model.batches.length - 1);
-      await slow;
-      timing.delivered!(50);
-    }
+    await sendSlowly(made, 40, 50);
     // Behind a running batch, a request would wait 40 ms, run 40 and take 50 to send: refused.
     const running = dispatcher.submit(rows(1, 2));
     await assert.rejects(dispatcher.submit(rows(3, 4)), /latency objective/);
