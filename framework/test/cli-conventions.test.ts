@@ -72,6 +72,10 @@ describe('the bento CLI', () => {
       badFormat.stderr,
       /^Error \[USAGE_ERROR\]: -o xml is not one of table, json, yaml\nSee: bento --help/m,
     );
+    // mlflow models serve's --env-manager takes local, virtualenv, uv or conda; what it refuses is refused here too.
+    const badManager = await bento(['serve', 'model.onnx', '--env-manager', 'bogus'], { env });
+    assert.equal(badManager.code, 2, badManager.stderr);
+    assert.match(badManager.stderr, /'bogus' is invalid\. Allowed choices are local, virtualenv, uv, conda/);
     // A configuration error points to where the configuration is described, not to the command line's help.
     const badConfig = join(base, 'bad-config');
     mkdirSync(badConfig, { recursive: true });

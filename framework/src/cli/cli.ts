@@ -1,6 +1,6 @@
 import { readSettings } from '../config/settings.js';
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BentoError, UsageError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { FRAMEWORK_VERSION } from '../package-info.js';
@@ -80,9 +80,12 @@ settingFlags(program.command('serve'))
     'request timeout of a model served with no service code (env MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT, default 60)',
     positiveInt,
   )
-  .option(
-    '--env-manager <manager>',
-    "accepted for mlflow models serve's command line; no Python serves here (conversion: BENTO_CONVERT_PYTHON)",
+  .addOption(
+    // The managers mlflow models serve takes, so a command line it refuses is refused here too.
+    new Option(
+      '--env-manager <manager>',
+      "accepted for mlflow models serve's command line; no Python serves here (conversion: BENTO_CONVERT_PYTHON)",
+    ).choices(['local', 'virtualenv', 'uv', 'conda']),
   )
   .option('--no-conda', "accepted for mlflow models serve's command line; no effect")
   .option('--install-mlflow', "accepted for mlflow models serve's command line; no effect")

@@ -89,7 +89,7 @@ function fromExample(path: string): Pick<KnownInputs, 'inputs' | 'columns'> {
 
 /**
  * Where a model's inputs come from, in order: its MLflow signature (tensors or columns), else its input example,
- * else the user (MODEL_INPUT_SHAPE, from the environment or bento.yaml's env). Nothing found is not an error here:
+ * else the user (MODEL_INPUT_SHAPE, from any of the settings' places). Nothing found is not an error here:
  * a converter that can read the shapes off the model itself (scikit-learn's n_features_in_) goes on without;
  * `requireInputs` refuses for the others.
  */
@@ -126,6 +126,6 @@ export function requireInputs(known: KnownInputs, what: string): TensorSpec[] | 
   if (found) return found;
   throw new InputShapeUnknownError(
     `${what}: its input shape is unknown. It comes from the model's MLflow signature (log it with signature= or input_example=), ` +
-      `else from its input example (input_example=), else from you: ${INPUT_SHAPE_ENV}=-1,3,224,224 in the environment or in bento.yaml's env`,
+      `else from its input example (input_example=), else from you: ${INPUT_SHAPE_ENV}=-1,3,224,224 in the environment, .env or -e, or in the env of bento.yaml or of a config file (-c)`,
   );
 }

@@ -37,6 +37,15 @@ export interface PrepareContext {
   label: string;
 }
 
+/** What bento-ts can serve, for every refusal: the flavors loaded as they are, and those a converter takes. */
+function servable(registry: Registry): string {
+  const converted = registry.listConverters().flatMap((c) => c.flavors);
+  return `bento-ts serves MLflow models of the flavors ${SERVED_AS_IS.join(', ')}${converted.length ? `, and converted once: ${converted.join(', ')}` : ''}`;
+}
+
+/** A converter's refusals of the model itself (not of the machine): they say what can be served, as ours do. */
+const MODEL_REFUSALS = new Set(['MODEL_UNPICKLE_FAILED', 'ONNX_UNSUPPORTED_OPERATOR']);
+
 /** Why a model of `flavor` cannot be served, and what can be. */
 function notConvertible(
   label: string,
@@ -45,7 +54,7 @@ function notConvertible(
   registry: Registry,
 ): BentoError {
   const converted = registry.listConverters().flatMap((c) => c.flavors);
-  const can = `bento-ts serves MLflow models of the flavors ${SERVED_AS_IS.join(', ')}${converted.length ? `, and converted once: ${converted.join(', ')}` : ''}`;
+  const can = servable(registry);
   const pyfunc = ((mlmodel?.flavors ?? {}) as Record<string, Record<string, unknown>>).python_function;
   if (
     flavor === 'python_function' &&
@@ -153,6 +162,10 @@ export async function prepareModelDir(dir: string, ctx: PrepareContext): Promise
   } catch (err) {
     await rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     reporter.done('failed');
+    if (err instanceof BentoError && MODEL_REFUSALS.has(err.code))
+      throw new BentoError(err.code, `${err.message.replace(/\.?$/, '')}; ${servable(ctx.registry)}`, err.statusCode, {
+        cause: err,
+      });
     throw err instanceof BentoError
       ? err
       : new ConversionFailedError(`${ctx.label}: converting the ${flavor} model failed: ${(err as Error).message}`, {

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -227,6 +227,60 @@ describe(
         assert.ok(classes.split(',').includes(prediction.predicted_class));
       } finally {
         await again.close();
+      }
+    });
+
+    it("a model with no signature: its input shape from its input example, else from the user (a config file's env); with neither, refused naming all three", async () => {
+      const rows = [
+        [0.1, -0.2, 0.3, 0.4, -0.5, 0.6, 0.7, -0.8],
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      ];
+      const bodies = [{ inputs: rows }];
+      const stored = async (uri: string) =>
+        (await new ModelStore(home).list()).find((m) => m.uris.includes(uri))?.conversion?.inputsFrom;
+      const answers = async (uri: string, args: string[]) => {
+        const served = await serveModel([...args, uri], torchEnv(), work);
+        try {
+          // With workers, the primary's line that all serve can come after the banner.
+          for (let i = 0; args.includes('-w') && i < 300 && !/worker processes serving/.test(served.stderr); i++)
+            await new Promise((r) => setTimeout(r, 50));
+          return { answers: [await invoke(served.base, bodies[0])], stderr: served.stderr };
+        } finally {
+          await served.close();
+        }
+      };
+      const fromExample = `runs:/${runs.example_only}/model`;
+      // bento models pull converts, as the first bento serve does; the serve after it converts nothing.
+      const pulled = await runBentoCli(['models', 'pull', fromExample], torchEnv(), work);
+      assert.equal(pulled.code, 0, pulled.stderr.slice(-2000));
+      assert.match(pulled.stderr, /converting runs:\/\S+\/model \(pytorch → onnx\).*done/);
+      assert.equal(await stored(fromExample), 'input example');
+      const ours = await answers(fromExample, []);
+      assert.doesNotMatch(ours.stderr, /converting/);
+
+      const noShape = `runs:/${runs.no_shape}/model`;
+      const refused = await runBentoCli(['serve', noShape, '-p', '0'], torchEnv(), work);
+      assert.notEqual(refused.code, 0);
+      assert.match(
+        refused.stderr.trim().split('\n').pop()!,
+        /^Error \[INPUT_SHAPE_UNKNOWN\]: .*signature.*input example.*MODEL_INPUT_SHAPE=.*config file/,
+      );
+      const config = join(work, 'shape.yaml');
+      writeFileSync(config, 'env:\n  MODEL_INPUT_SHAPE: "-1,8"\n');
+      // Two processes (-w 2, as mlflow models serve takes it): the first converts, the second finds it done.
+      const given = await answers(noShape, ['-c', config, '-w', '2']);
+      assert.equal(given.stderr.match(/converting runs:\/\S+ \(pytorch → onnx\).*done/g)?.length, 1, given.stderr);
+      assert.match(given.stderr, /2 worker processes serving/);
+      assert.equal(await stored(noShape), 'MODEL_INPUT_SHAPE');
+
+      // The same weights, logged twice: each answers as MLflow's pyfunc does.
+      for (const [uri, { answers: got }] of [
+        [fromExample, ours],
+        [noShape, given],
+      ] as const) {
+        const [theirs] = await pyfuncPredict(MLFLOW2_PYTHON, uri, bodies, stack.env, work);
+        assert.equal(got[0].status, 200, JSON.stringify(got[0].json).slice(0, 300));
+        assert.ok(maxDiff(got[0].json.predictions, theirs.predictions) <= 1e-4, uri);
       }
     });
 
@@ -560,13 +614,13 @@ describe(
         `runs:/${runs.unimportable}/model`,
         { BENTO_CONVERT_PYTHON: MLFLOW2_PYTHON },
         'MODEL_UNPICKLE_FAILED',
-        /No module named 'private_layers'.*code_paths/,
+        /No module named 'private_layers'.*code_paths.*; bento-ts serves MLflow models of the flavors .* converted once: pytorch, sklearn/,
       );
       await refused(
         `runs:/${runs.unsupported_operator}/model`,
         { BENTO_CONVERT_PYTHON: MLFLOW2_PYTHON },
         'ONNX_UNSUPPORTED_OPERATOR',
-        /aten::fft_rfft/,
+        /aten::fft_rfft.*; bento-ts serves MLflow models of the flavors .* converted once: pytorch, sklearn/,
       );
       // MLflow pinned the torch it found where the model was logged (Debian's, on no package index).
       await refused(

@@ -81,7 +81,7 @@ def columns_of(request: dict, model, example):
     raise ConversionError(
         "INPUT_SHAPE_UNKNOWN",
         "the model's input columns are unknown: its MLmodel has no signature, it was logged without an input example, "
-        "and no MODEL_INPUT_SHAPE was given",
+        "and no MODEL_INPUT_SHAPE was given (the environment, .env or -e, or the env of bento.yaml or of a config file, -c)",
     )
 
 
