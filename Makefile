@@ -137,7 +137,7 @@ mlflow-ui: ## Print the MLflow UI address
 	@$(STACK_ENV) infra/stack.sh status
 	@echo "MLflow UI: http://localhost:$(MLFLOW_PORT)"
 
-bench: build stack-install ## Ceilings vs served throughput/latency (autocannon), the CPU budget and profile, decode costs, bento serve vs mlflow models serve; writes bench/results/
+bench: build stack-install ## Ceilings vs served throughput/latency (autocannon), the CPU budget and profile, decode costs, bento serve vs mlflow models serve, cold start; writes bench/results/ and draws results/chart.svg
 	node bench/run.mjs
 	node bench/budget.mjs
 	node bench/profile.mjs
@@ -147,7 +147,9 @@ bench: build stack-install ## Ceilings vs served throughput/latency (autocannon)
 	node bench/backends.mjs
 	node bench/mlflow-serve.mjs
 	node bench/cold-start.mjs
+	node bench/cores.mjs
 	@if [ -n "$$BENCH_BASELINE" ]; then node bench/versions.mjs; fi
+	node bench/chart.mjs
 
 bench-versions: build ## This checkout against BENCH_BASELINE (a commit or tag), served alternately in one run
 	node bench/versions.mjs

@@ -23,8 +23,7 @@ import { fileURLToPath } from 'node:url';
 import Piscina from 'piscina';
 import { parse } from 'yaml';
 import { ImageInput, pixelsToTensor, preprocessSpecFor, toPredictions } from '@bento-ts/framework';
-import { autocannon, sampleUpload, serveBento } from './lib/common.mjs';
-import { cpuOf, cpuSince } from './lib/proc-cpu.mjs';
+import { measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MODEL_DIR = join(ROOT, 'services', 'vision-classifier', 'model');
@@ -51,26 +50,18 @@ async function cpuPerCall(fn, seconds = 2) {
 
 /** Load at c=64 on `url` after a warm-up, with the server's CPU (process `pid`) over the measured run. */
 async function loaded(url, pid) {
-  const options = { connections: 64, body: upload.path, contentType: upload.contentType };
-  await autocannon(url, { ...options, duration: 3 });
-  const before = cpuOf(pid);
-  const started = performance.now();
-  const r = await autocannon(url, { ...options, duration: DURATION });
-  const wall = (performance.now() - started) / 1000;
-  const server = cpuSince(before, cpuOf(pid));
-  if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  const requests = r.requests.total;
+  const options = { connections: 64, duration: DURATION, body: upload.path, contentType: upload.contentType };
+  const { cpu, raw, ...summary } = await measuredLoad(url, options, pid);
+  const requests = raw.requests.total;
   return {
-    requests_per_sec: Math.round(r.requests.average),
-    p50_ms: r.latency.p50,
-    p99_ms: r.latency.p99,
-    server_us_per_request: (server.total * 1e6) / requests,
+    ...summary,
+    server_us_per_request: (cpu.total * 1e6) / requests,
     server_threads_us_per_request: Object.fromEntries(
-      Object.entries(server.threads).map(([name, s]) => [name, (s * 1e6) / requests]),
+      Object.entries(cpu.threads).map(([name, s]) => [name, (s * 1e6) / requests]),
     ),
-    loadgen_us_per_request: (r.cpu_seconds * 1e6) / requests,
+    loadgen_us_per_request: (raw.cpu_seconds * 1e6) / requests,
     // Server and load generator together, as a share of every core over the run.
-    cores_busy: (server.total + r.cpu_seconds) / wall / CORES,
+    cores_busy: (cpu.total + raw.cpu_seconds) / raw.wall / CORES,
   };
 }
 

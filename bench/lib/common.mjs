@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuOf, cpuSince } from './proc-cpu.mjs';
 
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -75,12 +76,21 @@ export async function alternated(modes, rounds, measure) {
   return { runs, summary };
 }
 
-/** One measured load after a 3 s warm-up; any non-2xx answer or error fails the benchmark. */
-export async function measuredLoad(url, options) {
+/**
+ * One measured load after a 3 s warm-up; any non-2xx answer or error fails the benchmark. With `pid`, also what that
+ * process spent over the measured load (`cpu`: proc-cpu.mjs's cpuSince), and `raw`, autocannon's own result (its
+ * request count, its process's `cpu_seconds`) with the load's wall time in seconds.
+ */
+export async function measuredLoad(url, options, pid) {
   await autocannon(url, { ...options, duration: 3 });
+  const before = pid === undefined ? undefined : cpuOf(pid);
+  const started = performance.now();
   const r = await autocannon(url, options);
+  const wall = (performance.now() - started) / 1000;
+  const cpu = before === undefined ? undefined : cpuSince(before, cpuOf(pid));
   if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { requests_per_sec: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
+  const summary = { requests_per_sec: Math.round(r.requests.average), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
+  return cpu === undefined ? summary : { ...summary, cpu, raw: { ...r, wall } };
 }
 
 /**
