@@ -19,6 +19,7 @@ import { LoadedModel } from './model-info.js';
 import { INFO_METHOD, type TaskRequest, type TaskResponse, type WorkerBootstrap } from './protocol.js';
 import { Piscina } from 'piscina';
 import { useFrameworkModulesFor } from '../bento/resolve-fallback.js';
+import { releaseStartupMemory } from '../runtime/release-startup-memory.js';
 
 const boot = workerData as WorkerBootstrap;
 const logger = consoleLogger(`runner:${boot.runnable}`);
@@ -57,6 +58,7 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
   }
   checkSignature(boot.model.metadata, session, `model ${boot.model.resolvedUri ?? boot.model.uri}`);
   const model = new LoadedModel(boot.model, session, await warmUp(session, logger));
+  releaseStartupMemory();
   const scope = container.createChildContainer();
   scope.registerInstance(LoadedModel, model);
   return { instance: scope.resolve(cls) as Record<string, unknown>, model };

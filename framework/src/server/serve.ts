@@ -24,6 +24,7 @@ import { type ProtocolRoute, protocolRoutes } from './protocols.js';
 import { listenError } from './port-check.js';
 import { importService } from './service-loader.js';
 import { type RunnerContext, startRunners } from './start-runners.js';
+import { releaseStartupMemory } from '../runtime/release-startup-memory.js';
 
 export interface ServeOptions {
   project: Project;
@@ -125,6 +126,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       variantHeader: variants ? settings.variantHeader : undefined,
       requestHooks: registry.requestHooks,
     });
+    releaseStartupMemory();
     await app.listen({ port: options.port ?? 3000, host }).catch((err: unknown) => {
       throw listenError(err as NodeJS.ErrnoException, options.port ?? 3000, host);
     });
