@@ -20,6 +20,7 @@ const read = (name) => {
 
 /** One point a series at one concurrency. */
 const points = [];
+// p99 is drawn on a log axis, which has no 0: a p99 under half a millisecond (autocannon's 0) is drawn at 0.5.
 const point = (series, concurrency, r) =>
   points.push({ series, concurrency, requests_per_sec: r.requests_per_sec, p99_ms: Math.max(r.p99_ms, 0.5) });
 

@@ -41,8 +41,9 @@ const { runs, summary } = await alternated(SETS, ROUNDS, measure);
 // The thread figures of the round whose throughput is the median, so the columns of a row come from one run.
 const medianRun = (cpus) => runs[cpus].find((r) => r.requests_per_sec === summary[cpus].requests_per_sec);
 const base = summary[SETS[0]].requests_per_sec;
+const baseLabel = `${SETS[0].split(',').length} core${SETS[0].includes(',') ? 's' : ''}`;
 const table = [
-  `| /predict_image, c=64, ${DURATION} s × ${ROUNDS} rounds (median) | cores | req/s | p50 ms | p99 ms | vs ${SETS[0]} | server µs/request | ${Object.values(THREADS).join(' | ')} |`,
+  `| /predict_image, c=64, ${DURATION} s × ${ROUNDS} rounds (median) | cores | req/s | p50 ms | p99 ms | vs ${baseLabel} | server µs/request | ${Object.values(THREADS).join(' | ')} |`,
   `|---|---|---|---|---|---|---|${Object.values(THREADS)
     .map(() => '---')
     .join('|')}|`,

@@ -10,7 +10,7 @@ import { releaseStartupMemory } from '../src/runtime/release-startup-memory.js';
 const newSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size;
 
 describe('releaseStartupMemory', () => {
-  it("shrinks the young generation that a burst of short-lived objects grew to V8's smallest", () => {
+  it("shrinks the young generation that a burst of short-lived objects grew to V8's smallest", (t) => {
     const kept: object[] = [];
     for (let i = 0; i < 3_000_000; i++) {
       kept.push({ i, text: `item ${i}` });
@@ -18,9 +18,10 @@ describe('releaseStartupMemory', () => {
     }
     kept.length = 0;
     const grown = newSpace();
+    // A young generation capped small (NODE_OPTIONS=--max-semi-space-size=1) has nothing to give back.
+    if (grown < 8 << 20) return t.skip(`the young generation did not grow past ${grown} bytes`);
     releaseStartupMemory();
     const after = newSpace();
-    assert.ok(grown >= 8 << 20, `start-up grew the young generation (${grown} bytes)`);
     assert.ok(after <= grown / 4, `${grown} → ${after} bytes`);
     // A second call (a runner worker reloaded in the same thread) works the same.
     releaseStartupMemory();

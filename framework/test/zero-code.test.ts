@@ -46,15 +46,20 @@ async function serveModel(target: string, home: string): Promise<{ base: string;
 /**
  * POSTs a body to /invocations: its status, and the predictions as rows. The MLflow model is of the onnx flavor,
  * which answers its outputs by name (`{"logits": [...]}`), as MLflow's onnx flavor does; a lone .onnx file, with no
- * flavor, answers its one output's rows.
+ * flavor, answers its one output's rows. `shape` says which of the two the answer must be.
  */
-async function invoke(base: string, body: unknown): Promise<{ status: number; predictions: number[][] }> {
+async function invoke(
+  base: string,
+  body: unknown,
+  shape: 'by name' | 'rows',
+): Promise<{ status: number; predictions: number[][] }> {
   const res = await fetch(`${base}/invocations`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   const { predictions } = (await res.json()) as { predictions: number[][] | { logits: number[][] } };
+  assert.equal(Array.isArray(predictions), shape === 'rows', `answered ${JSON.stringify(predictions).slice(0, 80)}`);
   return { status: res.status, predictions: Array.isArray(predictions) ? predictions : predictions.logits };
 }
 
@@ -72,6 +77,8 @@ describe(
     const home = mkdtempSync(join(tmpdir(), 'bento-zero-code-'));
     after(() => rmSync(home, { recursive: true, force: true }));
     const batch = images(3, 7);
+    /** What the MLflow model directory answered for `batch`, for the lone file to be compared with. */
+    let fromDir: number[][] | undefined;
 
     it("an MLflow model directory: MLflow's routes, the probes and metrics, /predict_image from the model's metadata, and concurrent calls batched", async () => {
       const { base, server } = await serveModel(MODEL_DIR, home);
@@ -92,7 +99,8 @@ describe(
         assert.ok(maxDiff([Object.values(answer.probabilities)], [expected.probabilities]) <= 1e-4);
 
         // 48 calls at once, each one image: every answer is the one the image gets alone, in fewer model calls.
-        const alone = await invoke(base, { inputs: batch });
+        const alone = await invoke(base, { inputs: batch }, 'by name');
+        fromDir = alone.predictions;
         assert.equal(alone.status, 200);
         const metric = async () => {
           const text = await (await fetch(`${base}/metrics`)).text();
@@ -100,7 +108,7 @@ describe(
         };
         const callsBefore = await metric();
         const answers = await Promise.all(
-          Array.from({ length: 48 }, (_, i) => invoke(base, { inputs: [batch[i % 3]] })),
+          Array.from({ length: 48 }, (_, i) => invoke(base, { inputs: [batch[i % 3]] }, 'by name')),
         );
         answers.forEach((a, i) => {
           assert.equal(a.status, 200);
@@ -113,19 +121,13 @@ describe(
       }
     });
 
-    it('a lone .onnx file: the same answers; no /predict_image without preprocessing', async () => {
-      const dir = await serveModel(MODEL_DIR, home);
-      let fromDir;
-      try {
-        fromDir = await invoke(dir.base, { inputs: batch });
-      } finally {
-        await dir.server.stop();
-      }
+    it('a lone .onnx file: the same answers, as rows; no /predict_image without preprocessing', async () => {
+      assert.ok(fromDir, 'the MLflow model directory answered (the test above)');
       const { base, server } = await serveModel(join(MODEL_DIR, 'model.onnx'), home);
       try {
-        const fromFile = await invoke(base, { inputs: batch });
+        const fromFile = await invoke(base, { inputs: batch }, 'rows');
         assert.equal(fromFile.status, 200);
-        assert.deepEqual(fromFile.predictions, fromDir.predictions);
+        assert.deepEqual(fromFile.predictions, fromDir);
         assert.equal(
           (await fetch(`${base}/predict_image`, { method: 'POST', body: upload('ankle_boot.png') })).status,
           404,

@@ -166,6 +166,7 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
     port: serving.port,
     host: serving.host,
     env,
+    releaseStartupMemory: true,
   });
   const startText = banner(server.url, server.apis, server.protocols);
   let closing = false;

@@ -44,7 +44,7 @@ function servable(registry: Registry): string {
 }
 
 /** A converter's refusals of the model itself (not of the machine): they say what can be served, as ours do. */
-const MODEL_REFUSALS = new Set(['MODEL_UNPICKLE_FAILED', 'ONNX_UNSUPPORTED_OPERATOR']);
+const MODEL_REFUSALS = new Set(['MODEL_UNPICKLE_FAILED', 'MODEL_UNTRUSTED_TYPES', 'ONNX_UNSUPPORTED_OPERATOR']);
 
 /** Why a model of `flavor` cannot be served, and what can be. */
 function notConvertible(

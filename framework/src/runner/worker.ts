@@ -58,10 +58,13 @@ async function start(): Promise<{ instance: Record<string, unknown>; model: Load
   }
   checkSignature(boot.model.metadata, session, `model ${boot.model.resolvedUri ?? boot.model.uri}`);
   const model = new LoadedModel(boot.model, session, await warmUp(session, logger));
-  releaseStartupMemory();
   const scope = container.createChildContainer();
   scope.registerInstance(LoadedModel, model);
-  return { instance: scope.resolve(cls) as Record<string, unknown>, model };
+  const instance = scope.resolve(cls) as Record<string, unknown>;
+  // The thread idles from here until its first batch: what loading left behind can go (a thread of its own, so
+  // the collection is of this worker's heap only).
+  releaseStartupMemory();
+  return { instance, model };
 }
 
 const ready = start();

@@ -37,6 +37,12 @@ export interface ServeOptions {
   logger?: boolean | Record<string, unknown>;
   /** Registry of the server's metrics; a fresh one by default. BENTO_METRICS=off: none (no /metrics). */
   metrics?: ServerMetrics;
+  /**
+   * Collect the start-up's garbage once before listening (runtime/release-startup-memory.ts). `bento serve` does, a
+   * process of its own; off by default, so a process that embeds the server does not pay a full collection of its
+   * own heap.
+   */
+  releaseStartupMemory?: boolean;
 }
 
 export interface RunningServer {
@@ -126,7 +132,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       variantHeader: variants ? settings.variantHeader : undefined,
       requestHooks: registry.requestHooks,
     });
-    releaseStartupMemory();
+    if (options.releaseStartupMemory) releaseStartupMemory();
     await app.listen({ port: options.port ?? 3000, host }).catch((err: unknown) => {
       throw listenError(err as NodeJS.ErrnoException, options.port ?? 3000, host);
     });
