@@ -236,8 +236,10 @@ export async function waitForMetrics(base: string, pattern: RegExp, timeoutMs = 
  * flight: new connections are refused, the eight complete with 200, exit 0.
  */
 export async function sigtermUnderLoad(args: string[], said: RegExp): Promise<void> {
-  // Life-cycle lines are logged at info.
-  const bento = await startBento(args, { BENTO_LOG_LEVEL: 'info' });
+  // Life-cycle lines are logged at info. The latency objective counts from a request's headers, and these uploads
+  // are held half-sent on purpose (0.3 s and more, longer on a loaded machine: CI once saw 516 ms expected against
+  // the 500 ms objective, and a 503): what is tested is the drain, not admission, so the objective is out of reach.
+  const bento = await startBento(args, { BENTO_LOG_LEVEL: 'info', BENTO_MAX_LATENCY_MS: '60000' });
   const pending = await halfSentUploads(bento.port, 8);
   await waitForMetrics(bento.base, /bento_http_requests_in_flight\{route="\/predict_image"\} 8\b/);
   bento.child.kill('SIGTERM');
