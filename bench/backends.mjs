@@ -4,12 +4,8 @@
 // server's own measure of the model from /metrics: the mean time a batch took in the runner and the mean batch
 // size, so the model's cost shows apart from HTTP and preprocessing. Prints a Markdown table and writes
 // bench/results/backends.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento, writeResult } from './lib/common.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -71,13 +67,12 @@ const table = [
   }),
 ].join('\n');
 console.log(table);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'backends.json'),
-  JSON.stringify(
-    { date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, model, summary },
-    null,
-    2,
-  ),
-);
+writeResult('backends.json', {
+  date: new Date().toISOString(),
+  connections: CONNECTIONS,
+  duration_s: DURATION,
+  rounds: runs,
+  model,
+  summary,
+});
 process.exit(0);

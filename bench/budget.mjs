@@ -16,14 +16,14 @@
 // bento serve runs as deployed (the CLI in a child process, default settings); its CPU is read from /proc by thread
 // (lib/proc-cpu.mjs), and its mean batch size from its /metrics. Writes results/budget.json; prints Markdown.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Piscina from 'piscina';
 import { parse } from 'yaml';
 import { ImageInput, pixelsToTensor, preprocessSpecFor, toPredictions } from '@bento-ts/framework';
-import { measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
+import { measuredLoad, sampleUpload, serveBento, writeResult } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MODEL_DIR = join(ROOT, 'services', 'vision-classifier', 'model');
@@ -199,6 +199,5 @@ const md = [
   `bento serve: ${report.of_budget_limit}× the budget's limit, ${report.of_multipart_ceiling}× the multipart ceiling; ` +
     `with its measured CPU per request (${us(bento.server_us_per_request)} µs) the cores allow ${Math.round(measuredLimit)} req/s.`,
 ].join('\n');
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'budget.json'), JSON.stringify(report, null, 2) + '\n');
+writeResult('budget.json', report);
 console.log(md);

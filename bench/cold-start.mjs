@@ -5,8 +5,8 @@
 // - idle RSS: the resident memory of the process tree (the server, its worker threads and any child processes),
 //   read from /proc 3 s after it is ready, with no request in between.
 // Prints a Markdown table; writes results/cold-start.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { writeResult } from './lib/common.mjs';
 import { startup } from './lib/startup.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,8 +33,4 @@ const summary = Object.fromEntries(
 );
 console.log(`| process (median of ${ROUNDS}) | start to /readyz 200 ms | idle RSS MB |\n|---|---|---|`);
 for (const [mode, s] of Object.entries(summary)) console.log(`| ${mode} | ${s.cold_start_ms} | ${s.idle_rss_mb} |`);
-mkdirSync(`${ROOT}bench/results`, { recursive: true });
-writeFileSync(
-  `${ROOT}bench/results/cold-start.json`,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, runs, summary }, null, 2) + '\n',
-);
+writeResult('cold-start.json', { date: new Date().toISOString(), node: process.version, runs, summary });

@@ -5,12 +5,8 @@
 // which is what the sizing guidance in docs/performance.md is derived from. Prints Markdown; writes
 // results/cores.json. BENCH_CORES (default `0;0,1`: taskset lists, `;`-separated), BENCH_ROUNDS, BENCH_DURATION.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento, writeResult } from './lib/common.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SETS = (process.env.BENCH_CORES ?? '0;0,1').split(';');
@@ -54,13 +50,11 @@ const table = [
   }),
 ].join('\n');
 console.log(table);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'cores.json'),
-  JSON.stringify(
-    { date: new Date().toISOString(), node: process.version, duration_s: DURATION, runs, summary },
-    null,
-    2,
-  ) + '\n',
-);
+writeResult('cores.json', {
+  date: new Date().toISOString(),
+  node: process.version,
+  duration_s: DURATION,
+  runs,
+  summary,
+});
 process.exit(0);

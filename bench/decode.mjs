@@ -3,8 +3,8 @@
 // (BENTO_JS_DECODE_MAX_PIXELS above the image: PNG decoded by pngjs, JPEG by sharp, resized on the HTTP thread) and
 // on the off-loop path (0: decoded by sharp in its thread pool, resized on a resize-pool worker). Sequential, one
 // image at a time: this is latency per image, not throughput. Prints a Markdown table; writes results/decode.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { writeResult } from './lib/common.mjs';
 import sharp from 'sharp';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -45,7 +45,6 @@ for (const format of ['png', 'jpeg']) {
     rows.push({ format, size: `${size}×${size}`, bytes: data.length, js_us: js, sharp_us: native });
   }
 }
-mkdirSync(`${ROOT}bench/results`, { recursive: true });
-writeFileSync(`${ROOT}bench/results/decode.json`, JSON.stringify(rows, null, 2) + '\n');
+writeResult('decode.json', rows);
 console.log('| format | size | bytes | on the event loop µs | off it µs |\n|---|---|---|---|---|');
 for (const r of rows) console.log(`| ${r.format} | ${r.size} | ${r.bytes} | ${r.js_us} | ${r.sharp_us} |`);

@@ -5,12 +5,12 @@
 // --env-manager local), bento-ts with its own (the converted model, adaptive batching). Prints a Markdown table of
 // requests per second and p99 with their ratios, and writes bench/results/mlflow-serve.json.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, serveBento, writeResult } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -111,8 +111,4 @@ const table = [
 console.log(
   `/invocations, ${DURATION} s per load after a 3 s warm-up, ${ROUNDS} alternated rounds (medians)\n\n${table}`,
 );
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'mlflow-serve.json'),
-  JSON.stringify({ date: new Date().toISOString(), duration_s: DURATION, results }, null, 2),
-);
+writeResult('mlflow-serve.json', { date: new Date().toISOString(), duration_s: DURATION, results });

@@ -4,12 +4,12 @@
 // tracing on as well (OTLP/HTTP to a local Jaeger; every request, and one in ten), alternated in one run; autocannon in a child process, c=64,
 // loopback. Prints a Markdown table and writes bench/results/observability.json.
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProject, startServer } from '@bento-ts/framework';
-import { alternated, measuredLoad, sampleUpload } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, writeResult } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -110,13 +110,12 @@ const table = [
   ...MODES.map(row),
 ].join('\n');
 console.log(table);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'observability.json'),
-  JSON.stringify(
-    { date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, summary, ratio },
-    null,
-    2,
-  ),
-);
+writeResult('observability.json', {
+  date: new Date().toISOString(),
+  connections: CONNECTIONS,
+  duration_s: DURATION,
+  rounds: runs,
+  summary,
+  ratio,
+});
 process.exit(0);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { loadProject, startServer } from '@bento-ts/framework';
-import { autocannon, multipartFile as sharedMultipartFile } from './lib/common.mjs';
+import { autocannon, multipartFile as sharedMultipartFile, writeResult } from './lib/common.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -254,7 +254,6 @@ const md = [
       `| ${r.model} | ${r.route} | ${r.input} | ${r.concurrency} | ${r.requests_per_sec} | ${r.p50_ms} | ${r.p90_ms} | ${r.p99_ms} | ${r.mean_batch_size} | ${pct(r.held_batches)} | ${pct(r.fraction_of_raw_ceiling)} | ${r.fraction_of_http_ceiling === undefined ? '' : pct(r.fraction_of_http_ceiling)} | ${r.non_2xx + r.errors} |`,
   ),
 ].join('\n');
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'latest.json'), JSON.stringify(report, null, 2) + '\n');
-writeFileSync(join(ROOT, 'bench', 'results', 'latest.md'), md + '\n');
+writeResult('latest.json', report);
+writeResult('latest.md', md);
 console.log(md);

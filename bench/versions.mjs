@@ -5,11 +5,11 @@
 // behaviour alone (a refactor) should leave the ratios within the spread of the rounds, which the table shows.
 // Writes bench/results/versions.json.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento, writeResult } from './lib/common.mjs';
 import { startup } from './lib/startup.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -97,21 +97,13 @@ lines.push(
   ),
 );
 console.log(lines.join('\n'));
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'versions.json'),
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      node: process.version,
-      baseline: { ref: BASELINE, commit },
-      current,
-      duration_s: DURATION,
-      results,
-      starts,
-    },
-    null,
-    2,
-  ),
-);
+writeResult('versions.json', {
+  date: new Date().toISOString(),
+  node: process.version,
+  baseline: { ref: BASELINE, commit },
+  current,
+  duration_s: DURATION,
+  results,
+  starts,
+});
 process.exit(0);

@@ -1,12 +1,8 @@
 // Throughput of `bento serve --workers N` on /predict_image: one process against two sharing the port, alternated
 // 1, 2, 1, 2... in one run (the CLI in a child process, as deployed; its logs to /dev/null), autocannon in another
 // child process, c=64, loopback. Prints a Markdown table and writes bench/results/workers.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { alternated, measuredLoad, sampleUpload, serveBento } from './lib/common.mjs';
+import { alternated, measuredLoad, sampleUpload, serveBento, writeResult } from './lib/common.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -38,13 +34,11 @@ const table = [
   ),
 ].join('\n');
 console.log(table);
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(
-  join(ROOT, 'bench', 'results', 'workers.json'),
-  JSON.stringify(
-    { date: new Date().toISOString(), connections: CONNECTIONS, duration_s: DURATION, rounds: runs, summary },
-    null,
-    2,
-  ),
-);
+writeResult('workers.json', {
+  date: new Date().toISOString(),
+  connections: CONNECTIONS,
+  duration_s: DURATION,
+  rounds: runs,
+  summary,
+});
 process.exit(0);

@@ -10,6 +10,13 @@ import { cpuOf, cpuSince } from './proc-cpu.mjs';
 const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** Writes `data` into bench/results/`name`: an object as indented JSON, text as it is; both end with a newline. */
+export function writeResult(name, data) {
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, name), `${typeof data === 'string' ? data : JSON.stringify(data, null, 2)}\n`);
+}
+
 /** A multipart/form-data body with `file` as the `image` field, written into `dir`. */
 export function multipartFile(file, type, dir) {
   const boundary = '----bentobench';
