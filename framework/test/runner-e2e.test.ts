@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PluginError, type ResolvedModel } from '../src/plugin.js';
-import { type RunningServer, loadProject, startServer } from '../src/index.js';
+import { type RunningServer, type Tensor, loadProject, startServer, tensor } from '../src/index.js';
 import { ModelFollower } from '../src/runner/model-follower.js';
 
 // A real service and plugin (fixtures/echo-*.ts), served end to end: worker threads, dispatcher, HTTP.
@@ -49,6 +49,16 @@ describe('runner pool and batching, end to end', () => {
     const after = dispatcher.stats();
     assert.equal(after.items - before.items, 12);
     assert.ok(after.batches - before.batches <= 4, `12 requests in ${after.batches - before.batches} batches`);
+  });
+
+  it("copies a caller's tensor into the worker, so the caller still holds it, and moves only what it is told to", async () => {
+    const pool = server.runners[0];
+    const mine = tensor('float32', [1, 2], new Float32Array([1, 2]));
+    assert.deepEqual(Array.from(((await pool.call('double', [mine])) as Tensor<'float32'>).data), [2, 4]);
+    assert.deepEqual(Array.from(mine.data), [1, 2]);
+    const spare = tensor('float32', [1, 2], new Float32Array([3, 4]));
+    await pool.callTimed('double', [spare], [spare]);
+    assert.equal(spare.data.length, 0, 'its buffer went to the worker');
   });
 
   it('confines a failing batch to its callers and keeps serving', async () => {

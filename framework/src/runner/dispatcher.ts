@@ -8,6 +8,7 @@ import {
   materializeBatch,
   sliceBatch,
   splitBatch,
+  tensorsOf,
 } from '../tensor/batch.js';
 import { isTensorInput } from '../tensor/deferred.js';
 import { type Tensor, isTensor } from '../tensor/tensor.js';
@@ -147,6 +148,16 @@ interface Segment {
  * being sent: the time before the call and the time sending answers takes (its
  * recent 99th percentile) are counted against it.
  */
+/**
+ * The tensors of `batch` in buffers the dispatcher allocated (joined or deferred requests): a request's own tensor,
+ * run as a batch by itself, is still its caller's, and handing its buffer to a worker would empty it under them.
+ */
+function ownTensors(batch: BatchOutput, segments: Segment[]): Tensor[] {
+  const bufferOf = (t: Tensor) => (Array.isArray(t.data) ? undefined : t.data.buffer);
+  const callers = new Set(segments.flatMap(({ request }) => tensorsOf(request.input).filter(isTensor).map(bufferOf)));
+  return (tensorsOf(batch) as Tensor[]).filter((t) => bufferOf(t) && !callers.has(bufferOf(t)));
+}
+
 export class Dispatcher {
   private readonly queue: Pending[] = [];
   private queuedItems = 0;
@@ -171,7 +182,8 @@ export class Dispatcher {
 
   constructor(
     private readonly options: DispatcherOptions,
-    private readonly runBatch: (batch: BatchOutput) => Promise<BatchResult>,
+    /** `movable`: the batch's tensors this dispatcher wrote itself, whose buffers no caller holds. */
+    private readonly runBatch: (batch: BatchOutput, movable: Tensor[]) => Promise<BatchResult>,
   ) {
     this.clock = options.clock ?? systemClock;
     this.cost = new CostModel(64, options.warmupBatches ?? 2);
@@ -414,8 +426,10 @@ export class Dispatcher {
     const run = { started, items };
     this.running.add(run);
     let batch: BatchOutput;
+    let movable: Tensor[];
     try {
       batch = this.batchInput(segments);
+      movable = ownTensors(batch, segments);
     } catch (err) {
       this.finish(segments, run, err);
       return;
@@ -427,7 +441,7 @@ export class Dispatcher {
         costMs ?? this.clock.now() - started,
         failed,
       );
-    this.runBatch(batch).then(
+    this.runBatch(batch, movable).then(
       ({ output, costMs, model }) => {
         observe(false, costMs);
         this.finish(segments, run, undefined, output, costMs, model);

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { BentoError, ModelLoadError, RunnerCrashedError, ServiceUnavailableError } from '../errors.js';
 import type { RunnableDefinition } from '../sdk/decorators/runnable.js';
-import { isTensor, transferablesOf } from '../tensor/tensor.js';
+import { type Tensor, transferablesOf } from '../tensor/tensor.js';
 import type { Dispatcher } from './dispatcher.js';
 import type { ModelInfo } from './model-info.js';
 import { INFO_METHOD, type InfoResponse, type TaskResponse, type WorkerBootstrap } from './protocol.js';
@@ -156,12 +156,19 @@ export class RunnerPool {
     return (await this.callTimed(method, args)).value;
   }
 
-  /** `call`, with how long the method itself ran in its worker. */
-  async callTimed(method: string, args: unknown[]): Promise<{ value: unknown; elapsedMs?: number }> {
-    const tensors = args.filter(isTensor);
+  /**
+   * `call`, with how long the method itself ran in its worker. Arguments are copied into the worker, except the
+   * buffers of `movable`, which are handed over and left empty here: only tensors no caller holds any more belong
+   * there (a batch the dispatcher assembled), or a service would find its own tensor emptied by the call.
+   */
+  async callTimed(
+    method: string,
+    args: unknown[],
+    movable: readonly Tensor[] = [],
+  ): Promise<{ value: unknown; elapsedMs?: number }> {
     let response: TaskResponse;
     try {
-      response = (await this.pool.run({ method, args }, { transferList: transferablesOf(tensors) })) as TaskResponse;
+      response = (await this.pool.run({ method, args }, { transferList: transferablesOf(movable) })) as TaskResponse;
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       if (/queue is at limit/i.test(message)) {

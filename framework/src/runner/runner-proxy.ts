@@ -5,7 +5,7 @@ import { modelLabel, noteAnswer, outsideRequest, requestedVariant, taggedModel }
 import { type BatchObserver, Dispatcher } from './dispatcher.js';
 import type { RunnerPool } from './runner-pool.js';
 import type { CallTracer } from '../observability/tracing.js';
-import { isTensor, tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { ResolvedRunner } from '../definition/resolve-service.js';
 import type { VariantRouter } from './variants.js';
 
@@ -36,10 +36,10 @@ export function createRunner<T>(
           concurrency: pool.workers,
           observer: observerFor?.(m.name),
         },
-        async (batch) => {
+        async (batch, movable) => {
           // The pool's model as the call goes out is the one that runs it: a hot update swaps only between calls.
           const model = modelLabel(pool.model);
-          const { value, elapsedMs } = await pool.callTimed(m.name, [batch]);
+          const { value, elapsedMs } = await pool.callTimed(m.name, [batch], movable);
           return { output: value, costMs: elapsedMs, model };
         },
       );
@@ -62,10 +62,15 @@ export function createRunner<T>(
         trace(m.name, async () => {
           try {
             const model = modelLabel(pool.model);
-            const { value, elapsedMs } = await pool.callTimed(
-              m.name,
-              args.map((a) => (isDeferred(a) ? materialize(a) : a)),
-            );
+            // Deferred arguments are written here, into buffers nobody else holds: those may move to the worker.
+            const written: Tensor[] = [];
+            const real = args.map((a) => {
+              if (!isDeferred(a)) return a;
+              const t = materialize(a);
+              written.push(t);
+              return t;
+            });
+            const { value, elapsedMs } = await pool.callTimed(m.name, real, written);
             observer?.batch(1, [], elapsedMs ?? 0, false);
             noteAnswer(model);
             return value;
@@ -95,17 +100,10 @@ type Methods = Record<string, (...args: unknown[]) => Promise<unknown>>;
 /** What became of one variant's call: for `bento_variant_requests_total`. */
 export type VariantCallObserver = (variant: string, role: 'primary' | 'shadow', ok: boolean) => void;
 
-/** A private copy of a call's arguments: the primary call may hand its buffers to a worker thread. */
-function copied(args: unknown[]): unknown[] {
-  return args.map((a) =>
-    isDeferred(a) ? materialize(a) : isTensor(a) ? tensor(a.dtype, [...a.shape], a.data.slice()) : a,
-  );
-}
-
 /**
  * The runner a service receives when it serves several variants (canary, A/B, shadow): each call goes to the
- * variant its request asked for by header, else to one drawn by weight; every shadow gets a copy, outside the
- * request, and what it answers is counted and dropped.
+ * variant its request asked for by header, else to one drawn by weight; every shadow gets the same arguments (a
+ * call never empties a caller's tensors), outside the request, and what it answers is counted and dropped.
  */
 export function createRoutedRunner<T>(
   runner: ResolvedRunner,
@@ -117,10 +115,9 @@ export function createRoutedRunner<T>(
     target[name] = (...args: unknown[]) => {
       const chosen = router.pick(requestedVariant());
       for (const shadow of router.shadows) {
-        const copy = copied(args);
         // A shadow's answer never holds up the request: both outcomes are handled, and only counted.
         void outsideRequest(() =>
-          (shadow.target as unknown as Methods)[name](...copy).then(
+          (shadow.target as unknown as Methods)[name](...args).then(
             () => observe?.(shadow.name, 'shadow', true),
             () => observe?.(shadow.name, 'shadow', false),
           ),

@@ -25,6 +25,11 @@ export function isBatchInput(value: unknown): value is BatchInput {
   return values.length > 0 && values.every(isTensorInput);
 }
 
+/** The tensors of a batch value: itself, or its named ones. */
+export function tensorsOf(value: BatchInput): TensorInput[] {
+  return entries(value)?.map(([, t]) => t) ?? [value as TensorInput];
+}
+
 /** Items along `axis`: the same for every named tensor, else undefined. */
 export function itemsOf(value: BatchInput, axis: number): number | undefined {
   const named = entries(value);
