@@ -24,7 +24,7 @@ SERVE_ENV := $(foreach v,$(PASS_VARS),$(if $(value $(v)),$(v)='$($(v))'))
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 .PHONY: help install build serve serve-stop serve-logs serve-test serve-test-predict bentoml-ui serve-build serve-list containerize tune \
-        base-image docker-engine docker-engine-stop k8s-validate test lint format test-reliability test-soak audit bench bench-versions train samples clean stack-install start stop logs mlflow-ui train-bundled \
+        base-image docker-engine docker-engine-stop k8s-validate k8s-up k8s-down k8s-status test-k8s test lint format test-reliability test-soak audit bench bench-versions train samples clean stack-install start stop logs mlflow-ui train-bundled \
         tfjs-model
 
 # The MLflow stack (infra/stack.sh): STACK=basic (SQLite + local artifacts) or full (PostgreSQL + MinIO).
@@ -98,6 +98,18 @@ docker-engine: ## Start a Docker engine (podman's Docker API) for a docker CLI w
 
 docker-engine-stop: ## Stop what make docker-engine started, and the containers it runs
 	@infra/docker-engine.sh stop
+
+k8s-up: ## A single-node Kubernetes cluster built here from source (infra/k8s.sh; first time: builds Kubernetes, etcd, containerd)
+	@infra/k8s.sh up
+
+k8s-down: ## Stop the cluster: every pod and component, its mounts and its network namespace (state stays in .stack/k8s)
+	@infra/k8s.sh down
+
+k8s-status: ## What of the cluster runs, and its node
+	@infra/k8s.sh status
+
+test-k8s: build ## The bundled bento on the make k8s-up cluster: deploy, Ready, scale, roll and drain under load
+	node scripts/run-tests.mjs --only /k8s/
 
 test: lint stack-install ## Lint, the layering check, then every test (unit, integration, real MLflow / PostgreSQL / MinIO on ephemeral ports)
 	node scripts/run-tests.mjs

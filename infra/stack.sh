@@ -30,19 +30,7 @@ case "$mode" in basic|full) ;; *) echo "unknown stack \"$mode\" (basic or full)"
 
 log() { printf '%s\n' "$*" >&2; }
 
-alive() { [[ -f "$dir/$1.pid" ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
-
-wait_for() { # name, command...
-  local name="$1"; shift
-  for _ in $(seq 1 240); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    if [[ -f "$dir/$name.pid" ]] && ! kill -0 "$(cat "$dir/$name.pid")" 2>/dev/null; then break; fi
-    sleep 0.5
-  done
-  log "$name did not start; the end of $dir/$name.log:"
-  tail -n 30 "$dir/$name.log" >&2 || true
-  return 1
-}
+source "$root/infra/lib/daemons.sh"
 
 start_postgres() {
   [[ -n "$pg_bin" ]] || { log "PostgreSQL is not installed: run infra/install.sh"; exit 1; }
@@ -68,7 +56,7 @@ start_minio() {
   MINIO_ROOT_USER="$s3_user" MINIO_ROOT_PASSWORD="$s3_secret" MINIO_BROWSER=off MINIO_UPDATE=off \
     setsid nohup "$minio_bin" server "$dir/s3" --address "127.0.0.1:$s3_port" --quiet >"$dir/s3.log" 2>&1 &
   echo $! > "$dir/s3.pid"
-  wait_for s3 curl -fsS "http://127.0.0.1:$s3_port/minio/health/ready"
+  wait_for s3 120 curl -fsS "http://127.0.0.1:$s3_port/minio/health/ready"
 }
 
 start_mlflow() {
@@ -102,7 +90,7 @@ INI
   env MLFLOW_SERVE_ARTIFACTS=true MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}" "${env[@]}" \
     setsid nohup "$venv/bin/mlflow" "${args[@]}" >"$dir/mlflow.log" 2>&1 &
   echo $! > "$dir/mlflow.pid"
-  wait_for mlflow curl -fsS "http://127.0.0.1:$mlflow_port/health"
+  wait_for mlflow 120 curl -fsS "http://127.0.0.1:$mlflow_port/health"
 }
 
 stop_one() { # name

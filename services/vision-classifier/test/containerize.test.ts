@@ -15,12 +15,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { REPO_ROOT, freePort, halfSentUploads, multipart, runBento, sample, waitForMetrics } from './helpers.js';
+import {
+  BUILDAH_STORAGE,
+  REPO_ROOT,
+  baseImage,
+  containerize,
+  freePort,
+  halfSentUploads,
+  multipart,
+  runBento,
+  sample,
+  waitForMetrics,
+} from './helpers.js';
 
 /** The stand-in of node:<major>-bookworm-slim for the Node.js running this test (infra/base-image.sh names it). */
 let BASE_IMAGE = '';
 const IMAGE = 'localhost/bento-ts-test/classifier:ci';
-const STORAGE = ['--storage-driver', 'vfs'];
+const STORAGE = BUILDAH_STORAGE;
 const buildah = (...args: string[]) =>
   execFileSync('buildah', [...STORAGE, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
@@ -32,12 +43,7 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
 
   before(() => {
     // Cached in buildah's storage after the first run (debootstrap takes a few minutes).
-    BASE_IMAGE = execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], {
-      env: { ...process.env, NODE_BIN: process.execPath },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    })
-      .toString()
-      .trim();
+    BASE_IMAGE = baseImage();
   });
 
   after(() => {
@@ -97,25 +103,7 @@ describe('bento containerize with buildah', { timeout: 1_800_000 }, () => {
   });
 
   it('builds an image of the bento: production dependencies, non-root, port 3000, a health check, bento serve as entrypoint', async () => {
-    const run = await runBento(
-      [
-        'containerize',
-        'mlflow_vision_classifier:img',
-        '--backend',
-        'buildah',
-        '-t',
-        IMAGE,
-        '--build-arg',
-        `BASE_IMAGE=${BASE_IMAGE}`,
-        '--',
-        ...STORAGE,
-      ],
-      env,
-      undefined,
-      undefined,
-      REPO_ROOT,
-      1_200_000,
-    );
+    const run = await containerize('mlflow_vision_classifier:img', IMAGE, BASE_IMAGE, env);
     assert.equal(run.code, 0, run.stderr.slice(-3000));
     assert.match(run.stdout, new RegExp(`Successfully built image ${IMAGE} with buildah`));
     const config = JSON.parse(buildah('inspect', '--type', 'image', IMAGE)).Docker.config;

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -94,6 +94,42 @@ export interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** buildah's storage for the image tests: vfs, as infra/base-image.sh and infra/k8s.sh use it. */
+export const BUILDAH_STORAGE = ['--storage-driver', 'vfs'];
+
+/** The stand-in of node:<major>-bookworm-slim for the Node.js running the tests (infra/base-image.sh builds it once). */
+export function baseImage(): string {
+  return execFileSync('bash', [join(REPO_ROOT, 'infra', 'base-image.sh')], {
+    env: { ...process.env, NODE_BIN: process.execPath },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+    .toString()
+    .trim();
+}
+
+/** `bento containerize` of a bento into `image` with buildah, from `base` (baseImage()). */
+export function containerize(tag: string, image: string, base: string, env: Record<string, string>): Promise<Run> {
+  return runBento(
+    [
+      'containerize',
+      tag,
+      '--backend',
+      'buildah',
+      '-t',
+      image,
+      '--build-arg',
+      `BASE_IMAGE=${base}`,
+      '--',
+      ...BUILDAH_STORAGE,
+    ],
+    env,
+    undefined,
+    undefined,
+    REPO_ROOT,
+    1_200_000,
+  );
 }
 
 /** Runs `bento` until it exits, or until `until` matches its stdout (then stops it with SIGTERM). */
