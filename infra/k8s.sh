@@ -3,6 +3,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl   infra/k8s/kubernetes/go.mod
 #   etcd                                                                                    infra/k8s/etcd/go.mod
 #   containerd, its runc shim, ctr, crictl                                                   infra/k8s/containerd/go.mod
+#   prometheus (scrapes the pods it discovers through the API server)                       infra/k8s/prometheus/go.mod
 #   runc, the CNI plugins (bridge, host-local, loopback, portmap), openssl, buildah         Debian
 #   the pod sandbox ("pause") image: pause.c from the Kubernetes module, built with gcc, packed with buildah
 #
@@ -13,7 +14,8 @@
 #   infra/k8s.sh kubectl ARGS...         kubectl as cluster admin
 #   infra/k8s.sh load-image IMAGE        copy an image from buildah's storage into the cluster's containerd
 #   infra/k8s.sh unload-image IMAGE      remove it from the cluster's containerd
-#   infra/k8s.sh exec CMD...             run CMD inside the cluster's network namespace (curl 127.0.0.1:NODEPORT)
+#   infra/k8s.sh exec CMD...             run CMD inside the cluster's network namespace (curl 127.0.0.1:NODEPORT;
+#                                        Prometheus's API is on 127.0.0.1:9090 there)
 #
 # The whole cluster lives in its own network namespace (bento-k8s): its node address, pod and Service ranges exist
 # only there, so nothing it does is routed off this machine. Traffic from tests goes to 127.0.0.1 in that namespace
@@ -45,6 +47,7 @@ K8S_VERSION="$(version_of kubernetes k8s.io/kubernetes)"
 ETCD_VERSION="$(version_of etcd go.etcd.io/etcd/server/v3)"
 CONTAINERD_VERSION="$(version_of containerd github.com/containerd/containerd/v2)"
 CRICTL_VERSION="$(version_of containerd sigs.k8s.io/cri-tools)"
+PROMETHEUS_VERSION="$(version_of prometheus github.com/prometheus/prometheus)"
 
 # The storage bento containerize --backend buildah and infra/base-image.sh use.
 buildah() { command buildah --storage-driver vfs "$@"; }
@@ -111,6 +114,9 @@ install() {
     "-X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
     github.com/containerd/containerd/v2/cmd/containerd github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 \
     github.com/containerd/containerd/v2/cmd/ctr sigs.k8s.io/cri-tools/cmd/crictl
+  # Only the Kubernetes service discovery: the others are compiled out.
+  build prometheus "$PROMETHEUS_VERSION" prometheus "-X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION" \
+    -tags remove_all_sd,enable_kubernetes_sd github.com/prometheus/prometheus/cmd/prometheus
   pause_archive
 }
 
@@ -236,6 +242,30 @@ state = "$run/containerd"
 EOF
 }
 
+prometheus_config() {
+  # Pods that carry the prometheus.io scrape annotations (bento deploy k8s writes them), labelled with their
+  # namespace, pod and pod labels, as the usual kubernetes-pods job does; every 2 s, so a test sees data quickly.
+  cat > "$dir/prometheus.yml" <<EOF
+global: { scrape_interval: 2s, evaluation_interval: 2s }
+scrape_configs:
+  - job_name: kubernetes-pods
+    kubernetes_sd_configs:
+      - role: pod
+        api_server: https://$node_ip:6443
+        tls_config: { ca_file: $dir/pki/ca.crt, cert_file: $dir/pki/admin.crt, key_file: $dir/pki/admin.key }
+    relabel_configs:
+      - { source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: "true" }
+      - { source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path], target_label: __metrics_path__, regex: (.+) }
+      - source_labels: [__meta_kubernetes_pod_ip, __meta_kubernetes_pod_annotation_prometheus_io_port]
+        regex: (.+);(\d+)
+        replacement: \$1:\$2
+        target_label: __address__
+      - { source_labels: [__meta_kubernetes_namespace], target_label: namespace }
+      - { source_labels: [__meta_kubernetes_pod_name], target_label: pod }
+      - { action: labelmap, regex: __meta_kubernetes_pod_label_(.+) }
+EOF
+}
+
 kubelet_config() {
   cat > "$dir/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
@@ -275,6 +305,7 @@ up() {
   network
   containerd_config
   kubelet_config
+  prometheus_config
   log "starting etcd $ETCD_VERSION"
   start etcd "$bin/etcd" --name bento --data-dir "$dir/etcd" --listen-client-urls http://127.0.0.1:2379 \
     --advertise-client-urls http://127.0.0.1:2379 --listen-peer-urls http://127.0.0.1:2380 \
@@ -312,9 +343,12 @@ up() {
   start kube-proxy "$bin/kube-proxy" --kubeconfig "$dir/pki/kube-proxy.kubeconfig" --hostname-override "$node" \
     --proxy-mode iptables --cluster-cidr "$pod_cidr" --nodeport-addresses 127.0.0.0/8,"$node_ip/32" \
     --conntrack-max-per-core 0 --metrics-bind-address 127.0.0.1:10249 --v 1
+  start prometheus "$bin/prometheus" --config.file "$dir/prometheus.yml" --storage.tsdb.path "$dir/prometheus" \
+    --storage.tsdb.retention.time 1d --web.listen-address 127.0.0.1:9090 --log.level warn
   wait_for kubelet 120 kctl get node "$node"
   kctl wait --for=condition=Ready "node/$node" --timeout=120s >/dev/null || {
     log "the node is not Ready; the end of $dir/kubelet.log:"; tail -n 30 "$dir/kubelet.log" >&2; exit 1; }
+  wait_for prometheus 60 in_ns curl -fsS http://127.0.0.1:9090/-/ready
   log "node $node Ready in $((SECONDS - started)) s (kubectl: infra/k8s.sh kubectl ..., or KUBECONFIG=$dir/pki/admin.kubeconfig)"
 }
 
@@ -329,6 +363,7 @@ stop() { # name: SIGTERM, then SIGKILL after 10 s
 }
 
 down() {
+  stop prometheus
   stop kubelet
   if alive containerd; then
     # Every pod sandbox stopped and removed through the CRI: containers killed, their network torn down by CNI.
@@ -361,7 +396,7 @@ down() {
 
 status() {
   local name
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy prometheus; do
     if alive "$name"; then echo "$name: running (pid $(cat "$dir/$name.pid"))"; else echo "$name: stopped"; fi
   done
   alive kube-apiserver && kctl get nodes -o wide 2>/dev/null || true

@@ -88,6 +88,31 @@ describe('runner pool and batching, end to end', () => {
   });
 });
 
+describe('queue depth in /metrics', () => {
+  it('reports the items waiting for a batch while one runs, and none once they are answered', async () => {
+    // 300 ms per batch: the first call runs at once, the next two wait for it.
+    const server = await serve({ ECHO_MODEL: 'echo:300', BENTO_MAX_LATENCY_MS: '5000' });
+    const queued = async () =>
+      Number(
+        /^bento_runner_queue_items\{runner="echo_runner",method="double"\} (\d+)$/m.exec(
+          await (await fetch(`${server.url}/metrics`)).text(),
+        )?.[1],
+      );
+    try {
+      assert.equal(await queued(), 0);
+      const calls = [post(server.url, [[1, 2]])];
+      await new Promise((r) => setTimeout(r, 50));
+      calls.push(post(server.url, [[3, 4]]), post(server.url, [[5, 6]]));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await queued(), 2);
+      await Promise.all(calls);
+      assert.equal(await queued(), 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('overload', () => {
   it('sheds load past the latency objective with 503 + Retry-After, keeps health answering, and recovers', async () => {
     // 40 ms per batch of up to 8 against a 150 ms objective: a burst of 64 cannot all make it.

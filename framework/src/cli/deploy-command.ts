@@ -10,6 +10,7 @@ import {
   kustomization,
 } from '../deploy/kubernetes-manifests.js';
 import { manifestStream, writeManifests } from '../deploy/write-manifests.js';
+import { grafanaDashboard } from '../deploy/grafana-dashboard.js';
 import { InvalidInputError } from '../errors.js';
 import { keyValues } from './key-values.js';
 
@@ -65,6 +66,7 @@ export async function deployCommand(target: 'k8s' | 'kserve', tag: string, opts:
   } else {
     files = kubernetesManifests(manifest, o);
     extra['prometheus-adapter-rules.yaml'] = adapterRules();
+    extra['grafana-dashboard.json'] = grafanaDashboard(manifest, o);
   }
   const command = `bento deploy ${target} ${manifest.tag}`;
   if (opts.output === '-') {
@@ -80,7 +82,8 @@ export async function deployCommand(target: 'k8s' | 'kserve', tag: string, opts:
       `Credentials (MLflow password or token, AWS keys) go in the Secret ${o.secretName}, which the pods read if it exists:\n` +
       `  kubectl create secret generic ${o.secretName}${o.namespace ? ` -n ${o.namespace}` : ''} --from-literal=MLFLOW_TRACKING_PASSWORD=...\n` +
       (target === 'k8s'
-        ? `The HPA's in-flight metric needs the Prometheus adapter with ${dir}/prometheus-adapter-rules.yaml as Helm values.\n`
+        ? `The HPA's in-flight metric needs the Prometheus adapter with ${dir}/prometheus-adapter-rules.yaml as Helm values.\n` +
+          `Grafana: import ${dir}/grafana-dashboard.json, or let its dashboard sidecar load the ConfigMap in grafana-dashboard.yaml.\n`
         : ''),
   );
 }

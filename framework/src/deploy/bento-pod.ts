@@ -8,6 +8,12 @@ export type KubeObject = { apiVersion: string; kind: string; metadata: Record<st
 /** The non-root user the bento's Dockerfile creates (templates/docker/Dockerfile, BENTO_UID / BENTO_GID). */
 const BENTO_UID = 1034;
 
+/**
+ * The custom metric the HPA scales on (through the Prometheus adapter) and the dashboard shows per pod: requests
+ * being handled (framework/src/observability/metrics.ts).
+ */
+export const IN_FLIGHT_METRIC = 'bento_http_requests_in_flight';
+
 /** Labels that select the pods: the name only, since a selector cannot change across versions. */
 export function selectorLabels(o: DeployOptions): Record<string, string> {
   return { 'app.kubernetes.io/name': o.name };

@@ -1,10 +1,8 @@
 import type { BentoManifest } from '../bento/manifest.js';
-import { type KubeObject, bentoContainer, commonLabels, configMapName, objectMeta, podSettings, scrapeAnnotations, selectorLabels } from './bento-pod.js';
+import { IN_FLIGHT_METRIC, type KubeObject, bentoContainer, commonLabels, configMapName, objectMeta, podSettings, scrapeAnnotations, selectorLabels } from './bento-pod.js';
 import type { DeployOptions } from './deploy-options.js';
+import { dashboardConfigMap } from './grafana-dashboard.js';
 import { imageParts } from './image-ref.js';
-
-/** The custom metric the HPA scales on: requests being handled per pod (framework/src/observability/metrics.ts). */
-export const IN_FLIGHT_METRIC = 'bento_http_requests_in_flight';
 
 /** One file of the output: its name and the objects in it. */
 export interface ManifestFile {
@@ -129,5 +127,6 @@ export function kubernetesManifests(manifest: BentoManifest, o: DeployOptions): 
     { file: 'pdb.yaml', objects: [disruptionBudget(manifest, o)] },
   ];
   if (o.serviceMonitor) files.push({ file: 'servicemonitor.yaml', objects: [serviceMonitor(manifest, o)] });
+  files.push({ file: 'grafana-dashboard.yaml', objects: [dashboardConfigMap(manifest, o)] });
   return files;
 }

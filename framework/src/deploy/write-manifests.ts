@@ -17,7 +17,7 @@ export function manifestStream(manifest: BentoManifest, files: ManifestFile[], c
 
 /**
  * Writes each file (objects as one YAML stream) into `dir`, and the extra files beside them (kustomization.yaml,
- * the adapter's rules), which are not Kubernetes objects. Returns the paths written.
+ * the adapter's rules, the Grafana dashboard), which are not Kubernetes objects. Returns the paths written.
  */
 export async function writeManifests(dir: string, manifest: BentoManifest, files: ManifestFile[], extra: Record<string, unknown>, command: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
@@ -28,6 +28,13 @@ export async function writeManifests(dir: string, manifest: BentoManifest, files
     written.push(path);
   };
   for (const f of files) await put(f.file, f.objects.map((o) => yaml(o)).join('---\n'));
-  for (const [file, value] of Object.entries(extra)) await put(file, yaml(value));
+  for (const [file, value] of Object.entries(extra)) {
+    // JSON has no comments: a .json file (the Grafana dashboard) is written as it is imported.
+    if (file.endsWith('.json')) {
+      const path = join(dir, file);
+      await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
+      written.push(path);
+    } else await put(file, yaml(value));
+  }
   return written;
 }

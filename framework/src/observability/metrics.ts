@@ -54,6 +54,18 @@ export class ServerMetrics {
     'Time the model took on one batch (measured in the worker)',
     LATENCY_BUCKETS,
   );
+  /** Read at each scrape from the dispatchers watched (watchQueue); summed where variants share a runner's name. */
+  readonly queueItems = new Gauge({
+    name: 'bento_runner_queue_items',
+    help: 'Items waiting in an adaptive-batching queue for a batch to take them, by runner and method',
+    labelNames: ['runner', 'method'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.queueItems.reset();
+      for (const { labels, read } of this.queues) this.queueItems.inc(labels, read());
+    },
+  });
+  private readonly queues: Array<{ labels: { runner: string; method: string }; read: () => number }> = [];
   readonly batchFailures = new Counter({
     name: 'bento_runner_batch_failures_total',
     help: 'Batches that failed in the runner, by runner and method',
@@ -99,6 +111,11 @@ export class ServerMetrics {
   /** Replaces this registry's own exposition, e.g. with every worker process's metrics aggregated. */
   renderWith(render: () => Promise<string>): void {
     this.render = render;
+  }
+
+  /** Reports `read()`, the items a runner method's queue holds, at every scrape. */
+  watchQueue(runner: string, method: string, read: () => number): void {
+    this.queues.push({ labels: { runner, method }, read });
   }
 
   /** The observer a runner method's dispatcher reports its batches to. */

@@ -57,13 +57,17 @@ export async function startRunners(
     ),
   };
   const targets: InferenceTarget[] = [];
-  const proxyFor = (runner: ResolvedRunner, pool: RunnerPool) =>
-    createRunner(
+  const proxyFor = (runner: ResolvedRunner, pool: RunnerPool) => {
+    const proxy = createRunner<unknown>(
       runner,
       pool,
       metrics && ((method) => metrics.batchObserver(runner.definition.name, method)),
       ctx.tracing,
     );
+    for (const [method, dispatcher] of pool.dispatchers)
+      metrics?.watchQueue(runner.definition.name, method, () => dispatcher.stats().queuedItems);
+    return proxy;
+  };
   for (const runner of service.runners) {
     const def = runner.definition;
     const split = variants[def.name];

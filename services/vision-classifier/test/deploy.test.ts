@@ -46,7 +46,12 @@ interface Spec {
   predictor: { containers: Container[]; scaleMetric?: string };
 }
 
-type Obj = { kind: string; metadata: { name: string; namespace?: string }; spec: Spec; data?: Record<string, string> };
+type Obj = {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  spec: Spec;
+  data?: Record<string, string>;
+};
 const objects = (yaml: string) =>
   parseAllDocuments(yaml)
     .map((d) => d.toJS() as Obj)
@@ -89,6 +94,8 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     assert.deepEqual(readdirSync(dir).sort(), [
       'configmap.yaml',
       'deployment.yaml',
+      'grafana-dashboard.json',
+      'grafana-dashboard.yaml',
       'hpa.yaml',
       'kustomization.yaml',
       'pdb.yaml',
@@ -99,8 +106,9 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     const built = kustomizeBuild(dir);
     const validation = kubeconform(built);
     assert.equal(validation.code, 0, JSON.stringify(validation.resources.filter((r) => r.status !== 'statusValid')));
-    assert.deepEqual(validation.summary, { valid: 6, invalid: 0, errors: 0, skipped: 0 });
+    assert.deepEqual(validation.summary, { valid: 7, invalid: 0, errors: 0, skipped: 0 });
     assert.deepEqual(validation.resources.map((r) => r.kind).sort(), [
+      'ConfigMap',
       'ConfigMap',
       'Deployment',
       'HorizontalPodAutoscaler',
@@ -118,10 +126,35 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     assert.deepEqual(container.resources, { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '1Gi' } });
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.ok(pod.terminationGracePeriodSeconds > 30, 'the grace period covers the pre-stop delay and the drain');
-    assert.deepEqual(byKind(list, 'ConfigMap').data, { MLFLOW_TRACKING_URI: 'http://mlflow:5000' });
+    const settings = list.find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-config'))!;
+    assert.deepEqual(settings.data, { MLFLOW_TRACKING_URI: 'http://mlflow:5000' });
+    // The dashboard, as a file to import and in a ConfigMap Grafana's sidecar finds by its label.
+    const dashboard = JSON.parse(readFileSync(join(dir, 'grafana-dashboard.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    const sidecar = list.find((o) => o.metadata.name.endsWith('-grafana-dashboard'))!;
+    assert.equal(sidecar.metadata.labels?.grafana_dashboard, '1');
+    assert.deepEqual(JSON.parse(Object.values(sidecar.data!)[0]), dashboard);
+    assert.deepEqual(
+      dashboard.panels.map((p) => p.title),
+      [
+        'Requests per second, by route',
+        'Error ratio',
+        'Latency of predictions (POST)',
+        'Mean batch size',
+        'Items queued for a batch',
+        'Requests in flight, by pod',
+        'Model served: pods per version',
+      ],
+    );
+    const dashboardMetrics = new Set(
+      dashboard.panels.flatMap((p) =>
+        p.targets.flatMap((t) => [...t.expr.matchAll(/\b(bento_[a-z_]+)\{/g)].map((m) => m[1])),
+      ),
+    );
     // Settings from the ConfigMap, credentials from a Secret the user creates (optional, so the pod starts without one).
     assert.deepEqual(container.envFrom, [
-      { configMapRef: { name: byKind(list, 'ConfigMap').metadata.name } },
+      { configMapRef: { name: settings.metadata.name } },
       { secretRef: { name: 'mlflow-vision-classifier-secrets', optional: true } },
     ]);
     const hpa = byKind(list, 'HorizontalPodAutoscaler').spec;
@@ -160,6 +193,11 @@ describe('bento deploy', { timeout: 300_000 }, () => {
         assert.match(metrics, new RegExp(`^# TYPE ${metric} gauge$`, 'm'));
         const rules = readFileSync(join(dir, 'prometheus-adapter-rules.yaml'), 'utf8');
         assert.ok(rules.includes(`seriesQuery: ${metric}{`), 'the adapter rule serves the metric the HPA names');
+        // Every series the dashboard queries is one the bento exports (a histogram's by its _bucket, _sum, _count).
+        for (const series of dashboardMetrics) {
+          const family = series.replace(/_(bucket|sum|count)$/, '');
+          assert.match(metrics, new RegExp(`^# TYPE ${family} `, 'm'), series);
+        }
         served = true;
       },
       undefined,
@@ -178,7 +216,7 @@ describe('bento deploy', { timeout: 300_000 }, () => {
     const run = await runBento(['deploy', 'k8s', tag, '-o', '-'], env);
     assert.equal(run.code, 0, run.stderr);
     const validation = kubeconform(run.stdout);
-    assert.deepEqual(validation.summary, { valid: 5, invalid: 0, errors: 0, skipped: 0 });
+    assert.deepEqual(validation.summary, { valid: 6, invalid: 0, errors: 0, skipped: 0 });
     // The validator can fail: a port as a string and an unknown field are each reported.
     const broken = kubeconform(
       run.stdout

@@ -7,10 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
 import {
   BUILDAH_STORAGE,
   LOAD_GENERATOR,
@@ -27,6 +28,7 @@ const NAMESPACE = 'bento-e2e';
 const NAME = 'mlflow-vision-classifier';
 const NODE_PORT = 30080;
 const BASE = `http://127.0.0.1:${NODE_PORT}`;
+const PROMETHEUS = 'http://127.0.0.1:9090/api/v1/query';
 const image = (version: string) => `localhost/bento-ts-test/classifier:${version}`;
 const VERSIONS = ['k8s1', 'k8s2'];
 
@@ -286,6 +288,75 @@ describe('bento-ts on a Kubernetes node', { timeout: 3_600_000 }, () => {
     assert.equal(summary.errors, 0, JSON.stringify(summary.failed));
     assert.deepEqual(Object.keys(summary.statuses), ['200'], JSON.stringify(summary.statuses));
     await until('two Ready replicas again', () => servingPods().filter(ready).length === 2 || undefined);
+  });
+
+  it("Prometheus scrapes the pods it discovers; every query of the Grafana dashboard and the adapter's rule return data", async () => {
+    // Traffic within the last minute, scraped every 2 s by the Prometheus make k8s-up runs (infra/k8s.sh).
+    const load = await underLoad(20, 15, async () => undefined);
+    assert.equal(load.errors, 0);
+    await new Promise((r) => setTimeout(r, 5000));
+    const query = (expr: string) => {
+      const body = JSON.parse(
+        k8s(['exec', 'curl', '-sS', '--max-time', '10', '--data-urlencode', `query=${expr}`, PROMETHEUS]),
+      ) as {
+        status: string;
+        error?: string;
+        data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      };
+      assert.equal(body.status, 'success', `${expr}: ${body.error}`);
+      return body.data.result;
+    };
+    const scraped = await until(
+      'both pods scraped',
+      () => {
+        const up = query(`up{namespace="${NAMESPACE}"} == 1`);
+        return up.length === 2 ? up : undefined;
+      },
+      60_000,
+    );
+    assert.deepEqual(
+      scraped.map((s) => s.metric.pod).sort(),
+      servingPods()
+        .map((p) => p.metadata.name)
+        .sort(),
+    );
+    const dashboard = JSON.parse(readFileSync(join(base, 'grafana-dashboard.json'), 'utf8')) as {
+      panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+    };
+    const answers: string[] = [];
+    for (const panel of dashboard.panels)
+      for (const target of panel.targets) {
+        // Grafana's variables, as the dashboard's namespace picker and a 1-minute window would set them.
+        const expr = target.expr.replaceAll('$namespace', NAMESPACE).replaceAll('$__rate_interval', '1m');
+        const result = query(expr);
+        assert.ok(result.length > 0, `${panel.title}: ${expr} returned no series`);
+        answers.push(`${panel.title}: ${result.map((r) => Number(r.value[1]).toPrecision(3)).join(', ')}`);
+      }
+    process.stdout.write(`# dashboard queries on Prometheus:\n${answers.map((a) => `#   ${a}\n`).join('')}`);
+    // The Prometheus adapter's rule for the HPA's in-flight metric, with the label matchers the adapter would fill in.
+    const [rule] = (
+      parse(readFileSync(join(base, 'prometheus-adapter-rules.yaml'), 'utf8')) as {
+        rules: { custom: Array<{ seriesQuery: string; metricsQuery: string }> };
+      }
+    ).rules.custom;
+    const series = JSON.parse(
+      k8s([
+        'exec',
+        'curl',
+        '-sS',
+        '--data-urlencode',
+        `match[]=${rule.seriesQuery}`,
+        PROMETHEUS.replace('/query', '/series'),
+      ]),
+    ) as { data: unknown[] };
+    assert.ok(series.data.length >= 2, `the rule's series query finds the pods' gauges: ${rule.seriesQuery}`);
+    const perPod = query(
+      rule.metricsQuery
+        .replace('<<.Series>>', /^\w+/.exec(rule.seriesQuery)![0])
+        .replace('<<.LabelMatchers>>', `namespace="${NAMESPACE}"`)
+        .replace('<<.GroupBy>>', 'pod'),
+    );
+    assert.equal(perPod.length, 2, JSON.stringify(perPod));
   });
 
   it('the API server accepts the HPA and the PDB, and their status reads sensibly', async () => {
