@@ -282,6 +282,37 @@ describe('draining', () => {
     const [, ready] = answers(probe);
     assert.match(ready, /^HTTP\/1\.1 503 [\s\S]*retry-after: 1[\s\S]*"code":"SHUTTING_DOWN"/i);
   });
+
+  it('keeps an idle connection for the grace bento serve asks for: a request sent on it then is answered, not reset', async () => {
+    const dir = dirname(serviceModule);
+    for (const [grace, answered] of [
+      [1000, true],
+      [0, false],
+    ] as const) {
+      const server = await startServer({
+        project: { root: dir, serviceDir: dir, serviceModule, plugins: [plugin], config: {} },
+        port: 0,
+        host: '127.0.0.1',
+        env: { ...process.env, ECHO_MODEL: 'echo:0' },
+        logger: false,
+        idleCloseGraceMs: grace,
+      });
+      const idle = await connection(server.port);
+      idle.socket.write(json('/double', '{"x":[[1,2]]}'));
+      await new Promise((r) => setTimeout(r, 200));
+      const closing = server.close();
+      await new Promise((r) => setTimeout(r, 200));
+      // The client picks its idle connection for a new request after the drain began.
+      if (!idle.socket.destroyed) idle.socket.write(json('/double', '{"x":[[3,4]]}'));
+      const raw = await idle.closed;
+      await closing;
+      const answers = raw.split(/(?=HTTP\/1\.1 )/);
+      if (answered) {
+        assert.equal(answers.length, 2, raw);
+        assert.match(answers[1], /^HTTP\/1\.1 200 [\s\S]*connection: close[\s\S]*\[6,8\]$/i);
+      } else assert.equal(answers.length, 1, `closed at once without a grace: ${raw}`);
+    }
+  });
 });
 
 describe('bento.yaml plugins', () => {

@@ -124,6 +124,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', String(req.id));
   });
+  // A request that arrives while the server drains, before its listener closes (serve.ts), is answered and ends its
+  // connection: the client reconnects elsewhere instead of sending again on a connection about to close.
+  app.addHook('onRequest', async (_req, reply) => {
+    if (options.state.draining) reply.header('connection', 'close');
+  });
   // Before any route: a route keeps the hooks and error handler in force when it is built (registering the docs
   // plugins builds the routes declared so far).
   options.tracing?.install(app);

@@ -43,6 +43,14 @@ export interface ServeOptions {
    * own heap.
    */
   releaseStartupMemory?: boolean;
+  /**
+   * On close, how long the server keeps listening and keeps idle keep-alive connections open while each request
+   * that comes is answered with `Connection: close`: a request sent on an idle connection meanwhile is answered. 0 (the default)
+   * closes the listener and idle connections at once. `bento serve` keeps them
+   * (IDLE_CLOSE_GRACE_MS): a client can send on an idle connection just as it is closed, and that request is
+   * reset unanswered (a pod deleted under load lost one that way, make test-k8s).
+   */
+  idleCloseGraceMs?: number;
 }
 
 export interface RunningServer {
@@ -153,6 +161,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       async close() {
         state.draining = true;
         await Promise.all(followers.map((f) => f.stop()));
+        // Closing the listener closes idle connections too (Node 19+): first, for the grace, each request that comes
+        // is answered and its connection closed (app.ts), so the connections clients keep using end cleanly and only
+        // long-idle ones are left.
+        const grace = options.idleCloseGraceMs ?? 0;
+        if (grace > 0) await new Promise((resolve) => setTimeout(resolve, grace));
         await app.close();
         await Promise.all(runners.map((r) => r.close()));
         await closeResizePool();

@@ -398,13 +398,13 @@ describe('bento-ts on a Kubernetes node', { timeout: 3_600_000 }, () => {
     // The CRDs make k8s-validate checks against (infra/k8s-tools.sh); no operator runs, so server-side dry runs.
     const crds = join(REPO_ROOT, '.stack-bin', 'k8s-schemas', 'crd-manifests');
     kubectl('apply', '--server-side', '-f', crds);
-    kubectl(
-      'wait',
-      '--for=condition=Established',
-      'crd/servicemonitors.monitoring.coreos.com',
-      'crd/inferenceservices.serving.kserve.io',
-      '--timeout=60s',
-    );
+    // Established once the API server serves the new kind (its conditions appear a moment after the apply).
+    for (const crd of ['servicemonitors.monitoring.coreos.com', 'inferenceservices.serving.kserve.io'])
+      await until(`${crd} established`, () =>
+        kubectl('get', 'crd', crd, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}') === 'True'
+          ? true
+          : undefined,
+      );
     const manifests = async (target: string, ...flags: string[]) => {
       const run = await runBento(
         [
