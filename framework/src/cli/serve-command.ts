@@ -22,14 +22,6 @@ import type { ApiDefinition } from '../sdk/decorators/api.js';
 import type { ProtocolRoute } from '../server/protocols.js';
 import { getServiceDefinition } from '../sdk/decorators/service.js';
 
-/**
- * On SIGTERM, keep-alive connections stay open this long for a request the client sends on them: it is answered,
- * with `Connection: close`, instead of reset. Behind a Kubernetes Service, connections made before the pod began
- * terminating still reach it; clients pick a recently used connection first, so one left idle this long is rarely
- * picked as it closes.
- */
-const IDLE_CLOSE_GRACE_MS = 2000;
-
 function title(api: ApiDefinition): string {
   return api.summary ?? api.name.replace(/[_-]+/g, ' ').replace(/\b\w/g, (c) => c.toUpperCase());
 }
@@ -175,7 +167,7 @@ export async function serveCommand(target: string, opts: ServeCommandOptions): P
     host: serving.host,
     env,
     releaseStartupMemory: true,
-    idleCloseGraceMs: IDLE_CLOSE_GRACE_MS,
+    idleCloseGraceMs: serving.idleCloseGraceMs,
   });
   const startText = banner(server.url, server.apis, server.protocols);
   let closing = false;

@@ -26,6 +26,9 @@ export const positiveInt = numeric('a positive integer', (n) => Number.isInteger
 /** A positive number, fractions allowed. */
 export const positiveNumber = numeric('a positive number', (n) => Number.isFinite(n) && n > 0);
 
+/** An integer of 0 or more. */
+export const nonNegativeInt = numeric('an integer of 0 or more', (n) => Number.isInteger(n) && n >= 0);
+
 /** A TCP port: 0 (any free port) to 65535. */
 export const port = numeric('an integer from 0 to 65535', (n) => Number.isInteger(n) && n >= 0 && n <= 65535);
 

@@ -15,6 +15,7 @@ import {
   oneOf,
   pixelCount,
   port,
+  nonNegativeInt,
   positiveInt,
   positiveNumber,
   processCount,
@@ -78,6 +79,13 @@ const CATALOGUE = {
     '30',
     'Seconds allowed to finish in-flight requests on SIGTERM/SIGINT',
     { flag: '--graceful-timeout', read: positiveInt(30) },
+  ),
+  idleCloseGraceMs: s(
+    'server',
+    'BENTO_IDLE_CLOSE_GRACE_MS',
+    '0',
+    'On SIGTERM/SIGINT, ms to keep listening and answer each request with Connection: close before closing idle connections (bento deploy k8s sets 2000)',
+    { read: nonNegativeInt(0) },
   ),
   configFile: s('server', 'BENTO_CONFIG', 'unset', "A config file (bento.yaml's serve-time keys) over bento.yaml", {
     flag: '--config',

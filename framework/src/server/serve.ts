@@ -46,9 +46,9 @@ export interface ServeOptions {
   /**
    * On close, how long the server keeps listening and keeps idle keep-alive connections open while each request
    * that comes is answered with `Connection: close`: a request sent on an idle connection meanwhile is answered. 0 (the default)
-   * closes the listener and idle connections at once. `bento serve` keeps them
-   * (IDLE_CLOSE_GRACE_MS): a client can send on an idle connection just as it is closed, and that request is
-   * reset unanswered (a pod deleted under load lost one that way, make test-k8s).
+   * closes the listener and idle connections at once. `bento serve` takes BENTO_IDLE_CLOSE_GRACE_MS, which `bento
+   * deploy k8s` sets: a client can send on an idle connection just as it is closed, and that request is reset
+   * unanswered (a pod deleted under load lost one that way, make test-k8s).
    */
   idleCloseGraceMs?: number;
 }

@@ -17,8 +17,7 @@ import { LOAD_GENERATOR, REPO_ROOT, startBento, uploadFile } from '../helpers.js
 const run = promisify(execFile);
 /** Near what one worker serves here, so that requests are in flight and queued when the signal comes. */
 const RATE = Number(process.env.SHUTDOWN_RATE ?? 1200);
-/** Long enough to outlast the drain: bento serve keeps listening for 2 s after SIGTERM (IDLE_CLOSE_GRACE_MS). */
-const SECONDS = 8;
+const SECONDS = 6;
 const SIGTERM_AFTER_MS = 2_500;
 /** Requests the server must have taken for the run to prove anything: a few hundred queued, batched and drained. */
 const MIN_TAKEN = 300;
