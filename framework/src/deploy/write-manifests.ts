@@ -22,19 +22,14 @@ export function manifestStream(manifest: BentoManifest, files: ManifestFile[], c
 export async function writeManifests(dir: string, manifest: BentoManifest, files: ManifestFile[], extra: Record<string, unknown>, command: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const written: string[] = [];
+  // JSON has no comments: a .json file (the Grafana dashboard) is written as it is imported, without the header.
   const put = async (file: string, text: string) => {
     const path = join(dir, file);
-    await writeFile(path, header(manifest, command) + text);
+    await writeFile(path, file.endsWith('.json') ? text : header(manifest, command) + text);
     written.push(path);
   };
   for (const f of files) await put(f.file, f.objects.map((o) => yaml(o)).join('---\n'));
-  for (const [file, value] of Object.entries(extra)) {
-    // JSON has no comments: a .json file (the Grafana dashboard) is written as it is imported.
-    if (file.endsWith('.json')) {
-      const path = join(dir, file);
-      await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
-      written.push(path);
-    } else await put(file, yaml(value));
-  }
+  for (const [file, value] of Object.entries(extra))
+    await put(file, file.endsWith('.json') ? `${JSON.stringify(value, null, 2)}\n` : yaml(value));
   return written;
 }

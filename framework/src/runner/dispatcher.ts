@@ -132,6 +132,16 @@ interface Segment {
 }
 
 /**
+ * The tensors of `batch` in buffers the dispatcher allocated (joined or deferred requests): a request's own tensor,
+ * run as a batch by itself, is still its caller's, and handing its buffer to a worker would empty it under them.
+ */
+function ownTensors(batch: BatchOutput, segments: Segment[]): Tensor[] {
+  const bufferOf = (t: Tensor) => (Array.isArray(t.data) ? undefined : t.data.buffer);
+  const callers = new Set(segments.flatMap(({ request }) => tensorsOf(request.input).filter(isTensor).map(bufferOf)));
+  return (tensorsOf(batch) as Tensor[]).filter((t) => bufferOf(t) && !callers.has(bufferOf(t)));
+}
+
+/**
  * Adaptive batching for one batchable method. Calls join one queue; whenever
  * a worker is free, the queue's head (up to maxBatchSize items, splitting a
  * large request across batches) runs as one tensor, and each caller gets its
@@ -148,16 +158,6 @@ interface Segment {
  * being sent: the time before the call and the time sending answers takes (its
  * recent 99th percentile) are counted against it.
  */
-/**
- * The tensors of `batch` in buffers the dispatcher allocated (joined or deferred requests): a request's own tensor,
- * run as a batch by itself, is still its caller's, and handing its buffer to a worker would empty it under them.
- */
-function ownTensors(batch: BatchOutput, segments: Segment[]): Tensor[] {
-  const bufferOf = (t: Tensor) => (Array.isArray(t.data) ? undefined : t.data.buffer);
-  const callers = new Set(segments.flatMap(({ request }) => tensorsOf(request.input).filter(isTensor).map(bufferOf)));
-  return (tensorsOf(batch) as Tensor[]).filter((t) => bufferOf(t) && !callers.has(bufferOf(t)));
-}
-
 export class Dispatcher {
   private readonly queue: Pending[] = [];
   private queuedItems = 0;
